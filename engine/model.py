@@ -1,0 +1,253 @@
+"""The engine's vocabulary: loaded policies, their rules, and the decisions they produce.
+
+Everything here is a frozen value object. Loading builds them once; deciding only reads them,
+so one loaded set can serve any number of threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "LANGUAGES",
+    "EFFECTS",
+    "ActionSpec",
+    "Decision",
+    "Derived",
+    "FactSpec",
+    "Finding",
+    "Policy",
+    "PolicyVersion",
+    "Rule",
+    "TraceEntry",
+]
+
+LANGUAGES = ("fi", "sv", "en")
+EFFECTS = ("deny", "warn", "info", "oblige", "result")
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """One fact an action takes: its type and limits."""
+
+    name: str
+    type: str
+    items: str | None = None
+    required: bool = True
+    default: Any = None
+    one_of: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    personal: bool = False
+    line: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        """The public description providers read to learn the fact names."""
+        out: dict[str, Any] = {"type": self.type, "required": self.required}
+        for key in ("items", "default", "min", "max"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value.isoformat() if isinstance(value, dt.date) else value
+        if self.one_of is not None:
+            out["one_of"] = list(self.one_of)
+        if self.personal:
+            out["personal"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A value computed before the rules run; ``expr`` is a parsed expression."""
+
+    name: str
+    source: str
+    expr: Any
+    type: str
+    reads: tuple[str, ...]
+    line: int = 0
+    hidden: bool = False   # hoisted out of a condition by the compiler
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    title: dict[str, str]
+    facts: dict[str, FactSpec]
+    derived: tuple[Derived, ...]
+    line: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "title": dict(self.title),
+            "facts": {n: f.describe() for n, f in self.facts.items()},
+            "derived": {d.name: d.source for d in self.derived if not d.hidden},
+        }
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    actions: tuple[str, ...]
+    effect: str
+    when_source: str | None
+    cite: dict[str, str]
+    message: dict[str, str]
+    due_source: str | None = None
+    set_sources: dict[str, str] = field(default_factory=dict)
+    line: int = 0
+    # filled in by the compiler
+    when: Any = None            # per action: compiled condition (engine-neutral JSON)
+    due: Any = None             # parsed expression
+    sets: dict[str, Any] = field(default_factory=dict)
+    reads: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "actions": list(self.actions),
+            "effect": self.effect,
+            "when": self.when_source,
+            "cite": dict(self.cite),
+            "message": dict(self.message),
+        }
+        if self.due_source:
+            out["due"] = self.due_source
+        if self.set_sources:
+            out["set"] = dict(self.set_sources)
+        return out
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    policy: str
+    version: str
+    effective_from: dt.date
+    title: dict[str, str]
+    source: dict[str, str]
+    changes: tuple[dict[str, str], ...]
+    parameters: dict[str, Any]
+    actions: dict[str, ActionSpec]
+    rules: tuple[Rule, ...]
+    digest: str
+    path: str
+
+    def rules_for(self, action: str) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if action in r.actions)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "effective_from": self.effective_from.isoformat(),
+            "digest": self.digest,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """Everything a provider needs to call this version: parameters, actions, rules."""
+        return {
+            "policy": self.policy,
+            **self.summary(),
+            "title": dict(self.title),
+            "source": dict(self.source),
+            "changes": [dict(c) for c in self.changes],
+            "parameters": _jsonable(self.parameters),
+            "actions": {n: a.describe() for n, a in self.actions.items()},
+            "rules": [r.describe() for r in self.rules],
+        }
+
+
+@dataclass(frozen=True)
+class Policy:
+    """All versions of one policy, sorted by ``effective_from``."""
+
+    name: str
+    versions: tuple[PolicyVersion, ...]
+
+    @property
+    def title(self) -> dict[str, str]:
+        return self.versions[-1].title
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One fired rule as the caller sees it: message in the asked language and its citation."""
+
+    rule: str
+    effect: str
+    message: str
+    cite: dict[str, str]
+    due: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"rule": self.rule, "message": self.message, "cite": dict(self.cite)}
+        if self.due is not None:
+            out["due"] = self.due
+        return out
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    """One rule considered: did it fire, and which values did it read."""
+
+    rule: str
+    effect: str
+    fired: bool
+    when: str | None
+    reads: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "effect": self.effect,
+            "fired": self.fired,
+            "when": self.when,
+            "reads": _jsonable(self.reads),
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    policy: str
+    version: str
+    digest: str
+    action: str
+    as_of: dt.date
+    lang: str
+    outcome: str
+    violations: tuple[Finding, ...]
+    warnings: tuple[Finding, ...]
+    notices: tuple[Finding, ...]
+    obligations: tuple[Finding, ...]
+    results: dict[str, Any]
+    fired: tuple[str, ...]
+    trace: tuple[TraceEntry, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "version": self.version,
+            "digest": self.digest,
+            "action": self.action,
+            "as_of": self.as_of.isoformat(),
+            "lang": self.lang,
+            "outcome": self.outcome,
+            "violations": [f.to_dict() for f in self.violations],
+            "warnings": [f.to_dict() for f in self.warnings],
+            "notices": [f.to_dict() for f in self.notices],
+            "obligations": [f.to_dict() for f in self.obligations],
+            "results": _jsonable(self.results),
+            "fired": list(self.fired),
+            "trace": None if self.trace is None else [t.to_dict() for t in self.trace],
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    """Dates as ISO text, tuples as lists: the JSON form of a value."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
