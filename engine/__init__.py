@@ -1,0 +1,46 @@
+"""rehab-rules engine: versioned YAML policies → durable_rules → decisions with citations.
+
+The flow of one decision: :func:`decide` resolves the version in force on ``as_of``
+(:mod:`engine.resolve`), checks and coerces the facts and derives values
+(:mod:`engine.facts`), evaluates the compiled conditions (:mod:`engine.backend`, the only
+importer of durable_rules) and builds a :class:`Decision` with messages in fi, sv or en.
+
+The engine never imports Flask or SQLAlchemy.
+"""
+
+from engine.decide import decide, personal_fact_names
+from engine.errors import (
+    EngineError,
+    EvaluationError,
+    FactError,
+    LookupFailed,
+    NoVersionInForce,
+    PolicyError,
+    Problem,
+    UnknownAction,
+    UnknownPolicy,
+    UnknownVersion,
+)
+from engine.model import Decision, Finding, Policy, PolicyVersion, TraceEntry
+from engine.store import PolicyStore
+
+__all__ = [
+    "Decision",
+    "EngineError",
+    "EvaluationError",
+    "FactError",
+    "Finding",
+    "LookupFailed",
+    "NoVersionInForce",
+    "Policy",
+    "PolicyError",
+    "PolicyStore",
+    "PolicyVersion",
+    "Problem",
+    "TraceEntry",
+    "UnknownAction",
+    "UnknownPolicy",
+    "UnknownVersion",
+    "decide",
+    "personal_fact_names",
+]

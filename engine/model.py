@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "LANGUAGES",
     "EFFECTS",
+    "LANGUAGES",
     "ActionSpec",
     "Decision",
     "Derived",

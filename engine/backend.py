@@ -1,0 +1,130 @@
+"""The only module that imports durable_rules; one decision = one short-lived session.
+
+Built around what was measured (``../shared/design/durable-rules.md``):
+
+* ``QuietHost`` — no 0.2 s background timer threads, which otherwise steal pending actions and
+  make the request see no match (§3).
+* Facts are *asserted* (every matching rule fires), never posted (only the first fires) (§2).
+* Every pattern is ANDed with ``{'$nex': {'$s': 1}}`` so no rule matches the session's own
+  state fact and loops forever (§1, upstream #288).
+* A sentinel rule matches every request, so an action always runs; without it, deleting a
+  session in which nothing ran frees uninitialised memory (§2).
+* Each decision gets a fresh session id and the session is deleted in ``finally``; each message
+  carries a unique ``id`` so the same content twice is never "already observed".
+* One process-wide lock around every call: the C code has no locks and never releases the GIL,
+  so threads gain nothing from running it concurrently and lose everything if they do (§3).
+* Ruleset definitions are deep-copied (creation mutates them) and removed with
+  ``delete_ruleset`` when a reload retires them (§4).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+from typing import Any
+
+import durable_rules_engine
+from durable import engine as durable_engine
+
+from engine.compiler import ActionPlan
+from engine.errors import EvaluationError
+
+__all__ = ["DurableEvaluator", "Prepared"]
+
+GUARD = {"$nex": {"$s": 1}}
+_LOCK = threading.Lock()
+_HOST: durable_engine.Host | None = None
+_sids = itertools.count(1)
+_names = itertools.count(1)
+
+
+class _QuietHost(durable_engine.Host):
+    """A durable_rules host without the dispatch and timer threads."""
+
+    def _run(self) -> None:
+        return None
+
+
+def _host() -> durable_engine.Host:
+    global _HOST
+    if _HOST is None:
+        _HOST = _QuietHost()
+    return _HOST
+
+
+def _recorder(index: int):
+    def run(c: Any) -> None:
+        c.s.fired = [*(c.s.fired or []), index]
+    return run
+
+
+def _definition(plan: ActionPlan) -> dict[str, Any]:
+    rules: dict[str, Any] = {}
+    for i, compiled in enumerate(plan.rules):
+        condition = copy.deepcopy(compiled.condition)
+        rules[f"r{i}"] = {"all": [{"m": {"$and": [GUARD, condition]}}], "run": _recorder(i)}
+    rules["sentinel"] = {
+        "pri": 1_000_000,
+        "all": [{"m": {"$and": [GUARD, {"$ex": {"sid": 1}}]}}],
+        "run": lambda c: None,
+    }
+    return rules
+
+
+class Prepared:
+    """A registered ruleset and its unique name."""
+
+    __slots__ = ("name", "size")
+
+    def __init__(self, name: str, size: int):
+        self.name, self.size = name, size
+
+
+class DurableEvaluator:
+    """Evaluates compiled plans on durable_rules, one session per decision."""
+
+    name = "durable"
+
+    def prepare(self, plan: ActionPlan) -> Prepared:
+        """Register the plan's ruleset under a name no other load has used."""
+        name = f"{plan.name}~{next(_names)}"
+        with _LOCK:
+            _host().set_rulesets({name: _definition(plan)})
+        return Prepared(name, len(plan.rules))
+
+    def fired(self, prepared: Prepared, message: dict[str, Any]) -> list[int]:
+        """Indices of the plan's rules that match ``message`` (a flat dict of scalars)."""
+        sid = f"d{next(_sids)}"
+        fact = dict(message, id=sid, sid=sid)
+        with _LOCK:
+            host = _host()
+            try:
+                state = host.assert_fact(prepared.name, fact)
+            except Exception as exc:     # the engine's own error codes, MemoryError, …
+                raise EvaluationError(f"rule engine failed: {exc}") from exc
+            finally:
+                try:
+                    host.delete_state(prepared.name, sid)
+                except Exception:        # 309: the session was never created
+                    pass
+        state = state or {}
+        if "exception" in state:
+            raise EvaluationError(f"rule action failed: {state['exception']}")
+        return sorted(state.get("fired") or [])
+
+    def release(self, prepared: Prepared) -> None:
+        """Remove a retired ruleset from the engine (no decision may still be using it)."""
+        with _LOCK:
+            host = _host()
+            ruleset = host._ruleset_directory.pop(prepared.name, None)
+            if ruleset is None:
+                return
+            host._ruleset_list.remove(ruleset)
+            durable_rules_engine.delete_ruleset(ruleset._handle)
+
+    @staticmethod
+    def registered() -> list[str]:
+        """Names of the rulesets currently in the engine (for tests of reload)."""
+        with _LOCK:
+            return sorted(_host()._ruleset_directory)

@@ -1,0 +1,169 @@
+"""``rehab-rules``: validate policies, evaluate one request, run fixtures.
+
+The HTTP service adds ``db``, ``tokens`` and ``serve`` through the entry-point group
+``rehab_rules.commands``; they are imported only when run, so the engine never imports Flask.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.decide import decide
+from engine.errors import EngineError, PolicyError
+from engine.fixtures import coverage_gaps, load_cases, run_case
+from engine.messages import format_value
+from engine.store import PolicyStore, collect_files, load_files
+
+__all__ = ["main"]
+
+
+class _Commands(click.Group):
+    """Built-in commands plus those other packages register by entry point."""
+
+    def _plugins(self) -> dict[str, Any]:
+        return {ep.name: ep for ep in entry_points(group="rehab_rules.commands")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugins()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        plugin = self._plugins().get(name)
+        if command is None and plugin is not None:
+            try:
+                command = plugin.load()
+            except Exception as exc:   # a broken plugin must not take the engine's CLI down
+                click.echo(f"warning: command {name!r} is unavailable: {exc}", err=True)
+        return command
+
+
+@click.group(cls=_Commands)
+@click.version_option(package_name="rehab-rules")
+def main() -> None:
+    """Rules service for Kela's rehabilitation service descriptions."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check policy files; print every problem as file:line: message (exit 1 if any)."""
+    files = collect_files(paths or [Path("policies")])
+    if not files:
+        raise click.ClickException("no policy files (*.yaml) found")
+    policies, _plans, problems = load_files(files)
+    if problems:
+        for p in sorted(problems):
+            click.echo(str(p))
+        click.echo(f"{len(problems)} problem(s) in {len({p.path for p in problems})} file(s)",
+                   err=True)
+        sys.exit(1)
+    versions = sum(len(p.versions) for p in policies.values())
+    rules = sum(len(v.rules) for p in policies.values() for v in p.versions)
+    click.echo(f"OK: {len(policies)} policies, {versions} versions, {rules} rules")
+
+
+def _load_store(root: Path) -> PolicyStore:
+    try:
+        return PolicyStore.load(root)
+    except PolicyError as exc:
+        for p in exc.problems:
+            click.echo(str(p), err=True)
+        raise click.ClickException(f"{len(exc.problems)} problem(s) in policy files") from None
+
+
+def _read_facts(text: str) -> Any:
+    if text.startswith("@"):
+        text = Path(text[1:]).read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--facts") from None
+
+
+@main.command("eval")
+@click.option("--policy", required=True)
+@click.option("--action", required=True)
+@click.option("--as-of", "as_of", required=True, help="YYYY-MM-DD, the date of the event")
+@click.option("--facts", "facts_text", required=True, help="JSON object, or @file.json")
+@click.option("--lang", type=click.Choice(["fi", "sv", "en"]), default="fi", show_default=True)
+@click.option("--explain", is_flag=True, help="list every rule considered and what it read")
+@click.option("--json", "as_json", is_flag=True, help="print the decision as JSON")
+@click.option("--policies", "root", type=click.Path(path_type=Path), default=Path("policies"),
+              show_default=True)
+def eval_(policy: str, action: str, as_of: str, facts_text: str, lang: str, explain: bool,
+          as_json: bool, root: Path) -> None:
+    """Decide one request and print the decision."""
+    store = _load_store(root)
+    try:
+        d = decide(store, policy=policy, action=action, as_of=as_of,
+                   facts=_read_facts(facts_text), lang=lang, explain=explain)
+    except EngineError as exc:
+        if as_json:
+            click.echo(json.dumps({"error": exc.to_dict()}, ensure_ascii=False, indent=2))
+            sys.exit(1)
+        raise click.ClickException(f"{exc.code}: {exc.message}"
+                                   + (f"\n{json.dumps(exc.details, ensure_ascii=False)}"
+                                      if exc.details else "")) from None
+    if as_json:
+        click.echo(json.dumps(d.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{d.outcome.upper()}  {d.policy} {d.version} ({d.digest[:19]}…)  "
+               f"{d.action} as of {d.as_of}")
+    for label, items in (("violation", d.violations), ("warning", d.warnings),
+                         ("notice", d.notices), ("obligation", d.obligations)):
+        for f in items:
+            due = f" (due {f.due})" if f.due else ""
+            click.echo(f"  {label} {f.rule}{due}: {f.message}  [{_cite(f.cite)}]")
+    for key, value in d.results.items():
+        click.echo(f"  result {key} = {format_value(value, lang)}")
+    for t in d.trace or ():
+        mark = "fired" if t.fired else "     "
+        reads = ", ".join(f"{k}={format_value(v, lang)}" for k, v in t.reads.items())
+        click.echo(f"  {mark} {t.rule}: {t.when or '(always)'}  [{reads}]")
+
+
+def _cite(cite: dict[str, str]) -> str:
+    text = f"seed {cite.get('seed')}, {cite.get('section')}"
+    return text + (" — interpretation" if cite.get("interpretation") else "")
+
+
+@main.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--coverage", is_flag=True,
+              help="also list rules without a case where they fire or where they do not")
+@click.option("--policies", "root", type=click.Path(path_type=Path), default=Path("policies"),
+              show_default=True)
+def test_(paths: tuple[Path, ...], coverage: bool, root: Path) -> None:
+    """Run fixture cases; print failures and 'N passed, N failed' (exit 1 on any failure)."""
+    store = _load_store(root)
+    cases, problems = load_cases(list(paths) or [Path("fixtures")])
+    for p in problems:
+        click.echo(str(p))
+    results = [run_case(store, c) for c in cases]
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        click.echo(f"FAIL {r.case.where}: {r.case.name}")
+        for f in r.failures:
+            click.echo(f"     {f}")
+    gaps: list[str] = []
+    if coverage:
+        selected = {c.policy for c in cases}
+        for path in paths or (Path("fixtures"),):
+            if path.is_dir():       # a policy's folder, or a folder of policy folders
+                names = {path.name, *(p.name for p in path.iterdir() if p.is_dir())}
+                selected |= names & set(store.policies)
+        gaps = coverage_gaps(store, results, selected)
+        for g in gaps:
+            click.echo(f"UNCOVERED {g}")
+        if not gaps:
+            click.echo(f"coverage: every rule of {len(selected)} policies fires and stays "
+                       "silent in some case")
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed) + len(problems)} failed")
+    if failed or problems or gaps:
+        sys.exit(1)

@@ -1,0 +1,290 @@
+"""Rule conditions → durable_rules condition JSON, one plan per (policy, version, action).
+
+The output is plain JSON in durable_rules' dialect (``{'$lt': {'hours_total': 6}}``); this
+module never imports durable, so the pure-Python evaluator in :mod:`engine.pyeval` can run
+exactly the same conditions and the two can be tested against each other.
+
+What the stages do:
+
+* **hoist** — durable_rules compares a field with a constant or with another field of the same
+  fact, nothing more. Every computed operand (``add_months(d, 6)``, ``a + b``, a membership in a
+  list fact) becomes a hidden derived value ``_h1 …`` computed in Python before evaluation.
+  Parameters are constants and are folded into the condition.
+* **emit** — comparisons, ``in`` lists (as ``$or`` of ``$eq``), ``is missing`` (``$nex``),
+  ``and``/``or``. A rule without ``when`` fires on every request of its action.
+* **limits** — durable_rules hangs or crashes past limits it does not check itself
+  (durable-rules.md §6). A plan that could cross one is refused here, at the line of the
+  action or rule, before it ever reaches the engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from engine import expressions as ex
+from engine.errors import Problem
+from engine.model import ActionSpec, Derived, PolicyVersion, Rule
+
+__all__ = [
+    "ALWAYS",
+    "LIMITS",
+    "ActionPlan",
+    "CompiledRule",
+    "compile_version",
+    "json_value",
+]
+
+ALWAYS = {"$ex": {"as_of": 1}}       # as_of is in every message
+NEVER = {"$nex": {"as_of": 1}}
+
+# Measured limits (durable-rules.md §6) and the margins kept below them.
+LIMITS = {
+    "rules_per_action": 400,         # 4096 hard; cost grows linearly, shard advice ≤ 400
+    "fields_per_fact": 240,          # ~253 properties → error 302
+    "distinct_conditions": 500,      # > 512 under one node → create_ruleset hangs forever
+    "missing_tests": 100,            # > 128 distinct $nex → error 107
+    "simultaneous_matches": 60,      # ≥ 64 true at once → error 303 at assert
+}
+
+_OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "==": "$eq", "!=": "$neq"}
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: Rule
+    condition: dict[str, Any]
+    reads: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    """Everything needed to evaluate one action of one version."""
+
+    policy: str
+    version: str
+    digest: str
+    action: ActionSpec
+    derived: tuple[Derived, ...]          # the action's own, then hoisted ones
+    fields: dict[str, str]                # message field → type
+    rules: tuple[CompiledRule, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.policy}@{self.version}#{self.action.name}~{self.digest[7:19]}"
+
+
+def json_value(value: Any) -> Any:
+    """How a value travels in a durable_rules message: dates as ISO text."""
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+class _Hoister:
+    """Compiles one rule's condition inside one action, hoisting computed operands."""
+
+    def __init__(self, scope_types: dict[str, str], where: dict[str, str],
+                 params: dict[str, Any], hoisted: dict[str, Derived]):
+        self.types, self.where, self.params, self.hoisted = scope_types, where, params, hoisted
+
+    def const(self, node: Any) -> tuple[bool, Any]:
+        if isinstance(node, ex.Lit):
+            return True, node.value
+        if isinstance(node, ex.Name) and self.where.get(node.name) == "parameter":
+            return True, self.params[node.name]
+        if isinstance(node, ex.Neg):
+            ok, v = self.const(node.operand)
+            return ok, (-v if ok else None)
+        return False, None
+
+    def field(self, node: Any) -> str:
+        if isinstance(node, ex.Name) and self.where.get(node.name) in ("fact", "derived"):
+            return node.name
+        key = repr(node)
+        for d in self.hoisted.values():
+            if repr(d.expr) == key:
+                return d.name
+        name = f"_h{len(self.hoisted) + 1}"
+        types = ex.Scope(self.types, self.params, self.where)
+        self.hoisted[name] = Derived(name, _source(node), node, ex.check(node, types),
+                                     tuple(ex.names_in(node)), hidden=True)
+        self.types[name] = self.hoisted[name].type
+        self.where[name] = "derived"
+        return name
+
+    def compile(self, node: Any) -> dict[str, Any]:
+        if node is None:
+            return ALWAYS
+        if isinstance(node, ex.BoolOp):
+            parts = [self.compile(i) for i in node.items]
+            return {"$and" if node.op == "and" else "$or": parts}
+        if isinstance(node, ex.Lit):
+            return ALWAYS if node.value else NEVER
+        if isinstance(node, ex.Is):
+            return {"$nex" if node.missing else "$ex": {self.field(node.operand): 1}}
+        if isinstance(node, ex.InList):
+            return self.membership(node)
+        if isinstance(node, ex.Cmp):
+            return self.comparison(node)
+        raise ex.ExprError(f"cannot compile {node!r}")
+
+    def membership(self, node: ex.InList) -> dict[str, Any]:
+        ok, values = self.const(node.items)
+        if not ok and isinstance(node.items, ex.ListLit):
+            consts = [self.const(i) for i in node.items.items]
+            ok, values = all(c[0] for c in consts), [c[1] for c in consts]
+        if not ok:   # membership in a list fact or computed list: hoist contains()
+            name = self.field(ex.Call("contains", (node.items, node.left)))
+            return {"$eq": {name: not node.negate}}
+        left_ok, left = self.const(node.left)
+        if left_ok:
+            hit = left in values
+            return ALWAYS if hit != node.negate else NEVER
+        f = self.field(node.left)
+        if not values:
+            return NEVER if not node.negate else {"$ex": {f: 1}}
+        op = "$neq" if node.negate else "$eq"
+        parts = [{op: {f: json_value(v)}} for v in values]
+        return parts[0] if len(parts) == 1 else {"$and" if node.negate else "$or": parts}
+
+    def comparison(self, node: ex.Cmp) -> dict[str, Any]:
+        op, left, right = node.op, node.left, node.right
+        lconst, lval = self.const(left)
+        rconst, rval = self.const(right)
+        if lconst and rconst:
+            return ALWAYS if ex.evaluate(ex.Cmp(op, ex.Lit(lval, "any"),
+                                                ex.Lit(rval, "any")), {}) else NEVER
+        if lconst:
+            op, left, right, rconst, rval = _FLIP[op], right, left, True, lval
+        f = self.field(left)
+        if rconst:
+            return {_OPS[op]: {f: json_value(rval)}}
+        return {_OPS[op]: {f: {"$m": self.field(right)}}}
+
+
+def _source(node: Any) -> str:
+    """A readable rendering of a hoisted expression, for traces."""
+    if isinstance(node, ex.Name):
+        return node.name
+    if isinstance(node, ex.Lit):
+        return json.dumps(json_value(node.value), ensure_ascii=False)
+    if isinstance(node, ex.Call):
+        return f"{node.fn}({', '.join(_source(a) for a in node.args)})"
+    if isinstance(node, ex.Arith):
+        return f"({_source(node.left)} {node.op} {_source(node.right)})"
+    if isinstance(node, ex.Neg):
+        return f"-{_source(node.operand)}"
+    if isinstance(node, ex.ListLit):
+        return f"[{', '.join(_source(i) for i in node.items)}]"
+    return repr(node)
+
+
+def _leaves(cond: dict[str, Any], out: list[str]) -> None:
+    (op, arg), = cond.items()
+    if op in ("$and", "$or"):
+        for c in arg:
+            _leaves(c, out)
+    else:
+        out.append(json.dumps(cond, sort_keys=True))
+
+
+def _discriminators(cond: dict[str, Any]) -> dict[str, Any]:
+    """Top-level ``field == constant`` tests: rules that differ on one cannot both fire."""
+    parts = cond["$and"] if "$and" in cond else [cond]
+    out = {}
+    for p in parts:
+        if "$eq" in p:
+            (f, v), = p["$eq"].items()
+            if not isinstance(v, dict):
+                out[f] = v
+    return out
+
+
+def simultaneous_bound(conditions: list[dict[str, Any]]) -> int:
+    """An upper bound of how many of these conditions can hold at once for one fact."""
+    discs = [_discriminators(c) for c in conditions]
+    counts: dict[str, int] = {}
+    for d in discs:
+        for f in d:
+            counts[f] = counts.get(f, 0) + 1
+    if not counts:
+        return len(conditions)
+    best = max(counts, key=lambda f: counts[f])
+    groups: dict[str, int] = {}
+    free = 0
+    for d in discs:
+        if best in d:
+            key = json.dumps(d[best])
+            groups[key] = groups.get(key, 0) + 1
+        else:
+            free += 1
+    return free + max(groups.values())
+
+
+def _check_limits(plan: ActionPlan, path: str, line: int) -> list[Problem]:
+    problems = []
+    name = plan.action.name
+
+    def refuse(what: str, count: int, limit: str, fix: str, at: int = line) -> None:
+        problems.append(Problem(
+            path, at, f"action {name}: {what} ({count}; at most {LIMITS[limit]}, a limit of "
+            f"the rule engine); {fix}", "engine_limit"))
+
+    rules = plan.rules
+    if len(rules) > LIMITS["rules_per_action"]:
+        refuse("too many rules", len(rules), "rules_per_action",
+               "split the action in two", rules[LIMITS["rules_per_action"]].rule.line)
+    if len(plan.fields) + 2 > LIMITS["fields_per_fact"]:
+        refuse("too many facts and derived values", len(plan.fields) + 2, "fields_per_fact",
+               "split the action or move values into a table")
+    leaves: list[str] = []
+    for r in rules:
+        _leaves(r.condition, leaves)
+    distinct = set(leaves)
+    if len(distinct) > LIMITS["distinct_conditions"]:
+        refuse("too many different conditions", len(distinct), "distinct_conditions",
+               "move the values into a parameter table and look them up")
+    nex = [leaf for leaf in distinct if leaf.startswith('{"$nex"')]
+    if len(nex) > LIMITS["missing_tests"]:
+        refuse("too many 'is missing' tests", len(nex), "missing_tests",
+               "give the facts defaults instead")
+    bound = simultaneous_bound([r.condition for r in rules])
+    if bound > LIMITS["simultaneous_matches"]:
+        refuse("too many rules can hold at the same time", bound, "simultaneous_matches",
+               'give rules a distinguishing test such as kind == "…", or split the action')
+    return problems
+
+
+def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list[Problem]]:
+    """Compile every action of a loaded version; return the plans and any limit problems."""
+    plans: dict[str, ActionPlan] = {}
+    problems: list[Problem] = []
+    for name, action in version.actions.items():
+        types = {"as_of": "date", **{p: ex.type_of_value(v)
+                                     for p, v in version.parameters.items()}}
+        where = {"as_of": "fact", **{p: "parameter" for p in version.parameters}}
+        for f, spec in action.facts.items():
+            types[f] = f"list:{spec.items}" if spec.type == "list" else spec.type
+            where[f] = "fact"
+        for d in action.derived:
+            types[d.name], where[d.name] = d.type, "derived"
+        hoisted: dict[str, Derived] = {}
+        hoister = _Hoister(types, where, version.parameters, hoisted)
+        compiled = []
+        for rule in version.rules_for(name):
+            condition = hoister.compile(rule.when)
+            reads = tuple(n for n in ex.names_in(rule.when) if where.get(n) != "parameter")
+            compiled.append(CompiledRule(rule, condition, reads))
+        derived = (*action.derived, *hoisted.values())
+        fields = {n: t for n, t in types.items()
+                  if where.get(n) in ("fact", "derived")
+                  and not t.startswith("list") and t != "table"}
+        fields.update({d.name: d.type for d in derived
+                       if d.type not in ("table",) and not d.type.startswith("list")})
+        plan = ActionPlan(version.policy, version.version, version.digest, action,
+                          derived, fields, tuple(compiled))
+        problems += _check_limits(plan, version.path, action.line)
+        plans[name] = plan
+    return plans, problems

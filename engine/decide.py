@@ -1,0 +1,112 @@
+"""One decision, top to bottom: resolve → check facts → derive → evaluate → Decision.
+
+>>> store = PolicyStore.load("policies")                     # doctest: +SKIP
+>>> d = decide(store, policy="tyokokeilu-tyohonvalmennus", action="rehab_day",
+...            as_of="2025-03-10", facts={"service": "tyokokeilu", "hours_total": 7,
+...            "hours_at_workplace": 6}, lang="en")          # doctest: +SKIP
+>>> d.outcome, d.version                                     # doctest: +SKIP
+('deny', '2023-01')
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from engine import expressions as ex
+from engine.compiler import ActionPlan
+from engine.errors import FactError
+from engine.facts import check_facts, derive, message_for, parse_date
+from engine.messages import render
+from engine.model import LANGUAGES, Decision, Finding, PolicyVersion, Rule, TraceEntry
+from engine.store import PolicyStore
+
+__all__ = ["decide", "personal_fact_names"]
+
+
+def _as_date(as_of: dt.date | str) -> dt.date:
+    try:
+        return parse_date(as_of)
+    except (ValueError, TypeError):
+        raise FactError({"as_of": ["must be a date written YYYY-MM-DD"]}) from None
+
+
+def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str,
+           facts: dict[str, Any], lang: str = "fi", explain: bool = False,
+           evaluator: Any = None) -> Decision:
+    """Decide ``action`` under the version of ``policy`` in force on ``as_of``.
+
+    ``evaluator`` replaces the store's engine for this one call (the differential tests pass
+    :class:`engine.pyeval.PythonEvaluator`).
+    """
+    if lang not in LANGUAGES:
+        raise FactError({"lang": [f"must be one of {', '.join(LANGUAGES)}"]})
+    day = _as_date(as_of)
+    with store.using() as pset:
+        version = pset.resolve(policy, day)
+        plan = pset.plan(version, action)
+        checked = check_facts(plan.action, facts)
+        values = derive(plan, checked, day, version.parameters)
+        message = message_for(plan, values)
+        if evaluator is None:
+            fired = store.evaluator.fired(pset.prepared[id(plan)], message)
+        else:
+            fired = evaluator.fired(evaluator.prepare(plan), message)
+    return _decision(version, plan, day, lang, values, set(fired), explain)
+
+
+def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
+              values: dict[str, Any], fired: set[int], explain: bool) -> Decision:
+    results: dict[str, Any] = {}
+    findings: dict[str, list[Finding]] = {e: [] for e in ("deny", "warn", "info", "oblige")}
+    for i, compiled in enumerate(plan.rules):
+        if i not in fired:
+            continue
+        rule = compiled.rule
+        local = values
+        due = None
+        if rule.effect == "result":
+            computed = {k: ex.evaluate(e, values) for k, e in rule.sets.items()}
+            for k, v in computed.items():
+                results.setdefault(k, v)     # the first rule in the file wins
+            local = {**values, **computed}
+        elif rule.effect == "oblige":
+            due = ex.evaluate(rule.due, values)
+            local = {**values, "due": due}
+        if rule.effect != "result":
+            findings[rule.effect].append(_finding(rule, local, lang, due))
+    trace = tuple(_trace(plan, values, fired)) if explain else None
+    return Decision(
+        policy=version.policy, version=version.version, digest=version.digest,
+        action=plan.action.name, as_of=day, lang=lang,
+        outcome="deny" if findings["deny"] else "allow",
+        violations=tuple(findings["deny"]), warnings=tuple(findings["warn"]),
+        notices=tuple(findings["info"]), obligations=tuple(findings["oblige"]),
+        results=results,
+        fired=tuple(plan.rules[i].rule.id for i in sorted(fired)),
+        trace=trace,
+    )
+
+
+def _finding(rule: Rule, values: dict[str, Any], lang: str, due: Any) -> Finding:
+    return Finding(
+        rule=rule.id, effect=rule.effect,
+        message=render(rule.message[lang], values, lang),
+        cite=dict(rule.cite),
+        due=due.isoformat() if isinstance(due, dt.date) else None,
+    )
+
+
+def _trace(plan: ActionPlan, values: dict[str, Any], fired: set[int]):
+    for i, compiled in enumerate(plan.rules):
+        yield TraceEntry(
+            rule=compiled.rule.id, effect=compiled.rule.effect, fired=i in fired,
+            when=compiled.rule.when_source,
+            reads={n: values.get(n) for n in compiled.reads},
+        )
+
+
+def personal_fact_names(version: PolicyVersion, action: str) -> set[str]:
+    """Facts of an action that hold personal identity codes: never store them in clear."""
+    spec = version.actions.get(action)
+    return {n for n, f in spec.facts.items() if f.personal} if spec else set()

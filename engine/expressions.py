@@ -1,0 +1,576 @@
+"""The small expression language of policy files: parse, type-check, normalise, evaluate.
+
+Planners write ``hours_total < rehab_day_min_hours`` or ``add_months(decision_date, 6)``.
+This module turns such text into a tree, checks every name and type against what the action
+declares, and evaluates trees in Python. Nothing is ever passed to ``eval``.
+
+One semantic rule matters everywhere: **a comparison with a missing value is false**, with
+every operator (``!=`` too), because that is how durable_rules treats a missing field. Boolean
+trees are put in negation normal form (``not`` pushed down to the comparisons) before they are
+evaluated or compiled, so Python and durable_rules agree on ``not (x < 5)`` when ``x`` is
+missing: both read it as ``x >= 5``, which is false.
+
+>>> tree = parse("add_days(start, 14) <= as_of and not late")
+>>> type(tree).__name__
+'BoolOp'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from engine.functions import FUNCTIONS, NUMERIC, Function
+
+__all__ = [
+    "Arith",
+    "BoolOp",
+    "Call",
+    "Cmp",
+    "ExprError",
+    "InList",
+    "Is",
+    "ListLit",
+    "Lit",
+    "Name",
+    "Neg",
+    "Not",
+    "Scope",
+    "Table",
+    "check",
+    "evaluate",
+    "names_in",
+    "negation_normal_form",
+    "parse",
+    "type_of_value",
+]
+
+
+class ExprError(Exception):
+    """An expression is malformed or ill-typed; the message says how to fix it."""
+
+
+# -- tree --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Lit:
+    value: Any
+    type: str
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+
+
+@dataclass(frozen=True)
+class Call:
+    fn: str
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Arith:
+    op: str
+    left: Any
+    right: Any
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: Any
+
+
+@dataclass(frozen=True)
+class Cmp:
+    op: str
+    left: Any
+    right: Any
+
+
+@dataclass(frozen=True)
+class InList:
+    left: Any
+    items: Any          # ListLit or a Name of a list
+    negate: bool
+
+
+@dataclass(frozen=True)
+class Is:
+    operand: Any
+    missing: bool
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str             # "and" | "or"
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Any
+
+
+@dataclass(frozen=True)
+class ListLit:
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A parameter table as expressions see it: its name (for error messages) and its rows."""
+
+    name: str
+    rows: dict
+
+
+# -- tokens ------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<date>\d{4}-\d{2}-\d{2}(?![\d-]))
+  | (?P<number>\d+(?:\.\d+)?)
+  | (?P<string>"(?:[^"\\]|\\.)*")
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op><=|>=|==|!=|<|>|\+|-|\*|/|\(|\)|\[|\]|,)
+""", re.VERBOSE)
+
+_KEYWORDS = {"and", "or", "not", "in", "is", "missing", "present", "true", "false"}
+_CMP_OPS = {"<", "<=", ">", ">=", "==", "!="}
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            hint = " (text goes in double quotes)" if text[pos] == "'" else ""
+            if text[pos] == "=":
+                hint = " (write == to compare)"
+            raise ExprError(f"unexpected {text[pos]!r} at position {pos + 1}{hint}")
+        kind = m.lastgroup
+        if kind != "ws":
+            value = m.group()
+            if kind == "name" and value in _KEYWORDS:
+                kind = "kw"
+            tokens.append((kind, value))
+        pos = m.end()
+    tokens.append(("end", ""))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.tokens = _tokenize(text)
+        self.i = 0
+
+    def peek(self, offset: int = 0) -> tuple[str, str]:
+        return self.tokens[min(self.i + offset, len(self.tokens) - 1)]
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        tok = self.peek()
+        if value is not None and tok[1] != value:
+            raise ExprError(f"expected {value!r} but found {tok[1] or 'the end'!r}")
+        self.i += 1
+        return tok
+
+    def at(self, *values: str) -> bool:
+        return self.peek()[1] in values and self.peek()[0] in ("kw", "op")
+
+    def parse(self) -> Any:
+        node = self.or_()
+        if self.peek()[0] != "end":
+            raise ExprError(f"unexpected {self.peek()[1]!r}; join conditions with and / or")
+        return node
+
+    def or_(self) -> Any:
+        items = [self.and_()]
+        while self.at("or"):
+            self.take()
+            items.append(self.and_())
+        return items[0] if len(items) == 1 else BoolOp("or", tuple(items))
+
+    def and_(self) -> Any:
+        items = [self.not_()]
+        while self.at("and"):
+            self.take()
+            items.append(self.not_())
+        return items[0] if len(items) == 1 else BoolOp("and", tuple(items))
+
+    def not_(self) -> Any:
+        if self.at("not"):
+            self.take()
+            return Not(self.not_())
+        return self.comparison()
+
+    def comparison(self) -> Any:
+        left = self.sum_()
+        if self.at(*_CMP_OPS):
+            op = self.take()[1]
+            return Cmp(op, left, self.sum_())
+        if self.at("in"):
+            self.take()
+            return InList(left, self.sum_(), negate=False)
+        if self.at("not") and self.peek(1)[1] == "in":
+            self.take()
+            self.take()
+            return InList(left, self.sum_(), negate=True)
+        if self.at("is"):
+            self.take()
+            word = self.take()[1]
+            if word not in ("missing", "present"):
+                raise ExprError(f"write 'is missing' or 'is present', not 'is {word}'")
+            return Is(left, missing=(word == "missing"))
+        return left
+
+    def sum_(self) -> Any:
+        node = self.term()
+        while self.at("+", "-"):
+            op = self.take()[1]
+            node = Arith(op, node, self.term())
+        return node
+
+    def term(self) -> Any:
+        node = self.unary()
+        while self.at("*", "/"):
+            op = self.take()[1]
+            node = Arith(op, node, self.unary())
+        return node
+
+    def unary(self) -> Any:
+        if self.at("-"):
+            self.take()
+            return Neg(self.unary())
+        return self.atom()
+
+    def atom(self) -> Any:
+        kind, value = self.take()
+        if kind == "number":
+            return Lit(float(value), "number") if "." in value else Lit(int(value), "integer")
+        if kind == "string":
+            return Lit(re.sub(r"\\(.)", r"\1", value[1:-1]), "string")
+        if kind == "date":
+            try:
+                return Lit(dt.date.fromisoformat(value), "date")
+            except ValueError:
+                raise ExprError(f"{value} is not a date") from None
+        if kind == "kw" and value in ("true", "false"):
+            return Lit(value == "true", "boolean")
+        if kind == "name":
+            if self.at("("):
+                return self.call(value)
+            return Name(value)
+        if value == "(":
+            node = self.or_()
+            self.take(")")
+            return node
+        if value == "[":
+            items = []
+            while not self.at("]"):
+                items.append(self.sum_())
+                if not self.at("]"):
+                    self.take(",")
+            self.take("]")
+            return ListLit(tuple(items))
+        raise ExprError(f"unexpected {value or 'end of expression'!r}")
+
+    def call(self, fn: str) -> Call:
+        self.take("(")
+        args = []
+        while not self.at(")"):
+            args.append(self.or_())
+            if not self.at(")"):
+                self.take(",")
+        self.take(")")
+        return Call(fn, tuple(args))
+
+
+def parse(text: str) -> Any:
+    """Parse expression text into a tree; raise :class:`ExprError` with a readable reason."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExprError("the expression is empty")
+    return _Parser(text).parse()
+
+
+# -- types -------------------------------------------------------------------------------
+
+def type_of_value(value: Any) -> str:
+    """The expression type of a parameter value read from YAML."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dt.date):
+        return "date"
+    if isinstance(value, list):
+        kinds = {type_of_value(v) for v in value}
+        if kinds <= {"integer", "number"} and kinds:
+            kinds = {"number"} if "number" in kinds else {"integer"}
+        return "list:" + (kinds.pop() if len(kinds) == 1 else "any")
+    if isinstance(value, dict):
+        return "table"
+    return "any"
+
+
+@dataclass
+class Scope:
+    """What names mean inside one action: fact and derived types, parameter values."""
+
+    types: dict[str, str]
+    params: dict[str, Any]
+    where: dict[str, str]        # name → "fact" | "derived" | "parameter"
+
+    def type_of(self, name: str) -> str:
+        if name not in self.types:
+            raise ExprError(_unknown_name(name, self))
+        return self.types[name]
+
+
+def _unknown_name(name: str, scope: Scope) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(scope.types), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    if not close and name.isidentifier():
+        hint = f'; for the text itself write "{name}" in double quotes'
+    return f"unknown name {name!r}: not a fact, derived value or parameter of this action{hint}"
+
+
+def _cmp_types(op: str, a: str, b: str) -> None:
+    if "any" in (a, b):
+        return
+    if a in NUMERIC and b in NUMERIC:
+        return
+    if {a, b} <= {"string", "hetu"}:
+        a = b = "string"
+    if a != b:
+        raise ExprError(f"cannot compare {a} with {b}")
+    if a.startswith("list") or a == "table":
+        raise ExprError(f"cannot compare a {a}; use length(), contains() or all_in()")
+    if op not in ("==", "!=") and a == "boolean":
+        raise ExprError(f"yes/no values only compare with == or !=, not {op}")
+
+
+def check(node: Any, scope: Scope) -> str:
+    """Type-check ``node``; return its type or raise :class:`ExprError`."""
+    if isinstance(node, Lit):
+        return node.type
+    if isinstance(node, Name):
+        return scope.type_of(node.name)
+    if isinstance(node, ListLit):
+        kinds = {check(i, scope) for i in node.items}
+        if len(kinds) > 1 and not kinds <= set(NUMERIC):
+            raise ExprError(f"a list mixes {', '.join(sorted(kinds))}")
+        return "list:" + (kinds.pop() if len(kinds) == 1 else ("number" if kinds else "any"))
+    if isinstance(node, Neg):
+        t = check(node.operand, scope)
+        if t not in NUMERIC:
+            raise ExprError(f"cannot negate {t}")
+        return t
+    if isinstance(node, Arith):
+        a, b = check(node.left, scope), check(node.right, scope)
+        for t in (a, b):
+            if t not in (*NUMERIC, "any"):
+                raise ExprError(
+                    f"{node.op} works on numbers, not {t}"
+                    + ("; use add_days(), add_months() or days_between() for dates"
+                       if t == "date" else ""))
+        return "integer" if a == b == "integer" and node.op != "/" else "number"
+    if isinstance(node, Cmp):
+        _cmp_types(node.op, check(node.left, scope), check(node.right, scope))
+        return "boolean"
+    if isinstance(node, InList):
+        left = check(node.left, scope)
+        items = check(node.items, scope)
+        if not items.startswith("list"):
+            raise ExprError(f"'in' needs a list on its right, not {items}")
+        _cmp_types("==", left, items.partition(":")[2] or "any")
+        return "boolean"
+    if isinstance(node, Is):
+        check(node.operand, scope)
+        return "boolean"
+    if isinstance(node, (BoolOp, Not)):
+        for item in (node.items if isinstance(node, BoolOp) else (node.operand,)):
+            t = check(item, scope)
+            if t not in ("boolean", "any"):
+                raise ExprError(f"'{getattr(node, 'op', 'not')}' needs yes/no values, not {t}")
+        return "boolean"
+    if isinstance(node, Call):
+        return _check_call(node, scope)
+    raise ExprError(f"cannot use {node!r} here")
+
+
+def _check_call(node: Call, scope: Scope) -> str:
+    fn: Function | None = FUNCTIONS.get(node.fn)
+    if fn is None:
+        import difflib
+
+        close = difflib.get_close_matches(node.fn, list(FUNCTIONS), n=1)
+        hint = f"; did you mean {close[0]}()?" if close else ""
+        raise ExprError(f"unknown function {node.fn}(){hint} (see policies/README.md)")
+    if not fn.min_args <= len(node.args) <= fn.max_args:
+        raise ExprError(f"{node.fn}() takes {fn.signature}; got {len(node.args)} argument(s)")
+    types = [check(a, scope) for a in node.args]
+    if node.fn in ("lookup", "has_key"):
+        return _check_lookup(node, types, scope)
+    try:
+        return fn.check(types)
+    except TypeError as exc:
+        raise ExprError(f"{node.fn}(): {exc}") from None
+
+
+def _check_lookup(node: Call, types: list[str], scope: Scope) -> str:
+    first = node.args[0]
+    if not (isinstance(first, Name) and types[0] == "table"):
+        raise ExprError(f"{node.fn}() needs a table parameter as its first argument")
+    rows = scope.params[first.name]
+    key_types = {type_of_value(k) for k in rows} or {"any"}
+    key_type = key_types.pop() if len(key_types) == 1 else "any"
+    try:
+        _cmp_types("==", key_type, types[1])
+    except ExprError:
+        raise ExprError(f"{node.fn}(): the keys of {first.name} are {key_type}, "
+                        f"not {types[1]}") from None
+    if node.fn == "has_key":
+        return "boolean"
+    values = list(rows.values())
+    if len(node.args) == 2:
+        if values and isinstance(values[0], dict):
+            raise ExprError(f"the rows of {first.name} have columns; write "
+                            f'lookup({first.name}, key, "column")')
+        return _common_type(values)
+    column = node.args[2]
+    if not isinstance(column, Lit) or column.type != "string":
+        raise ExprError('the column of lookup() is text in double quotes, e.g. "min_size"')
+    if not values or not isinstance(values[0], dict):
+        raise ExprError(f"the rows of {first.name} have no columns; write "
+                        f"lookup({first.name}, key)")
+    missing = [k for k, row in rows.items() if column.value not in row]
+    if missing:
+        cols = sorted(values[0])
+        raise ExprError(f"{first.name} has no column {column.value!r} (columns: "
+                        f"{', '.join(cols)})")
+    return _common_type([row[column.value] for row in values])
+
+
+def _common_type(values: list[Any]) -> str:
+    kinds = {type_of_value(v) for v in values}
+    if kinds <= set(NUMERIC) and kinds:
+        return "number" if "number" in kinds else "integer"
+    return kinds.pop() if len(kinds) == 1 else "any"
+
+
+# -- normal form -------------------------------------------------------------------------
+
+_NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+
+
+def negation_normal_form(node: Any, negate: bool = False) -> Any:
+    """Push ``not`` down to the comparisons; a bare yes/no value becomes ``x == true``."""
+    if isinstance(node, Not):
+        return negation_normal_form(node.operand, not negate)
+    if isinstance(node, BoolOp):
+        op = node.op if not negate else ("or" if node.op == "and" else "and")
+        return BoolOp(op, tuple(negation_normal_form(i, negate) for i in node.items))
+    if isinstance(node, Cmp):
+        return Cmp(_NEGATE[node.op], node.left, node.right) if negate else node
+    if isinstance(node, InList):
+        return InList(node.left, node.items, node.negate != negate)
+    if isinstance(node, Is):
+        return Is(node.operand, node.missing != negate)
+    if isinstance(node, Lit) and node.type == "boolean":
+        return Lit(node.value != negate, "boolean")
+    return Cmp("==", node, Lit(not negate, "boolean"))
+
+
+# -- evaluation --------------------------------------------------------------------------
+
+_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+        "==": operator.eq, "!=": operator.ne}
+
+
+def evaluate(node: Any, values: dict[str, Any]) -> Any:
+    """Evaluate a checked tree. Missing inputs make values missing and comparisons false.
+
+    Boolean trees must already be in negation normal form.
+    """
+    if isinstance(node, Lit):
+        return node.value
+    if isinstance(node, Name):
+        return values.get(node.name)
+    if isinstance(node, ListLit):
+        return [evaluate(i, values) for i in node.items]
+    if isinstance(node, Neg):
+        v = evaluate(node.operand, values)
+        return None if v is None else -v
+    if isinstance(node, Arith):
+        return _arith(node.op, evaluate(node.left, values), evaluate(node.right, values))
+    if isinstance(node, Cmp):
+        a, b = evaluate(node.left, values), evaluate(node.right, values)
+        return a is not None and b is not None and _OPS[node.op](a, b)
+    if isinstance(node, InList):
+        a, items = evaluate(node.left, values), evaluate(node.items, values)
+        if a is None or items is None:
+            return False
+        present = [i for i in items if i is not None]
+        return all(a != i for i in present) if node.negate else any(a == i for i in present)
+    if isinstance(node, Is):
+        return (evaluate(node.operand, values) is None) == node.missing
+    if isinstance(node, BoolOp):
+        results = (evaluate(i, values) for i in node.items)
+        return all(results) if node.op == "and" else any(results)
+    if isinstance(node, Not):
+        raise ExprError("evaluate() needs negation normal form")
+    if isinstance(node, Call):
+        fn = FUNCTIONS[node.fn]
+        args = [evaluate(a, values) for a in node.args]
+        if not fn.none_safe and any(a is None for a in args):
+            return None
+        if node.fn in ("lookup", "has_key"):
+            args[0] = (args[0].name, args[0].rows)
+        return fn.impl(*args)
+    raise ExprError(f"cannot evaluate {node!r}")
+
+
+def _arith(op: str, a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    return None if b == 0 else a / b
+
+
+def names_in(node: Any) -> list[str]:
+    """Every name a tree reads, in order of first appearance."""
+    out: list[str] = []
+
+    def walk(n: Any) -> None:
+        if isinstance(n, Name):
+            if n.name not in out:
+                out.append(n.name)
+        elif isinstance(n, (Call, BoolOp, ListLit)):
+            for child in (n.args if isinstance(n, Call) else n.items):
+                walk(child)
+        elif isinstance(n, (Arith, Cmp)):
+            walk(n.left)
+            walk(n.right)
+        elif isinstance(n, InList):
+            walk(n.left)
+            walk(n.items)
+        elif isinstance(n, (Neg, Not, Is)):
+            walk(n.operand)
+
+    walk(node)
+    return out

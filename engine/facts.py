@@ -1,0 +1,158 @@
+"""Request facts → checked, coerced values → derived values → the engine's message.
+
+durable_rules compares mixed types as strings (``'9' > 100`` is true), so nothing reaches it
+unchecked: every fact is validated against the action's declaration and coerced (dates to
+``datetime.date``, whole floats to int), then derived values are computed in declaration order.
+Errors name the fact, so a provider knows what to fix.
+
+>>> from engine.model import ActionSpec, FactSpec
+>>> spec = ActionSpec("a", {}, {"n": FactSpec("n", "integer", min=0)}, ())
+>>> check_facts(spec, {"n": 3.0})
+{'n': 3}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from engine import expressions as ex
+from engine.compiler import ActionPlan, json_value
+from engine.errors import FactError
+from engine.functions import LookupMiss
+from engine.model import ActionSpec, FactSpec
+
+__all__ = ["check_facts", "derive", "message_for", "parse_date"]
+
+MAX_TEXT = 10_000
+MAX_ITEMS = 1_000
+
+
+def parse_date(value: Any) -> dt.date:
+    """A date from ``YYYY-MM-DD`` text (or a date already); ``ValueError`` otherwise."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and len(value) == 10:
+        return dt.date.fromisoformat(value)
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+def _scalar(kind: str, value: Any) -> Any:
+    if kind in ("string", "hetu"):
+        if not isinstance(value, str):
+            raise ValueError("must be text")
+        if len(value) > MAX_TEXT:
+            raise ValueError(f"is longer than {MAX_TEXT} characters")
+        return value
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+    if kind in ("integer", "number"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("must be a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        if kind == "integer":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError("must be a whole number")
+            return int(value)
+        return value
+    if kind == "date":
+        return parse_date(value)
+    raise ValueError(f"unknown type {kind}")
+
+
+def _check_one(spec: FactSpec, value: Any) -> Any:
+    if spec.type == "list":
+        if not isinstance(value, list):
+            raise ValueError(f"must be a list of {spec.items}")
+        if len(value) > MAX_ITEMS:
+            raise ValueError(f"has more than {MAX_ITEMS} items")
+        out = []
+        for i, item in enumerate(value):
+            try:
+                out.append(_scalar(spec.items or "string", item))
+            except ValueError as exc:
+                raise ValueError(f"item {i + 1} {exc}") from None
+        value = out
+    else:
+        value = _scalar(spec.type, value)
+    if spec.one_of is not None:
+        items = value if isinstance(value, list) else [value]
+        wrong = [v for v in items if v not in spec.one_of]
+        if wrong:
+            allowed = ", ".join(map(str, spec.one_of))
+            raise ValueError(f"{wrong[0]!r} is not one of: {allowed}")
+    if spec.min is not None and value < spec.min:
+        raise ValueError(f"must be at least {spec.min}")
+    if spec.max is not None and value > spec.max:
+        raise ValueError(f"must be at most {spec.max}")
+    return value
+
+
+def check_facts(action: ActionSpec, facts: Any) -> dict[str, Any]:
+    """Validate and coerce a request's facts; raise :class:`FactError` naming every bad one."""
+    if not isinstance(facts, dict):
+        raise FactError({"facts": ["must be an object of fact names and values"]})
+    errors: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
+    for name in facts:
+        if name not in action.facts:
+            known = ", ".join(sorted(action.facts)) or "none"
+            errors[str(name)] = [f"not a fact of action {action.name} (its facts: {known})"]
+    for name, spec in action.facts.items():
+        value = facts.get(name)
+        if value is None:
+            if spec.default is not None:
+                value = spec.default
+            elif spec.required:
+                errors[name] = [f"required ({spec.type})"]
+                continue
+            else:
+                continue
+        try:
+            out[name] = _check_one(spec, value)
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+    if errors:
+        raise FactError(errors)
+    return out
+
+
+def derive(plan: ActionPlan, facts: dict[str, Any], as_of: dt.date,
+           params: dict[str, Any]) -> dict[str, Any]:
+    """Every value the rules may read: parameters, facts, ``as_of``, derived values."""
+    values: dict[str, Any] = {}
+    for name, value in params.items():
+        values[name] = ex.Table(name, value) if isinstance(value, dict) else value
+    values.update(facts)
+    values["as_of"] = as_of
+    for d in plan.derived:
+        try:
+            values[d.name] = ex.evaluate(d.expr, values)
+        except LookupMiss as miss:
+            raise _lookup_error(d, miss) from None
+        except (ValueError, OverflowError, ArithmeticError, TypeError) as exc:
+            field = next((n for n in d.reads if n in facts), d.name)
+            raise FactError({field: [f"cannot compute {d.source}: {exc}"]}) from None
+    return values
+
+
+def _lookup_error(d: Any, miss: LookupMiss) -> FactError:
+    field = next((n for n in d.reads if n != miss.table), d.name)
+    known = ", ".join(miss.known)
+    return FactError({field: [f"{miss.key!r} is not a known value; known: {known}"]},
+                     code="unknown_key")
+
+
+def message_for(plan: ActionPlan, values: dict[str, Any]) -> dict[str, Any]:
+    """The flat fact durable_rules sees: scalar fields only, missing ones left out."""
+    out = {}
+    for name in plan.fields:
+        value = values.get(name)
+        if value is None or isinstance(value, (list, dict, tuple, ex.Table)):
+            continue
+        out[name] = json_value(value)
+    return out

@@ -1,0 +1,563 @@
+"""Policy files → :class:`~engine.model.PolicyVersion`, with every problem at its line.
+
+Two stages, both collecting instead of stopping at the first problem:
+
+1. *shape* — marshmallow schemas check keys and types (unknown keys, wrong types, missing
+   languages). Their error paths are mapped back to lines through :mod:`engine.loader`.
+2. *meaning* — names, functions, types of expressions and message placeholders, checked on
+   the raw document so that a shape error in one rule does not hide a misspelled parameter
+   in another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import re
+import string
+from pathlib import Path
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from engine import expressions as ex
+from engine.errors import Problem
+from engine.loader import LineDict, LineList, line_at, read_yaml
+from engine.model import (
+    EFFECTS,
+    LANGUAGES,
+    ActionSpec,
+    Derived,
+    FactSpec,
+    PolicyVersion,
+    Rule,
+)
+
+__all__ = ["FACT_TYPES", "NAME_RE", "line_at_key", "load_version", "shape_problems"]
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+POLICY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+RESERVED = {"id", "sid", "as_of"}
+FACT_TYPES = ("string", "integer", "number", "boolean", "date", "hetu", "list")
+ITEM_TYPES = ("string", "integer", "number", "date", "hetu")
+_TEXT = {"invalid": "must be text (put it in quotes)"}
+
+
+# -- stage 1: shape ----------------------------------------------------------------------
+
+class YamlDate(fields.Field):
+    """A date written as ``2025-04-01`` (YAML reads it as a date) or as quoted ISO text."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.date:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise ValidationError("must be a date written YYYY-MM-DD")
+
+
+class NameOrNames(fields.Field):
+    """``action: rehab_day`` or ``action: [move_course, delete_course]``."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[str]:
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise ValidationError("must be an action name or a list of action names")
+        return names
+
+
+class StrictBool(fields.Field):
+    """``true`` or ``false`` as YAML reads them; never the text "no"."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
+        return value
+
+
+class StrictNumber(fields.Field):
+    """A number as YAML reads it; never the text "5"."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError("must be a number")
+        return value
+
+
+def _text(**kw: Any) -> fields.String:
+    kw["error_messages"] = {**_TEXT, **kw.get("error_messages", {})}
+    return fields.String(**kw)
+
+
+class Languages(Schema):
+    class Meta:
+        unknown = RAISE
+
+    fi = _text(required=True, error_messages={"required": "missing the Finnish text (fi)"})
+    sv = _text(required=True, error_messages={"required": "missing the Swedish text (sv)"})
+    en = _text(required=True, error_messages={"required": "missing the English text (en)"})
+
+
+class Source(Schema):
+    document = _text(required=True)
+    revision = _text()
+    seed = _text()
+    url = _text()
+    note = _text()
+
+
+class Change(Languages):
+    cite = _text()
+
+
+class Cite(Schema):
+    seed = _text(required=True)
+    section = _text(required=True)
+    interpretation = _text()
+    url = _text()
+    note = _text()
+
+
+class FactSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(FACT_TYPES))
+    items = fields.String(validate=validate.OneOf(ITEM_TYPES))
+    optional = StrictBool()
+    default = fields.Raw(allow_none=False)
+    one_of = fields.List(fields.Raw())
+    min = StrictNumber()
+    max = StrictNumber()
+
+
+class ActionSchema(Schema):
+    title = fields.Nested(Languages)
+    facts = fields.Dict(keys=fields.String(), values=fields.Nested(FactSchema), required=True)
+    derive = fields.Dict(keys=fields.String(), values=_text())
+
+
+class RuleSchema(Schema):
+    id = _text(required=True)
+    action = NameOrNames(required=True)
+    when = _text()
+    effect = fields.String(required=True, validate=validate.OneOf(EFFECTS))
+    due = _text()
+    set = fields.Dict(keys=fields.String(), values=_text())
+    cite = fields.Nested(Cite, required=True)
+    message = fields.Nested(Languages, required=True)
+
+
+class PolicySchema(Schema):
+    policy = _text(required=True)
+    version = _text(required=True)
+    effective_from = YamlDate(required=True)
+    title = fields.Nested(Languages, required=True)
+    source = fields.Nested(Source, required=True)
+    changes = fields.List(fields.Nested(Change))
+    parameters = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=False))
+    actions = fields.Dict(keys=fields.String(), values=fields.Nested(ActionSchema),
+                          required=True)
+    rules = fields.List(fields.Nested(RuleSchema), required=True)
+
+
+def _allowed_keys(schema: Schema, path: list[Any]) -> list[str]:
+    """The keys a mapping at ``path`` may have, for 'unknown key' messages."""
+    current: Any = schema
+    for key in path:
+        if isinstance(current, Schema):
+            current = current.fields.get(key) if isinstance(key, str) else None
+        if isinstance(current, fields.Nested):
+            current = current.schema
+        elif isinstance(current, fields.List):
+            current = current.inner
+            if isinstance(current, fields.Nested):
+                current = current.schema
+        elif isinstance(current, fields.Dict):
+            current = current.value_field
+            if isinstance(current, fields.Nested):
+                current = current.schema
+    return sorted(current.fields) if isinstance(current, Schema) else []
+
+
+def _flatten(errors: Any, path: list[Any], out: list[tuple[list[Any], str]]) -> None:
+    if isinstance(errors, dict):
+        for key, sub in errors.items():
+            # marshmallow nests Dict errors under the dict key, then "key"/"value"
+            if key == "value" and path and path[-1] != "value":
+                _flatten(sub, path, out)
+            elif key == "key":
+                _flatten(sub, path, out)
+            else:
+                _flatten(sub, [*path, key], out)
+    elif isinstance(errors, list):
+        for message in errors:
+            if isinstance(message, (dict, list)):
+                _flatten(message, path, out)
+            else:
+                out.append((path, str(message)))
+
+
+def shape_problems(doc: Any, schema: Schema, path: str) -> list[Problem]:
+    """Run a marshmallow schema over a YAML document; each error becomes a line problem."""
+    if not isinstance(doc, LineDict):
+        return [Problem(path, getattr(doc, "line", 1) or 1,
+                        "the file must be a mapping of keys (policy, version, rules …)",
+                        "shape")]
+    try:
+        schema.load(doc)
+    except ValidationError as exc:
+        flat: list[tuple[list[Any], str]] = []
+        _flatten(exc.messages, [], flat)
+        return [_shape_problem(doc, schema, path, p, m) for p, m in flat]
+    return []
+
+
+def _shape_problem(doc: Any, schema: Schema, path: str, where: list[Any], msg: str) -> Problem:
+    key = where[-1] if where else ""
+    dotted = ".".join(str(k) for k in where)
+    if msg == "Unknown field.":
+        allowed = _allowed_keys(schema, where[:-1])
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        msg = f"unknown key {key!r}; {hint}allowed here: {', '.join(allowed)}"
+        return Problem(path, line_at(doc, where), msg, "unknown_key")
+    if msg == "Missing data for required field.":
+        msg = f"{dotted}: missing; add it"
+        return Problem(path, line_at(doc, where[:-1]), msg, "missing_key")
+    if msg.startswith("missing the"):
+        return Problem(path, line_at(doc, where[:-1]), f"{dotted}: {msg}", "missing_language")
+    code = "wrong_type"
+    if msg.startswith("Must be one of"):
+        msg = msg.replace("Must be one of", "must be one of").rstrip(".")
+        code = "bad_value"
+    elif msg in ("Not a valid mapping type.", "Invalid input type."):
+        msg = "must be a mapping of keys"
+    elif msg == "Not a valid list.":
+        msg = "must be a list (items start with -)"
+    elif msg in ("Not a valid number.", "Not a valid integer."):
+        msg = "must be a number"
+    elif msg == "Not a valid boolean.":
+        msg = "must be true or false"
+    elif msg == "Field may not be null.":
+        msg = "must have a value"
+    return Problem(path, line_at(doc, where), f"{dotted}: {msg}", code)
+
+
+# -- stage 2: meaning --------------------------------------------------------------------
+
+class _Collector:
+    """Problems of one file, each at the line of the path it concerns."""
+
+    def __init__(self, doc: LineDict, path: str):
+        self.doc, self.path, self.problems = doc, path, []
+
+    def add(self, where: list[Any], message: str, code: str) -> None:
+        self.problems.append(Problem(self.path, line_at(self.doc, where), message, code))
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and bool(NAME_RE.match(value))
+
+
+def _check_parameters(params: Any, c: _Collector) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if not isinstance(params, dict):
+        return out
+    for name, value in params.items():
+        where = ["parameters", name]
+        if not _is_name(name) or name in RESERVED:
+            c.add(where, f"parameter name {name!r}: use a-z, 0-9 and _, starting with a letter"
+                  f" (not {', '.join(sorted(RESERVED))})", "bad_name")
+            continue
+        if isinstance(value, dict):
+            shapes = {type(v) is LineDict for v in value.values()}
+            if len(shapes) > 1:
+                c.add(where, f"table {name}: rows must all be values or all be mappings",
+                      "bad_table")
+                continue
+            if shapes == {True}:
+                columns = [sorted(v) for v in value.values()]
+                if any(cols != columns[0] for cols in columns):
+                    c.add(where, f"table {name}: every row needs the same columns "
+                          f"({', '.join(columns[0])})", "bad_table")
+                    continue
+        out[name] = _plain(value)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """Strip line marks so parameters are ordinary dicts and lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _fact_spec(name: str, raw: Any, c: _Collector, where: list[Any]) -> FactSpec | None:
+    if not isinstance(raw, dict) or raw.get("type") not in FACT_TYPES:
+        return None
+    ftype = raw["type"]
+    items = raw.get("items")
+    if ftype == "list" and items not in ITEM_TYPES:
+        c.add(where, f"fact {name}: a list needs items: one of {', '.join(ITEM_TYPES)}",
+              "bad_fact")
+        return None
+    if ftype != "list" and items is not None:
+        c.add(where, f"fact {name}: items only applies to type list", "bad_fact")
+    if ("min" in raw or "max" in raw) and ftype not in ("integer", "number"):
+        c.add(where, f"fact {name}: min and max only apply to numbers", "bad_fact")
+    default = raw.get("default")
+    optional = bool(raw.get("optional", False))
+    return FactSpec(
+        name=name, type=ftype, items=items,
+        required=not optional and default is None,
+        default=default,
+        one_of=tuple(raw["one_of"]) if isinstance(raw.get("one_of"), list) else None,
+        min=raw.get("min"), max=raw.get("max"),
+        personal=(ftype == "hetu" or items == "hetu"),
+        line=line_at(c.doc, where),
+    )
+
+
+def _fact_type(spec: FactSpec) -> str:
+    return f"list:{spec.items}" if spec.type == "list" else spec.type
+
+
+def _parse_checked(text: Any, scope: ex.Scope, c: _Collector, where: list[Any],
+                   what: str, want: str | None = None) -> tuple[Any, str] | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        tree = ex.parse(text)
+        kind = ex.check(tree, scope)
+    except ex.ExprError as exc:
+        c.add(where, f"{what}: {exc}", "bad_expression")
+        return None
+    if want and kind not in (want, "any"):
+        c.add(where, f"{what}: must give a {want}, but gives a {kind}", "wrong_type")
+        return None
+    if kind == "boolean":
+        tree = ex.negation_normal_form(tree)
+    return tree, kind
+
+
+def _build_action(name: str, raw: Any, params: dict[str, Any],
+                  c: _Collector) -> tuple[ActionSpec, ex.Scope] | None:
+    where = ["actions", name]
+    if not _is_name(name) or name in RESERVED:
+        c.add(where, f"action name {name!r}: use a-z, 0-9 and _, starting with a letter",
+              "bad_name")
+        return None
+    if not isinstance(raw, dict):
+        return None
+    facts: dict[str, FactSpec] = {}
+    scope = ex.Scope(
+        types={"as_of": "date", **{p: ex.type_of_value(v) for p, v in params.items()}},
+        params=params,
+        where={"as_of": "fact", **{p: "parameter" for p in params}},
+    )
+    raw_facts = raw.get("facts") if isinstance(raw.get("facts"), dict) else {}
+    for fname, fraw in raw_facts.items():
+        fwhere = [*where, "facts", fname]
+        if not _is_name(fname) or fname in RESERVED:
+            c.add(fwhere, f"fact name {fname!r}: use a-z, 0-9 and _, starting with a letter "
+                  f"(not {', '.join(sorted(RESERVED))})", "bad_name")
+            continue
+        if fname in params:
+            c.add(fwhere, f"fact {fname} has the name of a parameter; rename one", "name_clash")
+        spec = _fact_spec(fname, fraw, c, fwhere)
+        scope.types[fname] = _fact_type(spec) if spec else "any"
+        scope.where[fname] = "fact"
+        if spec:
+            facts[fname] = spec
+    derived: list[Derived] = []
+    raw_derive = raw.get("derive") if isinstance(raw.get("derive"), dict) else {}
+    for dname, text in raw_derive.items():
+        dwhere = [*where, "derive", dname]
+        if not _is_name(dname) or dname in RESERVED:
+            c.add(dwhere, f"derived name {dname!r}: use a-z, 0-9 and _", "bad_name")
+            continue
+        if dname in scope.types:
+            c.add(dwhere, f"{dname} is already a {scope.where[dname]}; pick another name",
+                  "name_clash")
+            continue
+        parsed = _parse_checked(text, scope, c, dwhere, f"derive {dname}")
+        scope.types[dname] = parsed[1] if parsed else "any"
+        scope.where[dname] = "derived"
+        if parsed:
+            derived.append(Derived(dname, text, parsed[0], parsed[1],
+                                   tuple(ex.names_in(parsed[0])), line_at(c.doc, dwhere)))
+    title = raw.get("title") if isinstance(raw.get("title"), dict) else {}
+    spec = ActionSpec(name, {k: str(v) for k, v in title.items()}, facts, tuple(derived),
+                      line_at(c.doc, where))
+    return spec, scope
+
+
+_FORMATTER = string.Formatter()
+
+
+def _check_message(message: Any, allowed: set[str], c: _Collector, where: list[Any]) -> None:
+    if not isinstance(message, dict):
+        return
+    for lang in LANGUAGES:
+        text = message.get(lang)
+        if not isinstance(text, str):
+            continue
+        lwhere = [*where, lang]
+        try:
+            parts = list(_FORMATTER.parse(text))
+        except ValueError as exc:
+            c.add(lwhere, f"message {lang}: broken placeholder ({exc}); write {{name}}, "
+                  "or {{ and }} for literal braces", "bad_placeholder")
+            continue
+        for _, field, spec, conv in parts:
+            if field is None:
+                continue
+            if spec or conv or not _is_name(field):
+                c.add(lwhere, f"message {lang}: placeholder {{{field}}} must be a plain name "
+                      "like {hours_total}", "bad_placeholder")
+            elif field not in allowed:
+                close = difflib.get_close_matches(field, sorted(allowed), n=1)
+                hint = f"; did you mean {{{close[0]}}}?" if close else ""
+                c.add(lwhere, f"message {lang}: unknown placeholder {{{field}}}{hint}",
+                      "bad_placeholder")
+
+
+def _build_rule(i: int, raw: Any, actions: dict[str, tuple[ActionSpec, ex.Scope]],
+                seen: dict[str, int], c: _Collector) -> Rule | None:
+    where = ["rules", i]
+    before = len(c.problems)
+    if not isinstance(raw, dict):
+        c.add(where, "a rule is a mapping with id, action, effect, cite and message", "shape")
+        return None
+    rid = raw.get("id")
+    if isinstance(rid, str):
+        if rid in seen:
+            c.add([*where, "id"], f"rule id {rid} is used twice (first at line {seen[rid]}); "
+                  "ids must be unique", "duplicate_rule")
+        else:
+            seen[rid] = line_at(c.doc, [*where, "id"])
+        if not re.match(r"^[A-Z]{2,3}-\d+[A-Za-z0-9-]*$", rid):
+            c.add([*where, "id"], f"rule id {rid!r} must start with the domain id, e.g. "
+                  "CR-11-min-attached", "bad_rule_id")
+    names = raw.get("action")
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, list):
+        return None
+    ok = True
+    for name in names:
+        if isinstance(name, str) and name not in actions:
+            close = difflib.get_close_matches(name, list(actions), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            c.add([*where, "action"], f"unknown action {name!r}{hint} (declare it under "
+                  "actions)", "unknown_action")
+            ok = False
+    effect = raw.get("effect")
+    if effect == "oblige" and "due" not in raw:
+        c.add(where, "an oblige rule needs due: a date expression", "missing_key")
+    if effect != "oblige" and "due" in raw:
+        c.add([*where, "due"], "due only applies to effect oblige", "bad_key")
+    if effect == "result" and not raw.get("set"):
+        c.add(where, "a result rule needs set: the values it computes", "missing_key")
+    if effect != "result" and "set" in raw:
+        c.add([*where, "set"], "set only applies to effect result", "bad_key")
+    if not ok or not isinstance(rid, str):
+        return None
+    when = due = None
+    sets: dict[str, Any] = {}
+    allowed: set[str] = set()
+    for name in names:                       # a rule must make sense in every action it names
+        _spec, scope = actions[name]
+        allowed |= {n for n, t in scope.types.items() if t != "table"}
+        if "when" in raw:
+            parsed = _parse_checked(raw["when"], scope, c, [*where, "when"], "when",
+                                    "boolean")
+            when = parsed[0] if parsed else when
+        if effect == "oblige" and "due" in raw:
+            parsed = _parse_checked(raw["due"], scope, c, [*where, "due"], "due", "date")
+            due = parsed[0] if parsed else due
+        if effect == "result" and isinstance(raw.get("set"), dict):
+            for key, text in raw["set"].items():
+                if not _is_name(key):
+                    c.add([*where, "set", key], f"result name {key!r}: use a-z, 0-9 and _",
+                          "bad_name")
+                    continue
+                parsed = _parse_checked(text, scope, c, [*where, "set", key], f"set {key}")
+                if parsed:
+                    sets[key] = parsed[0]
+    if effect == "oblige":
+        allowed.add("due")
+    if isinstance(raw.get("set"), dict):
+        allowed |= {k for k in raw["set"] if isinstance(k, str)}
+    _check_message(raw.get("message"), allowed, c, [*where, "message"])
+    if len(c.problems) > before:
+        return None
+    return Rule(
+        id=rid, actions=tuple(names), effect=effect,
+        when_source=raw.get("when"), cite={k: str(v) for k, v in raw["cite"].items()},
+        message={k: raw["message"][k] for k in LANGUAGES},
+        due_source=raw.get("due"), set_sources=dict(raw.get("set") or {}),
+        line=line_at(c.doc, where), when=when, due=due, sets=sets,
+    )
+
+
+def load_version(path: Path) -> tuple[PolicyVersion | None, list[Problem]]:
+    """Read, shape-check and meaning-check one version file.
+
+    Returns the version (``None`` when anything is wrong) and every problem found.
+    """
+    doc, problems, raw_bytes = read_yaml(path)
+    spath = str(path)
+    if doc is None:
+        return None, problems
+    problems += shape_problems(doc, PolicySchema(), spath)
+    if not isinstance(doc, LineDict):
+        return None, problems
+    c = _Collector(doc, spath)
+    if isinstance(doc.get("policy"), str):
+        if doc["policy"] != path.parent.name:
+            c.add(["policy"], f"policy is {doc['policy']!r} but the file is in folder "
+                  f"{path.parent.name!r}; they must match", "name_mismatch")
+        elif not POLICY_RE.match(doc["policy"]):
+            c.add(["policy"], "a policy name uses a-z, 0-9 and -", "bad_name")
+    if isinstance(doc.get("version"), str) and doc["version"] != path.stem:
+        c.add(["version"], f"version is {doc['version']!r} but the file is {path.name!r}; "
+              f"rename the file to {doc['version']}.yaml or fix the version", "name_mismatch")
+    params = _check_parameters(doc.get("parameters") or {}, c)
+    actions: dict[str, tuple[ActionSpec, ex.Scope]] = {}
+    if isinstance(doc.get("actions"), dict):
+        for name, raw in doc["actions"].items():
+            built = _build_action(name, raw, params, c)
+            if built:
+                actions[name] = built
+    rules: list[Rule] = []
+    seen: dict[str, int] = {}
+    raw_rules = doc.get("rules") if isinstance(doc.get("rules"), LineList) else []
+    for i, raw in enumerate(raw_rules):
+        rule = _build_rule(i, raw, actions, seen, c)
+        if rule:
+            rules.append(rule)
+    problems += c.problems
+    if problems:
+        return None, problems
+    version = PolicyVersion(
+        policy=doc["policy"], version=doc["version"],
+        effective_from=YamlDate().deserialize(doc["effective_from"]),
+        title=dict(doc["title"]), source={k: str(v) for k, v in doc["source"].items()},
+        changes=tuple(_plain(ch) for ch in doc.get("changes") or []),
+        parameters=params,
+        actions={n: a for n, (a, _) in actions.items()},
+        rules=tuple(rules),
+        digest="sha256:" + hashlib.sha256(raw_bytes).hexdigest(),
+        path=spath,
+    )
+    return version, []
+
+
+def line_at_key(path: str | Path, key: str) -> int:
+    """The line of a top-level key in a file already known to be valid (for cross-file checks)."""
+    doc, _, _ = read_yaml(Path(path))
+    return line_at(doc, [key]) if isinstance(doc, LineDict) else 1

@@ -1,0 +1,217 @@
+"""The loaded, validated and compiled policy set, and its atomic reload.
+
+A :class:`PolicyStore` holds one immutable :class:`PolicySet`. Loading reads every
+``policies/<policy>/<version>.yaml``, checks each file, checks effective dates across the
+versions of a policy, compiles every action and registers it with the evaluator. If anything
+is wrong, every problem is raised together and nothing is registered.
+
+``reload()`` builds a complete new set first and swaps it in only when it is whole; a broken
+set never replaces a working one. The old set's rulesets are removed from the engine once the
+last decision using them has finished.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.compiler import ActionPlan, compile_version
+from engine.errors import PolicyError, Problem, UnknownAction, UnknownPolicy, UnknownVersion
+from engine.model import Policy, PolicyVersion
+from engine.resolve import in_force
+from engine.schema import line_at_key, load_version
+
+__all__ = ["PolicySet", "PolicyStore", "collect_files", "load_files"]
+
+
+def collect_files(paths: Iterable[Path | str]) -> list[Path]:
+    """Every ``*.yaml`` under the given files or folders, sorted."""
+    out: set[Path] = set()
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.update(q for q in p.rglob("*.yaml") if q.is_file())
+        elif p.suffix in (".yaml", ".yml"):
+            out.add(p)
+    return sorted(out)
+
+
+def load_files(files: Iterable[Path]) -> tuple[dict[str, Policy], dict[tuple[str, str],
+                                                                         dict[str, ActionPlan]],
+                                                list[Problem]]:
+    """Load, check and compile policy files; return policies, plans and all problems."""
+    versions: dict[str, list[PolicyVersion]] = {}
+    plans: dict[tuple[str, str], dict[str, ActionPlan]] = {}
+    problems: list[Problem] = []
+    for path in files:
+        version, found = load_version(path)
+        problems += found
+        if version is None:
+            continue
+        compiled, found = compile_version(version)
+        problems += found
+        versions.setdefault(version.policy, []).append(version)
+        plans[(version.policy, version.version)] = compiled
+    policies = {}
+    for name, vs in sorted(versions.items()):
+        # versions are named in time order ("2023-01" < "2025-04"); their dates must agree
+        vs.sort(key=lambda v: v.version)
+        for earlier, later in itertools.pairwise(vs):
+            if later.effective_from <= earlier.effective_from:
+                problems.append(Problem(
+                    later.path, line_at_key(later.path, "effective_from"),
+                    f"effective_from {later.effective_from} is not after the "
+                    f"{earlier.effective_from} of version {earlier.version}; effective dates "
+                    "must increase with the versions", "effective_order"))
+        vs.sort(key=lambda v: v.effective_from)
+        policies[name] = Policy(name, tuple(vs))
+    return policies, plans, problems
+
+
+@dataclass
+class PolicySet:
+    """One consistent generation of policies and their registered rulesets."""
+
+    policies: dict[str, Policy]
+    plans: dict[tuple[str, str], dict[str, ActionPlan]]
+    prepared: dict[int, Any] = field(default_factory=dict)    # id(plan) → evaluator handle
+    users: int = 0
+    retired: bool = False
+
+    @property
+    def version_count(self) -> int:
+        return sum(len(p.versions) for p in self.policies.values())
+
+    def get_policy(self, name: str) -> Policy:
+        try:
+            return self.policies[name]
+        except KeyError:
+            known = ", ".join(sorted(self.policies))
+            raise UnknownPolicy(f"unknown policy {name!r}; known: {known}",
+                                {"policy": name}) from None
+
+    def get_version(self, name: str, version: str) -> PolicyVersion:
+        versions = self.get_policy(name).versions
+        for v in versions:
+            if v.version == version:
+                return v
+        known = ", ".join(v.version for v in versions)
+        raise UnknownVersion(f"policy {name} has no version {version!r}; known: {known}",
+                             {"policy": name, "version": version})
+
+    def resolve(self, name: str, as_of: dt.date) -> PolicyVersion:
+        return in_force(self.get_policy(name).versions, as_of, name)
+
+    def plan(self, version: PolicyVersion, action: str) -> ActionPlan:
+        plans = self.plans[(version.policy, version.version)]
+        if action not in plans:
+            known = ", ".join(sorted(plans))
+            raise UnknownAction(
+                f"policy {version.policy} version {version.version} has no action "
+                f"{action!r}; known: {known}", {"action": action})
+        return plans[action]
+
+
+class PolicyStore:
+    """Policies loaded from a folder, ready to decide with; safe to share between threads.
+
+    >>> store = PolicyStore.load("policies")              # doctest: +SKIP
+    >>> store.resolve("tyokokeilu-tyohonvalmennus", dt.date(2025, 5, 12)).version  # doctest: +SKIP
+    '2025-04'
+    """
+
+    def __init__(self, root: Path | str, evaluator: Any = None):
+        if evaluator is None:
+            from engine.backend import DurableEvaluator
+
+            evaluator = DurableEvaluator()
+        self.root = Path(root)
+        self.evaluator = evaluator
+        self._lock = threading.Lock()
+        self._set: PolicySet | None = None
+
+    @classmethod
+    def load(cls, root: Path | str, evaluator: Any = None) -> PolicyStore:
+        """Load every policy under ``root``; raise :class:`PolicyError` with all problems."""
+        store = cls(root, evaluator)
+        store.reload()
+        return store
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _build(self) -> PolicySet:
+        if not self.root.is_dir():
+            raise PolicyError([Problem(str(self.root), 1, "no such policy folder", "no_folder")])
+        files = [f for f in collect_files([self.root]) if f.parent.parent == self.root]
+        policies, plans, problems = load_files(files)
+        if problems:
+            raise PolicyError(problems)
+        built = PolicySet(policies, plans)
+        try:
+            for action_plans in plans.values():
+                for plan in action_plans.values():
+                    built.prepared[id(plan)] = self.evaluator.prepare(plan)
+        except Exception:
+            self._release(built)
+            raise
+        return built
+
+    def reload(self) -> None:
+        """Load the folder again; swap it in only if it is whole, else raise and keep serving."""
+        new = self._build()
+        with self._lock:
+            old, self._set = self._set, new
+            if old is not None:
+                old.retired = True
+                idle = old.users == 0
+        if old is not None and idle:
+            self._release(old)
+
+    def _release(self, old: PolicySet) -> None:
+        for handle in old.prepared.values():
+            self.evaluator.release(handle)
+        old.prepared.clear()
+
+    @contextmanager
+    def using(self) -> Iterator[PolicySet]:
+        """The current set, kept alive (not released) until the block ends."""
+        with self._lock:
+            current = self._set
+            if current is None:
+                raise PolicyError([Problem(str(self.root), 1, "no policies loaded", "empty")])
+            current.users += 1
+        try:
+            yield current
+        finally:
+            with self._lock:
+                current.users -= 1
+                release = current.retired and current.users == 0
+            if release:
+                self._release(current)
+
+    # -- reading (always from the current set) ---------------------------------------------
+
+    @property
+    def current(self) -> PolicySet:
+        if self._set is None:
+            raise PolicyError([Problem(str(self.root), 1, "no policies loaded", "empty")])
+        return self._set
+
+    @property
+    def policies(self) -> dict[str, Policy]:
+        return self.current.policies
+
+    def get_policy(self, name: str) -> Policy:
+        return self.current.get_policy(name)
+
+    def get_version(self, name: str, version: str) -> PolicyVersion:
+        return self.current.get_version(name, version)
+
+    def resolve(self, name: str, as_of: dt.date) -> PolicyVersion:
+        """The version of ``name`` in force on ``as_of``."""
+        return self.current.resolve(name, as_of)

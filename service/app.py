@@ -1,0 +1,65 @@
+"""The application factory: configuration → logging → database → policies → API.
+
+Heavy things (compiled policies, the database engine, the masking key) are built once here,
+per worker process, and handed to the views through ``app.extensions``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from service import errors
+from service.blueprints import BLUEPRINTS
+from service.config import load_config
+from service.database import make_engine
+from service.decision_log import DecisionLog
+from service.extensions import ServiceApi, Services
+from service.masking import Masker, ScrubFilter, load_or_create_key
+from service.policy_source import PolicySource
+from service.tokens import TokenStore
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """A ready app; ``config`` overrides the environment, which overrides the defaults."""
+    app = Flask("service")
+    app.config.update(load_config(config))
+    app.json.sort_keys = False
+    _configure_logging(app.config["LOG_LEVEL"])
+
+    engine = make_engine(app.config["DATABASE_URL"])
+    var_dir = Path(app.config["VAR_DIR"])
+    app.extensions["rehab_rules"] = Services(
+        policies=PolicySource(app.config["POLICIES_DIR"], var_dir / "policies.reloaded"),
+        log=DecisionLog(engine),
+        tokens=TokenStore(engine),
+        masker=Masker(load_or_create_key(app.config["REHAB_RULES_HASH_KEY"], var_dir)),
+    )
+
+    api = ServiceApi(app, spec_kwargs={"info": {
+        "description": "Rules of Kela's rehabilitation service descriptions, as an API."}})
+    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    errors.init_app(app)
+    return app
+
+
+def _configure_logging(level: str) -> None:
+    """One stderr handler for the ``service`` loggers (gunicorn collects stderr), scrubbed."""
+    logger = logging.getLogger("service")
+    logger.setLevel(level.upper())
+    if not any(getattr(h, "_rehab_rules", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(ScrubFilter())
+        handler._rehab_rules = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)

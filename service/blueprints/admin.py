@@ -1,0 +1,34 @@
+"""``POST /v1/admin/reload``: swap in the policies on disk, or refuse with every problem."""
+
+from __future__ import annotations
+
+from flask import g
+from flask_smorest import Blueprint
+
+from engine import PolicyError
+from service.auth import require
+from service.blueprints.policies import policy_summaries
+from service.extensions import services
+from service.masking import get_logger
+from service.schemas import ReloadSchema
+
+__all__ = ["blp"]
+
+blp = Blueprint("admin", __name__, url_prefix="/v1/admin", description="Administration")
+log = get_logger("service.admin")
+
+
+@blp.route("/reload", methods=["POST"])
+@require("planner")
+@blp.response(200, ReloadSchema)
+def reload():
+    """Reload policies from disk atomically; a broken set is refused (422, every problem)
+    and the running set keeps serving. Every worker of this host follows."""
+    try:
+        store = services().policies.reload()
+    except PolicyError as exc:
+        log.warning("reload by token %s refused: %d problem(s); the running set stays",
+                    g.principal.token_id, len(exc.problems))
+        raise
+    log.info("policies reloaded by token %s", g.principal.token_id)
+    return {"status": "reloaded", "policies": policy_summaries(store)}

@@ -1,0 +1,122 @@
+"""Decisions: evaluate and log one request; read one logged decision; page through the log.
+
+One decision reads top to bottom: token → schema → decision id → version in force at
+``as_of`` → engine → masked log row → response. Nothing here knows how rules are evaluated
+or how rows are stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from engine import Decision, decide, personal_fact_names
+from service.auth import DECIDERS, READERS, require
+from service.decision_log import BadCursor, LogEntry
+from service.errors import Forbidden, InvalidRequest, NotFound
+from service.extensions import services
+from service.ids import new_decision_id
+from service.masking import get_logger
+from service.schemas import (
+    DecisionListSchema,
+    DecisionQuerySchema,
+    DecisionRequestSchema,
+    DecisionResponseSchema,
+    LoggedDecisionSchema,
+)
+
+__all__ = ["blp"]
+
+blp = Blueprint("decisions", __name__, url_prefix="/v1/decisions",
+                description="Evaluate facts against the policy in force, and the decision log")
+log = get_logger("service.decisions")
+
+
+@blp.route("")
+class Decisions(MethodView):
+    @require(*DECIDERS)
+    @blp.arguments(DecisionRequestSchema)
+    @blp.response(200, DecisionResponseSchema)
+    def post(self, body: dict[str, Any]):
+        """Evaluate facts against the version in force at ``as_of``; the answer is logged."""
+        started = time.perf_counter()
+        g.decision_id = new_decision_id()
+        store = services().policies.current()
+        version = store.resolve(body["policy"], body["as_of"])
+        decision = decide(store, policy=body["policy"], action=body["action"],
+                          as_of=body["as_of"], facts=body["facts"], lang=body["lang"],
+                          explain=body["explain"])
+        if decision.digest != version.digest:  # a reload slipped in between
+            version = store.get_version(decision.policy, decision.version)
+        answer = {"decision_id": g.decision_id, **decision.to_dict()}
+        latency_ms = (time.perf_counter() - started) * 1000
+        _record(decision, answer, body["facts"], personal_fact_names(version, decision.action),
+                latency_ms)
+        return answer
+
+    @require(*READERS)
+    @blp.arguments(DecisionQuerySchema, location="query", unknown="raise")
+    @blp.response(200, DecisionListSchema)
+    def get(self, query: dict[str, Any]):
+        """The log, newest first; providers see only their own decisions."""
+        principal = g.principal
+        try:
+            page = services().log.list(
+                provider=principal.provider_id,
+                restrict_provider=principal.role == "provider",
+                **query,
+            )
+        except BadCursor as exc:
+            raise InvalidRequest("invalid request: cursor",
+                                 {"fields": {"cursor": [str(exc)]}}) from exc
+        return {"decisions": page.items, "next_cursor": page.next_cursor}
+
+
+@blp.route("/<string:decision_id>")
+class LoggedDecision(MethodView):
+    @require(*READERS)
+    @blp.response(200, LoggedDecisionSchema)
+    def get(self, decision_id: str):
+        """One logged decision; a provider may read only its own."""
+        row = services().log.get(decision_id)
+        if row is None:
+            raise NotFound(f"no decision {decision_id!r}", code="unknown_decision")
+        principal = g.principal
+        if principal.role == "provider" and row["provider"] != principal.provider_id:
+            raise Forbidden("this decision belongs to another provider")
+        return row
+
+
+def _record(decision: Decision, answer: dict[str, Any], facts: dict[str, Any],
+            personal: set[str], latency_ms: float) -> None:
+    """Write the log row, with personal identity codes hashed, and one log line."""
+    svc = services()
+    principal = g.principal
+    known = svc.masker.personal_values(facts, personal)
+    findings = {k: answer[k] for k in ("violations", "warnings", "notices", "obligations")}
+    svc.log.record(LogEntry(
+        id=g.decision_id,
+        time=dt.datetime.now(dt.UTC),
+        provider=principal.provider_id,
+        token_id=principal.token_id,
+        policy=decision.policy,
+        version=decision.version,
+        digest=decision.digest,
+        action=decision.action,
+        as_of=decision.as_of,
+        lang=answer["lang"],
+        facts=svc.masker.mask_facts(facts, personal),
+        outcome=decision.outcome,
+        fired=list(decision.fired),
+        results=svc.masker.scrub_value(answer["results"], known),
+        findings=svc.masker.scrub_value(findings, known),
+        latency_ms=round(latency_ms, 3),
+    ))
+    log.info("decision %s %s/%s@%s %s by %s in %.2f ms", g.decision_id, decision.policy,
+             decision.action, decision.version, decision.outcome, principal.token_id,
+             latency_ms)

@@ -1,0 +1,19 @@
+"""``GET /v1/health``: open to anyone, for load balancers and the bench's baseline."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from service.extensions import services
+from service.schemas import HealthSchema
+
+__all__ = ["blp"]
+
+blp = Blueprint("health", __name__, url_prefix="/v1/health", description="Liveness")
+
+
+@blp.route("")
+@blp.response(200, HealthSchema)
+def health():
+    """Is the service up, and how many policies does it serve?"""
+    return {"status": "ok", "policies": len(services().policies.current().policies)}

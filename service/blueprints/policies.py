@@ -1,0 +1,54 @@
+"""Reading policies: the list, one version's full description, and a diff of two versions."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service.auth import ANY_ROLE, require
+from service.extensions import services
+from service.policy_diff import diff_versions
+from service.schemas import DiffQuerySchema, DiffSchema, PolicyListSchema, VersionDetailSchema
+
+__all__ = ["blp", "policy_summaries"]
+
+blp = Blueprint("policies", __name__, url_prefix="/v1/policies",
+                description="Policies and their versions")
+
+
+def policy_summaries(store) -> list[dict]:
+    return [
+        {"policy": p.name, "title": dict(p.title), "versions": [v.summary() for v in p.versions]}
+        for _, p in sorted(store.policies.items())
+    ]
+
+
+@blp.route("")
+class Policies(MethodView):
+    @require(*ANY_ROLE)
+    @blp.response(200, PolicyListSchema)
+    def get(self):
+        """Every policy with its title and versions (version, effective_from, digest)."""
+        return {"policies": policy_summaries(services().policies.current())}
+
+
+@blp.route("/<string:policy>/versions/<string:version>")
+class PolicyVersion(MethodView):
+    @require(*ANY_ROLE)
+    @blp.response(200, VersionDetailSchema)
+    def get(self, policy: str, version: str):
+        """Parameters, rules, and the facts each action takes with their types."""
+        return services().policies.current().get_version(policy, version).describe()
+
+
+@blp.route("/<string:policy>/diff")
+class PolicyDiff(MethodView):
+    @require(*ANY_ROLE)
+    @blp.arguments(DiffQuerySchema, location="query", unknown="raise")
+    @blp.response(200, DiffSchema)
+    def get(self, query: dict, policy: str):
+        """What changed from one version to another: parameters, actions and rules."""
+        store = services().policies.current()
+        old = store.get_version(policy, query["from_"]).describe()
+        new = store.get_version(policy, query["to"]).describe()
+        return diff_versions(old, new)

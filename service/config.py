@@ -1,0 +1,53 @@
+"""Configuration: defaults, overridden by the environment, overridden by ``create_app(config)``.
+
+Only a handful of settings exist, and each has a default that works on a laptop:
+
+=========================  ==============================  =====================================
+key (environment variable)  default                         what
+=========================  ==============================  =====================================
+POLICIES_DIR               ``policies``                    folder of policy YAML files
+DATABASE_URL               ``sqlite:///var/rehab-rules.db``  decision log and tokens
+REHAB_RULES_HASH_KEY       generated into ``var/hash.key``   HMAC key for personal identity codes
+VAR_DIR                    ``var``                         local state (SQLite file, key, stamp)
+MAX_CONTENT_LENGTH         1 MiB                           larger bodies get 413
+LOG_LEVEL                  ``INFO``                        level of the ``service`` loggers
+=========================  ==============================  =====================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["DEFAULTS", "ENV_KEYS", "load_config"]
+
+DEFAULTS: dict[str, Any] = {
+    "POLICIES_DIR": "policies",
+    "DATABASE_URL": "sqlite:///var/rehab-rules.db",
+    "REHAB_RULES_HASH_KEY": None,
+    "VAR_DIR": "var",
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "LOG_LEVEL": "INFO",
+    # flask-smorest / OpenAPI
+    "API_TITLE": "rehab-rules",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+    "JSON_SORT_KEYS": False,
+}
+
+ENV_KEYS = ("POLICIES_DIR", "DATABASE_URL", "REHAB_RULES_HASH_KEY", "VAR_DIR", "LOG_LEVEL")
+
+
+def load_config(overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The settings in force: defaults < environment < ``overrides``."""
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    config.update({k: environ[k] for k in ENV_KEYS if environ.get(k)})
+    config.update(overrides or {})
+    return config

@@ -1,0 +1,54 @@
+"""Connecting to the database and bringing its schema to head with Alembic.
+
+SQLite (the default) is put in WAL mode with a busy timeout, so several gunicorn workers on
+one host can write the log at once; PostgreSQL (``postgresql+psycopg://``) is for several
+hosts. The schema only ever changes through the migrations in ``service/migrations``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+__all__ = ["alembic_config", "make_engine", "upgrade"]
+
+_MIGRATIONS = str(Path(__file__).with_name("migrations"))
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; a SQLite file gets its folder, WAL and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets readers run beside the one writer; NORMAL sync is safe in WAL mode."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic config that runs this package's migrations on ``engine``."""
+    config = Config()
+    config.set_main_option("script_location", _MIGRATIONS)
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:
+    """Bring the database to ``revision`` (``rehab-rules db upgrade``)."""
+    engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    command.upgrade(alembic_config(engine), revision)

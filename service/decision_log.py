@@ -1,0 +1,145 @@
+"""The decision log: one row per evaluated request, written after the engine answered.
+
+Rows are written in their own short transaction that starts with the INSERT, so on SQLite a
+writer waits on the busy timeout instead of failing on a read-to-write lock upgrade. Paging
+is by decision id (a UUIDv7, so newest first = highest id first) behind an opaque cursor.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from service.models import DecisionRow
+
+__all__ = ["BadCursor", "DecisionLog", "LogEntry", "Page", "decode_cursor", "encode_cursor"]
+
+_FINDINGS = ("violations", "warnings", "notices", "obligations")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """What is stored about one decision; ``facts`` and ``findings`` are already masked."""
+
+    id: str
+    time: dt.datetime
+    provider: str | None
+    token_id: str
+    policy: str
+    version: str
+    digest: str
+    action: str
+    as_of: dt.date
+    lang: str
+    facts: dict[str, Any]
+    outcome: str
+    fired: list[str]
+    results: dict[str, Any]
+    findings: dict[str, Any]
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class BadCursor(ValueError):
+    """The cursor was not made by this service."""
+
+
+def encode_cursor(decision_id: str) -> str:
+    return base64.urlsafe_b64encode(decision_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The decision id inside ``cursor``; BadCursor for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        return str(uuid.UUID(raw))
+    except (binascii.Error, UnicodeError, ValueError) as exc:
+        raise BadCursor("not a cursor from this service") from exc
+
+
+class DecisionLog:
+    """Write and read logged decisions."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._insert = DecisionRow.__table__.insert()
+
+    def record(self, entry: LogEntry) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self._insert, [asdict(entry)])
+
+    def get(self, decision_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(DecisionRow.__table__).where(DecisionRow.id == decision_id)
+            ).first()
+        return None if row is None else to_public(row._mapping)
+
+    def list(self, *, limit: int, cursor: str | None = None, provider: str | None = None,
+             policy: str | None = None, action: str | None = None,
+             outcome: str | None = None, since: dt.datetime | None = None,
+             until: dt.datetime | None = None, restrict_provider: bool = False) -> Page:
+        """Newest first. ``restrict_provider`` limits the page to ``provider``'s rows."""
+        table = DecisionRow.__table__
+        query = select(table).order_by(table.c.id.desc()).limit(limit + 1)
+        if restrict_provider:
+            query = query.where(table.c.provider == provider)
+        for column, value in (("policy", policy), ("action", action), ("outcome", outcome)):
+            if value is not None:
+                query = query.where(table.c[column] == value)
+        if since is not None:
+            query = query.where(table.c.time >= _utc(since))
+        if until is not None:
+            query = query.where(table.c.time < _utc(until))
+        if cursor is not None:
+            query = query.where(table.c.id < decode_cursor(cursor))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        more = len(rows) > limit
+        items = [to_public(r._mapping) for r in rows[:limit]]
+        return Page(items, encode_cursor(items[-1]["decision_id"]) if more else None)
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(DecisionRow)).scalar_one()
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """Aware UTC; a naive time is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def to_public(row: Any) -> dict[str, Any]:
+    """A stored row as the API shows it: the decision's shape plus who, when and how fast."""
+    findings = row["findings"] or {}
+    return {
+        "decision_id": row["id"],
+        "time": _utc(row["time"]).isoformat(),
+        "provider": row["provider"],
+        "token_id": row["token_id"],
+        "policy": row["policy"],
+        "version": row["version"],
+        "digest": row["digest"],
+        "action": row["action"],
+        "as_of": row["as_of"].isoformat(),
+        "lang": row["lang"],
+        "outcome": row["outcome"],
+        "facts": row["facts"],
+        "fired": row["fired"],
+        "results": row["results"],
+        **{name: findings.get(name, []) for name in _FINDINGS},
+        "latency_ms": row["latency_ms"],
+    }

@@ -1,0 +1,166 @@
+"""Every error the service answers with, and the one handler that turns them into JSON.
+
+The tree::
+
+    ServiceError                 base; ``status``, ``code``, ``message``, ``details``
+    ├── MalformedRequest         400 ``malformed_json``: the body is not JSON at all
+    ├── Unauthorized             401 ``unauthorized``: no token, or an unknown/revoked one
+    ├── Forbidden                403 ``forbidden``: the token's role or provider may not
+    ├── NotFound                 404 ``not_found`` (``unknown_decision`` …)
+    ├── PayloadTooLarge          413 ``payload_too_large``
+    └── InvalidRequest           422 ``invalid_request``: well-formed JSON with bad content;
+                                 ``details.fields`` maps each field to its messages
+
+Engine errors keep their own codes (``unknown_policy``, ``invalid_facts`` …) and are mapped
+to a status here, so the HTTP body of an engine error is the engine's ``to_dict()``. Every
+body has one shape, ``{"error": {"code", "message", "details"}}``: clients switch on ``code``,
+which never changes once published. Anything unexpected is logged with the decision id and
+answered with a generic 500 that gives away nothing but that id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, has_app_context, jsonify
+from werkzeug.exceptions import HTTPException
+
+from engine import (
+    EngineError,
+    EvaluationError,
+    FactError,
+    LookupFailed,
+    NoVersionInForce,
+    PolicyError,
+)
+from service.masking import get_logger
+
+__all__ = [
+    "Forbidden",
+    "InvalidRequest",
+    "MalformedRequest",
+    "NotFound",
+    "PayloadTooLarge",
+    "ServiceError",
+    "Unauthorized",
+    "error_response",
+    "init_app",
+]
+
+log = get_logger("service.errors")
+
+
+class ServiceError(Exception):
+    """Base of the service's own errors: an HTTP status plus a stable string code."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None,
+                 code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        if code:
+            self.code = code
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class MalformedRequest(ServiceError):
+    status, code = 400, "malformed_json"
+
+
+class Unauthorized(ServiceError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ServiceError):
+    status, code = 404, "not_found"
+
+
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+
+
+class InvalidRequest(ServiceError):
+    status, code = 422, "invalid_request"
+
+
+# Engine errors: the status each family means to an HTTP client. Order matters (subclasses
+# first is not needed: the families are disjoint).
+_ENGINE_STATUS: tuple[tuple[type[EngineError], int], ...] = (
+    (LookupFailed, 404),
+    (FactError, 422),
+    (NoVersionInForce, 422),
+    (PolicyError, 422),
+)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+}
+
+
+def error_response(exc: BaseException):
+    """Map any exception to ``(body, status)`` with the one error shape."""
+    if isinstance(exc, ServiceError):
+        return _body(exc.to_dict()), exc.status
+    if isinstance(exc, EngineError) and not isinstance(exc, EvaluationError):
+        for family, status in _ENGINE_STATUS:
+            if isinstance(exc, family):
+                return _body(exc.to_dict()), status
+    if isinstance(exc, HTTPException) and exc.code is not None and exc.code < 500:
+        return _body(_from_http(exc)), exc.code
+    return _internal(exc)
+
+
+def _from_http(exc: HTTPException) -> dict[str, Any]:
+    """werkzeug and webargs errors: webargs puts its field messages in ``exc.data``."""
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages")
+    if exc.code == 400 and messages:
+        return {"code": "malformed_json", "message": "the request body is not valid JSON",
+                "details": {}}
+    if exc.code == 422 and isinstance(messages, dict):
+        fields: dict[str, Any] = {}
+        for location_messages in messages.values():
+            if isinstance(location_messages, dict):
+                fields.update(location_messages)
+        names = ", ".join(sorted(fields)) or "request"
+        return {"code": "invalid_request", "message": f"invalid request: {names}",
+                "details": {"fields": fields}}
+    if exc.code == 413:
+        return PayloadTooLarge("the request body is larger than allowed").to_dict()
+    return {"code": _HTTP_CODES.get(exc.code or 0, f"http_{exc.code}"),
+            "message": exc.description or exc.name, "details": {}}
+
+
+def _internal(exc: BaseException):
+    """Log the whole story with the decision id; tell the client only the id."""
+    decision_id = g.get("decision_id") if has_app_context() else None
+    log.error("unexpected error (decision %s)", decision_id, exc_info=exc)
+    details = {"decision_id": decision_id} if decision_id else {}
+    return _body({"code": "internal_error",
+                  "message": "internal error; quote the decision id when reporting it",
+                  "details": details}), 500
+
+
+def _body(error: dict[str, Any]):
+    return jsonify({"error": error})
+
+
+def init_app(app: Flask) -> None:
+    """Route every exception a view can raise through :func:`error_response`."""
+    app.register_error_handler(Exception, error_response)

@@ -1,0 +1,39 @@
+"""What the app holds for its views: the API object, policies, log, tokens and masker.
+
+Built once in ``create_app`` and reached from a view with :func:`services`, so views never
+build anything themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_smorest import Api
+
+from service.decision_log import DecisionLog
+from service.errors import error_response
+from service.masking import Masker
+from service.policy_source import PolicySource
+from service.tokens import TokenStore
+
+__all__ = ["ServiceApi", "Services", "services"]
+
+
+class ServiceApi(Api):
+    """flask-smorest's Api, with HTTP errors in our one error shape instead of its own."""
+
+    def handle_http_exception(self, error):
+        return error_response(error)
+
+
+@dataclass(frozen=True)
+class Services:
+    policies: PolicySource
+    log: DecisionLog
+    tokens: TokenStore
+    masker: Masker
+
+
+def services() -> Services:
+    return current_app.extensions["rehab_rules"]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the decision log; run with ``rehab-rules db upgrade``."""

@@ -1,0 +1,62 @@
+"""The two tables the service owns: the decision log and the API tokens.
+
+Columns are portable between SQLite and PostgreSQL (text ids, generic JSON); the Alembic
+migrations in ``service/migrations`` create them, never ``create_all``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, Float, Index, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "DecisionRow", "TokenRow"]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DecisionRow(Base):
+    """One evaluated request. ``facts`` and every text in ``findings`` are masked."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)   # UUIDv7: sorts by time
+    time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    token_id: Mapped[str] = mapped_column(String(32))
+    policy: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(100))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    lang: Mapped[str] = mapped_column(String(2))
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    outcome: Mapped[str] = mapped_column(String(8))
+    fired: Mapped[list[str]] = mapped_column(JSON)
+    results: Mapped[dict[str, Any]] = mapped_column(JSON)
+    findings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    latency_ms: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_decisions_time", "time"),
+        Index("ix_decisions_provider_id", "provider", "id"),
+        Index("ix_decisions_policy_action", "policy", "action"),
+    )
+
+
+class TokenRow(Base):
+    """An API token: only the sha256 of the secret is kept."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,174 @@
+"""Marshmallow schemas for every request and response body of the API.
+
+Requests are strict: unknown fields are refused, JSON types are not coerced (``"true"`` is
+not a boolean, ``"7"`` is not a number), so a client's mistake becomes a 422 that names the
+field, never a surprise further down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+__all__ = [
+    "DecisionListSchema",
+    "DecisionQuerySchema",
+    "DecisionRequestSchema",
+    "DecisionResponseSchema",
+    "DiffQuerySchema",
+    "DiffSchema",
+    "HealthSchema",
+    "LoggedDecisionSchema",
+    "PolicyListSchema",
+    "ReloadSchema",
+    "VersionDetailSchema",
+]
+
+_NAME = validate.Length(min=1, max=100)
+LANGS = ("fi", "sv", "en")
+
+
+class StrictBoolean(fields.Boolean):
+    """Only JSON ``true``/``false``."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean (use true or false).")
+        return value
+
+
+class Instant(fields.Field):
+    """An ISO 8601 date or date-time; a bare date means its midnight UTC."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> dt.datetime:
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid date or date-time.")
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValidationError("Not a valid ISO 8601 date or date-time.") from exc
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+# --- decisions --------------------------------------------------------------------------
+
+class DecisionRequestSchema(StrictSchema):
+    policy = fields.String(required=True, validate=_NAME)
+    action = fields.String(required=True, validate=_NAME)
+    as_of = fields.Date(required=True, metadata={"description": "date of the event judged"})
+    lang = fields.String(load_default="fi", validate=validate.OneOf(LANGS))
+    explain = StrictBoolean(load_default=False)
+    facts = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True),
+                        required=True)
+
+
+class FindingSchema(Schema):
+    rule = fields.String()
+    message = fields.String()
+    cite = fields.Dict()
+    due = fields.String()
+
+
+class _DecisionBody(Schema):
+    decision_id = fields.String()
+    policy = fields.String()
+    version = fields.String()
+    digest = fields.String()
+    action = fields.String()
+    as_of = fields.String()
+    lang = fields.String()
+    outcome = fields.String(metadata={"enum": ["allow", "deny"]})
+    violations = fields.List(fields.Nested(FindingSchema))
+    warnings = fields.List(fields.Nested(FindingSchema))
+    notices = fields.List(fields.Nested(FindingSchema))
+    obligations = fields.List(fields.Nested(FindingSchema))
+    results = fields.Dict()
+    fired = fields.List(fields.String())
+
+
+class DecisionResponseSchema(_DecisionBody):
+    trace = fields.List(fields.Dict(), allow_none=True)
+
+
+class LoggedDecisionSchema(_DecisionBody):
+    time = fields.String()
+    provider = fields.String(allow_none=True)
+    token_id = fields.String()
+    facts = fields.Dict(metadata={"description": "as sent, personal identity codes hashed"})
+    latency_ms = fields.Float()
+
+
+class DecisionQuerySchema(StrictSchema):
+    policy = fields.String(validate=_NAME)
+    action = fields.String(validate=_NAME)
+    outcome = fields.String(validate=validate.OneOf(("allow", "deny")))
+    since = Instant(metadata={"description": "ISO date or date-time, inclusive"})
+    until = Instant(metadata={"description": "ISO date or date-time, exclusive"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class DecisionListSchema(Schema):
+    decisions = fields.List(fields.Nested(LoggedDecisionSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+# --- policies ---------------------------------------------------------------------------
+
+class VersionSummarySchema(Schema):
+    version = fields.String()
+    effective_from = fields.String()
+    digest = fields.String()
+
+
+class PolicySummarySchema(Schema):
+    policy = fields.String()
+    title = fields.Dict()
+    versions = fields.List(fields.Nested(VersionSummarySchema))
+
+
+class PolicyListSchema(Schema):
+    policies = fields.List(fields.Nested(PolicySummarySchema))
+
+
+class VersionDetailSchema(VersionSummarySchema):
+    policy = fields.String()
+    title = fields.Dict()
+    source = fields.Dict()
+    changes = fields.List(fields.Dict())
+    parameters = fields.Dict()
+    actions = fields.Dict(metadata={"description": "per action: the facts it takes, typed"})
+    rules = fields.List(fields.Dict())
+
+
+class DiffQuerySchema(StrictSchema):
+    from_ = fields.String(required=True, data_key="from", validate=_NAME)
+    to = fields.String(required=True, validate=_NAME)
+
+
+class DiffSchema(Schema):
+    policy = fields.String()
+    to_ = fields.String(data_key="to")
+    from_ = fields.String(data_key="from")
+    parameters = fields.Dict()
+    rules = fields.Dict()
+    actions = fields.Dict()
+
+
+# --- health and admin -------------------------------------------------------------------
+
+class HealthSchema(Schema):
+    status = fields.String()
+    policies = fields.Integer()
+
+
+class ReloadSchema(Schema):
+    status = fields.String()
+    policies = fields.List(fields.Nested(PolicySummarySchema))

@@ -1,0 +1,97 @@
+"""API tokens: created by the CLI, printed once, kept only as a sha256.
+
+A token reads ``rr_<id>_<secret>``. The id is public (it is logged with every decision and
+names the token in ``tokens list``/``revoke``); the secret is 32 random bytes, so a plain
+sha256 is enough to store it — there is nothing to brute-force.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select, update
+
+from service.models import TokenRow
+
+__all__ = ["ROLES", "Principal", "TokenStore", "valid_business_id"]
+
+ROLES = ("provider", "planner", "auditor")
+_YTUNNUS = re.compile(r"^\d{7}-\d$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's id, role and, for a provider, its business id."""
+
+    token_id: str
+    role: str
+    provider_id: str | None = None
+    name: str | None = None
+
+
+def valid_business_id(code: str) -> bool:
+    """A Finnish business id (Y-tunnus) ``NNNNNNN-C`` with a correct check digit."""
+    if not _YTUNNUS.match(code):
+        return False
+    total = sum(int(d) * w for d, w in zip(code[:7], (7, 9, 10, 5, 8, 4, 2), strict=True))
+    remainder = total % 11
+    if remainder == 1:
+        return False
+    check = 0 if remainder == 0 else 11 - remainder
+    return check == int(code[-1])
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class TokenStore:
+    """Create, list, revoke and verify tokens in the ``tokens`` table."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def create(self, role: str, provider_id: str | None = None,
+               name: str | None = None) -> tuple[str, Principal]:
+        """A new token; the returned text is the only time the secret exists in clear."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if role == "provider" and not provider_id:
+            raise ValueError("a provider token needs --provider-id (the provider's Y-tunnus)")
+        if provider_id and not valid_business_id(provider_id):
+            raise ValueError(f"{provider_id!r} is not a valid Y-tunnus (NNNNNNN-C)")
+        if role != "provider" and provider_id:
+            raise ValueError("only provider tokens carry a provider id")
+        token_id = secrets.token_hex(6)
+        token = f"rr_{token_id}_{secrets.token_urlsafe(32)}"
+        with self.engine.begin() as conn:
+            conn.execute(TokenRow.__table__.insert().values(
+                id=token_id, secret_hash=_hash(token), role=role, provider_id=provider_id,
+                name=name, created_at=dt.datetime.now(dt.UTC), revoked_at=None))
+        return token, Principal(token_id, role, provider_id, name)
+
+    def verify(self, token: str) -> Principal | None:
+        """The principal of a live token, or None for anything unknown or revoked."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(TokenRow.id, TokenRow.role, TokenRow.provider_id, TokenRow.name)
+                .where(TokenRow.secret_hash == _hash(token), TokenRow.revoked_at.is_(None))
+            ).first()
+        return None if row is None else Principal(row.id, row.role, row.provider_id, row.name)
+
+    def list(self) -> list[TokenRow]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(TokenRow).order_by(TokenRow.created_at)).all())
+
+    def revoke(self, token_id: str) -> bool:
+        """Revoke by id; False if no live token has that id."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(TokenRow)
+                .where(TokenRow.id == token_id, TokenRow.revoked_at.is_(None))
+                .values(revoked_at=dt.datetime.now(dt.UTC)))
+        return result.rowcount == 1

@@ -1,0 +1,5 @@
+"""The WSGI entry point gunicorn loads (``service.wsgi:app``); configured by the environment."""
+
+from service import create_app
+
+app = create_app()
