@@ -111,7 +111,8 @@ class DurableEvaluator:
         state = state or {}
         if "exception" in state:
             raise EvaluationError(f"rule action failed: {state['exception']}")
-        return sorted(state.get("fired") or [])
+        # a rule fires once per true branch of an $or: report it once
+        return sorted(set(state.get("fired") or []))
 
     def release(self, prepared: Prepared) -> None:
         """Remove a retired ruleset from the engine (no decision may still be using it)."""

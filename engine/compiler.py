@@ -33,8 +33,10 @@ __all__ = [
     "LIMITS",
     "ActionPlan",
     "CompiledRule",
+    "activations",
     "compile_version",
     "json_value",
+    "simultaneous_bound",
 ]
 
 ALWAYS = {"$ex": {"as_of": 1}}       # as_of is in every message
@@ -46,7 +48,7 @@ LIMITS = {
     "fields_per_fact": 240,          # ~253 properties → error 302
     "distinct_conditions": 500,      # > 512 under one node → create_ruleset hangs forever
     "missing_tests": 100,            # > 128 distinct $nex → error 107
-    "simultaneous_matches": 60,      # ≥ 64 true at once → error 303 at assert
+    "simultaneous_matches": 60,      # > 64 activations for one fact → 303 or a segfault
 }
 
 _OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "==": "$eq", "!=": "$neq"}
@@ -202,25 +204,51 @@ def _discriminators(cond: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def activations(cond: dict[str, Any]) -> int:
+    """How many times durable_rules can fire a rule with this condition for one fact.
+
+    Measured: every true branch of an ``$or`` is a separate activation (a rule with three true
+    branches fires three times), so the count is that of the condition's disjunctive normal
+    form. An ``$or`` of equalities on one field (``x in [..]``) holds at most once.
+    """
+    (op, arg), = cond.items()
+    if op == "$and":
+        total = 1
+        for c in arg:
+            total *= activations(c)
+        return total
+    if op == "$or":
+        fields_ = {next(iter(c["$eq"])) for c in arg if "$eq" in c}
+        if len(fields_) == 1 and all("$eq" in c for c in arg):
+            return 1
+        return sum(activations(c) for c in arg)
+    return 1
+
+
 def simultaneous_bound(conditions: list[dict[str, Any]]) -> int:
-    """An upper bound of how many of these conditions can hold at once for one fact."""
+    """An upper bound of the activations one fact can cause (the sentinel included).
+
+    durable_rules crashes the process (segfault) at 65 activations for one fact
+    (``MAX_STACK_SIZE`` 64; measured, durable-rules.md §6). Rules whose top-level
+    ``field == constant`` tests differ cannot hold together, so only the largest such group
+    counts, plus every rule without that test.
+    """
     discs = [_discriminators(c) for c in conditions]
+    weights = [activations(c) for c in conditions]
     counts: dict[str, int] = {}
     for d in discs:
         for f in d:
             counts[f] = counts.get(f, 0) + 1
-    if not counts:
-        return len(conditions)
-    best = max(counts, key=lambda f: counts[f])
+    best = max(counts, key=lambda f: counts[f]) if counts else None
     groups: dict[str, int] = {}
-    free = 0
-    for d in discs:
-        if best in d:
+    free = 1                                            # the sentinel rule
+    for d, w in zip(discs, weights, strict=True):
+        if best is not None and best in d:
             key = json.dumps(d[best])
-            groups[key] = groups.get(key, 0) + 1
+            groups[key] = groups.get(key, 0) + w
         else:
-            free += 1
-    return free + max(groups.values())
+            free += w
+    return free + max(groups.values(), default=0)
 
 
 def _check_limits(plan: ActionPlan, path: str, line: int) -> list[Problem]:
@@ -252,7 +280,8 @@ def _check_limits(plan: ActionPlan, path: str, line: int) -> list[Problem]:
                "give the facts defaults instead")
     bound = simultaneous_bound([r.condition for r in rules])
     if bound > LIMITS["simultaneous_matches"]:
-        refuse("too many rules can hold at the same time", bound, "simultaneous_matches",
+        refuse("too many rules (counting each 'or' branch) can hold at the same time", bound,
+               "simultaneous_matches",
                'give rules a distinguishing test such as kind == "…", or split the action')
     return problems
 

@@ -257,6 +257,10 @@ class _Collector:
         self.problems.append(Problem(self.path, line_at(self.doc, where), message, code))
 
 
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _is_name(value: Any) -> bool:
     return isinstance(value, str) and bool(NAME_RE.match(value))
 
@@ -497,8 +501,11 @@ def _build_rule(i: int, raw: Any, actions: dict[str, tuple[ActionSpec, ex.Scope]
         return None
     return Rule(
         id=rid, actions=tuple(names), effect=effect,
-        when_source=raw.get("when"), cite={k: str(v) for k, v in raw["cite"].items()},
-        message={k: raw["message"][k] for k in LANGUAGES},
+        # built even when the shape stage failed (then the file is refused anyway), so
+        # read defensively
+        when_source=raw.get("when"),
+        cite={k: str(v) for k, v in _mapping(raw.get("cite")).items()},
+        message={k: str(_mapping(raw.get("message")).get(k, "")) for k in LANGUAGES},
         due_source=raw.get("due"), set_sources=dict(raw.get("set") or {}),
         line=line_at(c.doc, where), when=when, due=due, sets=sets,
     )

@@ -1,0 +1,198 @@
+"""Fixtures for the service tests: a tiny policy set in tmp_path, databases, app, tokens.
+
+The tests do not depend on the real ``policies/`` folder: ``policies_dir`` writes two
+versions of a small policy that has a personal identity code fact. Log tests run on SQLite
+and on PostgreSQL (``DATABASE_URL_TEST`` or ``postgres@127.0.0.1:5432/test``), each test run
+in its own schema; without a server they are skipped, except in CI where they must run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from service import create_app
+from service.database import make_engine, upgrade
+from service.tokens import TokenStore
+
+PROVIDER_A = "1234567-1"
+PROVIDER_B = "7654321-2"
+HETU = "131052-308T"          # the example code of the Population Register Centre
+PG_URL = os.environ.get("DATABASE_URL_TEST",
+                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+VERSION_1 = """\
+policy: tiny
+version: "2025-01"
+effective_from: 2025-01-01
+title: {fi: Pieni, sv: Liten, en: Tiny}
+source: {document: Testikuvaus}
+parameters:
+  min_hours: 6
+actions:
+  day:
+    title: {fi: Päivä, sv: Dag, en: Day}
+    facts:
+      hours: {type: number, min: 0, max: 24}
+      client: {type: hetu, optional: true}
+      note: {type: string, optional: true}
+rules:
+  - id: TS-1-too-short
+    action: day
+    when: hours < min_hours
+    effect: deny
+    cite: {seed: "000", section: "1"}
+    message:
+      fi: "Liian lyhyt päivä: {hours} h < {min_hours} h"
+      sv: "För kort dag: {hours} h < {min_hours} h"
+      en: "Day too short: {hours} h < {min_hours} h"
+  - id: TS-2-client
+    action: day
+    when: client is present
+    effect: info
+    cite: {seed: "000", section: "2"}
+    message:
+      fi: "Asiakas {client}"
+      sv: "Klient {client}"
+      en: "Client {client}"
+"""
+
+# 2025-06: the minimum drops to 5 h, TS-2 goes, TS-3 arrives.
+VERSION_2 = VERSION_1.split("  - id: TS-2-client")[0].replace(
+    'version: "2025-01"', 'version: "2025-06"').replace(
+    "effective_from: 2025-01-01", "effective_from: 2025-06-01").replace(
+    "min_hours: 6", "min_hours: 5") + """\
+  - id: TS-3-long
+    action: day
+    when: hours > 10
+    effect: warn
+    cite: {seed: "000", section: "3"}
+    message: {fi: "Pitkä päivä", sv: "Lång dag", en: "Long day"}
+"""
+
+
+def write_policies(root: Path) -> Path:
+    folder = root / "tiny"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "2025-01.yaml").write_text(VERSION_1, encoding="utf-8")
+    (folder / "2025-06.yaml").write_text(VERSION_2, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def policies_dir(tmp_path: Path) -> Path:
+    return write_policies(tmp_path / "policies")
+
+
+# --- databases --------------------------------------------------------------------------
+
+def _postgres_available() -> bool:
+    try:
+        engine = make_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A schema of its own for this test run, migrated to head; dropped at the end."""
+    if not _postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but PostgreSQL does not answer at {PG_URL}")
+        pytest.skip(f"no PostgreSQL at {PG_URL}")
+    schema = f"rr_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    upgrade(url)
+    yield url
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def _clean(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM decisions"))
+        conn.execute(text("DELETE FROM tokens"))
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'var' / 'log.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs twice: on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    url = request.getfixturevalue("postgres_url")
+    _clean(url)
+    return url
+
+
+# --- app, client, tokens ----------------------------------------------------------------
+
+def make_app(policies: Path, url: str, var: Path):
+    return create_app({
+        "TESTING": True,
+        "POLICIES_DIR": str(policies),
+        "DATABASE_URL": url,
+        "VAR_DIR": str(var),
+        "REHAB_RULES_HASH_KEY": "test-key",
+        "LOG_LEVEL": "INFO",
+    })
+
+
+@pytest.fixture
+def app(policies_dir: Path, sqlite_url: str, tmp_path: Path):
+    return make_app(policies_dir, sqlite_url, tmp_path / "var")
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Tokens:
+    """One live token per role (two providers), as ready-made headers."""
+
+    def __init__(self, store: TokenStore):
+        self.store = store
+        self.raw = {
+            "provider": store.create("provider", PROVIDER_A, "A")[0],
+            "provider_b": store.create("provider", PROVIDER_B, "B")[0],
+            "planner": store.create("planner", None, "planner")[0],
+            "auditor": store.create("auditor", None, "auditor")[0],
+        }
+
+    def __getitem__(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.raw[who]}"}
+
+
+@pytest.fixture
+def tokens(app) -> Tokens:
+    return Tokens(app.extensions["rehab_rules"].tokens)
+
+
+def decision_body(**overrides) -> dict:
+    body = {"policy": "tiny", "action": "day", "as_of": "2025-03-10",
+            "facts": {"hours": 5}}
+    body.update(overrides)
+    return body
