@@ -97,12 +97,17 @@ def _finding(rule: Rule, values: dict[str, Any], lang: str, due: Any) -> Finding
     )
 
 
+MASK = "***"
+
+
 def _trace(plan: ActionPlan, values: dict[str, Any], fired: set[int]):
+    personal = {n for n, f in plan.action.facts.items() if f.personal}
     for i, compiled in enumerate(plan.rules):
         yield TraceEntry(
             rule=compiled.rule.id, effect=compiled.rule.effect, fired=i in fired,
             when=compiled.rule.when_source,
-            reads={n: values.get(n) for n in compiled.reads},
+            reads={n: (MASK if n in personal and values.get(n) is not None else values.get(n))
+                   for n in compiled.reads},
         )
 
 

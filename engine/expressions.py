@@ -453,12 +453,13 @@ def _check_lookup(node: Call, types: list[str], scope: Scope) -> str:
     if not values or not isinstance(values[0], dict):
         raise ExprError(f"the rows of {first.name} have no columns; write "
                         f"lookup({first.name}, key)")
-    missing = [k for k, row in rows.items() if column.value not in row]
+    missing = [k for k, row in rows.items()
+               if not isinstance(row, dict) or column.value not in row]
     if missing:
         cols = sorted(values[0])
         raise ExprError(f"{first.name} has no column {column.value!r} (columns: "
                         f"{', '.join(cols)})")
-    return _common_type([row[column.value] for row in values])
+    return _common_type([row[column.value] for row in values if isinstance(row, dict)])
 
 
 def _common_type(values: list[Any]) -> str:

@@ -168,16 +168,12 @@ def _allowed_keys(schema: Schema, path: list[Any]) -> list[str]:
     for key in path:
         if isinstance(current, Schema):
             current = current.fields.get(key) if isinstance(key, str) else None
+        elif isinstance(current, fields.List):       # key is the item's index
+            current = current.inner
+        elif isinstance(current, fields.Dict):       # key is the mapping's key
+            current = current.value_field
         if isinstance(current, fields.Nested):
             current = current.schema
-        elif isinstance(current, fields.List):
-            current = current.inner
-            if isinstance(current, fields.Nested):
-                current = current.schema
-        elif isinstance(current, fields.Dict):
-            current = current.value_field
-            if isinstance(current, fields.Nested):
-                current = current.schema
     return sorted(current.fields) if isinstance(current, Schema) else []
 
 
@@ -214,9 +210,22 @@ def shape_problems(doc: Any, schema: Schema, path: str) -> list[Problem]:
     return []
 
 
+def _dotted(doc: Any, where: list[Any]) -> str:
+    """``rule TT-1-short: message.sv`` rather than ``rules.0.message.sv``."""
+    if len(where) >= 2 and where[0] in ("rules", "changes") and isinstance(where[1], int):
+        items = doc.get(where[0])
+        item = items[where[1]] if isinstance(items, list) and where[1] < len(items) else None
+        rid = item.get("id") if isinstance(item, dict) else None
+        head = (f"rule {rid}" if isinstance(rid, str) and where[0] == "rules"
+                else f"{where[0][:-1]} {where[1] + 1}")
+        rest = ".".join(str(k) for k in where[2:])
+        return f"{head}: {rest}" if rest else head
+    return ".".join(str(k) for k in where)
+
+
 def _shape_problem(doc: Any, schema: Schema, path: str, where: list[Any], msg: str) -> Problem:
     key = where[-1] if where else ""
-    dotted = ".".join(str(k) for k in where)
+    dotted = _dotted(doc, where)
     if msg == "Unknown field.":
         allowed = _allowed_keys(schema, where[:-1])
         close = difflib.get_close_matches(str(key), allowed, n=1)
@@ -277,16 +286,15 @@ def _check_parameters(params: Any, c: _Collector) -> dict[str, Any]:
             continue
         if isinstance(value, dict):
             shapes = {type(v) is LineDict for v in value.values()}
+            # a malformed table is reported but kept, so rules that read it are still checked
             if len(shapes) > 1:
                 c.add(where, f"table {name}: rows must all be values or all be mappings",
                       "bad_table")
-                continue
-            if shapes == {True}:
+            elif shapes == {True}:
                 columns = [sorted(v) for v in value.values()]
                 if any(cols != columns[0] for cols in columns):
                     c.add(where, f"table {name}: every row needs the same columns "
                           f"({', '.join(columns[0])})", "bad_table")
-                    continue
         out[name] = _plain(value)
     return out
 
@@ -403,7 +411,8 @@ def _build_action(name: str, raw: Any, params: dict[str, Any],
 _FORMATTER = string.Formatter()
 
 
-def _check_message(message: Any, allowed: set[str], c: _Collector, where: list[Any]) -> None:
+def _check_message(message: Any, allowed: set[str], c: _Collector, where: list[Any],
+                   personal: set[str]) -> None:
     if not isinstance(message, dict):
         return
     for lang in LANGUAGES:
@@ -423,6 +432,9 @@ def _check_message(message: Any, allowed: set[str], c: _Collector, where: list[A
             if spec or conv or not _is_name(field):
                 c.add(lwhere, f"message {lang}: placeholder {{{field}}} must be a plain name "
                       "like {hours_total}", "bad_placeholder")
+            elif field in personal:
+                c.add(lwhere, f"message {lang}: {{{field}}} would print a personal identity "
+                      "code; leave it out of the message", "personal_placeholder")
             elif field not in allowed:
                 close = difflib.get_close_matches(field, sorted(allowed), n=1)
                 hint = f"; did you mean {{{close[0]}}}?" if close else ""
@@ -473,9 +485,11 @@ def _build_rule(i: int, raw: Any, actions: dict[str, tuple[ActionSpec, ex.Scope]
     when = due = None
     sets: dict[str, Any] = {}
     allowed: set[str] = set()
+    personal: set[str] = set()
     for name in names:                       # a rule must make sense in every action it names
-        _spec, scope = actions[name]
+        spec, scope = actions[name]
         allowed |= {n for n, t in scope.types.items() if t != "table"}
+        personal |= {n for n, f in spec.facts.items() if f.personal}
         if "when" in raw:
             parsed = _parse_checked(raw["when"], scope, c, [*where, "when"], "when",
                                     "boolean")
@@ -496,7 +510,7 @@ def _build_rule(i: int, raw: Any, actions: dict[str, tuple[ActionSpec, ex.Scope]
         allowed.add("due")
     if isinstance(raw.get("set"), dict):
         allowed |= {k for k in raw["set"] if isinstance(k, str)}
-    _check_message(raw.get("message"), allowed, c, [*where, "message"])
+    _check_message(raw.get("message"), allowed, c, [*where, "message"], personal)
     if len(c.problems) > before:
         return None
     return Rule(

@@ -1,10 +1,7 @@
 """The API's blueprints, registered in this order by ``create_app``."""
 
-from service.blueprints.admin import blp as admin
-from service.blueprints.decisions import blp as decisions
-from service.blueprints.health import blp as health
-from service.blueprints.policies import blp as policies
+from service.blueprints import admin, decisions, health, policies
 
 __all__ = ["BLUEPRINTS"]
 
-BLUEPRINTS = (health, policies, decisions, admin)
+BLUEPRINTS = (health.blp, policies.blp, decisions.blp, admin.blp)

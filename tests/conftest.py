@@ -1,0 +1,104 @@
+"""Shared test helpers: a small demo policy written into a temporary folder."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from engine import PolicyStore
+
+DEMO = textwrap.dedent('''\
+    policy: demo
+    version: "2024-01"
+    effective_from: 2024-01-01
+    title: {fi: Demo, sv: Demo, en: Demo}
+    source: {document: Demo description, seed: "001"}
+    parameters:
+      min_hours: 6
+      types:
+        a: {min_size: 6, max_size: 12}
+        b: {min_size: 4, max_size: 8}
+    actions:
+      day:
+        facts:
+          hours: {type: number, min: 0, max: 24}
+          kind: {type: string}
+          paid: {type: boolean, default: false}
+          start: {type: date, optional: true}
+          groups: {type: list, items: string, optional: true}
+          code: {type: hetu, optional: true}
+        derive:
+          size_min: lookup(types, kind, "min_size")
+    rules:
+      - id: TT-1-short
+        action: day
+        when: hours < min_hours
+        effect: deny
+        cite: {seed: "004", section: "4.2"}
+        message:
+          fi: "Liian lyhyt: {hours} h"
+          sv: "För kort: {hours} h"
+          en: "Too short: {hours} h"
+      - id: TT-2-unpaid
+        action: day
+        when: not paid and kind == "b"
+        effect: warn
+        cite: {seed: "004", section: "4.3", interpretation: "b counts as coaching"}
+        message: {fi: "Palkaton", sv: "Oavlönad", en: "Unpaid"}
+      - id: TT-3-due
+        action: day
+        when: start is present
+        effect: oblige
+        due: add_months(start, 6)
+        cite: {seed: "004", section: "5"}
+        message: {fi: "Viimeistään {due}", sv: "Senast {due}", en: "By {due}"}
+      - id: TT-4-size
+        action: day
+        effect: result
+        set: {size_min: size_min, long_day: hours > 8}
+        cite: {seed: "004", section: "6"}
+        message: {fi: "Koko {size_min}", sv: "Storlek {size_min}", en: "Size {size_min}"}
+      - id: TT-5-groups
+        action: day
+        when: length(groups) > 2 or contains(groups, "x")
+        effect: info
+        cite: {seed: "004", section: "7"}
+        message: {fi: "Ryhmät {groups}", sv: "Grupper {groups}", en: "Groups {groups}"}
+      - id: TT-6-code
+        action: day
+        when: code is present and not valid_hetu(code)
+        effect: deny
+        cite: {seed: "004", section: "8"}
+        message:
+          fi: "Virheellinen henkilötunnus"
+          sv: "Ogiltig personbeteckning"
+          en: "Invalid personal identity code"
+''')
+
+
+def write_policy(root: Path, text: str = DEMO, policy: str = "demo",
+                 version: str = "2024-01") -> Path:
+    """Write one version file under ``root/<policy>/<version>.yaml`` and return its path."""
+    path = root / policy / f"{version}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def demo_root(tmp_path: Path) -> Path:
+    write_policy(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def demo_store(demo_root: Path) -> PolicyStore:
+    return PolicyStore.load(demo_root)
+
+
+@pytest.fixture(scope="session")
+def real_store() -> PolicyStore:
+    """The project's own policies/ folder."""
+    return PolicyStore.load(Path(__file__).resolve().parent.parent / "policies")

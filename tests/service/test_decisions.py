@@ -1,0 +1,141 @@
+"""POST /v1/decisions, GET /v1/decisions/{id}, GET /v1/decisions (service/blueprints/decisions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from tests.service.conftest import PROVIDER_A, decision_body, make_app
+
+REAL_POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+def post(client, tokens, who="provider", **body):
+    return client.post("/v1/decisions", json=decision_body(**body), headers=tokens[who])
+
+
+def test_decision_is_answered_with_its_id_first_and_the_version_in_force(client, tokens):
+    response = post(client, tokens)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert next(iter(body)) == "decision_id"
+    assert body["version"] == "2025-01"
+    assert body["digest"].startswith("sha256:")
+    assert body["outcome"] == "deny"
+    assert [v["rule"] for v in body["violations"]] == ["TS-1-too-short"]
+    assert body["violations"][0]["message"] == "Liian lyhyt päivä: 5 h < 6 h"
+    assert body["trace"] is None
+
+
+def test_as_of_picks_the_version(client, tokens):
+    body = post(client, tokens, as_of="2025-06-01").get_json()
+    assert (body["version"], body["outcome"]) == ("2025-06", "allow")
+
+
+def test_lang_and_explain(client, tokens):
+    body = post(client, tokens, lang="en", explain=True).get_json()
+    assert body["violations"][0]["message"] == "Day too short: 5 h < 6 h"
+    assert {t["rule"] for t in body["trace"]} >= {"TS-1-too-short", "TS-2-client"}
+
+
+def test_planner_may_decide_auditor_may_not(client, tokens):
+    assert post(client, tokens, "planner").status_code == 200
+    response = post(client, tokens, "auditor")
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "forbidden"
+
+
+def test_logged_decision_can_be_read_back(client, tokens):
+    decided = post(client, tokens).get_json()
+    response = client.get(f"/v1/decisions/{decided['decision_id']}", headers=tokens["provider"])
+    assert response.status_code == 200
+    logged = response.get_json()
+    for key in ("decision_id", "policy", "version", "digest", "action", "as_of", "outcome",
+                "fired", "results", "violations"):
+        assert logged[key] == decided[key], key
+    assert logged["provider"] == PROVIDER_A
+    assert logged["facts"] == {"hours": 5}
+    assert logged["latency_ms"] > 0
+    assert dt.datetime.fromisoformat(logged["time"]).tzinfo is not None
+
+
+def test_another_providers_decision_is_forbidden_but_auditors_and_planners_read_it(
+        client, tokens):
+    decision_id = post(client, tokens).get_json()["decision_id"]
+    assert client.get(f"/v1/decisions/{decision_id}",
+                      headers=tokens["provider_b"]).status_code == 403
+    for who in ("auditor", "planner"):
+        assert client.get(f"/v1/decisions/{decision_id}", headers=tokens[who]).status_code == 200
+
+
+def test_unknown_decision_is_404(client, tokens):
+    response = client.get("/v1/decisions/01900000-0000-7000-8000-000000000000",
+                          headers=tokens["auditor"])
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "unknown_decision"
+
+
+def test_list_filters_and_pages(client, tokens):
+    ids = [post(client, tokens, facts={"hours": h}).get_json()["decision_id"]
+           for h in (5, 7, 5, 8, 5)]
+    post(client, tokens, "provider_b")
+    everything = client.get("/v1/decisions?limit=100", headers=tokens["auditor"]).get_json()
+    assert len(everything["decisions"]) == 6 and everything["next_cursor"] is None
+
+    own = client.get("/v1/decisions", headers=tokens["provider"]).get_json()["decisions"]
+    assert [d["decision_id"] for d in own] == ids[::-1]          # newest first, own only
+
+    denied = client.get("/v1/decisions?outcome=deny&policy=tiny&action=day",
+                        headers=tokens["provider"]).get_json()["decisions"]
+    assert [d["decision_id"] for d in denied] == [ids[4], ids[2], ids[0]]
+
+    seen, cursor = [], None
+    while True:
+        query = "/v1/decisions?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(query, headers=tokens["provider"]).get_json()
+        seen += [d["decision_id"] for d in page["decisions"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ids[::-1]
+
+
+def test_list_by_time(client, tokens):
+    post(client, tokens)
+    now = dt.datetime.now(dt.UTC)
+    later = (now + dt.timedelta(hours=1)).isoformat()
+    earlier = (now - dt.timedelta(hours=1)).isoformat()
+    get = lambda q: client.get("/v1/decisions", query_string=q,  # noqa: E731
+                               headers=tokens["planner"]).get_json()["decisions"]
+    assert len(get({"since": earlier, "until": later})) == 1
+    assert get({"since": later}) == []
+    assert get({"until": "2020-01-01"}) == []
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=501", "limit=x", "outcome=maybe",
+                                   "since=yesterday", "until=2025-13-01", "cursor=%21%21",
+                                   "cursor=YWJj", "policyy=tiny"])
+def test_bad_list_queries_are_422(client, tokens, query):
+    response = client.get(f"/v1/decisions?{query}", headers=tokens["auditor"])
+    assert response.status_code == 422, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_request"
+    assert len(error["details"]["fields"]) == 1
+
+
+@pytest.mark.skipif(not (REAL_POLICIES / "tyokokeilu-tyohonvalmennus").is_dir(),
+                    reason="the real tyokokeilu-tyohonvalmennus policy is not there yet")
+def test_real_policy_rehab_day(sqlite_url, tmp_path):
+    app = make_app(REAL_POLICIES, sqlite_url, tmp_path / "var")
+    token = app.extensions["rehab_rules"].tokens.create("planner")[0]
+    client = app.test_client()
+    facts = {"service": "tyokokeilu", "hours_total": 7, "hours_at_workplace": 6}
+    outcomes = [
+        client.post("/v1/decisions", headers={"Authorization": f"Bearer {token}"},
+                    json={"policy": "tyokokeilu-tyohonvalmennus", "action": "rehab_day",
+                          "as_of": day, "facts": facts}).get_json()["outcome"]
+        for day in ("2025-03-10", "2025-05-12")
+    ]
+    assert outcomes == ["deny", "allow"]

@@ -1,0 +1,107 @@
+"""Personal identity codes never reach the database or the logs (service/masking.py)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import text
+
+from service.masking import HETU_PATTERN, Masker, ScrubFilter, get_logger, load_or_create_key
+from tests.service.conftest import HETU, decision_body
+
+OTHER_HETU = "010594Y9032"       # 2000s century sign Y (from 2023)
+
+
+def test_hash_is_keyed_stable_and_case_blind():
+    a, b = Masker(b"key-a"), Masker(b"key-b")
+    assert a.hash(HETU) == a.hash(HETU.lower()) == a.hash(f" {HETU} ")
+    assert a.hash(HETU) != b.hash(HETU)
+    assert a.hash(HETU) != a.hash(OTHER_HETU)
+    assert a.hash(HETU).startswith("hetu#") and HETU not in a.hash(HETU)
+
+
+def test_pattern_finds_codes_with_every_century_sign_and_only_them():
+    for sign in "-+ABCDEFYXWVU":
+        assert HETU_PATTERN.search(f"x 131052{sign}308T y")
+    for text_ in ("2025-04-01", "1234567-1", "131052-308", "1310522-308T", "131052Z308T"):
+        assert not HETU_PATTERN.search(text_), text_
+
+
+def test_mask_facts_hashes_personal_facts_and_scrubs_everything_else():
+    masker = Masker(b"k")
+    facts = {"client": "not-a-valid-code", "hours": 5, "note": f"about {OTHER_HETU}",
+             "nested": {"list": [HETU, {"deep": f"({HETU})"}], OTHER_HETU: True},
+             "quotes": "see not-a-valid-code"}
+    masked = masker.mask_facts(facts, {"client"})
+    assert masked["client"] == masker.hash("not-a-valid-code")
+    assert masked["hours"] == 5
+    assert masked["note"] == f"about {masker.hash(OTHER_HETU)}"
+    assert masked["nested"]["list"] == [masker.hash(HETU), {"deep": f"({masker.hash(HETU)})"}]
+    assert masker.hash(OTHER_HETU) in masked["nested"]
+    assert "not-a-valid-code" not in str(masked)
+    assert facts["client"] == "not-a-valid-code"          # the caller's dict is untouched
+
+
+def test_personal_lists_are_hashed_item_by_item():
+    masker = Masker(b"k")
+    assert masker.mask_facts({"ids": [HETU, None]}, {"ids"}) == {"ids": [masker.hash(HETU),
+                                                                         None]}
+
+
+def test_key_is_generated_once_and_reused(tmp_path: Path):
+    first = load_or_create_key(None, tmp_path / "var")
+    assert len(first) == 64
+    assert load_or_create_key(None, tmp_path / "var") == first
+    assert load_or_create_key("configured", tmp_path / "var") == b"configured"
+    assert (tmp_path / "var" / "hash.key").stat().st_mode & 0o077 == 0
+
+
+def test_scrub_filter_cleans_message_args_and_traceback(caplog):
+    logger = get_logger("service.test")
+    with caplog.at_level(logging.INFO, logger="service.test"):
+        logger.info("facts %s", {"client": HETU})
+        try:
+            raise ValueError(f"bad {OTHER_HETU}")
+        except ValueError:
+            logger.exception("failed")
+    assert HETU not in caplog.text and OTHER_HETU not in caplog.text
+    assert "<hetu>" in caplog.text
+    assert isinstance(logger.filters[0], ScrubFilter)
+
+
+def _database_text(engine) -> str:
+    with engine.connect() as conn:
+        rows = [*conn.execute(text("SELECT * FROM decisions")).all(),
+                *conn.execute(text("SELECT * FROM tokens")).all()]
+    return repr(rows)
+
+
+def test_no_clear_text_code_in_database_or_logs(app, client, tokens, caplog, capfd, tmp_path):
+    facts = {"hours": 5, "client": HETU, "note": f"sisar {OTHER_HETU.lower()} mukana"}
+    with caplog.at_level(logging.DEBUG):
+        response = client.post("/v1/decisions", json=decision_body(facts=facts, explain=True),
+                               headers=tokens["provider"])
+        assert response.status_code == 200
+        decision_id = response.get_json()["decision_id"]
+        # the answer goes back to the sender unmasked: it is their own data
+        assert HETU in response.get_data(as_text=True)
+        for who in ("provider", "auditor"):
+            logged = client.get(f"/v1/decisions/{decision_id}", headers=tokens[who])
+            assert HETU not in logged.get_data(as_text=True)
+        listed = client.get("/v1/decisions", headers=tokens["planner"]).get_data(as_text=True)
+        # a refused request must not log it either
+        client.post("/v1/decisions", headers=tokens["provider"],
+                    json=decision_body(facts={"hours": "x", "client": HETU}))
+
+    services = app.extensions["rehab_rules"]
+    stored = _database_text(services.log.engine)
+    masker = services.masker
+    assert decision_id in stored
+    assert masker.hash(HETU) in stored and masker.hash(OTHER_HETU) in stored
+    out, err = capfd.readouterr()
+    for place in (stored, listed, caplog.text, out, err):
+        for code in (HETU, OTHER_HETU):
+            assert code.lower() not in place.lower()
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "var").glob("log.db*"))
+    assert HETU.encode() not in raw and OTHER_HETU.lower().encode() not in raw.lower()
