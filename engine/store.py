@@ -172,6 +172,17 @@ class PolicyStore:
         if old is not None and idle:
             self._release(old)
 
+    def close(self) -> None:
+        """Remove this store's rulesets from the engine once no decision uses them."""
+        with self._lock:
+            old, self._set = self._set, None
+            if old is None:
+                return
+            old.retired = True
+            idle = old.users == 0
+        if idle:
+            self._release(old)
+
     def _release(self, old: PolicySet) -> None:
         for handle in old.prepared.values():
             self.evaluator.release(handle)

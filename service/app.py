@@ -39,7 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["rehab_rules"] = Services(
         policies=PolicySource(app.config["POLICIES_DIR"], var_dir / "policies.reloaded"),
         log=DecisionLog(engine),
-        tokens=TokenStore(engine),
+        tokens=TokenStore(engine, float(app.config["TOKEN_CACHE_SECONDS"])),
         masker=Masker(load_or_create_key(app.config["REHAB_RULES_HASH_KEY"], var_dir)),
     )
 

@@ -11,6 +11,7 @@ REHAB_RULES_HASH_KEY       generated into ``var/hash.key``   HMAC key for person
 VAR_DIR                    ``var``                         local state (SQLite file, key, stamp)
 MAX_CONTENT_LENGTH         1 MiB                           larger bodies get 413
 LOG_LEVEL                  ``INFO``                        level of the ``service`` loggers
+TOKEN_CACHE_SECONDS        ``5``                           a revoked token dies within this time
 =========================  ==============================  =====================================
 """
 
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "VAR_DIR": "var",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "LOG_LEVEL": "INFO",
+    "TOKEN_CACHE_SECONDS": 5,
     # flask-smorest / OpenAPI
     "API_TITLE": "rehab-rules",
     "API_VERSION": "v1",
@@ -40,7 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "JSON_SORT_KEYS": False,
 }
 
-ENV_KEYS = ("POLICIES_DIR", "DATABASE_URL", "REHAB_RULES_HASH_KEY", "VAR_DIR", "LOG_LEVEL")
+ENV_KEYS = ("POLICIES_DIR", "DATABASE_URL", "REHAB_RULES_HASH_KEY", "VAR_DIR", "LOG_LEVEL",
+            "TOKEN_CACHE_SECONDS")
 
 
 def load_config(overrides: Mapping[str, Any] | None = None,

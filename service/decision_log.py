@@ -11,7 +11,7 @@ import base64
 import binascii
 import datetime as dt
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -77,7 +77,7 @@ class DecisionLog:
 
     def record(self, entry: LogEntry) -> None:
         with self.engine.begin() as conn:
-            conn.execute(self._insert, [asdict(entry)])
+            conn.execute(self._insert, [dict(entry.__dict__)])  # no deep copy
 
     def get(self, decision_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

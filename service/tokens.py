@@ -11,9 +11,10 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, select, update
 
 from service.models import TokenRow
 
@@ -50,10 +51,22 @@ def _hash(secret: str) -> str:
 
 
 class TokenStore:
-    """Create, list, revoke and verify tokens in the ``tokens`` table."""
+    """Create, list, revoke and verify tokens in the ``tokens`` table.
 
-    def __init__(self, engine: Engine):
+    ``verify`` remembers a live token for ``cache_seconds``: a database round trip per
+    request would cost more than the decision itself. So a token revoked from the CLI (another
+    process) stops working within that time; 0 checks the table on every request.
+    """
+
+    def __init__(self, engine: Engine, cache_seconds: float = 0):
         self.engine = engine
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal]] = {}
+        self._lookup = (
+            select(TokenRow.id, TokenRow.role, TokenRow.provider_id, TokenRow.name)
+            .where(TokenRow.secret_hash == bindparam("secret_hash"),
+                   TokenRow.revoked_at.is_(None))
+        )
 
     def create(self, role: str, provider_id: str | None = None,
                name: str | None = None) -> tuple[str, Principal]:
@@ -76,12 +89,22 @@ class TokenStore:
 
     def verify(self, token: str) -> Principal | None:
         """The principal of a live token, or None for anything unknown or revoked."""
+        secret_hash = _hash(token)
+        now = time.monotonic()
+        cached = self._cache.get(secret_hash)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(TokenRow.id, TokenRow.role, TokenRow.provider_id, TokenRow.name)
-                .where(TokenRow.secret_hash == _hash(token), TokenRow.revoked_at.is_(None))
-            ).first()
-        return None if row is None else Principal(row.id, row.role, row.provider_id, row.name)
+            row = conn.execute(self._lookup, {"secret_hash": secret_hash}).first()
+        if row is None:
+            self._cache.pop(secret_hash, None)
+            return None
+        principal = Principal(row.id, row.role, row.provider_id, row.name)
+        if self.cache_seconds > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[secret_hash] = (now + self.cache_seconds, principal)
+        return principal
 
     def list(self) -> list[TokenRow]:
         with self.engine.connect() as conn:
@@ -94,4 +117,5 @@ class TokenStore:
                 update(TokenRow)
                 .where(TokenRow.id == token_id, TokenRow.revoked_at.is_(None))
                 .values(revoked_at=dt.datetime.now(dt.UTC)))
+        self._cache = {h: c for h, c in self._cache.items() if c[1].token_id != token_id}
         return result.rowcount == 1

@@ -94,11 +94,19 @@ def demo_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def demo_store(demo_root: Path) -> PolicyStore:
-    return PolicyStore.load(demo_root)
+def demo_store(demo_root: Path):
+    store = PolicyStore.load(demo_root)
+    yield store
+    store.close()
+
+
+POLICIES = Path(__file__).resolve().parent.parent / "policies"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def real_store() -> PolicyStore:
+def real_store():
     """The project's own policies/ folder."""
-    return PolicyStore.load(Path(__file__).resolve().parent.parent / "policies")
+    store = PolicyStore.load(POLICIES)
+    yield store
+    store.close()

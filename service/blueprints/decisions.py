@@ -40,7 +40,7 @@ log = get_logger("service.decisions")
 @blp.route("")
 class Decisions(MethodView):
     @require(*DECIDERS)
-    @blp.arguments(DecisionRequestSchema)
+    @blp.arguments(DecisionRequestSchema())
     @blp.response(200, DecisionResponseSchema)
     def post(self, body: dict[str, Any]):
         """Evaluate facts against the version in force at ``as_of``; the answer is logged."""
@@ -60,7 +60,7 @@ class Decisions(MethodView):
         return answer
 
     @require(*READERS)
-    @blp.arguments(DecisionQuerySchema, location="query", unknown="raise")
+    @blp.arguments(DecisionQuerySchema(), location="query", unknown="raise")
     @blp.response(200, DecisionListSchema)
     def get(self, query: dict[str, Any]):
         """The log, newest first; providers see only their own decisions."""

@@ -44,7 +44,7 @@ class PolicyVersion(MethodView):
 @blp.route("/<string:policy>/diff")
 class PolicyDiff(MethodView):
     @require(*ANY_ROLE)
-    @blp.arguments(DiffQuerySchema, location="query", unknown="raise")
+    @blp.arguments(DiffQuerySchema(), location="query", unknown="raise")
     @blp.response(200, DiffSchema)
     def get(self, query: dict, policy: str):
         """What changed from one version to another: parameters, actions and rules."""

@@ -51,19 +51,19 @@ rules:
       fi: "Liian lyhyt päivä: {hours} h < {min_hours} h"
       sv: "För kort dag: {hours} h < {min_hours} h"
       en: "Day too short: {hours} h < {min_hours} h"
-  - id: TS-2-client
+  - id: TS-2-note
     action: day
-    when: client is present
+    when: note is present
     effect: info
     cite: {seed: "000", section: "2"}
     message:
-      fi: "Asiakas {client}"
-      sv: "Klient {client}"
-      en: "Client {client}"
+      fi: "Huomautus: {note}"
+      sv: "Anmärkning: {note}"
+      en: "Note: {note}"
 """
 
 # 2025-06: the minimum drops to 5 h, TS-2 goes, TS-3 arrives.
-VERSION_2 = VERSION_1.split("  - id: TS-2-client")[0].replace(
+VERSION_2 = VERSION_1.split("  - id: TS-2-note")[0].replace(
     'version: "2025-01"', 'version: "2025-06"').replace(
     "effective_from: 2025-01-01", "effective_from: 2025-06-01").replace(
     "min_hours: 6", "min_hours: 5") + """\

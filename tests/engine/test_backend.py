@@ -1,0 +1,81 @@
+import threading
+
+import pytest
+
+from engine.backend import DurableEvaluator
+from engine.errors import EvaluationError
+
+
+def _plan(store):
+    return store.current.plans[("demo", "2024-01")]["day"]
+
+
+def test_every_matching_rule_fires_and_no_match_is_safe(demo_store):
+    plan = _plan(demo_store)
+    ev = DurableEvaluator()
+    handle = ev.prepare(plan)
+    try:
+        msg = {"as_of": "2024-05-01", "hours": 5, "kind": "b", "paid": False}
+        assert [plan.rules[i].rule.id for i in ev.fired(handle, msg)] == [
+            "TT-1-short", "TT-2-unpaid", "TT-4-size"]
+        # the same content twice must not be "already observed"
+        assert ev.fired(handle, msg) == ev.fired(handle, msg)
+        # a request that matches only the always-rule, many times: the sentinel keeps it safe
+        for _ in range(2000):
+            assert len(ev.fired(handle, {"as_of": "2024-05-01", "hours": 7, "kind": "a",
+                                         "paid": True})) == 1
+    finally:
+        ev.release(handle)
+
+
+def test_release_removes_the_ruleset(demo_store):
+    ev = DurableEvaluator()
+    handle = ev.prepare(_plan(demo_store))
+    assert handle.name in ev.registered()
+    ev.release(handle)
+    assert handle.name not in ev.registered()
+    ev.release(handle)                       # twice is harmless
+    with pytest.raises(EvaluationError):
+        ev.fired(handle, {"as_of": "2024-05-01"})
+
+
+def test_threads_get_correct_answers(demo_store):
+    plan = _plan(demo_store)
+    ev = DurableEvaluator()
+    handle = ev.prepare(plan)
+    wrong = []
+
+    def work(hours):
+        for _ in range(300):
+            fired = ev.fired(handle, {"as_of": "2024-05-01", "hours": hours, "kind": "a",
+                                      "paid": True})
+            if (0 in fired) != (hours < 6):
+                wrong.append(hours)
+
+    threads = [threading.Thread(target=work, args=(h,)) for h in (3, 5, 6, 9) * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ev.release(handle)
+    assert wrong == []
+
+
+def test_only_backend_imports_durable():
+    import pathlib
+
+    engine_dir = pathlib.Path(__file__).resolve().parents[2] / "engine"
+    importers = sorted(p.name for p in engine_dir.glob("*.py")
+                       if "import durable" in p.read_text() or "from durable" in p.read_text())
+    assert importers == ["backend.py"]
+
+
+def test_engine_never_imports_flask_or_sqlalchemy():
+    import pathlib
+
+    engine_dir = pathlib.Path(__file__).resolve().parents[2] / "engine"
+    for p in engine_dir.glob("*.py"):
+        text = p.read_text()
+        for mod in ("import flask", "from flask", "import sqlalchemy", "from sqlalchemy",
+                    "import service", "from service"):
+            assert mod not in text, f"{p.name} has {mod!r}"

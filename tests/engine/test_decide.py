@@ -1,0 +1,72 @@
+import pytest
+
+from engine import FactError, NoVersionInForce, decide
+from engine.pyeval import PythonEvaluator
+
+
+def _decide(store, lang="en", explain=False, **facts):
+    return decide(store, policy="demo", action="day", as_of="2024-05-01",
+                  facts={"hours": 7, "kind": "a", **facts}, lang=lang, explain=explain)
+
+
+def test_allow_with_results(demo_store):
+    d = _decide(demo_store)
+    assert d.outcome == "allow" and d.fired == ("TT-4-size",)
+    assert d.results == {"size_min": 6, "long_day": False}
+    assert d.digest.startswith("sha256:") and d.trace is None
+
+
+def test_deny_warn_info_oblige(demo_store):
+    d = _decide(demo_store, hours=5, kind="b", start="2026-08-31", groups=["x"], lang="fi")
+    assert d.outcome == "deny"
+    assert [f.message for f in d.violations] == ["Liian lyhyt: 5 h"]
+    assert [f.rule for f in d.warnings] == ["TT-2-unpaid"]
+    assert d.warnings[0].cite["interpretation"] == "b counts as coaching"
+    assert [f.message for f in d.notices] == ["Ryhmät x"]
+    assert [(o.rule, o.due) for o in d.obligations] == [("TT-3-due", "2027-02-28")]
+
+
+@pytest.mark.parametrize("lang,text", [("fi", "Liian lyhyt: 5.5 h"), ("sv", "För kort: 5.5 h"),
+                                       ("en", "Too short: 5.5 h")])
+def test_languages(demo_store, lang, text):
+    assert _decide(demo_store, hours=5.5, lang=lang).violations[0].message == text
+
+
+def test_invalid_hetu_is_a_deny_and_never_echoed(demo_store):
+    d = _decide(demo_store, code="131052-308U", explain=True)
+    assert [f.rule for f in d.violations] == ["TT-6-code"]
+    assert "131052" not in str(d.to_dict())
+    assert _decide(demo_store, code="131052-308T").outcome == "allow"
+
+
+def test_trace_lists_every_rule_with_what_it_read(demo_store):
+    d = _decide(demo_store, hours=5, explain=True)
+    entries = {t.rule: t for t in d.trace}
+    assert len(entries) == 6
+    assert entries["TT-1-short"].fired and entries["TT-1-short"].reads == {"hours": 5}
+    assert not entries["TT-2-unpaid"].fired
+    assert entries["TT-2-unpaid"].reads == {"paid": False, "kind": "a"}
+
+
+def test_python_evaluator_gives_the_same_decision(demo_store):
+    a = _decide(demo_store, hours=5, kind="b", groups=["x", "y", "z"])
+    b = decide(demo_store, policy="demo", action="day", as_of="2024-05-01",
+               facts={"hours": 5, "kind": "b", "groups": ["x", "y", "z"]}, lang="en",
+               evaluator=PythonEvaluator())
+    assert a.to_dict() == b.to_dict()
+
+
+def test_refusals(demo_store):
+    with pytest.raises(NoVersionInForce):
+        decide(demo_store, policy="demo", action="day", as_of="2023-12-31", facts={})
+    with pytest.raises(FactError, match="as_of"):
+        decide(demo_store, policy="demo", action="day", as_of="yesterday", facts={})
+    with pytest.raises(FactError, match="lang"):
+        _decide(demo_store, lang="de")
+
+
+def test_decision_json_shape(demo_store):
+    body = _decide(demo_store).to_dict()
+    assert set(body) == {"policy", "version", "digest", "action", "as_of", "lang", "outcome",
+                         "violations", "warnings", "notices", "obligations", "results",
+                         "fired", "trace"}

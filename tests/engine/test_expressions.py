@@ -1,0 +1,79 @@
+import datetime as dt
+
+import pytest
+
+from engine import expressions as ex
+
+SCOPE = ex.Scope(
+    types={"n": "integer", "x": "number", "d": "date", "s": "string", "b": "boolean",
+           "xs": "list:string", "t": "table", "as_of": "date"},
+    params={"t": {"a": {"lo": 1}, "b": {"lo": 2}}},
+    where={"t": "parameter"},
+)
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("n < 3", "boolean"), ("x + n", "number"), ("n * 2", "integer"), ("n / 2", "number"),
+    ('s in ["a", "b"]', "boolean"), ("d is missing", "boolean"),
+    ("add_months(d, 6)", "date"), ('lookup(t, s, "lo")', "integer"),
+    ("not b or n >= 1 and s != \"q\"", "boolean"), ("2025-04-01 <= d", "boolean"),
+    ("length(xs) > 2", "boolean"), ("-n", "integer"),
+])
+def test_types(text, kind):
+    assert ex.check(ex.parse(text), SCOPE) == kind
+
+
+@pytest.mark.parametrize("text,message", [
+    ("d < 3", "cannot compare date with integer"),
+    ("b < true", "only compare with == or !="),
+    ("d + 1", "use add_days()"),
+    ("nn < 1", "did you mean 'n'"),
+    ("significant", 'write "significant" in double quotes'),
+    ("s = 1", "write == to compare"),
+    ("s == 'a'", "text goes in double quotes"),
+    ("n <", "unexpected 'end of expression'"),
+    ("n 3", "join conditions with and / or"),
+    ('lookup(t, s, "hi")', "has no column 'hi'"),
+    ("lookup(s, s)", "needs a table parameter"),
+    ("xs == xs", "cannot compare a list"),
+    ("d is absent", "write 'is missing' or 'is present'"),
+    ("frobnicate(n)", "unknown function frobnicate()"),
+])
+def test_errors(text, message):
+    with pytest.raises(ex.ExprError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        ex.check(ex.parse(text), SCOPE)
+
+
+def test_missing_values_make_comparisons_false_even_negated():
+    tree = ex.negation_normal_form(ex.parse("not (n < 5)"))
+    assert tree == ex.Cmp(">=", ex.Name("n"), ex.Lit(5, "integer"))
+    assert ex.evaluate(tree, {}) is False
+    assert ex.evaluate(ex.negation_normal_form(ex.parse("n != 5")), {}) is False
+    assert ex.evaluate(ex.negation_normal_form(ex.parse("n is missing")), {}) is True
+
+
+def test_nnf_de_morgan_and_bare_booleans():
+    tree = ex.negation_normal_form(ex.parse("not (b and s in [\"a\"])"))
+    assert tree == ex.BoolOp("or", (ex.Cmp("==", ex.Name("b"), ex.Lit(False, "boolean")),
+                                    ex.InList(ex.Name("s"), ex.ListLit((ex.Lit("a", "string"),)),
+                                              True)))
+
+
+def test_evaluate_functions_and_arithmetic():
+    values = {"d": dt.date(2026, 8, 31), "n": 3, "t": ex.Table("t", {"a": {"lo": 1}}), "s": "a"}
+    assert ex.evaluate(ex.parse("add_months(d, 6)"), values) == dt.date(2027, 2, 28)
+    assert ex.evaluate(ex.parse('lookup(t, s, "lo") + n'), values) == 4
+    assert ex.evaluate(ex.parse("n / 0"), values) is None
+    assert ex.evaluate(ex.parse("coalesce(missing_one, 7)"), values) == 7
+    assert ex.evaluate(ex.parse("add_days(missing_one, 1)"), values) is None
+
+
+def test_string_escapes_and_dates():
+    assert ex.parse(r'"say \"hi\""') == ex.Lit('say "hi"', "string")
+    assert ex.parse("2025-04-01") == ex.Lit(dt.date(2025, 4, 1), "date")
+    with pytest.raises(ex.ExprError, match="not a date"):
+        ex.parse("2025-02-30")
+
+
+def test_names_in():
+    assert ex.names_in(ex.parse("add_days(d, n) < as_of and d is present")) == ["d", "n", "as_of"]

@@ -1,0 +1,59 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from engine.schema import load_version
+from engine.store import collect_files, load_files
+from tests.conftest import DEMO, write_policy
+
+CORPUS = Path(__file__).resolve().parent.parent / "invalid_policies"
+CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
+
+
+def _expected(folder: Path) -> list[tuple[str, int, str]]:
+    out = []
+    for f in collect_files([folder]):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            m = re.match(r"# expect: (\d+): (.*)$", line)
+            if m:
+                out.append((str(f), int(m.group(1)), m.group(2)))
+    return out
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_invalid_file_gives_exactly_its_messages(case):
+    folder = CORPUS / case
+    expected = _expected(folder)
+    assert expected, f"{case} has no '# expect:' line"
+    _, _, problems = load_files(collect_files([folder]))
+    got = [(p.path, p.line, p.message) for p in problems]
+    assert len(got) == len(expected), got
+    for path, line, text in expected:
+        assert any(g[0] == path and g[1] == line and text in g[2] for g in got), (text, got)
+
+
+def test_corpus_covers_many_messages():
+    assert len(CASES) >= 30
+
+
+def test_valid_demo_loads(tmp_path):
+    version, problems = load_version(write_policy(tmp_path))
+    assert problems == []
+    assert version.version == "2024-01" and version.digest.startswith("sha256:")
+    assert [r.id for r in version.rules][:2] == ["TT-1-short", "TT-2-unpaid"]
+    assert version.actions["day"].facts["code"].personal
+
+
+def test_digest_changes_with_content(tmp_path):
+    a, _ = load_version(write_policy(tmp_path / "a"))
+    b, _ = load_version(write_policy(tmp_path / "b", DEMO + "# a comment\n"))
+    assert a.digest != b.digest
+
+
+def test_rule_for_several_actions_is_checked_in_each(tmp_path):
+    text = DEMO.replace("actions:\n", "actions:\n  night:\n    facts: {kind: {type: string}}\n",
+                        1).replace("    action: day\n    when: hours < min_hours",
+                                   "    action: [day, night]\n    when: hours < min_hours")
+    _, problems = load_version(write_policy(tmp_path, text))
+    assert any("unknown name 'hours'" in p.message for p in problems)
