@@ -82,7 +82,7 @@ def _many_rules(n, when):
     (401, lambda i: f'kind == "k{i}"', "too many rules (401; at most 400"),
 ])
 def test_engine_limits_are_refused_with_a_line(tmp_path, n, when, message):
-    plans, problems = _plans(tmp_path, _many_rules(n, when))
+    _, problems = _plans(tmp_path, _many_rules(n, when))
     assert problems and message in problems[0].message
     assert problems[0].path.endswith("2024-01.yaml") and problems[0].line > 1
 

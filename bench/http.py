@@ -1,0 +1,166 @@
+"""``make bench-http``: the decision endpoint against a no-op endpoint, over real HTTP.
+
+Starts gunicorn (sync workers, 2 by default) on a free loopback port with a fresh SQLite
+decision log, creates a provider token, and loads ``GET /v1/health`` and then
+``POST /v1/decisions`` at 16 connections with wrk (installed with apt-get if missing and
+possible) or else a bounded Python load generator. It prints req/s, p50 and p99 of each and
+the ratio decision/no-op. Targets: ratio ≥ 0.6 and decision p99 ≤ 10 ms, with logging on.
+
+This is a measurement, not a test: it never fails on the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from bench._load import Result, Target, python_load, wrk_load
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY_POLICY = """\
+policy: tiny
+version: "2025-01"
+effective_from: 2025-01-01
+title: {fi: Pieni, sv: Liten, en: Tiny}
+source: {document: Bench}
+parameters:
+  min_hours: 6
+actions:
+  day:
+    title: {fi: Päivä, sv: Dag, en: Day}
+    facts:
+      hours: {type: number, min: 0, max: 24}
+rules:
+  - id: TS-1-too-short
+    action: day
+    when: hours < min_hours
+    effect: deny
+    cite: {seed: "000", section: "1"}
+    message: {fi: "Liian lyhyt", sv: "För kort", en: "Too short"}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _workload(work: Path) -> tuple[Path, dict]:
+    """The real työkokeilu policy when it exists, else a one-rule policy of our own."""
+    real = ROOT / "policies" / "tyokokeilu-tyohonvalmennus"
+    if real.is_dir():
+        return ROOT / "policies", {
+            "policy": "tyokokeilu-tyohonvalmennus", "action": "rehab_day",
+            "as_of": "2025-05-12",
+            "facts": {"service": "tyokokeilu", "hours_total": 7, "hours_at_workplace": 6}}
+    (work / "policies" / "tiny").mkdir(parents=True)
+    (work / "policies" / "tiny" / "2025-01.yaml").write_text(TINY_POLICY, encoding="utf-8")
+    return work / "policies", {"policy": "tiny", "action": "day", "as_of": "2025-03-10",
+                               "facts": {"hours": 7}}
+
+
+def _ensure_wrk() -> bool:
+    if shutil.which("wrk"):
+        return True
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        print("wrk is missing; trying apt-get install -y wrk …", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "wrk"], capture_output=True, timeout=300)
+    return shutil.which("wrk") is not None
+
+
+def _wait_until_up(base: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(base + "/v1/health", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("gunicorn did not answer in time")
+
+
+def _print(result: Result) -> None:
+    print(f"  {result.name:<22} {result.rps:9.0f} req/s   p50 {result.p50_ms:6.2f} ms   "
+          f"p99 {result.p99_ms:6.2f} ms   ({result.requests} requests, "
+          f"{result.errors} errors, {result.tool})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10, help="per endpoint (wrk)")
+    parser.add_argument("--requests", type=int, default=5000, help="per endpoint (Python)")
+    parser.add_argument("--python", action="store_true", help="skip wrk")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    from service.database import make_engine, upgrade
+    from service.decision_log import DecisionLog
+    from service.tokens import TokenStore
+
+    with tempfile.TemporaryDirectory(prefix="rehab-bench-") as tmp:
+        work = Path(tmp)
+        policies, body = _workload(work)
+        url = f"sqlite:///{work / 'var' / 'bench.db'}"
+        upgrade(url)
+        engine = make_engine(url)
+        token = TokenStore(engine).create("provider", "1234567-1", "bench")[0]
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "DATABASE_URL": url, "POLICIES_DIR": str(policies),
+               "VAR_DIR": str(work / "var"), "LOG_LEVEL": "WARNING",
+               "PYTHONPATH": str(ROOT)}
+        from service.cli import gunicorn_args
+
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn",
+             *gunicorn_args("127.0.0.1", port, args.workers)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _wait_until_up(base, proc)
+            targets = [
+                Target("GET /v1/health", "GET", "/v1/health", {}),
+                Target("POST /v1/decisions", "POST", "/v1/decisions",
+                       {"Authorization": f"Bearer {token}"}, body),
+            ]
+            use_wrk = not args.python and _ensure_wrk()
+            print(f"gunicorn: {args.workers} sync workers on {base}; "
+                  f"{args.connections} connections; policy {body['policy']}; "
+                  f"decision log {url}")
+            results = []
+            for target in targets:
+                # a short warm-up: imports, first connections, SQLite pages
+                python_load("127.0.0.1", port, target, 4, 200, 10)
+                if use_wrk:
+                    result = wrk_load(base, target, args.connections, args.seconds)
+                else:
+                    result = python_load("127.0.0.1", port, target, args.connections,
+                                         args.requests, args.seconds * 6)
+                results.append(result)
+                _print(result)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        noop, decision = results
+        logged = DecisionLog(engine).count()
+        print(f"  ratio decision/no-op: {decision.rps / noop.rps:.2f} (target ≥ 0.6); "
+              f"decision p99 {decision.p99_ms:.2f} ms (target ≤ 10 ms); "
+              f"{logged} decisions logged")
+
+
+if __name__ == "__main__":
+    main()
