@@ -15,6 +15,7 @@ import argparse
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,6 +93,17 @@ def _wait_until_up(base: str, proc: subprocess.Popen, timeout: float = 30) -> No
     raise SystemExit("gunicorn did not answer in time")
 
 
+def _median(results: list[Result]) -> Result:
+    """Field by field median over rounds; requests and errors are summed."""
+    def mid(values: list[float]) -> float:
+        return statistics.median(values)
+
+    first = results[0]
+    return Result(first.name, sum(r.requests for r in results), sum(r.errors for r in results),
+                  mid([r.rps for r in results]), mid([r.p50_ms for r in results]),
+                  mid([r.p99_ms for r in results]), f"{first.tool}, median of {len(results)}")
+
+
 def _print(result: Result) -> None:
     print(f"  {result.name:<22} {result.rps:9.0f} req/s   p50 {result.p50_ms:6.2f} ms   "
           f"p99 {result.p99_ms:6.2f} ms   ({result.requests} requests, "
@@ -102,8 +114,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=10, help="per endpoint (wrk)")
-    parser.add_argument("--requests", type=int, default=5000, help="per endpoint (Python)")
+    parser.add_argument("--seconds", type=float, default=5, help="per endpoint and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=3000,
+                        help="per endpoint and round (Python)")
     parser.add_argument("--python", action="store_true", help="skip wrk")
     args = parser.parse_args(argv)
 
@@ -122,14 +136,15 @@ def main(argv: list[str] | None = None) -> None:
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATABASE_URL": url, "POLICIES_DIR": str(policies),
-               "VAR_DIR": str(work / "var"), "LOG_LEVEL": "WARNING",
+               "VAR_DIR": str(work / "var"), "LOG_LEVEL": "INFO",
                "PYTHONPATH": str(ROOT)}
         from service.cli import gunicorn_args
 
+        server_log = (work / "gunicorn.log").open("wb")   # one INFO line per decision
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn",
-             *gunicorn_args("127.0.0.1", port, args.workers)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             *gunicorn_args("127.0.0.1", port, args.workers, control_socket=False)],
+            cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT)
         try:
             _wait_until_up(base, proc)
             targets = [
@@ -141,20 +156,26 @@ def main(argv: list[str] | None = None) -> None:
             print(f"gunicorn: {args.workers} sync workers on {base}; "
                   f"{args.connections} connections; policy {body['policy']}; "
                   f"decision log {url}")
-            results = []
-            for target in targets:
-                # a short warm-up: imports, first connections, SQLite pages
+            # Rounds alternate the two endpoints, so that whatever else the machine does
+            # weighs on both alike; each figure is the median over the rounds.
+            for target in targets:   # warm-up: imports, first connections, SQLite pages
                 python_load("127.0.0.1", port, target, 4, 200, 10)
-                if use_wrk:
-                    result = wrk_load(base, target, args.connections, args.seconds)
-                else:
-                    result = python_load("127.0.0.1", port, target, args.connections,
-                                         args.requests, args.seconds * 6)
-                results.append(result)
+            rounds: dict[str, list[Result]] = {t.name: [] for t in targets}
+            for _ in range(args.rounds):
+                for target in targets:
+                    if use_wrk:
+                        result = wrk_load(base, target, args.connections, args.seconds)
+                    else:
+                        result = python_load("127.0.0.1", port, target, args.connections,
+                                             args.requests, args.seconds * 6)
+                    rounds[target.name].append(result)
+            results = [_median(rounds[t.name]) for t in targets]
+            for result in results:
                 _print(result)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+            server_log.close()
         noop, decision = results
         logged = DecisionLog(engine).count()
         print(f"  ratio decision/no-op: {decision.rps / noop.rps:.2f} (target ≥ 0.6); "

@@ -15,13 +15,18 @@ Built around what was measured (``../shared/design/durable-rules.md``):
   so threads gain nothing from running it concurrently and lose everything if they do (§3).
 * Ruleset definitions are deep-copied (creation mutates them) and removed with
   ``delete_ruleset`` when a reload retires them (§4).
+* Facts are serialised here, not by durable: its JSON parser refuses exponent notation
+  (``1e-05`` → error 204, found by the differential test), so floats are written as plain
+  decimals.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import json
 import threading
+from decimal import Decimal
 from typing import Any
 
 import durable_rules_engine
@@ -30,7 +35,7 @@ from durable import engine as durable_engine
 from engine.compiler import ActionPlan
 from engine.errors import EvaluationError
 
-__all__ = ["DurableEvaluator", "Prepared"]
+__all__ = ["DurableEvaluator", "Prepared", "dumps"]
 
 GUARD = {"$nex": {"$s": 1}}
 _LOCK = threading.Lock()
@@ -72,6 +77,29 @@ def _definition(plan: ActionPlan) -> dict[str, Any]:
     return rules
 
 
+def _number(x: float) -> str:
+    text = repr(x)
+    if "e" in text or "E" in text:                 # 1e-05 → 0.00001
+        text = format(Decimal(text), "f")
+        if "." not in text:
+            text += ".0"
+    return text
+
+
+def dumps(fact: dict[str, Any]) -> str:
+    """JSON of a flat fact in the form durable_rules' parser reads (no exponents).
+
+    >>> dumps({"x": 1e-05, "s": "ä", "n": 3})
+    '{"x":0.00001,"s":"ä","n":3}'
+    """
+    parts = []
+    for key, value in fact.items():
+        text = _number(value) if isinstance(value, float) else json.dumps(
+            value, ensure_ascii=False)
+        parts.append(f"{json.dumps(key, ensure_ascii=False)}:{text}")
+    return "{" + ",".join(parts) + "}"
+
+
 class Prepared:
     """A registered ruleset and its unique name."""
 
@@ -100,7 +128,13 @@ class DurableEvaluator:
         with _LOCK:
             host = _host()
             try:
-                state = host.assert_fact(prepared.name, fact)
+                ruleset = host.get_ruleset(prepared.name)
+
+                def assert_fact(f: dict[str, Any]) -> Any:
+                    result = durable_rules_engine.assert_fact(ruleset._handle, dumps(f))
+                    return ruleset._handle_result(result, f)
+
+                state = host._handle_function(ruleset, assert_fact, fact, None)
             except Exception as exc:     # the engine's own error codes, MemoryError, …
                 raise EvaluationError(f"rule engine failed: {exc}") from exc
             finally:

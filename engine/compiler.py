@@ -148,6 +148,8 @@ class _Hoister:
         if not values:
             return NEVER if not node.negate else {"$ex": {f: 1}}
         op = "$neq" if node.negate else "$eq"
+        for v in values:
+            _check_constant(v)
         parts = [{op: {f: json_value(v)}} for v in values]
         return parts[0] if len(parts) == 1 else {"$and" if node.negate else "$or": parts}
 
@@ -162,8 +164,16 @@ class _Hoister:
             op, left, right, rconst, rval = _FLIP[op], right, left, True, lval
         f = self.field(left)
         if rconst:
+            _check_constant(rval)
             return {_OPS[op]: {f: json_value(rval)}}
         return {_OPS[op]: {f: {"$m": self.field(right)}}}
+
+
+def _check_constant(value: Any) -> None:
+    """durable_rules writes rule constants with json.dumps and cannot read exponents back."""
+    if isinstance(value, float) and "e" in repr(value):
+        raise ex.ExprError(f"the number {value!r} is too large or too small for the rule "
+                           "engine; use a value between 0.0001 and 10^15")
 
 
 def _source(node: Any) -> str:
@@ -303,7 +313,12 @@ def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list
         hoister = _Hoister(types, where, version.parameters, hoisted)
         compiled = []
         for rule in version.rules_for(name):
-            condition = hoister.compile(rule.when)
+            try:
+                condition = hoister.compile(rule.when)
+            except ex.ExprError as exc:
+                problems.append(Problem(version.path, rule.line, f"rule {rule.id}: when: {exc}",
+                                        "engine_limit"))
+                condition = NEVER
             reads = tuple(n for n in ex.names_in(rule.when) if where.get(n) != "parameter")
             compiled.append(CompiledRule(rule, condition, reads))
         derived = (*action.derived, *hoisted.values())

@@ -27,6 +27,7 @@ __all__ = ["check_facts", "derive", "message_for", "parse_date"]
 
 MAX_TEXT = 10_000
 MAX_ITEMS = 1_000
+MAX_NUMBER = 10**15       # beyond this floats lose whole units and durable needs exponents
 
 
 def parse_date(value: Any) -> dt.date:
@@ -54,6 +55,8 @@ def _scalar(kind: str, value: Any) -> Any:
             raise ValueError("must be a number")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a finite number")
+        if abs(value) >= MAX_NUMBER:
+            raise ValueError("must be between -10^15 and 10^15")
         if kind == "integer":
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError("must be a whole number")

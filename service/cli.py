@@ -94,9 +94,12 @@ def serve(host: str, port: int, workers: int) -> None:
                                                                                workers)])
 
 
-def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
-    """The gunicorn command line ``serve`` and the bench use."""
+def gunicorn_args(host: str, port: int, workers: int, control_socket: bool = True) -> list[str]:
+    """The gunicorn command line of ``serve``; the tests and the bench start throw-away
+    servers without gunicorn's control socket, whose default path is one per user."""
     args = ["--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "sync"]
+    if not control_socket:
+        args.append("--no-control-socket")
     if os.environ.get("ACCESS_LOG"):
         args += ["--access-logfile", "-"]
     return [*args, "service.wsgi:app"]

@@ -79,3 +79,18 @@ def test_engine_never_imports_flask_or_sqlalchemy():
         for mod in ("import flask", "from flask", "import sqlalchemy", "from sqlalchemy",
                     "import service", "from service"):
             assert mod not in text, f"{p.name} has {mod!r}"
+
+
+def test_floats_reach_the_engine_without_exponents(demo_store):
+    from engine.backend import dumps
+
+    assert dumps({"x": 1e-05, "y": 2.5, "s": 'a"ä'}) == '{"x":0.00001,"y":2.5,"s":"a\\"ä"}'
+    plan = _plan(demo_store)
+    ev = DurableEvaluator()
+    handle = ev.prepare(plan)
+    try:
+        fired = ev.fired(handle, {"as_of": "2024-05-01", "hours": 1e-05, "kind": "a",
+                                  "paid": True})
+        assert [plan.rules[i].rule.id for i in fired] == ["TT-1-short", "TT-4-size"]
+    finally:
+        ev.release(handle)

@@ -96,3 +96,10 @@ def test_within_limits_compiles(tmp_path):
 
 def test_limits_are_below_measured_crash_points():
     assert LIMITS["simultaneous_matches"] < 64 and LIMITS["distinct_conditions"] < 512
+
+
+def test_constants_the_engine_cannot_read_are_refused(tmp_path):
+    text = DEMO.replace("when: hours < min_hours", "when: hours < 0.00001")
+    version, problems = load_version(write_policy(tmp_path, text))
+    _, problems = compile_version(version)
+    assert "too large or too small for the rule engine" in problems[0].message

@@ -1,0 +1,46 @@
+"""The app factory, the OpenAPI document and the package's public surface (service/app.py)."""
+
+from __future__ import annotations
+
+import service
+from engine import decide
+from service.schemas import DecisionResponseSchema
+from tests.service.conftest import decision_body
+
+
+def test_exported_members_are_curated():
+    assert service.__all__ == ["create_app"]
+    assert callable(service.create_app)
+
+
+def test_health(client):
+    assert client.get("/v1/health").get_json() == {"status": "ok", "policies": 1}
+
+
+def test_openapi_lists_every_endpoint_with_bearer_security(client):
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert set(spec["paths"]) == {
+        "/v1/health", "/v1/policies", "/v1/policies/{policy}/versions/{version}",
+        "/v1/policies/{policy}/diff", "/v1/decisions", "/v1/decisions/{decision_id}",
+        "/v1/admin/reload"}
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert spec["paths"]["/v1/decisions"]["post"]["security"] == [{"bearer": []}]
+    assert "security" not in spec["paths"]["/v1/health"]["get"]
+    body = spec["paths"]["/v1/decisions"]["post"]["requestBody"]
+    assert "DecisionRequest" in body["content"]["application/json"]["schema"]["$ref"]
+
+
+def test_docs_viewer(client):
+    response = client.get("/docs")
+    assert response.status_code == 200 and b"swagger" in response.data.lower()
+
+
+def test_the_documented_response_schema_is_the_engines_decision(app, client, tokens):
+    """The view skips the marshmallow dump; this keeps the documented shape honest."""
+    store = app.extensions["rehab_rules"].policies.current()
+    answer = {"decision_id": "x", **decide(store, policy="tiny", action="day",
+                                            as_of="2025-03-10", facts={"hours": 5}).to_dict()}
+    assert DecisionResponseSchema().dump(answer) == answer
+    sent = client.post("/v1/decisions", json=decision_body(), headers=tokens["provider"])
+    assert set(sent.get_json()) == set(DecisionResponseSchema().fields)

@@ -1,0 +1,109 @@
+"""The real thing: gunicorn with two sync workers on a free port, plain HTTP calls."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from service.cli import gunicorn_args
+from service.database import make_engine
+from service.decision_log import DecisionLog
+from service.tokens import TokenStore
+from tests.service.conftest import HETU, decision_body
+from tests.service.test_admin import add_policy
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(port, method, path, body=None, token=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, json.loads(data) if data.startswith(b"{") else data
+
+
+@pytest.fixture
+def server(policies_dir, sqlite_url, tmp_path):
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": sqlite_url, "POLICIES_DIR": str(policies_dir),
+           "VAR_DIR": str(tmp_path / "var"), "REHAB_RULES_HASH_KEY": "k",
+           "PYTHONPATH": str(ROOT)}
+    log = (tmp_path / "gunicorn.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn",
+                             *gunicorn_args("127.0.0.1", port, 2, control_socket=False)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if call(port, "GET", "/v1/health")[0] == 200:
+                break
+        except OSError:
+            pass
+        assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
+        assert time.monotonic() < deadline, "gunicorn did not start"
+        time.sleep(0.1)
+    yield port, sqlite_url, tmp_path / "gunicorn.log"
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def test_real_http_round_trip(server, policies_dir):
+    port, url, log_path = server
+    store = TokenStore(make_engine(url))
+    provider = store.create("provider", "1234567-1")[0]
+    planner = store.create("planner")[0]
+
+    status, body = call(port, "POST", "/v1/decisions",
+                        decision_body(facts={"hours": 5, "client": HETU}), provider)
+    assert status == 200 and body["outcome"] == "deny"
+    status, logged = call(port, "GET", f"/v1/decisions/{body['decision_id']}", token=provider)
+    assert status == 200 and logged["facts"]["client"].startswith("hetu#")
+
+    assert call(port, "POST", "/v1/decisions", decision_body())[0] == 401
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/v1/decisions", body=b'{"policy": ',
+                 headers={"Authorization": f"Bearer {provider}",
+                          "Content-Type": "application/json"})
+    assert conn.getresponse().status == 400
+    conn.close()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/v1/decisions", body=b"x" * (2 * 1024 * 1024),
+                 headers={"Authorization": f"Bearer {provider}",
+                          "Content-Type": "application/json"})
+    assert conn.getresponse().status == 413
+    conn.close()
+    assert call(port, "GET", "/openapi.json")[0] == 200
+
+    # a reload on one worker reaches both: every later health check sees the new policy
+    add_policy(policies_dir)
+    assert call(port, "POST", "/v1/admin/reload", token=planner)[0] == 200
+    with ThreadPoolExecutor(8) as pool:     # concurrent, so that both workers answer
+        counts = set(pool.map(lambda _: call(port, "GET", "/v1/health")[1]["policies"],
+                              range(40)))
+    assert counts == {2}
+
+    assert DecisionLog(make_engine(url)).count() == 1
+    text = log_path.read_text()
+    assert f"decision {body['decision_id']}" in text and HETU not in text
