@@ -10,10 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import fcntl
 import json
-import os
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -82,7 +79,6 @@ class DecisionLog:
         self.engine = engine
         self._insert = DecisionRow.__table__.insert()
         self._sqlite = engine.dialect.name == "sqlite"
-        self._writer = _WriterLock(engine.url.database) if self._sqlite else None
 
     def record(self, entry: LogEntry) -> None:
         """One row, committed before the caller answers: a decision is never unlogged."""
@@ -103,9 +99,8 @@ class DecisionLog:
             values[column] = json.dumps(values[column], ensure_ascii=False)
         connection = self.engine.raw_connection()
         try:
-            with self._writer:
-                connection.cursor().execute(_SQLITE_INSERT, values)
-                connection.commit()
+            connection.cursor().execute(_SQLITE_INSERT, values)
+            connection.commit()
         finally:
             connection.close()
 
@@ -143,32 +138,6 @@ class DecisionLog:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(DecisionRow)).scalar_one()
-
-
-class _WriterLock:
-    """One SQLite writer at a time across this host's workers, queued by the kernel.
-
-    SQLite lets a second writer sleep-and-retry on its busy handler (1 ms, 2 ms, 5 ms …), so
-    two gunicorn workers that commit at the same moment lose milliseconds; an ``flock`` on a
-    file beside the database wakes the next writer the moment the first is done. A thread
-    lock is needed as well: ``flock`` does not exclude threads sharing one descriptor.
-    """
-
-    def __init__(self, database: str | None):
-        self._threads = threading.Lock()
-        self._fd: int | None = None
-        if False:
-            self._fd = os.open(f"{database}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
-
-    def __enter__(self) -> None:
-        self._threads.acquire()
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._threads.release()
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

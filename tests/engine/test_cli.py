@@ -1,0 +1,70 @@
+import json
+
+from click.testing import CliRunner
+
+from engine.cli import main
+from tests.conftest import write_policy
+
+FACTS = '{"hours": 5, "kind": "b", "start": "2026-08-31"}'
+
+
+def _run(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_validate_ok_and_broken(demo_root, tmp_path):
+    ok = _run("validate", str(demo_root))
+    assert ok.exit_code == 0 and "OK: 1 policies, 1 versions, 6 rules" in ok.output
+    bad = tmp_path / "bad"
+    write_policy(bad, (demo_root / "demo" / "2024-01.yaml").read_text().replace(
+        "effect: deny", "effect: forbid").replace("hours < min_hours", "hours < min_hour"))
+    out = _run("validate", str(bad))
+    assert out.exit_code == 1
+    lines = [ln for ln in out.output.splitlines() if "2024-01.yaml:" in ln]
+    assert len(lines) == 3 and all(ln.split(":")[1].isdigit() for ln in lines)
+
+
+def test_eval_text_json_and_explain(demo_root):
+    out = _run("eval", "--policies", str(demo_root), "--policy", "demo", "--action", "day",
+               "--as-of", "2024-05-01", "--facts", FACTS, "--lang", "sv", "--explain")
+    assert out.exit_code == 0
+    assert out.output.startswith("DENY  demo 2024-01")
+    assert "violation TT-1-short: För kort: 5 h  [seed 004, 4.2]" in out.output
+    assert "obligation TT-3-due (due 2027-02-28)" in out.output
+    assert "fired TT-1-short: hours < min_hours  [hours=5]" in out.output
+    out = _run("eval", "--policies", str(demo_root), "--policy", "demo", "--action", "day",
+               "--as-of", "2024-05-01", "--facts", FACTS, "--json")
+    assert json.loads(out.output)["outcome"] == "deny"
+
+
+def test_eval_facts_from_file_and_errors(demo_root, tmp_path):
+    f = tmp_path / "facts.json"
+    f.write_text('{"hours": "x", "kind": "a"}')
+    out = _run("eval", "--policies", str(demo_root), "--policy", "demo", "--action", "day",
+               "--as-of", "2024-05-01", "--facts", f"@{f}")
+    assert out.exit_code == 1 and "invalid_facts" in out.output and "hours" in out.output
+    out = _run("eval", "--policies", str(demo_root), "--policy", "demo", "--action", "day",
+               "--as-of", "2024-05-01", "--facts", "{nope")
+    assert out.exit_code == 2 and "not JSON" in out.output
+
+
+def test_test_command_counts_and_coverage(demo_root, tmp_path):
+    fixtures = tmp_path / "fx" / "demo" / "2024-01"
+    fixtures.mkdir(parents=True)
+    (fixtures / "day.yaml").write_text(
+        "cases:\n  - name: ok\n    action: day\n    as_of: 2024-05-01\n"
+        "    facts: {hours: 7, kind: a}\n    expect: {outcome: allow, fired: [TT-4-size]}\n"
+        "  - name: wrong\n    action: day\n    as_of: 2024-05-01\n"
+        "    facts: {hours: 5, kind: a}\n    expect: {outcome: allow}\n")
+    out = _run("test", str(tmp_path / "fx"), "--policies", str(demo_root))
+    assert out.exit_code == 1
+    assert "FAIL" in out.output and out.output.strip().endswith("1 passed, 1 failed")
+    out = _run("test", str(tmp_path / "fx"), "--policies", str(demo_root), "--coverage")
+    assert "UNCOVERED" in out.output and "TT-2-unpaid" in out.output
+
+
+def test_broken_policies_stop_eval(tmp_path):
+    write_policy(tmp_path, "policy: demo\n")
+    out = _run("eval", "--policies", str(tmp_path), "--policy", "demo", "--action", "day",
+               "--as-of", "2024-05-01", "--facts", "{}")
+    assert out.exit_code == 1 and "problem(s) in policy files" in out.output

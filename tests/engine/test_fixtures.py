@@ -1,0 +1,73 @@
+import textwrap
+
+from engine.fixtures import coverage_gaps, load_cases, run_case
+
+CASES = textwrap.dedent('''\
+    cases:
+      - name: short day
+        action: day
+        as_of: 2024-05-01
+        facts: {hours: 5, kind: a, start: 2026-08-31}
+        expect:
+          outcome: deny
+          fired: [TT-1-short, TT-3-due, TT-4-size]
+          results: {size_min: 6}
+          obligations: {TT-3-due: 2027-02-28}
+      - name: unknown kind
+        action: day
+        as_of: 2024-05-01
+        facts: {hours: 7, kind: zz}
+        expect: {error: unknown_key}
+''')
+
+
+def _write(root, text=CASES, version="2024-01"):
+    path = root / "demo" / version / "day.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_cases_pass_and_dates_are_text(demo_store, tmp_path):
+    cases, problems = load_cases([_write(tmp_path)])
+    assert problems == [] and len(cases) == 2
+    assert cases[0].facts["start"] == "2026-08-31" and cases[0].line == 2
+    assert [run_case(demo_store, c).failures for c in cases] == [[], []]
+
+
+def test_failures_say_what_differed(demo_store, tmp_path):
+    text = CASES.replace("outcome: deny", "outcome: allow").replace(
+        "{size_min: 6}", "{size_min: 7}").replace("2027-02-28", "2027-03-01").replace(
+        "[TT-1-short, TT-3-due, TT-4-size]", "[TT-1-short, TT-2-unpaid]").replace(
+        "unknown_key", "invalid_facts")
+    cases, _ = load_cases([_write(tmp_path, text)])
+    first, second = (run_case(demo_store, c).failures for c in cases)
+    assert first == [
+        "outcome: expected allow, got deny",
+        "fired: expected but not fired ['TT-2-unpaid']; fired but not expected "
+        "['TT-3-due', 'TT-4-size']",
+        "results.size_min: expected 7, got 6",
+        "obligations.TT-3-due: expected due 2027-03-01, got 2027-02-28",
+    ]
+    assert second[0].startswith("refused with unknown_key")
+
+
+def test_case_outside_its_version_fails(demo_store, tmp_path):
+    cases, _ = load_cases([_write(tmp_path, version="2023-01")])
+    assert "falls in version 2024-01" in run_case(demo_store, cases[0]).failures[0]
+
+
+def test_malformed_fixture_file(tmp_path):
+    _, problems = load_cases([_write(tmp_path, "cases:\n  - name: x\n    actoin: day\n")])
+    assert {p.line for p in problems} == {2, 3}
+    assert any("unknown key 'actoin'; did you mean 'action'?" in p.message for p in problems)
+
+
+def test_coverage_lists_rules_without_both_kinds_of_case(demo_store, tmp_path):
+    cases, _ = load_cases([_write(tmp_path)])
+    gaps = coverage_gaps(demo_store, [run_case(demo_store, c) for c in cases])
+    text = "\n".join(gaps)
+    assert "rule TT-1-short (version 2024-01) has no case" in text       # fires, never silent
+    assert "rule TT-2-unpaid (version 2024-01) never fires" in text
+    assert "TT-5-groups" in text
+    assert all(g.split(": rule")[0].rsplit(":", 1)[0].endswith("2024-01.yaml") for g in gaps)
