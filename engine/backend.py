@@ -92,6 +92,8 @@ def dumps(fact: dict[str, Any]) -> str:
     >>> dumps({"x": 1e-05, "s": "ä", "n": 3})
     '{"x":0.00001,"s":"ä","n":3}'
     """
+    if not any(type(v) is float and v and not 1e-4 <= abs(v) < 1e16 for v in fact.values()):
+        return json.dumps(fact, ensure_ascii=False, separators=(",", ":"))
     parts = []
     for key, value in fact.items():
         text = _number(value) if isinstance(value, float) else json.dumps(

@@ -83,7 +83,6 @@ class DecisionLog:
     def record(self, entry: LogEntry) -> None:
         """One row, committed before the caller answers: a decision is never unlogged."""
         if self._sqlite:
-            self._record_sqlite(entry)
             return
         with self.engine.begin() as conn:
             conn.execute(self._insert, [dict(entry.__dict__)])  # no deep copy

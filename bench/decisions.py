@@ -1,0 +1,185 @@
+"""``make bench``: µs per decision, as ratios against baselines measured in the same run.
+
+Not a test: this machine is shared and noisy, so only ratios measured side by side mean
+anything. Printed:
+
+1. the mixed workload (every fixture case that yields a decision, over all policies) through
+   ``engine.decide`` on durable_rules, and through the same pipeline on the pure-Python
+   evaluator (isolating what durable_rules costs);
+2. the floor: the rules of three actions written as plain Python functions, against the
+   engine on exactly those cases;
+3. scaling: a 1000-row parameter table against a 10-row one, a generated 300-rule action
+   against a 10-rule one;
+4. memory: RSS before and after 20,000 decisions.
+
+Run: ``make bench`` (or ``.venv/bin/python -m bench.decisions [--seconds S]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.floor import FLOOR
+from engine import PolicyStore, decide
+from engine.fixtures import load_cases, run_case
+from engine.pyeval import PythonEvaluator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def per_call_us(fn: Callable[[], Any], seconds: float, repeats: int = 5) -> float:
+    """Median over ``repeats`` runs of the mean µs per call, each run about ``seconds``."""
+    fn()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < 0.05:
+        fn()
+        n += 1
+    batch = max(1, int(n * seconds / 0.05 / repeats))
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(batch):
+            fn()
+        runs.append((time.perf_counter() - t0) / batch * 1e6)
+    return statistics.median(runs)
+
+
+def _workload(store: PolicyStore) -> list[dict[str, Any]]:
+    cases, _ = load_cases([ROOT / "fixtures"])
+    out = []
+    for case in cases:
+        result = run_case(store, case)
+        if result.fired is not None:
+            out.append({"policy": case.policy, "action": case.action, "as_of": case.as_of,
+                        "facts": case.facts})
+    return out
+
+
+def _cycle(items: list[Any], call: Callable[[Any], Any]) -> Callable[[], None]:
+    state = {"i": 0}
+
+    def one() -> None:
+        call(items[state["i"] % len(items)])
+        state["i"] += 1
+    return one
+
+
+def mixed(store: PolicyStore, seconds: float) -> list[tuple[str, float]]:
+    work = _workload(store)
+    if not work:
+        return []
+    py = PythonEvaluator()
+    engine_us = per_call_us(_cycle(work, lambda w: decide(store, **w)), seconds)
+    python_us = per_call_us(_cycle(work, lambda w: decide(store, **w, evaluator=py)), seconds)
+    noop_us = per_call_us(_cycle(work, lambda w: dict(w["facts"])), seconds)
+    return [(f"mixed workload ({len(work)} cases), engine on durable_rules", engine_us),
+            ("same workload, engine on the Python evaluator", python_us),
+            ("same workload, no-op (copy the facts)", noop_us)]
+
+
+def floor(store: PolicyStore, seconds: float) -> list[tuple[str, float]]:
+    work = [w for w in _workload(store) if (w["policy"], w["action"]) in FLOOR]
+    if not work:
+        return []
+    for w in work:                        # the floor must decide what the engine decides
+        expected = decide(store, **w).outcome
+        got = FLOOR[(w["policy"], w["action"])](w["facts"], w["as_of"])
+        if got != expected:
+            raise SystemExit(f"floor disagrees with the engine on {w}: {got} != {expected}")
+    engine_us = per_call_us(_cycle(work, lambda w: decide(store, **w)), seconds)
+    floor_us = per_call_us(_cycle(work, lambda w: FLOOR[(w["policy"], w["action"])](
+        w["facts"], w["as_of"])), seconds)
+    actions = ", ".join(sorted({a for _, a in FLOOR}))
+    return [(f"floor workload ({len(work)} cases: {actions}), engine", engine_us),
+            ("same cases, hand-written plain Python (the floor)", floor_us)]
+
+
+def _generated(rows: int, rules: int) -> str:
+    table = "\n".join(f"    t{i}: {{limit: {i % 50}}}" for i in range(rows))
+    rule_text = "\n".join(
+        f"  - id: TT-{i}-gen\n    action: act\n    when: kind == \"k{i}\" and amount > limit\n"
+        f"    effect: deny\n    cite: {{seed: \"000\", section: \"generated\"}}\n"
+        f"    message: {{fi: \"r{i}\", sv: \"r{i}\", en: \"r{i}\"}}" for i in range(rules))
+    return (f"policy: gen\nversion: \"2025-01\"\neffective_from: 2025-01-01\n"
+            f"title: {{fi: G, sv: G, en: G}}\nsource: {{document: generated}}\n"
+            f"parameters:\n  types:\n{table}\n"
+            f"actions:\n  act:\n    facts:\n      kind: {{type: string}}\n"
+            f"      row: {{type: string}}\n      amount: {{type: integer}}\n"
+            f"    derive:\n      limit: lookup(types, row, \"limit\")\n"
+            f"rules:\n{rule_text}\n")
+
+
+def _generated_us(rows: int, rules: int, seconds: float) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "gen" / "2025-01.yaml"
+        path.parent.mkdir()
+        path.write_text(_generated(rows, rules), encoding="utf-8")
+        store = PolicyStore.load(tmp)
+        try:
+            facts = [{"kind": f"k{i % rules}", "row": f"t{(i * 7) % rows}", "amount": i % 60}
+                     for i in range(101)]
+            return per_call_us(_cycle(facts, lambda f: decide(
+                store, policy="gen", action="act", as_of="2025-06-01", facts=f)), seconds)
+        finally:
+            store.close()
+
+
+def scaling(seconds: float) -> list[tuple[str, float]]:
+    return [("generated: 10 rules, 10-row table", _generated_us(10, 10, seconds)),
+            ("generated: 10 rules, 1000-row table", _generated_us(1000, 10, seconds)),
+            ("generated: 300 rules, 10-row table", _generated_us(10, 300, seconds))]
+
+
+def memory(store: PolicyStore) -> tuple[float, float]:
+    work = _workload(store)
+    one = _cycle(work, lambda w: decide(store, **w))
+    for _ in range(2000):
+        one()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for _ in range(20_000):
+        one()
+    return before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
+    args = parser.parse_args(argv)
+    store = PolicyStore.load(ROOT / "policies")
+    print(f"python {sys.version.split()[0]}; {args.seconds:g} s per measurement, median of 5")
+    rows = mixed(store, args.seconds)
+    for label, us in rows:
+        print(f"  {us:9.1f} µs  {label}")
+    if rows:
+        print(f"  ratio engine / Python evaluator: {rows[0][1] / rows[1][1]:.2f}; "
+              f"engine / no-op: {rows[0][1] / rows[2][1]:.0f}")
+    rows = floor(store, args.seconds)
+    for label, us in rows:
+        print(f"  {us:9.1f} µs  {label}")
+    if rows:
+        print(f"  ratio engine / plain-Python floor: {rows[0][1] / rows[1][1]:.1f}")
+    rows = scaling(args.seconds)
+    for label, us in rows:
+        print(f"  {us:9.1f} µs  {label}")
+    base = rows[0][1]
+    print(f"  ratio 1000-row / 10-row table: {rows[1][1] / base:.2f}; "
+          f"300 rules / 10 rules: {rows[2][1] / base:.2f}")
+    if not _workload(store):
+        store.close()
+        return
+    before, after = memory(store)
+    print(f"  max RSS {before:.1f} MiB → {after:.1f} MiB over 20,000 decisions "
+          f"(+{after - before:.1f} MiB)")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+FLOOR: dict = {}
