@@ -11,7 +11,9 @@ What the stages do:
   list fact) becomes a hidden derived value ``_h1 …`` computed in Python before evaluation.
   Parameters are constants and are folded into the condition.
 * **emit** — comparisons, ``in`` lists (as ``$or`` of ``$eq``), ``is missing`` (``$nex``),
-  ``and``/``or``. A rule without ``when`` fires on every request of its action.
+  ``and``/``or``. A rule without ``when`` fires on every request of its action. A comparison
+  of two fields first tests that the right-hand one is present (durable_rules otherwise may
+  read a stale value for it).
 * **limits** — durable_rules hangs or crashes past limits it does not check itself
   (durable-rules.md §6). A plan that could cross one is refused here, at the line of the
   action or rule, before it ever reaches the engine.
@@ -166,7 +168,11 @@ class _Hoister:
         if rconst:
             _check_constant(rval)
             return {_OPS[op]: {f: json_value(rval)}}
-        return {_OPS[op]: {f: {"$m": self.field(right)}}}
+        # Measured: when the referenced field is missing, durable_rules may compare with a
+        # stale value left by another rule's comparison and match (found by the differential
+        # test). Testing its presence first makes the comparison false, as it must be.
+        other = self.field(right)
+        return {"$and": [{"$ex": {other: 1}}, {_OPS[op]: {f: {"$m": other}}}]}
 
 
 def _check_constant(value: Any) -> None:

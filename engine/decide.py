@@ -73,8 +73,9 @@ def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
         elif rule.effect == "oblige":
             due = ex.evaluate(rule.due, values)
             local = {**values, "due": due}
-        if rule.effect != "result":
-            findings[rule.effect].append(_finding(rule, local, lang, due))
+        # a result rule's message explains the values it set: it reads as a notice
+        kind = "info" if rule.effect == "result" else rule.effect
+        findings[kind].append(_finding(rule, local, lang, due))
     trace = tuple(_trace(plan, values, fired)) if explain else None
     return Decision(
         policy=version.policy, version=version.version, digest=version.digest,

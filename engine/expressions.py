@@ -357,6 +357,10 @@ def _cmp_types(op: str, a: str, b: str) -> None:
         raise ExprError(f"cannot compare a {a}; use length(), contains() or all_in()")
     if op not in ("==", "!=") and a == "boolean":
         raise ExprError(f"yes/no values only compare with == or !=, not {op}")
+    if op not in ("==", "!=") and a == "string":
+        # durable_rules orders the JSON-escaped text ('\\n' after '2'), not the text itself
+        raise ExprError(f"text only compares with ==, != or in [..], not {op}; "
+                        "compare dates or numbers instead")
 
 
 def check(node: Any, scope: Scope) -> str:
@@ -419,7 +423,7 @@ def _check_call(node: Call, scope: Scope) -> str:
     if not fn.min_args <= len(node.args) <= fn.max_args:
         raise ExprError(f"{node.fn}() takes {fn.signature}; got {len(node.args)} argument(s)")
     types = [check(a, scope) for a in node.args]
-    if node.fn in ("lookup", "has_key"):
+    if node.fn in ("lookup", "has_key", "lookup_or"):
         return _check_lookup(node, types, scope)
     try:
         return fn.check(types)
@@ -441,6 +445,15 @@ def _check_lookup(node: Call, types: list[str], scope: Scope) -> str:
                         f"not {types[1]}") from None
     if node.fn == "has_key":
         return "boolean"
+    if node.fn == "lookup_or":            # lookup_or(table, key, ["column",] default)
+        inner = Call("lookup", node.args[:-1])
+        value_type = _check_lookup(inner, types[:-1], scope) if rows else "any"
+        default = types[-1]
+        if value_type != "any" and not (value_type == default or "any" in (value_type, default)
+                                         or {value_type, default} <= set(NUMERIC)):
+            raise ExprError(f"lookup_or(): the default is {default} but the table holds "
+                            f"{value_type}")
+        return default if value_type == "any" else value_type
     values = list(rows.values())
     if len(node.args) == 2:
         if values and isinstance(values[0], dict):
@@ -535,7 +548,7 @@ def evaluate(node: Any, values: dict[str, Any]) -> Any:
         args = [evaluate(a, values) for a in node.args]
         if not fn.none_safe and any(a is None for a in args):
             return None
-        if node.fn in ("lookup", "has_key"):
+        if node.fn in ("lookup", "has_key", "lookup_or"):
             args[0] = (args[0].name, args[0].rows)
         return fn.impl(*args)
     raise ExprError(f"cannot evaluate {node!r}")

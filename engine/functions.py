@@ -31,6 +31,7 @@ __all__ = [
     "add_months",
     "percent",
     "round_half_up",
+    "temporary_hetu",
     "valid_hetu",
     "valid_ytunnus",
 ]
@@ -129,6 +130,15 @@ def valid_hetu(code: str) -> bool:
     if serial in ("000", "001"):
         return False
     return _HETU_CHECK[int(dd + mm + yy + serial) % 31] == check
+
+
+def temporary_hetu(code: str) -> bool:
+    """A valid henkilötunnus with an individual number 900–999: a temporary code.
+
+    >>> temporary_hetu("010594Y9021"), temporary_hetu("131052-308T")
+    (True, False)
+    """
+    return valid_hetu(code) and code[7] == "9"
 
 
 _YTUNNUS = re.compile(r"^(\d{7})-(\d)$")
@@ -240,6 +250,14 @@ def _has_key(table: tuple[str, dict], key: Any) -> bool:
     return key in table[1]
 
 
+def _lookup_or(table: tuple[str, dict], key: Any, *rest: Any) -> Any:
+    """``lookup_or(table, key, default)`` or ``lookup_or(table, key, "column", default)``."""
+    *column, default = rest
+    if key not in table[1]:
+        return default
+    return _lookup(table, key, *column)
+
+
 FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     Function("add_days", 2, 2, _want("date", "integer", result="date"), add_days,
              signature="add_days(date, days)"),
@@ -266,6 +284,9 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
              signature='lookup(table, key) or lookup(table, key, "column")'),
     Function("has_key", 2, 2, _want("table", "any", result="boolean"), _has_key,
              signature="has_key(table, key)"),
+    Function("lookup_or", 3, 4, _want("table", "any", "any", "any", result="any"), _lookup_or,
+             none_safe=True, signature='lookup_or(table, key, default) or '
+             'lookup_or(table, key, "column", default)'),
     Function("length", 1, 1, _count_check, len, signature="length(list)"),
     Function("count", 2, 2, _count_check, lambda xs, v: list(xs).count(v),
              signature="count(list, value)"),
@@ -284,6 +305,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in [
              signature="percent(part, whole)"),
     Function("valid_hetu", 1, 1, _want(("hetu", "string"), result="boolean"), valid_hetu,
              signature="valid_hetu(code)"),
+    Function("temporary_hetu", 1, 1, _want(("hetu", "string"), result="boolean"),
+             temporary_hetu, signature="temporary_hetu(code)"),
     Function("valid_ytunnus", 1, 1, _want("string", result="boolean"), valid_ytunnus,
              signature="valid_ytunnus(code)"),
     Function("coalesce", 2, 2, _coalesce_check, lambda a, b: b if a is None else a,

@@ -17,7 +17,7 @@ from flask import Flask
 from service import errors
 from service.blueprints import BLUEPRINTS
 from service.config import load_config
-from service.database import make_engine
+from service.database import check_at_head, make_engine
 from service.decision_log import DecisionLog
 from service.extensions import ServiceApi, Services
 from service.masking import Masker, ScrubFilter, load_or_create_key
@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _configure_logging(app.config["LOG_LEVEL"])
 
     engine = make_engine(app.config["DATABASE_URL"])
+    check_at_head(engine)
     var_dir = Path(app.config["VAR_DIR"])
     app.extensions["rehab_rules"] = Services(
         policies=PolicySource(app.config["POLICIES_DIR"], var_dir / "policies.reloaded"),

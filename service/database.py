@@ -11,10 +11,14 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-__all__ = ["alembic_config", "make_engine", "upgrade"]
+from service.errors import DatabaseNotReady
+
+__all__ = ["alembic_config", "check_at_head", "make_engine", "upgrade"]
 
 _MIGRATIONS = str(Path(__file__).with_name("migrations"))
 
@@ -46,6 +50,19 @@ def alembic_config(engine: Engine) -> Config:
     config.set_main_option("script_location", _MIGRATIONS)
     config.attributes["engine"] = engine
     return config
+
+
+def check_at_head(engine: Engine) -> None:
+    """Refuse to serve on a database the migrations have not reached: better a worker that
+    does not boot, saying why, than a 500 on every decision."""
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        raise DatabaseNotReady(
+            f"the database {engine.url.render_as_string(hide_password=True)} is at migration "
+            f"{current or 'none'}, not {head}: run 'rehab-rules db upgrade'",
+            {"current": current, "head": head})
 
 
 def upgrade(url_or_engine: str | Engine, revision: str = "head") -> None:

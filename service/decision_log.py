@@ -83,6 +83,7 @@ class DecisionLog:
     def record(self, entry: LogEntry) -> None:
         """One row, committed before the caller answers: a decision is never unlogged."""
         if self._sqlite:
+            self._record_sqlite(entry)
             return
         with self.engine.begin() as conn:
             conn.execute(self._insert, [dict(entry.__dict__)])  # no deep copy
@@ -104,6 +105,11 @@ class DecisionLog:
             connection.close()
 
     def get(self, decision_id: str) -> dict[str, Any] | None:
+        """The logged decision, or None; a text that is no UUID is no decision id."""
+        try:
+            decision_id = str(uuid.UUID(decision_id))
+        except ValueError:
+            return None
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(DecisionRow.__table__).where(DecisionRow.id == decision_id)

@@ -8,8 +8,10 @@ The tree::
     ├── Forbidden                403 ``forbidden``: the token's role or provider may not
     ├── NotFound                 404 ``not_found`` (``unknown_decision`` …)
     ├── PayloadTooLarge          413 ``payload_too_large``
-    └── InvalidRequest           422 ``invalid_request``: well-formed JSON with bad content;
-                                 ``details.fields`` maps each field to its messages
+    ├── InvalidRequest           422 ``invalid_request``: well-formed JSON with bad content;
+    │                            ``details.fields`` maps each field to its messages
+    └── DatabaseNotReady         raised at start-up, never answered: the database is not at
+                                 the newest migration (``rehab-rules db upgrade``)
 
 Engine errors keep their own codes (``unknown_policy``, ``invalid_facts`` …) and are mapped
 to a status here, so the HTTP body of an engine error is the engine's ``to_dict()``. Every
@@ -36,6 +38,7 @@ from engine import (
 from service.masking import get_logger
 
 __all__ = [
+    "DatabaseNotReady",
     "Forbidden",
     "InvalidRequest",
     "MalformedRequest",
@@ -92,8 +95,12 @@ class InvalidRequest(ServiceError):
     status, code = 422, "invalid_request"
 
 
-# Engine errors: the status each family means to an HTTP client. Order matters (subclasses
-# first is not needed: the families are disjoint).
+class DatabaseNotReady(ServiceError):
+    status, code = 500, "database_not_ready"
+
+
+# Engine errors: the status each family means to an HTTP client (the families are disjoint).
+# EvaluationError is absent on purpose: it is the engine's bug, answered as a generic 500.
 _ENGINE_STATUS: tuple[tuple[type[EngineError], int], ...] = (
     (LookupFailed, 404),
     (FactError, 422),

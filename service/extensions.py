@@ -15,6 +15,7 @@ from service.decision_log import DecisionLog
 from service.errors import error_response
 from service.masking import Masker
 from service.policy_source import PolicySource
+from service.schemas import ErrorEnvelopeSchema
 from service.tokens import TokenStore
 
 __all__ = ["ServiceApi", "Services", "services"]
@@ -22,6 +23,8 @@ __all__ = ["ServiceApi", "Services", "services"]
 
 class ServiceApi(Api):
     """flask-smorest's Api, with HTTP errors in our one error shape instead of its own."""
+
+    ERROR_SCHEMA = ErrorEnvelopeSchema
 
     def handle_http_exception(self, error):
         return error_response(error)

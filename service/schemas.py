@@ -19,6 +19,7 @@ __all__ = [
     "DecisionResponseSchema",
     "DiffQuerySchema",
     "DiffSchema",
+    "ErrorEnvelopeSchema",
     "HealthSchema",
     "LoggedDecisionSchema",
     "PolicyListSchema",
@@ -27,6 +28,9 @@ __all__ = [
 ]
 
 _NAME = validate.Length(min=1, max=100)
+# What a policy, action or version name can look like: anything else cannot exist, and a NUL
+# would make PostgreSQL refuse the query instead of finding nothing.
+_NAME_CHARS = validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Not a policy, action or version name.")
 LANGS = ("fi", "sv", "en")
 
 
@@ -106,8 +110,8 @@ class LoggedDecisionSchema(_DecisionBody):
 
 
 class DecisionQuerySchema(StrictSchema):
-    policy = fields.String(validate=_NAME)
-    action = fields.String(validate=_NAME)
+    policy = fields.String(validate=[_NAME, _NAME_CHARS])
+    action = fields.String(validate=[_NAME, _NAME_CHARS])
     outcome = fields.String(validate=validate.OneOf(("allow", "deny")))
     since = Instant(metadata={"description": "ISO date or date-time, inclusive"})
     until = Instant(metadata={"description": "ISO date or date-time, exclusive"})
@@ -149,8 +153,8 @@ class VersionDetailSchema(VersionSummarySchema):
 
 
 class DiffQuerySchema(StrictSchema):
-    from_ = fields.String(required=True, data_key="from", validate=_NAME)
-    to = fields.String(required=True, validate=_NAME)
+    from_ = fields.String(required=True, data_key="from", validate=[_NAME, _NAME_CHARS])
+    to = fields.String(required=True, validate=[_NAME, _NAME_CHARS])
 
 
 class DiffSchema(Schema):
@@ -160,6 +164,20 @@ class DiffSchema(Schema):
     parameters = fields.Dict()
     rules = fields.Dict()
     actions = fields.Dict()
+
+
+# --- errors ---------------------------------------------------------------------------
+
+class ErrorSchema(Schema):
+    code = fields.String(metadata={"description": "stable, e.g. invalid_facts"})
+    message = fields.String()
+    details = fields.Dict(metadata={"description": "e.g. fields: {name: [messages]}"})
+
+
+class ErrorEnvelopeSchema(Schema):
+    """Every error response: ``{"error": {"code", "message", "details"}}``."""
+
+    error = fields.Nested(ErrorSchema)
 
 
 # --- health and admin -------------------------------------------------------------------

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from flask import g
-from flask_smorest import Blueprint
 
 from engine import PolicyError
 from service.auth import require
 from service.blueprints.policies import policy_summaries
 from service.extensions import services
 from service.masking import get_logger
+from service.parsing import ApiBlueprint
 from service.schemas import ReloadSchema
 
 __all__ = ["blp"]
 
-blp = Blueprint("admin", __name__, url_prefix="/v1/admin", description="Administration")
+blp = ApiBlueprint("admin", __name__, url_prefix="/v1/admin", description="Administration")
 log = get_logger("service.admin")
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import g, jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from engine import Decision, decide, personal_fact_names
 from service.auth import DECIDERS, READERS, require
@@ -22,6 +21,7 @@ from service.errors import Forbidden, InvalidRequest, NotFound
 from service.extensions import services
 from service.ids import new_decision_id
 from service.masking import get_logger
+from service.parsing import ApiBlueprint
 from service.schemas import (
     DecisionListSchema,
     DecisionQuerySchema,
@@ -32,7 +32,7 @@ from service.schemas import (
 
 __all__ = ["blp"]
 
-blp = Blueprint("decisions", __name__, url_prefix="/v1/decisions",
+blp = ApiBlueprint("decisions", __name__, url_prefix="/v1/decisions",
                 description="Evaluate facts against the policy in force, and the decision log")
 log = get_logger("service.decisions")
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
 from service.extensions import services
+from service.parsing import ApiBlueprint
 from service.schemas import HealthSchema
 
 __all__ = ["blp"]
 
-blp = Blueprint("health", __name__, url_prefix="/v1/health", description="Liveness")
+blp = ApiBlueprint("health", __name__, url_prefix="/v1/health", description="Liveness")
 
 
 @blp.route("")

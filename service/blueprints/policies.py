@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service.auth import ANY_ROLE, require
 from service.extensions import services
+from service.parsing import ApiBlueprint
 from service.policy_diff import diff_versions
 from service.schemas import DiffQuerySchema, DiffSchema, PolicyListSchema, VersionDetailSchema
 
 __all__ = ["blp", "policy_summaries"]
 
-blp = Blueprint("policies", __name__, url_prefix="/v1/policies",
+blp = ApiBlueprint("policies", __name__, url_prefix="/v1/policies",
                 description="Policies and their versions")
 
 

@@ -94,3 +94,23 @@ def test_floats_reach_the_engine_without_exponents(demo_store):
         assert [plan.rules[i].rule.id for i in fired] == ["TT-1-short", "TT-4-size"]
     finally:
         ev.release(handle)
+
+
+def test_missing_right_hand_field_never_matches_with_the_compiler_guard(tmp_path):
+    """durable_rules read a stale value for a missing ``$m`` field; the compiler guards it."""
+    from engine import PolicyStore, decide
+    from tests.conftest import DEMO, write_policy
+
+    extra = "".join(f"      {n}: {{type: date, optional: true}}\n" for n in "abcd")
+    text = DEMO.replace("      code: {type: hetu, optional: true}\n",
+                        "      code: {type: hetu, optional: true}\n" + extra)
+    text = text.replace("when: hours < min_hours", "when: a > b").replace(
+        "when: length(groups) > 2 or contains(groups, \"x\")", "when: c > d")
+    store = PolicyStore.load(write_policy(tmp_path, text).parent.parent)
+    try:
+        d = decide(store, policy="demo", action="day", as_of="2024-05-01",
+                   facts={"hours": 7, "kind": "a", "a": "2015-09-16", "b": "2015-04-26",
+                          "c": "2014-06-05"})
+        assert d.fired == ("TT-1-short", "TT-4-size")
+    finally:
+        store.close()

@@ -44,7 +44,8 @@ def test_field_to_field_comparison_and_flip(tmp_path):
     text = DEMO.replace("when: hours < min_hours", "when: 6 > hours and hours <= size_min")
     plans, _ = _plans(tmp_path, text)
     cond = plans["day"].rules[0].condition
-    assert cond == {"$and": [{"$lt": {"hours": 6}}, {"$lte": {"hours": {"$m": "size_min"}}}]}
+    assert cond == {"$and": [{"$lt": {"hours": 6}}, {"$and": [
+        {"$ex": {"size_min": 1}}, {"$lte": {"hours": {"$m": "size_min"}}}]}]}
 
 
 def test_in_lists(tmp_path):

@@ -22,7 +22,7 @@ def test_deny_warn_info_oblige(demo_store):
     assert [f.message for f in d.violations] == ["Liian lyhyt: 5 h"]
     assert [f.rule for f in d.warnings] == ["TT-2-unpaid"]
     assert d.warnings[0].cite["interpretation"] == "b counts as coaching"
-    assert [f.message for f in d.notices] == ["Ryhmät x"]
+    assert [f.message for f in d.notices] == ["Koko 4", "Ryhmät x"]   # result explained
     assert [(o.rule, o.due) for o in d.obligations] == [("TT-3-due", "2027-02-28")]
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from service import create_app
 from service.database import make_engine, upgrade
@@ -93,7 +93,7 @@ def policies_dir(tmp_path: Path) -> Path:
 
 def _postgres_available() -> bool:
     try:
-        engine = make_engine(PG_URL)
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         engine.dispose()
@@ -168,6 +168,12 @@ def app(policies_dir: Path, sqlite_url: str, tmp_path: Path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def any_app(policies_dir: Path, any_db_url: str, tmp_path: Path):
+    """The app on SQLite and on PostgreSQL."""
+    return make_app(policies_dir, any_db_url, tmp_path / "var")
 
 
 class Tokens:

@@ -44,3 +44,19 @@ def test_the_documented_response_schema_is_the_engines_decision(app, client, tok
     assert DecisionResponseSchema().dump(answer) == answer
     sent = client.post("/v1/decisions", json=decision_body(), headers=tokens["provider"])
     assert set(sent.get_json()) == set(DecisionResponseSchema().fields)
+
+
+def test_an_unmigrated_database_stops_the_app_at_start(policies_dir, tmp_path):
+    import pytest
+
+    from service.errors import DatabaseNotReady
+    from tests.service.conftest import make_app
+
+    with pytest.raises(DatabaseNotReady, match="rehab-rules db upgrade"):
+        make_app(policies_dir, f"sqlite:///{tmp_path / 'empty.db'}", tmp_path / "var")
+
+
+def test_errors_are_documented_in_their_one_shape(client):
+    spec = client.get("/openapi.json").get_json()
+    error = spec["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"code", "message", "details"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.conftest import PROVIDER_A, decision_body, make_app
+from tests.service.conftest import PROVIDER_A, Tokens, decision_body, make_app
 
 REAL_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
@@ -139,3 +139,22 @@ def test_real_policy_rehab_day(sqlite_url, tmp_path):
         for day in ("2025-03-10", "2025-05-12")
     ]
     assert outcomes == ["deny", "allow"]
+
+
+def test_odd_text_reaches_neither_database_as_an_error(any_app):
+    """NUL and friends: PostgreSQL refuses NUL in text, so these once were 500s there."""
+    tokens = Tokens(any_app.extensions["rehab_rules"].tokens)
+    client = any_app.test_client()
+    for path in ("/v1/decisions/%00", "/v1/decisions/x%00y",
+                 "/v1/decisions/01900000-0000-7000-8000-00000000000%00"):
+        assert client.get(path, headers=tokens["auditor"]).status_code == 404, path
+    for query in ("policy=%00", "action=a%00b", "since=2025-01-01%00", "cursor=%00"):
+        response = client.get(f"/v1/decisions?{query}", headers=tokens["auditor"])
+        assert response.status_code == 422, query
+    odd = {"hours": 7, "note": "nul \x00 é \u2028 \ud7ff 😀", "client": "\x00"}
+    response = client.post("/v1/decisions", json=decision_body(facts=odd),
+                           headers=tokens["provider"])
+    assert response.status_code in (200, 422), response.get_json()
+    response = client.post("/v1/decisions", json=decision_body(policy="ti\x00ny"),
+                           headers=tokens["provider"])
+    assert response.status_code == 404
