@@ -1,1 +1,69 @@
-FLOOR: dict = {}
+"""The floor of ``make bench``: three actions' rules written by hand in plain Python.
+
+What a programmer would write without the engine: check the facts, apply the rules with the
+limits inlined, pick the version by date. No policy files, no messages. ``bench.decisions``
+first checks that each function decides every workload case as the engine does, so the two
+timings describe the same work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["FLOOR"]
+
+_DAY_RULE_CHANGED = dt.date(2025, 4, 1)        # tyokokeilu-tyohonvalmennus 04/2025, 4.2
+_MAX_DAYS = {"tyokokeilu": 45, "tyohonvalmennus": 95}
+_MIN_SIZE = {"sidekudos-aikuiset": 6}
+_REQUIREMENT = ("met", "partly_met", "not_met")
+
+
+def _number(facts: dict[str, Any], name: str) -> float:
+    value = facts[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number")
+    return value
+
+
+def rehab_day(facts: dict[str, Any], as_of: dt.date) -> str:
+    service = facts["service"]
+    total, at_work = _number(facts, "hours_total"), _number(facts, "hours_at_workplace")
+    sick, flex = facts.get("sick", False), facts.get("flex_day", False)
+    used = facts.get("days_used_before", 0)
+    counted = not sick and not flex
+    if as_of < _DAY_RULE_CHANGED:
+        too_short = counted and total != 6
+    else:
+        too_short = counted and total < 6
+    deny = (too_short
+            or (counted and at_work < 5)
+            or at_work > total
+            or (service == "tyohonvalmennus" and not facts.get("paid_work", False))
+            or (not sick and used >= _MAX_DAYS[service]))
+    return "deny" if deny else "allow"
+
+
+def confirm_course(facts: dict[str, Any], as_of: dt.date) -> str:
+    attached = _number(facts, "attached_count")
+    _number(facts, "group_size")
+    return "deny" if attached < _MIN_SIZE[facts["course_type"]] else "allow"
+
+
+def classify_finding(facts: dict[str, Any], as_of: dt.date) -> str:
+    contract, description = facts["contract_requirements"], facts[
+        "service_description_requirements"]
+    if contract not in _REQUIREMENT or description not in _REQUIREMENT:
+        raise ValueError("requirements must be met, partly_met or not_met")
+    gap = facts.get("considerable_offer_gap", False)
+    nothing = (contract == "met" and description == "met" and not gap
+               and facts.get("observation", "none") == "none")
+    return "deny" if nothing else "allow"
+
+
+FLOOR: dict[tuple[str, str], Callable[[dict[str, Any], dt.date], str]] = {
+    ("tyokokeilu-tyohonvalmennus", "rehab_day"): rehab_day,
+    ("course-registration", "confirm_course"): confirm_course,
+    ("auditointi", "classify_finding"): classify_finding,
+}

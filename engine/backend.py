@@ -58,9 +58,14 @@ def _host() -> durable_engine.Host:
     return _HOST
 
 
+_FIRED: list[int] = []      # the rules fired by the one decision in flight (under _LOCK)
+
+
 def _recorder(index: int):
+    # Recorded here rather than in the session state: durable_rules serialises the state
+    # after every action, so a growing state costs JSON work per fired rule.
     def run(c: Any) -> None:
-        c.s.fired = [*(c.s.fired or []), index]
+        _FIRED.append(index)
     return run
 
 
@@ -129,6 +134,7 @@ class DurableEvaluator:
         fact = dict(message, id=sid, sid=sid)
         with _LOCK:
             host = _host()
+            _FIRED.clear()
             try:
                 ruleset = host.get_ruleset(prepared.name)
 
@@ -144,11 +150,11 @@ class DurableEvaluator:
                     host.delete_state(prepared.name, sid)
                 except Exception:        # 309: the session was never created
                     pass
+            fired = sorted(set(_FIRED))  # once per rule, though each true $or branch fires
         state = state or {}
         if "exception" in state:
             raise EvaluationError(f"rule action failed: {state['exception']}")
-        # a rule fires once per true branch of an $or: report it once
-        return sorted(set(state.get("fired") or []))
+        return fired
 
     def release(self, prepared: Prepared) -> None:
         """Remove a retired ruleset from the engine (no decision may still be using it)."""
