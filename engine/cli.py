@@ -7,6 +7,7 @@ The HTTP service adds ``db``, ``tokens`` and ``serve`` through the entry-point g
 from __future__ import annotations
 
 import json
+import re
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -126,6 +127,59 @@ def eval_(policy: str, action: str, as_of: str, facts_text: str, lang: str, expl
         mark = "fired" if t.fired else "     "
         reads = ", ".join(f"{k}={format_value(v, lang)}" for k, v in t.reads.items())
         click.echo(f"  {mark} {t.rule}: {t.when or '(always)'}  [{reads}]")
+
+
+TABLE_BEGIN = "<!-- rules:begin -->"
+TABLE_END = "<!-- rules:end -->"
+
+
+def rules_table(policies: dict[str, Any]) -> str:
+    """Markdown: every rule id → policy, versions, actions, effect, seed and section."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, policy in policies.items():
+        for version in policy.versions:
+            for rule in version.rules:
+                row = rows.setdefault((name, rule.id), {"rule": rule, "versions": []})
+                row["versions"].append(version.version)
+
+    def order(key: tuple[str, str]) -> tuple:
+        prefix, number = re.match(r"([A-Z]+)-(\d+)", key[1]).groups()
+        return prefix, int(number), key[1]
+
+    lines = ["| domain id | rule id | policy | versions | action | effect | seed, section "
+             "| interpretation |", "|---|---|---|---|---|---|---|---|"]
+    for key in sorted(rows, key=order):
+        rule, versions = rows[key]["rule"], rows[key]["versions"]
+        domain = re.match(r"[A-Z]+-\d+", rule.id).group()
+        interp = rule.cite.get("interpretation")
+        cells = [domain, f"`{rule.id}`", key[0], ", ".join(versions), ", ".join(rule.actions),
+                 rule.effect, f"{rule.cite['seed']}, {rule.cite['section']}",
+                 f"yes: {interp}" if interp else "no"]
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ")
+                                         for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+@main.command("table")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--write", "target", type=click.Path(exists=True, path_type=Path),
+              help=f"replace the table between {TABLE_BEGIN} and {TABLE_END} in this file")
+def table_(paths: tuple[Path, ...], target: Path | None) -> None:
+    """Print the table of every rule (id, policy, versions, action, seed, interpretation)."""
+    policies, _, problems = load_files(collect_files(paths or [Path("policies")]))
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem(s); run rehab-rules validate")
+    table = rules_table(policies)
+    if target is None:
+        click.echo(table, nl=False)
+        return
+    text = target.read_text(encoding="utf-8")
+    if TABLE_BEGIN not in text or TABLE_END not in text:
+        raise click.ClickException(f"{target} has no {TABLE_BEGIN} … {TABLE_END} markers")
+    head, rest = text.split(TABLE_BEGIN, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    target.write_text(f"{head}{TABLE_BEGIN}\n{table}{TABLE_END}{tail}", encoding="utf-8")
+    click.echo(f"wrote {len(table.splitlines()) - 2} rules into {target}")
 
 
 def _cite(cite: dict[str, str]) -> str:

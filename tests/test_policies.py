@@ -86,3 +86,13 @@ def test_versioning_proof_rehab_day(real_store):
                    as_of="2025-05-12", facts=facts)
     assert (before.outcome, after.outcome) == ("deny", "allow")
     assert before.version != after.version
+
+
+def test_rule_table_in_policies_readme_is_current(real_store):
+    from engine.cli import TABLE_BEGIN, TABLE_END, rules_table
+    from tests.conftest import POLICIES
+
+    text = (POLICIES / "README.md").read_text(encoding="utf-8")
+    current = text.split(TABLE_BEGIN, 1)[1].split(TABLE_END, 1)[0].lstrip("\n")
+    assert current == rules_table(real_store.policies), (
+        "run: .venv/bin/rehab-rules table policies --write policies/README.md")

@@ -68,3 +68,15 @@ def test_broken_policies_stop_eval(tmp_path):
     out = _run("eval", "--policies", str(tmp_path), "--policy", "demo", "--action", "day",
                "--as-of", "2024-05-01", "--facts", "{}")
     assert out.exit_code == 1 and "problem(s) in policy files" in out.output
+
+
+def test_table_prints_and_writes(demo_root, tmp_path):
+    out = _run("table", str(demo_root))
+    assert out.exit_code == 0
+    assert "| TT-2 | `TT-2-unpaid` | demo | 2024-01 | day | warn | 004, 4.3 | yes: b counts" \
+        in out.output
+    doc = tmp_path / "doc.md"
+    doc.write_text("intro\n<!-- rules:begin -->\nold\n<!-- rules:end -->\nend\n")
+    assert _run("table", str(demo_root), "--write", str(doc)).exit_code == 0
+    text = doc.read_text()
+    assert "old" not in text and "`TT-1-short`" in text and text.endswith("end\n")
