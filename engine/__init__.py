@@ -8,7 +8,7 @@ importer of durable_rules) and builds a :class:`Decision` with messages in fi, s
 The engine never imports Flask or SQLAlchemy.
 """
 
-from engine.decide import decide, personal_fact_names
+from engine.decide import decide
 from engine.errors import (
     EngineError,
     EvaluationError,
@@ -42,5 +42,4 @@ __all__ = [
     "UnknownPolicy",
     "UnknownVersion",
     "decide",
-    "personal_fact_names",
 ]

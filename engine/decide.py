@@ -13,15 +13,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from engine import expressions as ex
 from engine.compiler import ActionPlan
 from engine.errors import FactError
-from engine.facts import check_facts, derive, message_for, parse_date
+from engine.facts import check_facts, compute, derive, message_for, parse_date
 from engine.messages import render
 from engine.model import LANGUAGES, Decision, Finding, PolicyVersion, Rule, TraceEntry
 from engine.store import PolicyStore
 
-__all__ = ["decide", "personal_fact_names"]
+__all__ = ["decide"]
 
 
 def _as_date(as_of: dt.date | str) -> dt.date:
@@ -66,12 +65,13 @@ def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
         local = values
         due = None
         if rule.effect == "result":
-            computed = {k: ex.evaluate(e, values) for k, e in rule.sets.items()}
+            computed = {k: compute(e, values, rule.set_sources[k], k)
+                        for k, e in rule.sets.items()}
             for k, v in computed.items():
                 results.setdefault(k, v)     # the first rule in the file wins
             local = {**values, **computed}
         elif rule.effect == "oblige":
-            due = ex.evaluate(rule.due, values)
+            due = compute(rule.due, values, rule.due_source or "due", "due")
             local = {**values, "due": due}
         # a result rule's message explains the values it set: it reads as a notice
         kind = "info" if rule.effect == "result" else rule.effect
@@ -86,6 +86,7 @@ def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
         results=results,
         fired=tuple(plan.rules[i].rule.id for i in sorted(fired)),
         trace=trace,
+        personal_facts=plan.action.personal,
     )
 
 
@@ -102,7 +103,7 @@ MASK = "***"
 
 
 def _trace(plan: ActionPlan, values: dict[str, Any], fired: set[int]):
-    personal = {n for n, f in plan.action.facts.items() if f.personal}
+    personal = plan.action.personal
     for i, compiled in enumerate(plan.rules):
         yield TraceEntry(
             rule=compiled.rule.id, effect=compiled.rule.effect, fired=i in fired,
@@ -110,9 +111,3 @@ def _trace(plan: ActionPlan, values: dict[str, Any], fired: set[int]):
             reads={n: (MASK if n in personal and values.get(n) is not None else values.get(n))
                    for n in compiled.reads},
         )
-
-
-def personal_fact_names(version: PolicyVersion, action: str) -> set[str]:
-    """Facts of an action that hold personal identity codes: never store them in clear."""
-    spec = version.actions.get(action)
-    return {n for n, f in spec.facts.items() if f.personal} if spec else set()

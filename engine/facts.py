@@ -23,7 +23,7 @@ from engine.errors import FactError
 from engine.functions import LookupMiss
 from engine.model import ActionSpec, FactSpec
 
-__all__ = ["check_facts", "derive", "message_for", "parse_date"]
+__all__ = ["check_facts", "check_value", "compute", "derive", "message_for", "parse_date"]
 
 MAX_TEXT = 10_000
 MAX_ITEMS = 1_000
@@ -45,6 +45,10 @@ def _scalar(kind: str, value: Any) -> Any:
             raise ValueError("must be text")
         if len(value) > MAX_TEXT:
             raise ValueError(f"is longer than {MAX_TEXT} characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("contains characters that are not valid Unicode") from None
         return value
     if kind == "boolean":
         if not isinstance(value, bool):
@@ -65,6 +69,11 @@ def _scalar(kind: str, value: Any) -> Any:
     if kind == "date":
         return parse_date(value)
     raise ValueError(f"unknown type {kind}")
+
+
+def check_value(spec: FactSpec, value: Any) -> Any:
+    """One value against its declaration; ``ValueError`` says what is wrong."""
+    return _check_one(spec, value)
 
 
 def _check_one(spec: FactSpec, value: Any) -> Any:
@@ -133,21 +142,28 @@ def derive(plan: ActionPlan, facts: dict[str, Any], as_of: dt.date,
     values.update(facts)
     values["as_of"] = as_of
     for d in plan.derived:
-        try:
-            values[d.name] = ex.evaluate(d.expr, values)
-        except LookupMiss as miss:
-            raise _lookup_error(d, miss) from None
-        except (ValueError, OverflowError, ArithmeticError, TypeError) as exc:
-            field = next((n for n in d.reads if n in facts), d.name)
-            raise FactError({field: [f"cannot compute {d.source}: {exc}"]}) from None
+        values[d.name] = compute(d.expr, values, d.source, d.name)
     return values
 
 
-def _lookup_error(d: Any, miss: LookupMiss) -> FactError:
-    field = next((n for n in d.reads if n != miss.table), d.name)
-    known = ", ".join(miss.known)
-    return FactError({field: [f"{miss.key!r} is not a known value; known: {known}"]},
-                     code="unknown_key")
+def compute(expr: Any, values: dict[str, Any], source: str, name: str) -> Any:
+    """Evaluate one expression; a failure blames the fact it read, as a :class:`FactError`.
+
+    Used for derived values and for the ``set``/``due`` of fired rules alike, so a value a
+    request makes uncomputable (an unknown table key, a date out of range) is the caller's
+    422, never the service's 500.
+    """
+    try:
+        return ex.evaluate(expr, values)
+    except LookupMiss as miss:
+        reads = ex.names_in(expr)
+        field = next((n for n in reads if n != miss.table), name)
+        known = ", ".join(miss.known)
+        raise FactError({field: [f"{miss.key!r} is not a known value; known: {known}"]},
+                        code="unknown_key") from None
+    except (ValueError, OverflowError, ArithmeticError, TypeError) as exc:
+        field = next((n for n in ex.names_in(expr) if n in values), name)
+        raise FactError({field: [f"cannot compute {source}: {exc}"]}) from None
 
 
 def message_for(plan: ActionPlan, values: dict[str, Any]) -> dict[str, Any]:

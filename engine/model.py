@@ -78,6 +78,11 @@ class ActionSpec:
     derived: tuple[Derived, ...]
     line: int = 0
 
+    @property
+    def personal(self) -> frozenset[str]:
+        """Facts that hold personal identity codes: never log or store them in clear."""
+        return frozenset(n for n, f in self.facts.items() if f.personal)
+
     def describe(self) -> dict[str, Any]:
         return {
             "title": dict(self.title),
@@ -222,6 +227,7 @@ class Decision:
     results: dict[str, Any]
     fired: tuple[str, ...]
     trace: tuple[TraceEntry, ...] | None = None
+    personal_facts: frozenset[str] = frozenset()   # for loggers; not part of the answer
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -23,6 +23,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from engine import expressions as ex
 from engine.errors import Problem
+from engine.facts import check_value
 from engine.loader import LineDict, LineList, line_at, read_yaml
 from engine.model import (
     EFFECTS,
@@ -323,6 +324,18 @@ def _fact_spec(name: str, raw: Any, c: _Collector, where: list[Any]) -> FactSpec
         c.add(where, f"fact {name}: min and max only apply to numbers", "bad_fact")
     default = raw.get("default")
     optional = bool(raw.get("optional", False))
+    if "min" in raw and "max" in raw and _number(raw["min"]) and _number(raw["max"]) \
+            and raw["min"] > raw["max"]:
+        c.add(where, f"fact {name}: min {raw['min']} is above max {raw['max']}", "bad_fact")
+    bare = FactSpec(name=name, type=ftype, items=items)
+    for label, values in (("default", [default] if default is not None else []),
+                          ("one_of", raw["one_of"] if isinstance(raw.get("one_of"), list)
+                           else [])):
+        for value in values:
+            try:
+                check_value(bare, _iso_text(value))
+            except ValueError as exc:
+                c.add([*where, label], f"fact {name}: {label} {value!r} {exc}", "bad_fact")
     return FactSpec(
         name=name, type=ftype, items=items,
         required=not optional and default is None,
@@ -332,6 +345,19 @@ def _fact_spec(name: str, raw: Any, c: _Collector, where: list[Any]) -> FactSpec
         personal=(ftype == "hetu" or items == "hetu"),
         line=line_at(c.doc, where),
     )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _iso_text(value: Any) -> Any:
+    """YAML reads a default of 2025-01-01 as a date; requests send it as text."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_iso_text(v) for v in value]
+    return value
 
 
 def _fact_type(spec: FactSpec) -> str:
@@ -489,7 +515,7 @@ def _build_rule(i: int, raw: Any, actions: dict[str, tuple[ActionSpec, ex.Scope]
     for name in names:                       # a rule must make sense in every action it names
         spec, scope = actions[name]
         allowed |= {n for n, t in scope.types.items() if t != "table"}
-        personal |= {n for n, f in spec.facts.items() if f.personal}
+        personal |= spec.personal
         if "when" in raw:
             parsed = _parse_checked(raw["when"], scope, c, [*where, "when"], "when",
                                     "boolean")

@@ -2,7 +2,7 @@
 
 Two layers, because one mistake in a policy file must not leak a person's id:
 
-1. the facts the policy declares as ``hetu`` (``personal_fact_names``) are replaced by a keyed
+1. the facts the policy declares as ``hetu`` (``Decision.personal_facts``) are replaced by a keyed
    hash wherever they are, whatever they look like;
 2. every string anywhere in what is stored or logged is scanned for anything shaped like a
    henkilötunnus, and each match is replaced by the same keyed hash.
@@ -26,7 +26,8 @@ from typing import Any
 
 __all__ = ["HETU_PATTERN", "Masker", "ScrubFilter", "get_logger", "load_or_create_key"]
 
-HETU_PATTERN = re.compile(r"\b\d{6}[-+ABCDEFYXWVU]\d{3}[0-9A-Y]\b", re.IGNORECASE)
+# no word boundaries: "hetu131052-308T" or "131052-308Tx" must be masked too
+HETU_PATTERN = re.compile(r"(?<!\d)\d{6}[-+ABCDEFYXWVU]\d{3}[0-9A-Y]", re.IGNORECASE)
 _PREFIX = "hetu#"
 
 

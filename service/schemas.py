@@ -51,9 +51,10 @@ class Instant(fields.Field):
             raise ValidationError("Not a valid date or date-time.")
         try:
             parsed = dt.datetime.fromisoformat(value)
-        except ValueError as exc:
+            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+            return parsed.astimezone(dt.UTC)      # overflows at the ends of the range
+        except (ValueError, OverflowError) as exc:
             raise ValidationError("Not a valid ISO 8601 date or date-time.") from exc
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 class StrictSchema(Schema):

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import secrets
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, bindparam, select, update
 
+from engine.functions import valid_ytunnus
 from service.models import TokenRow
 
 __all__ = ["ROLES", "Principal", "TokenStore", "valid_business_id"]
 
 ROLES = ("provider", "planner", "auditor")
-_YTUNNUS = re.compile(r"^\d{7}-\d$")
 
 
 @dataclass(frozen=True)
@@ -36,14 +35,7 @@ class Principal:
 
 def valid_business_id(code: str) -> bool:
     """A Finnish business id (Y-tunnus) ``NNNNNNN-C`` with a correct check digit."""
-    if not _YTUNNUS.match(code):
-        return False
-    total = sum(int(d) * w for d, w in zip(code[:7], (7, 9, 10, 5, 8, 4, 2), strict=True))
-    remainder = total % 11
-    if remainder == 1:
-        return False
-    check = 0 if remainder == 0 else 11 - remainder
-    return check == int(code[-1])
+    return valid_ytunnus(code)
 
 
 def _hash(secret: str) -> str:

@@ -70,3 +70,29 @@ def test_decision_json_shape(demo_store):
     assert set(body) == {"policy", "version", "digest", "action", "as_of", "lang", "outcome",
                          "violations", "warnings", "notices", "obligations", "results",
                          "fired", "trace"}
+
+
+def test_uncomputable_set_or_due_is_the_callers_422(tmp_path):
+    from engine import PolicyStore
+    from tests.conftest import DEMO, write_policy
+
+    text = DEMO.replace("set: {size_min: size_min, long_day: hours > 8}",
+                        'set:\n      size_min: size_min\n'
+                        '      second: lookup(types, kind2, "max_size")').replace(
+        "      code: {type: hetu, optional: true}\n",
+        "      code: {type: hetu, optional: true}\n      kind2: {type: string, default: a}\n"
+        "      shift: {type: integer, default: 0}\n").replace(
+        "due: add_months(start, 6)", "due: add_days(start, shift)")
+    store = PolicyStore.load(write_policy(tmp_path, text).parent.parent)
+    try:
+        with pytest.raises(FactError) as info:
+            decide(store, policy="demo", action="day", as_of="2024-05-01",
+                   facts={"hours": 7, "kind": "a", "kind2": "zz"})
+        assert info.value.code == "unknown_key" and "kind2" in info.value.errors
+        with pytest.raises(FactError) as info:
+            decide(store, policy="demo", action="day", as_of="2024-05-01",
+                   facts={"hours": 7, "kind": "a", "start": "2024-01-01",
+                          "shift": 10**11})
+        assert "cannot compute add_days(start, shift)" in str(info.value.errors)
+    finally:
+        store.close()

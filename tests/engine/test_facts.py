@@ -68,3 +68,9 @@ def test_parse_date():
     for bad in ("2025-4-1", "20250401", 20250401, None, "2025-04-01T00:00"):
         with pytest.raises(ValueError):
             parse_date(bad)
+
+
+def test_lone_surrogates_are_refused(demo_store):
+    with pytest.raises(FactError) as info:
+        check_facts(_action(demo_store).action, {"hours": 5, "kind": "\ud800"})
+    assert "not valid Unicode" in info.value.errors["kind"][0]

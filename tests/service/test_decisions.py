@@ -116,7 +116,9 @@ def test_list_by_time(client, tokens):
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=501", "limit=x", "outcome=maybe",
                                    "since=yesterday", "until=2025-13-01", "cursor=%21%21",
-                                   "cursor=YWJj", "policyy=tiny"])
+                                   "cursor=YWJj", "policyy=tiny",
+                                   "since=0001-01-01T00:00:00%2B01:00",
+                                   "until=9999-12-31T23:59:59-01:00"])
 def test_bad_list_queries_are_422(client, tokens, query):
     response = client.get(f"/v1/decisions?{query}", headers=tokens["auditor"])
     assert response.status_code == 422, response.get_json()

@@ -105,3 +105,9 @@ def test_no_clear_text_code_in_database_or_logs(app, client, tokens, caplog, cap
             assert code.lower() not in place.lower()
     raw = b"".join(p.read_bytes() for p in (tmp_path / "var").glob("log.db*"))
     assert HETU.encode() not in raw and OTHER_HETU.lower().encode() not in raw.lower()
+
+
+def test_codes_glued_to_letters_or_digits_are_masked_too():
+    masker = Masker(b"k" * 32)
+    text = masker.scrub("hetu131052-308T and _131052-308T and 131052-308Tx")
+    assert "131052" not in text and text.count("hetu#") == 3
