@@ -108,25 +108,23 @@ def dumps(fact: dict[str, Any]) -> str:
 
 
 class Prepared:
-    """A registered ruleset and its unique name."""
+    """A registered ruleset, known by its unique name."""
 
-    __slots__ = ("name", "size")
+    __slots__ = ("name",)
 
-    def __init__(self, name: str, size: int):
-        self.name, self.size = name, size
+    def __init__(self, name: str):
+        self.name = name
 
 
 class DurableEvaluator:
     """Evaluates compiled plans on durable_rules, one session per decision."""
-
-    name = "durable"
 
     def prepare(self, plan: ActionPlan) -> Prepared:
         """Register the plan's ruleset under a name no other load has used."""
         name = f"{plan.name}~{next(_names)}"
         with _LOCK:
             _host().set_rulesets({name: _definition(plan)})
-        return Prepared(name, len(plan.rules))
+        return Prepared(name)
 
     def fired(self, prepared: Prepared, message: dict[str, Any]) -> list[int]:
         """Indices of the plan's rules that match ``message`` (a flat dict of scalars)."""

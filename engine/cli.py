@@ -80,7 +80,11 @@ def _load_store(root: Path) -> PolicyStore:
 
 def _read_facts(text: str) -> Any:
     if text.startswith("@"):
-        text = Path(text[1:]).read_text(encoding="utf-8")
+        try:
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {text[1:]}: {exc.strerror}",
+                                     param_hint="--facts") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -331,8 +331,6 @@ def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list
         fields = {n: t for n, t in types.items()
                   if where.get(n) in ("fact", "derived")
                   and not t.startswith("list") and t != "table"}
-        fields.update({d.name: d.type for d in derived
-                       if d.type not in ("table",) and not d.type.startswith("list")})
         plan = ActionPlan(version.policy, version.version, version.digest, action,
                           derived, fields, tuple(compiled))
         problems += _check_limits(plan, version.path, action.line)

@@ -16,7 +16,7 @@ from marshmallow import Schema, fields, validate
 
 from engine.decide import decide
 from engine.errors import EngineError, Problem
-from engine.loader import LineDict, LineList, line_at, read_yaml
+from engine.loader import LineDict, LineList, line_at, plain, read_yaml
 from engine.schema import YamlDate, shape_problems
 from engine.store import PolicyStore, collect_files
 
@@ -73,14 +73,6 @@ class CaseResult:
         return not self.failures
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def load_cases(paths: list[Path | str]) -> tuple[list[Case], list[Problem]]:
     """Every case under ``paths``; malformed files come back as problems, all at once."""
     cases: list[Case] = []
@@ -100,8 +92,8 @@ def load_cases(paths: list[Path | str]) -> tuple[list[Case], list[Problem]]:
                 policy=path.parent.parent.name, version=path.parent.name,
                 name=raw["name"], action=raw["action"],
                 as_of=YamlDate().deserialize(raw["as_of"]),
-                facts={k: _iso(v) for k, v in _plain(raw.get("facts") or {}).items()},
-                expect=_plain(raw["expect"]), lang=raw.get("lang", "en"),
+                facts={k: _iso(v) for k, v in plain(raw.get("facts") or {}).items()},
+                expect=plain(raw["expect"]), lang=raw.get("lang", "en"),
             ))
     return cases, problems
 

@@ -19,7 +19,7 @@ import yaml
 
 from engine.errors import Problem
 
-__all__ = ["LineDict", "LineList", "line_at", "read_yaml", "read_yaml_text"]
+__all__ = ["LineDict", "LineList", "line_at", "plain", "read_yaml", "read_yaml_text"]
 
 
 class LineDict(dict):
@@ -61,6 +61,15 @@ def line_at(node: Any, path: list[Any], default: int = 1) -> int:
         else:
             break
     return line
+
+
+def plain(value: Any) -> Any:
+    """The same data as ordinary dicts and lists, without line marks."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
 
 
 def _make_loader(path: str, problems: list[Problem]) -> type[yaml.SafeLoader]:

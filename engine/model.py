@@ -137,6 +137,7 @@ class PolicyVersion:
     rules: tuple[Rule, ...]
     digest: str
     path: str
+    effective_line: int = 1
 
     def rules_for(self, action: str) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if action in r.actions)

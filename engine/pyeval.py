@@ -5,7 +5,7 @@ durable_rules is an unmaintained C extension that has been seen to drop matches 
 to durable_rules and applies durable_rules' measured semantics: a comparison with a missing
 field is false (``$neq`` too), ``$ex``/``$nex`` test presence. The test suite runs both on
 every fixture and on thousands of generated facts; any disagreement is a bug in one of them.
-It can also serve decisions on its own (``evaluator="python"``), e.g. for tooling.
+It can also decide on its own: ``decide(..., evaluator=PythonEvaluator())``.
 
 >>> matches({"$and": [{"$gte": {"a": 5}}, {"$neq": {"b": "x"}}]}, {"a": 5})
 False
@@ -48,8 +48,6 @@ def matches(condition: dict[str, Any], message: dict[str, Any]) -> bool:
 
 class PythonEvaluator:
     """Same interface as :class:`engine.backend.DurableEvaluator`: prepare, fired, release."""
-
-    name = "python"
 
     def prepare(self, plan: ActionPlan) -> ActionPlan:
         return plan

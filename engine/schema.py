@@ -24,7 +24,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from engine import expressions as ex
 from engine.errors import Problem
 from engine.facts import check_value
-from engine.loader import LineDict, LineList, line_at, read_yaml
+from engine.loader import LineDict, LineList, line_at, plain, read_yaml
 from engine.model import (
     EFFECTS,
     LANGUAGES,
@@ -35,7 +35,7 @@ from engine.model import (
     Rule,
 )
 
-__all__ = ["FACT_TYPES", "NAME_RE", "line_at_key", "load_version", "shape_problems"]
+__all__ = ["FACT_TYPES", "NAME_RE", "load_version", "shape_problems"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 POLICY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -296,17 +296,8 @@ def _check_parameters(params: Any, c: _Collector) -> dict[str, Any]:
                 if any(cols != columns[0] for cols in columns):
                     c.add(where, f"table {name}: every row needs the same columns "
                           f"({', '.join(columns[0])})", "bad_table")
-        out[name] = _plain(value)
+        out[name] = plain(value)
     return out
-
-
-def _plain(value: Any) -> Any:
-    """Strip line marks so parameters are ordinary dicts and lists."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _fact_spec(name: str, raw: Any, c: _Collector, where: list[Any]) -> FactSpec | None:
@@ -594,17 +585,13 @@ def load_version(path: Path) -> tuple[PolicyVersion | None, list[Problem]]:
         policy=doc["policy"], version=doc["version"],
         effective_from=YamlDate().deserialize(doc["effective_from"]),
         title=dict(doc["title"]), source={k: str(v) for k, v in doc["source"].items()},
-        changes=tuple(_plain(ch) for ch in doc.get("changes") or []),
+        changes=tuple(plain(ch) for ch in doc.get("changes") or []),
         parameters=params,
         actions={n: a for n, (a, _) in actions.items()},
         rules=tuple(rules),
         digest="sha256:" + hashlib.sha256(raw_bytes).hexdigest(),
         path=spath,
+        effective_line=line_at(doc, ["effective_from"]),
     )
     return version, []
 
-
-def line_at_key(path: str | Path, key: str) -> int:
-    """The line of a top-level key in a file already known to be valid (for cross-file checks)."""
-    doc, _, _ = read_yaml(Path(path))
-    return line_at(doc, [key]) if isinstance(doc, LineDict) else 1

@@ -25,7 +25,7 @@ from engine.compiler import ActionPlan, compile_version
 from engine.errors import PolicyError, Problem, UnknownAction, UnknownPolicy, UnknownVersion
 from engine.model import Policy, PolicyVersion
 from engine.resolve import in_force
-from engine.schema import line_at_key, load_version
+from engine.schema import load_version
 
 __all__ = ["PolicySet", "PolicyStore", "collect_files", "load_files"]
 
@@ -64,7 +64,7 @@ def load_files(files: Iterable[Path]) -> tuple[dict[str, Policy], dict[tuple[str
         for earlier, later in itertools.pairwise(vs):
             if later.effective_from <= earlier.effective_from:
                 problems.append(Problem(
-                    later.path, line_at_key(later.path, "effective_from"),
+                    later.path, later.effective_line,
                     f"effective_from {later.effective_from} is not after the "
                     f"{earlier.effective_from} of version {earlier.version}; effective dates "
                     "must increase with the versions", "effective_order"))
@@ -82,10 +82,6 @@ class PolicySet:
     prepared: dict[int, Any] = field(default_factory=dict)    # id(plan) → evaluator handle
     users: int = 0
     retired: bool = False
-
-    @property
-    def version_count(self) -> int:
-        return sum(len(p.versions) for p in self.policies.values())
 
     def get_policy(self, name: str) -> Policy:
         try:
@@ -152,30 +148,31 @@ class PolicyStore:
         if problems:
             raise PolicyError(problems)
         built = PolicySet(policies, plans)
-        try:
-            for action_plans in plans.values():
-                for plan in action_plans.values():
+        for action_plans in plans.values():
+            for plan in action_plans.values():
+                try:
                     built.prepared[id(plan)] = self.evaluator.prepare(plan)
-        except Exception:
-            self._release(built)
-            raise
+                except Exception as exc:      # the engine refused what the compiler passed
+                    self._release(built)
+                    version = built.get_version(plan.policy, plan.version)
+                    raise PolicyError([Problem(
+                        version.path, plan.action.line,
+                        f"action {plan.action.name}: the rule engine refused it ({exc})",
+                        "engine_refused")]) from exc
         return built
 
     def reload(self) -> None:
         """Load the folder again; swap it in only if it is whole, else raise and keep serving."""
-        new = self._build()
-        with self._lock:
-            old, self._set = self._set, new
-            if old is not None:
-                old.retired = True
-                idle = old.users == 0
-        if old is not None and idle:
-            self._release(old)
+        self._swap(self._build())
 
     def close(self) -> None:
         """Remove this store's rulesets from the engine once no decision uses them."""
+        self._swap(None)
+
+    def _swap(self, new: PolicySet | None) -> None:
+        """Make ``new`` current; release the old set now if idle, else when its last user ends."""
         with self._lock:
-            old, self._set = self._set, None
+            old, self._set = self._set, new
             if old is None:
                 return
             old.retired = True

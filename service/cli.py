@@ -73,7 +73,7 @@ def tokens_list(database_url: str) -> None:
 @click.argument("token_id")
 @_URL
 def tokens_revoke(token_id: str, database_url: str) -> None:
-    """Revoke the token with this id; it stops working at once."""
+    """Revoke the token with this id; workers stop accepting it within TOKEN_CACHE_SECONDS."""
     if not TokenStore(make_engine(database_url)).revoke(token_id):
         raise click.ClickException(f"no live token with id {token_id!r}")
     click.echo(f"revoked {token_id}")
@@ -97,7 +97,8 @@ def serve(host: str, port: int, workers: int) -> None:
 def gunicorn_args(host: str, port: int, workers: int, control_socket: bool = True) -> list[str]:
     """The gunicorn command line of ``serve``; the tests and the bench start throw-away
     servers without gunicorn's control socket, whose default path is one per user."""
-    args = ["--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "sync"]
+    args = ["--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "sync",
+            "--logger-class", "service.gunicorn_logging.ScrubbingLogger"]
     if not control_socket:
         args.append("--no-control-socket")
     if os.environ.get("ACCESS_LOG"):
