@@ -72,10 +72,8 @@ def _cycle(items: list[Any], call: Callable[[Any], Any]) -> Callable[[], None]:
     return one
 
 
-def mixed(store: PolicyStore, seconds: float) -> list[tuple[str, float]]:
-    work = _workload(store)
-    if not work:
-        return []
+def mixed(store: PolicyStore, work: list[dict[str, Any]],
+          seconds: float) -> list[tuple[str, float]]:
     py = PythonEvaluator()
     engine_us = per_call_us(_cycle(work, lambda w: decide(store, **w)), seconds)
     python_us = per_call_us(_cycle(work, lambda w: decide(store, **w, evaluator=py)), seconds)
@@ -85,8 +83,9 @@ def mixed(store: PolicyStore, seconds: float) -> list[tuple[str, float]]:
             ("same workload, no-op (copy the facts)", noop_us)]
 
 
-def floor(store: PolicyStore, seconds: float) -> list[tuple[str, float]]:
-    work = [w for w in _workload(store) if (w["policy"], w["action"]) in FLOOR]
+def floor(store: PolicyStore, work: list[dict[str, Any]],
+          seconds: float) -> list[tuple[str, float]]:
+    work = [w for w in work if (w["policy"], w["action"]) in FLOOR]
     if not work:
         return []
     for w in work:                        # the floor must decide what the engine decides
@@ -138,8 +137,7 @@ def scaling(seconds: float) -> list[tuple[str, float]]:
             ("generated: 300 rules, 10-row table", _generated_us(10, 300, seconds))]
 
 
-def memory(store: PolicyStore) -> tuple[float, float]:
-    work = _workload(store)
+def memory(store: PolicyStore, work: list[dict[str, Any]]) -> tuple[float, float]:
     one = _cycle(work, lambda w: decide(store, **w))
     for _ in range(2000):
         one()
@@ -154,14 +152,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
     args = parser.parse_args(argv)
     store = PolicyStore.load(ROOT / "policies")
+    work = _workload(store)
+    if not work:
+        raise SystemExit("no fixture case yields a decision: nothing to measure")
     print(f"python {sys.version.split()[0]}; {args.seconds:g} s per measurement, median of 5")
-    rows = mixed(store, args.seconds)
+    rows = mixed(store, work, args.seconds)
     for label, us in rows:
         print(f"  {us:9.1f} µs  {label}")
-    if rows:
-        print(f"  ratio engine / Python evaluator: {rows[0][1] / rows[1][1]:.2f}; "
-              f"engine / no-op: {rows[0][1] / rows[2][1]:.0f}")
-    rows = floor(store, args.seconds)
+    print(f"  ratio engine / Python evaluator: {rows[0][1] / rows[1][1]:.2f}; "
+          f"engine / no-op: {rows[0][1] / rows[2][1]:.0f}")
+    rows = floor(store, work, args.seconds)
     for label, us in rows:
         print(f"  {us:9.1f} µs  {label}")
     if rows:
@@ -172,10 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     base = rows[0][1]
     print(f"  ratio 1000-row / 10-row table: {rows[1][1] / base:.2f}; "
           f"300 rules / 10 rules: {rows[2][1] / base:.2f}")
-    if not _workload(store):
-        store.close()
-        return
-    before, after = memory(store)
+    before, after = memory(store, work)
     print(f"  max RSS {before:.1f} MiB → {after:.1f} MiB over 20,000 decisions "
           f"(+{after - before:.1f} MiB)")
     store.close()
