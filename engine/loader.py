@@ -77,22 +77,30 @@ def _make_loader(path: str, problems: list[Problem]) -> type[yaml.SafeLoader]:
         pass
 
     def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LineDict:
-        loader.flatten_mapping(node)
+        explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+        loader.flatten_mapping(node)          # merged pairs (<<: *anchor) come first
+        merged = len(node.value) - explicit
         out = LineDict()
         out.line = node.start_mark.line + 1
-        for key_node, value_node in node.value:
+        from_merge: set[Any] = set()
+        for i, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if not isinstance(key, (str, int, float, bool)) and key is not None:
                 problems.append(Problem(path, line, "a key must be plain text", "yaml_key"))
                 continue
             if key in out:
-                problems.append(Problem(
-                    path, line,
-                    f"duplicate key {key!r} (first at line {out.lines[key]}); remove one of them",
-                    "duplicate_key",
-                ))
-                continue
+                if i < merged:                # an earlier merged mapping takes precedence
+                    continue
+                if key not in from_merge:
+                    problems.append(Problem(
+                        path, line,
+                        f"duplicate key {key!r} (first at line {out.lines[key]}); remove one "
+                        "of them", "duplicate_key"))
+                    continue
+                from_merge.discard(key)       # an explicit key overrides a merged one
+            elif i < merged:
+                from_merge.add(key)
             out[key] = loader.construct_object(value_node, deep=True)
             out.lines[key] = line
         return out

@@ -32,3 +32,12 @@ def test_syntax_error_has_line():
 def test_dates_stay_dates():
     doc, _ = read_yaml_text("d: 2025-04-01\nv: \"2025-04\"\n", "f.yaml")
     assert doc["d"].isoformat() == "2025-04-01" and doc["v"] == "2025-04"
+
+
+def test_merge_keys_explicit_wins_and_no_false_duplicates():
+    text = "base: &b {x: 1, y: 2}\nitem:\n  <<: *b\n  y: 3\n  z: 4\n"
+    doc, problems = read_yaml_text(text, "f.yaml")
+    assert problems == []
+    assert dict(doc["item"]) == {"x": 1, "y": 3, "z": 4}
+    _, problems = read_yaml_text("item:\n  <<: {x: 1}\n  y: 3\n  y: 4\n", "f.yaml")
+    assert [p.line for p in problems] == [4]
