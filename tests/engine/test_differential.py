@@ -46,22 +46,26 @@ def _plans() -> list[tuple[str, ActionPlan]]:
 PLANS = _plans()
 
 
-def _links(plan: ActionPlan) -> list[tuple[str, str]]:
-    links: list[tuple[str, str]] = []
+def _leaves(plan: ActionPlan) -> list[tuple[str, str, Any]]:
+    """(operator, field, operand) of every comparison in the plan's conditions."""
+    out: list[tuple[str, str, Any]] = []
 
     def walk(cond: dict[str, Any]) -> None:
         (op, arg), = cond.items()
         if op in ("$and", "$or"):
             for c in arg:
                 walk(c)
-            return
-        (field, value), = arg.items()
-        if isinstance(value, dict):
-            links.append((field, value["$m"]))
+        else:
+            (field, value), = arg.items()
+            out.append((op, field, value))
 
     for r in plan.rules:
         walk(r.condition)
-    return links
+    return out
+
+
+def _links(plan: ActionPlan) -> list[tuple[str, str]]:
+    return [(f, v["$m"]) for _, f, v in _leaves(plan) if isinstance(v, dict)]
 
 
 def _kinds(plan: ActionPlan) -> dict[str, str]:
@@ -77,23 +81,10 @@ def _kinds(plan: ActionPlan) -> dict[str, str]:
 
 def _constants(plan: ActionPlan) -> dict[str, set]:
     consts: dict[str, set] = {f: set() for f in plan.fields}
-    links: list[tuple[str, str]] = []
-
-    def walk(cond: dict[str, Any]) -> None:
-        (op, arg), = cond.items()
-        if op in ("$and", "$or"):
-            for c in arg:
-                walk(c)
-            return
-        (field, value), = arg.items()
-        if isinstance(value, dict):
-            links.append((field, value["$m"]))
-        elif op not in ("$ex", "$nex"):
+    for op, field, value in _leaves(plan):
+        if not isinstance(value, dict) and op not in ("$ex", "$nex"):
             consts.setdefault(field, set()).add(value)
-
-    for r in plan.rules:
-        walk(r.condition)
-    for a, b in links:                       # compared fields share their constants
+    for a, b in _links(plan):                # compared fields share their constants
         both = consts.get(a, set()) | consts.get(b, set())
         consts[a] = consts[b] = both
     return consts
