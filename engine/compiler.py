@@ -75,6 +75,7 @@ class ActionPlan:
     derived: tuple[Derived, ...]          # the action's own, then hoisted ones
     fields: dict[str, str]                # message field → type
     rules: tuple[CompiledRule, ...]
+    constants: dict[str, Any]             # parameters as expressions read them
 
     @property
     def name(self) -> str:
@@ -306,6 +307,8 @@ def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list
     """Compile every action of a loaded version; return the plans and any limit problems."""
     plans: dict[str, ActionPlan] = {}
     problems: list[Problem] = []
+    constants = {name: ex.Table(name, value) if isinstance(value, dict) else value
+                 for name, value in version.parameters.items()}
     for name, action in version.actions.items():
         types = {"as_of": "date", **{p: ex.type_of_value(v)
                                      for p, v in version.parameters.items()}}
@@ -332,7 +335,7 @@ def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list
                   if where.get(n) in ("fact", "derived")
                   and not t.startswith("list") and t != "table"}
         plan = ActionPlan(version.policy, version.version, version.digest, action,
-                          derived, fields, tuple(compiled))
+                          derived, fields, tuple(compiled), constants)
         problems += _check_limits(plan, version.path, action.line)
         plans[name] = plan
     return plans, problems

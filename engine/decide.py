@@ -45,7 +45,7 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
         version = pset.resolve(policy, day)
         plan = pset.plan(version, action)
         checked = check_facts(plan.action, facts)
-        values = derive(plan, checked, day, version.parameters)
+        values = derive(plan, checked, day)
         message = message_for(plan, values)
         if evaluator is None:
             fired = store.evaluator.fired(pset.prepared[id(plan)], message)

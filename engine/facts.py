@@ -133,12 +133,9 @@ def check_facts(action: ActionSpec, facts: Any) -> dict[str, Any]:
     return out
 
 
-def derive(plan: ActionPlan, facts: dict[str, Any], as_of: dt.date,
-           params: dict[str, Any]) -> dict[str, Any]:
+def derive(plan: ActionPlan, facts: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
     """Every value the rules may read: parameters, facts, ``as_of``, derived values."""
-    values: dict[str, Any] = {}
-    for name, value in params.items():
-        values[name] = ex.Table(name, value) if isinstance(value, dict) else value
+    values = dict(plan.constants)
     values.update(facts)
     values["as_of"] = as_of
     for d in plan.derived:
