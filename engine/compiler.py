@@ -310,14 +310,7 @@ def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list
     constants = {name: ex.Table(name, value) if isinstance(value, dict) else value
                  for name, value in version.parameters.items()}
     for name, action in version.actions.items():
-        types = {"as_of": "date", **{p: ex.type_of_value(v)
-                                     for p, v in version.parameters.items()}}
-        where = {"as_of": "fact", **{p: "parameter" for p in version.parameters}}
-        for f, spec in action.facts.items():
-            types[f] = f"list:{spec.items}" if spec.type == "list" else spec.type
-            where[f] = "fact"
-        for d in action.derived:
-            types[d.name], where[d.name] = d.type, "derived"
+        types, where = dict(action.types), dict(action.where)   # hoisting adds to them
         hoisted: dict[str, Derived] = {}
         hoister = _Hoister(types, where, version.parameters, hoisted)
         compiled = []

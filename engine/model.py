@@ -77,6 +77,10 @@ class ActionSpec:
     facts: dict[str, FactSpec]
     derived: tuple[Derived, ...]
     line: int = 0
+    # every name the action's expressions may read → its type, and what it is
+    # ("fact", "derived" or "parameter"); built once by the schema stage
+    types: dict[str, str] = field(default_factory=dict)
+    where: dict[str, str] = field(default_factory=dict)
 
     @property
     def personal(self) -> frozenset[str]:

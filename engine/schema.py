@@ -421,7 +421,7 @@ def _build_action(name: str, raw: Any, params: dict[str, Any],
                                    tuple(ex.names_in(parsed[0])), line_at(c.doc, dwhere)))
     title = raw.get("title") if isinstance(raw.get("title"), dict) else {}
     spec = ActionSpec(name, {k: str(v) for k, v in title.items()}, facts, tuple(derived),
-                      line_at(c.doc, where))
+                      line_at(c.doc, where), dict(scope.types), dict(scope.where))
     return spec, scope
 
 
