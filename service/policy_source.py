@@ -27,9 +27,11 @@ class PolicySource:
 
     def __init__(self, directory: str | os.PathLike, stamp: str | os.PathLike):
         self.directory = str(directory)
-        self.store = PolicyStore.load(self.directory)
         self._stamp = Path(stamp)
+        # read the stamp before loading: a reload elsewhere while this worker boots then
+        # shows as a newer stamp, and the first request loads again
         self._seen = self._stamp_mtime()
+        self.store = PolicyStore.load(self.directory)
         self._lock = threading.Lock()
 
     def current(self) -> PolicyStore:
