@@ -139,6 +139,9 @@ def main(argv: list[str] | None = None) -> None:
                "VAR_DIR": str(work / "var"), "LOG_LEVEL": "INFO",
                "PYTHONPATH": str(ROOT)}
         from service.cli import gunicorn_args
+        from service.metrics import multiprocess_environment
+
+        env.update(multiprocess_environment(work / "var", env))
 
         server_log = (work / "gunicorn.log").open("wb")   # one INFO line per decision
         proc = subprocess.Popen(

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
+from flask_swagger_ui import get_swaggerui_blueprint
 
 from service import errors
 from service.blueprints import BLUEPRINTS
@@ -21,6 +22,7 @@ from service.database import check_at_head, make_engine
 from service.decision_log import DecisionLog
 from service.extensions import ServiceApi, Services
 from service.masking import Masker, ScrubFilter, load_or_create_key
+from service.metrics import Metrics
 from service.policy_source import PolicySource
 from service.tokens import TokenStore
 
@@ -42,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         log=DecisionLog(engine),
         tokens=TokenStore(engine, float(app.config["TOKEN_CACHE_SECONDS"])),
         masker=Masker(load_or_create_key(app.config["REHAB_RULES_HASH_KEY"], var_dir)),
+        metrics=Metrics(),
     )
 
     api = ServiceApi(app, spec_kwargs={"info": {
@@ -50,7 +53,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     errors.init_app(app)
+    _serve_docs(app)
+    _count_responses(app)
     return app
+
+
+def _serve_docs(app: Flask) -> None:
+    """``/docs``: Swagger UI from the installed package, so it works with no internet."""
+    app.register_blueprint(get_swaggerui_blueprint(
+        "/docs", "/openapi.json", config={"app_name": "rehab-rules API"}))
+
+
+def _count_responses(app: Flask) -> None:
+    """Every answer, errors included, counted by method, URL rule and status."""
+    metrics = app.extensions["rehab_rules"].metrics
+
+    @app.after_request
+    def count(response):
+        rule = request.url_rule
+        metrics.count_response(request.method, rule.rule if rule else "<unmatched>",
+                               response.status_code)
+        return response
 
 
 def _configure_logging(level: str) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from service.config import load_config
 from service.database import make_engine, upgrade
+from service.metrics import multiprocess_environment
 from service.tokens import ROLES, TokenStore
 
 __all__ = ["db", "serve", "tokens"]
@@ -90,13 +91,16 @@ def serve(host: str, port: int, workers: int) -> None:
     click.echo(f"rehab-rules on {base}  (docs {base}/docs, spec {base}/openapi.json)")
     click.echo("a token: rehab-rules tokens create --role provider --provider-id 1234567-1")
     sys.stdout.flush()
+    os.environ.update(multiprocess_environment(load_config()["VAR_DIR"]))
     os.execv(sys.executable, [sys.executable, "-m", "gunicorn", *gunicorn_args(host, port,
                                                                                workers)])
 
 
 def gunicorn_args(host: str, port: int, workers: int, control_socket: bool = True) -> list[str]:
     """The gunicorn command line of ``serve``; the tests and the bench start throw-away
-    servers without gunicorn's control socket, whose default path is one per user."""
+    servers without gunicorn's control socket, whose default path is one per user. Whoever
+    runs it also passes :func:`service.metrics.multiprocess_environment`, so that
+    ``/metrics`` adds up every worker's counts."""
     args = ["--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "sync",
             "--logger-class", "service.gunicorn_logging.ScrubbingLogger"]
     if not control_socket:

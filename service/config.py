@@ -12,6 +12,7 @@ VAR_DIR                    ``var``                         local state (SQLite f
 MAX_CONTENT_LENGTH         1 MiB                           larger bodies get 413
 LOG_LEVEL                  ``INFO``                        level of the ``service`` loggers
 TOKEN_CACHE_SECONDS        ``5``                           a revoked token dies within this time
+METRICS_OPEN_ON_LOOPBACK   ``1``                           ``/metrics`` needs no token from 127/8
 =========================  ==============================  =====================================
 """
 
@@ -31,19 +32,20 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "LOG_LEVEL": "INFO",
     "TOKEN_CACHE_SECONDS": 5,
+    "METRICS_OPEN_ON_LOOPBACK": True,
     # flask-smorest / OpenAPI
     "API_TITLE": "rehab-rules",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",
-    "OPENAPI_SWAGGER_UI_PATH": "docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
     "JSON_SORT_KEYS": False,
 }
 
 ENV_KEYS = ("POLICIES_DIR", "DATABASE_URL", "REHAB_RULES_HASH_KEY", "VAR_DIR", "LOG_LEVEL",
-            "TOKEN_CACHE_SECONDS")
+            "TOKEN_CACHE_SECONDS", "METRICS_OPEN_ON_LOOPBACK")
+_FLAGS = ("METRICS_OPEN_ON_LOOPBACK",)
+_FALSE = ("0", "false", "no", "off")
 
 
 def load_config(overrides: Mapping[str, Any] | None = None,
@@ -52,5 +54,8 @@ def load_config(overrides: Mapping[str, Any] | None = None,
     environ = os.environ if environ is None else environ
     config = dict(DEFAULTS)
     config.update({k: environ[k] for k in ENV_KEYS if environ.get(k)})
+    for key in _FLAGS:
+        if isinstance(config[key], str):
+            config[key] = config[key].strip().lower() not in _FALSE
     config.update(overrides or {})
     return config

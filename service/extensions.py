@@ -1,4 +1,4 @@
-"""What the app holds for its views: the API object, policies, log, tokens and masker.
+"""What the app holds for its views: the API object, policies, log, tokens, masker, metrics.
 
 Built once in ``create_app`` and reached from a view with :func:`services`, so views never
 build anything themselves.
@@ -14,6 +14,7 @@ from flask_smorest import Api
 from service.decision_log import DecisionLog
 from service.errors import error_response
 from service.masking import Masker
+from service.metrics import Metrics
 from service.policy_source import PolicySource
 from service.schemas import ErrorEnvelopeSchema
 from service.tokens import TokenStore
@@ -36,6 +37,7 @@ class Services:
     log: DecisionLog
     tokens: TokenStore
     masker: Masker
+    metrics: Metrics
 
 
 def services() -> Services:

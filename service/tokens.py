@@ -20,7 +20,7 @@ from service.models import TokenRow
 
 __all__ = ["ROLES", "Principal", "TokenStore", "valid_business_id"]
 
-ROLES = ("provider", "planner", "auditor")
+ROLES = ("provider", "planner", "auditor", "ops")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The API's blueprints, registered in this order by ``create_app``."""
 
-from service.blueprints import admin, decisions, health, policies
+from service.blueprints import admin, decisions, health, metrics, policies
 
 __all__ = ["BLUEPRINTS"]
 
-BLUEPRINTS = (health.blp, policies.blp, decisions.blp, admin.blp)
+BLUEPRINTS = (health.blp, policies.blp, decisions.blp, admin.blp, metrics.blp)

@@ -24,11 +24,14 @@ log = get_logger("service.admin")
 def reload():
     """Reload policies from disk atomically; a broken set is refused (422, every problem)
     and the running set keeps serving. Every worker of this host follows."""
+    svc = services()
     try:
-        store = services().policies.reload()
+        store = svc.policies.reload()
     except PolicyError as exc:
+        svc.metrics.count_reload("refused")
         log.warning("reload by token %s refused: %d problem(s); the running set stays",
                     g.principal.token_id, len(exc.problems))
         raise
+    svc.metrics.count_reload("reloaded")
     log.info("policies reloaded by token %s", g.principal.token_id)
     return {"status": "reloaded", "policies": policy_summaries(store)}

@@ -53,6 +53,8 @@ class Decisions(MethodView):
         answer = {"decision_id": g.decision_id, **decision.to_dict()}
         latency_ms = (time.perf_counter() - started) * 1000
         _record(decision, answer, body["facts"], decision.personal_facts, latency_ms)
+        services().metrics.count_decision(decision.policy, decision.action, decision.outcome,
+                                          time.perf_counter() - started)
         # The engine's dict already has the documented shape (a test keeps the schema equal
         # to it); a marshmallow dump would only copy it on the hottest path of the service.
         return jsonify(answer)

@@ -186,6 +186,7 @@ class Tokens:
             "provider_b": store.create("provider", PROVIDER_B, "B")[0],
             "planner": store.create("planner", None, "planner")[0],
             "auditor": store.create("auditor", None, "auditor")[0],
+            "ops": store.create("ops", None, "monitoring")[0],
         }
 
     def __getitem__(self, who: str) -> dict[str, str]:

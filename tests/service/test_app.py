@@ -23,7 +23,7 @@ def test_openapi_lists_every_endpoint_with_bearer_security(client):
     assert set(spec["paths"]) == {
         "/v1/health", "/v1/policies", "/v1/policies/{policy}/versions/{version}",
         "/v1/policies/{policy}/diff", "/v1/decisions", "/v1/decisions/{decision_id}",
-        "/v1/admin/reload"}
+        "/v1/admin/reload", "/metrics"}
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert spec["paths"]["/v1/decisions"]["post"]["security"] == [{"bearer": []}]
     assert "security" not in spec["paths"]["/v1/health"]["get"]
@@ -31,9 +31,15 @@ def test_openapi_lists_every_endpoint_with_bearer_security(client):
     assert "DecisionRequest" in body["content"]["application/json"]["schema"]["$ref"]
 
 
-def test_docs_viewer(client):
-    response = client.get("/docs")
-    assert response.status_code == 200 and b"swagger" in response.data.lower()
+def test_docs_viewer_is_served_from_the_installed_package(client):
+    """No CDN: the viewer works on a host without internet access."""
+    page = client.get("/docs", follow_redirects=True)
+    assert page.status_code == 200 and b"/openapi.json" in page.data
+    assert b"https://" not in page.data
+    assert b"/docs/swagger-ui-bundle.js" in page.data
+    script = client.get("/docs/swagger-ui-bundle.js")
+    assert script.status_code == 200 and b"SwaggerUIBundle" in script.data
+    assert client.get("/docs/../pyproject.toml").status_code == 404
 
 
 def test_the_documented_response_schema_is_the_engines_decision(app, client, tokens):

@@ -10,14 +10,14 @@ from tests.service.conftest import decision_body
 MATRIX = [
     ("POST", "/v1/decisions", decision_body(), {"provider", "provider_b", "planner"}),
     ("GET", "/v1/decisions", None, {"provider", "provider_b", "planner", "auditor"}),
-    ("GET", "/v1/policies", None, {"provider", "provider_b", "planner", "auditor"}),
+    ("GET", "/v1/policies", None, {"provider", "provider_b", "planner", "auditor", "ops"}),
     ("GET", "/v1/policies/tiny/versions/2025-01", None,
-     {"provider", "provider_b", "planner", "auditor"}),
+     {"provider", "provider_b", "planner", "auditor", "ops"}),
     ("GET", "/v1/policies/tiny/diff?from=2025-01&to=2025-06", None,
-     {"provider", "provider_b", "planner", "auditor"}),
+     {"provider", "provider_b", "planner", "auditor", "ops"}),
     ("POST", "/v1/admin/reload", None, {"planner"}),
 ]
-WHO = ("provider", "provider_b", "planner", "auditor")
+WHO = ("provider", "provider_b", "planner", "auditor", "ops")
 
 
 @pytest.mark.parametrize(("method", "path", "body", "allowed"), MATRIX)
@@ -33,7 +33,7 @@ def test_every_protected_endpoint_needs_a_token(client, method, path):
     assert client.open(path, method=method).status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/v1/health", "/openapi.json", "/docs"])
+@pytest.mark.parametrize("path", ["/v1/health", "/openapi.json", "/docs/", "/metrics"])
 def test_health_and_docs_are_open(client, path):
     assert client.get(path).status_code == 200
 

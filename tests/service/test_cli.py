@@ -60,9 +60,14 @@ def test_tokens_create_refuses_a_provider_without_business_id(url):
     assert result.exit_code == 2 and "provider-id" in result.output
 
 
-def test_serve_runs_gunicorn_with_sync_workers(monkeypatch):
+def test_serve_runs_gunicorn_with_sync_workers(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(cli.os, "execv", lambda exe, argv: calls.append(argv))
+    # serve puts the shared-metrics directory into its own environment before the exec;
+    # monkeypatch owns the variable, so it is gone again after this test
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "counter_1.db").write_bytes(b"left by an earlier run")
     result = run(cli.serve, env={"HOST": "127.0.0.1", "PORT": "9999", "WORKERS": "3"})
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:9999/docs" in result.output and "tokens create" in result.output
@@ -72,6 +77,7 @@ def test_serve_runs_gunicorn_with_sync_workers(monkeypatch):
     assert argv[argv.index("--worker-class") + 1] == "sync"
     assert argv[argv.index("--bind") + 1] == "127.0.0.1:9999"
     assert argv[-1] == "service.wsgi:app"
+    assert list((tmp_path / "metrics").iterdir()) == []
 
 
 def test_commands_are_reachable_from_the_engine_cli(url):

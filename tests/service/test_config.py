@@ -22,3 +22,12 @@ def test_environment_then_overrides():
     assert "UNRELATED" not in config
     assert config["REHAB_RULES_HASH_KEY"] is None      # empty means unset
     assert DEFAULTS["POLICIES_DIR"] == "policies"      # not mutated
+
+
+def test_metrics_loopback_flag_reads_like_a_switch():
+    assert load_config(environ={})["METRICS_OPEN_ON_LOOPBACK"] is True
+    for off in ("0", "false", "No", "off"):
+        assert load_config(environ={"METRICS_OPEN_ON_LOOPBACK": off})[
+            "METRICS_OPEN_ON_LOOPBACK"] is False
+    assert load_config(environ={"METRICS_OPEN_ON_LOOPBACK": "1"})[
+        "METRICS_OPEN_ON_LOOPBACK"] is True

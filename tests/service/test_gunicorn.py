@@ -17,6 +17,7 @@ import pytest
 from service.cli import gunicorn_args
 from service.database import make_engine
 from service.decision_log import DecisionLog
+from service.metrics import multiprocess_environment
 from service.tokens import TokenStore
 from tests.service.conftest import HETU, decision_body
 from tests.service.test_admin import add_policy
@@ -49,6 +50,7 @@ def server(policies_dir, sqlite_url, tmp_path):
     env = {**os.environ, "DATABASE_URL": sqlite_url, "POLICIES_DIR": str(policies_dir),
            "VAR_DIR": str(tmp_path / "var"), "REHAB_RULES_HASH_KEY": "k",
            "PYTHONPATH": str(ROOT)}
+    env.update(multiprocess_environment(tmp_path / "var", env))
     log = (tmp_path / "gunicorn.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn",
                              *gunicorn_args("127.0.0.1", port, 2, control_socket=False)],
@@ -107,3 +109,21 @@ def test_real_http_round_trip(server, policies_dir):
     assert DecisionLog(make_engine(url)).count() == 1
     text = log_path.read_text()
     assert f"decision {body['decision_id']}" in text and HETU not in text
+
+
+def test_metrics_add_up_every_workers_counts(server, tmp_path):
+    """Each worker counts in its own file; /metrics, from whichever worker, sums them."""
+    port, url, _ = server
+    provider = TokenStore(make_engine(url)).create("provider", "1234567-1")[0]
+    with ThreadPoolExecutor(8) as pool:     # concurrent, so that both workers answer
+        statuses = list(pool.map(
+            lambda _: call(port, "POST", "/v1/decisions", decision_body(), provider)[0],
+            range(60)))
+    assert statuses == [200] * 60
+    counts = list((tmp_path / "var" / "metrics").glob("counter_*.db"))   # one per worker
+    assert len(counts) == 2, "both workers answered"
+    for _ in range(4):                      # ask several times: any worker gives the sum
+        status, text = call(port, "GET", "/metrics")
+        assert status == 200
+        assert b'rehab_rules_decisions_total{action="day",outcome="deny",policy="tiny"} 60.0' \
+            in text

@@ -1,0 +1,46 @@
+"""``GET /metrics``: Prometheus text format, for a scraper on this host or an ``ops`` token.
+
+A scraper on the same host needs no token. A reverse proxy on the same host makes every
+request look local; there, set ``METRICS_OPEN_ON_LOOPBACK=0`` and scrape with an ``ops``
+token.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from flask import Response, current_app, request
+
+from service.auth import authenticate
+from service.errors import Forbidden
+from service.extensions import services
+from service.metrics import CONTENT_TYPE
+from service.parsing import ApiBlueprint
+
+__all__ = ["blp"]
+
+blp = ApiBlueprint("metrics", __name__, url_prefix="/metrics", description="Monitoring")
+
+_TEXT = {"description": "Prometheus text exposition format",
+         "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+@blp.route("")
+@blp.doc(responses={200: _TEXT}, security=[{}, {"bearer": []}])
+def metrics():
+    """Counts of decisions, HTTP answers and reloads, with decision latency; every worker's.
+
+    Open to a caller on the loopback address; anyone else needs an ``ops`` token."""
+    if not (current_app.config["METRICS_OPEN_ON_LOOPBACK"] and _from_loopback()):
+        principal = authenticate()
+        if principal.role != "ops":
+            raise Forbidden(f"role {principal.role!r} may not read metrics",
+                            {"allowed_roles": ["ops"]})
+    return Response(services().metrics.render(), mimetype=None, content_type=CONTENT_TYPE)
+
+
+def _from_loopback() -> bool:
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
