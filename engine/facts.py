@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any
 
 from engine import expressions as ex
@@ -30,11 +31,15 @@ MAX_ITEMS = 1_000
 MAX_NUMBER = 10**15       # beyond this floats lose whole units and durable needs exponents
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_date(value: Any) -> dt.date:
     """A date from ``YYYY-MM-DD`` text (or a date already); ``ValueError`` otherwise."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
-    if isinstance(value, str) and len(value) == 10:
+    # fromisoformat alone would also take "2025-W01-1" and "20250101"
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         return dt.date.fromisoformat(value)
     raise ValueError("must be a date written YYYY-MM-DD")
 

@@ -17,7 +17,8 @@ Engine errors keep their own codes (``unknown_policy``, ``invalid_facts`` …) a
 to a status here, so the HTTP body of an engine error is the engine's ``to_dict()``. Every
 body has one shape, ``{"error": {"code", "message", "details"}}``: clients switch on ``code``,
 which never changes once published. Anything unexpected is logged with the decision id and
-answered with a generic 500 that gives away nothing but that id.
+answered with a generic 500 that gives away nothing but that id. A message may quote what
+the client sent; any henkilötunnus in it comes back as ``<hetu>``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from engine import (
     NoVersionInForce,
     PolicyError,
 )
-from service.masking import get_logger
+from service.masking import get_logger, redact
 
 __all__ = [
     "DatabaseNotReady",
@@ -129,8 +130,13 @@ def error_response(exc: BaseException):
             if isinstance(exc, family):
                 return _body(exc.to_dict()), status
     if isinstance(exc, HTTPException) and exc.code is not None and exc.code < 500:
-        return _body(_from_http(exc)), exc.code
+        return _body(_from_http(exc)), exc.code, _headers(exc)
     return _internal(exc)
+
+
+def _headers(exc: HTTPException) -> list[tuple[str, str]]:
+    """werkzeug's own headers of the error (``Allow`` on a 405), less its Content-Type."""
+    return [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
 
 
 def _from_http(exc: HTTPException) -> dict[str, Any]:
@@ -165,7 +171,8 @@ def _internal(exc: BaseException):
 
 
 def _body(error: dict[str, Any]):
-    return jsonify({"error": error})
+    """The envelope; a message may quote what the client sent, so codes are redacted."""
+    return jsonify({"error": redact(error)})
 
 
 def init_app(app: Flask) -> None:

@@ -24,11 +24,56 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HETU_PATTERN", "Masker", "ScrubFilter", "get_logger", "load_or_create_key"]
+__all__ = [
+    "HETU_PATTERN",
+    "Masker",
+    "ScrubFilter",
+    "get_logger",
+    "load_or_create_key",
+    "redact",
+]
 
-# no word boundaries: "hetu131052-308T" or "131052-308Tx" must be masked too
-HETU_PATTERN = re.compile(r"(?<!\d)\d{6}[-+ABCDEFYXWVU]\d{3}[0-9A-Y]", re.IGNORECASE)
+# Invisible characters a copy-paste or a word processor leaves between the characters of a
+# code (soft hyphen, zero-width spaces and joiners, word joiner, BOM): a code with them
+# still reads as the code.
+_GAP = "[\u00ad\u200b-\u200f\u2060\ufeff]*"
+# What people type between birth date and individual number: the century signs, and the
+# dashes and spaces that look like "-" (hyphen, non-breaking hyphen, figure dash, en and em
+# dash, minus sign, small and full-width hyphen-minus; space, no-break and narrow spaces).
+_DASHES = "\u2010-\u2015\u2212\u2043\ufe63\uff0d"
+_SPACES = " \u00a0\u2007\u202f"
+_SEPARATOR = f"[-+ABCDEFYXWVU{_DASHES}{_SPACES}]"
+# No word boundaries and no look-behind: "hetu131052-308T", "puh0401131052-308T" and
+# "131052-308Tx" must be masked too. The check character is not verified (a mistyped code is
+# still a person's), but day and month must be possible ones, so that hex such as a digest
+# rarely looks like a code.
+_DAY = f"(?:0{_GAP}[1-9]|[12]{_GAP}\\d|3{_GAP}[01])"
+_MONTH = f"(?:0{_GAP}[1-9]|1{_GAP}[0-2])"
+HETU_PATTERN = re.compile(
+    _GAP.join([_DAY, _MONTH, r"\d", r"\d", _SEPARATOR, r"\d", r"\d", r"\d", "[0-9A-Y]"]),
+    re.IGNORECASE)
+# A decision id is quoted in support requests and log lines: it is never masked, even when
+# a run of its hex digits happens to look like a code.
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+                   re.IGNORECASE)
+_NORMAL = str.maketrans({**{c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015"
+                            "\u2212\u2043\ufe63\uff0d \u00a0\u2007\u202f"},
+                         **{c: None for c in "\u00ad\u200b\u200c\u200d\u200e\u200f"
+                            "\u2060\ufeff"}})
 _PREFIX = "hetu#"
+_PLACEHOLDER = "<hetu>"
+
+
+def _substitute(text: str, replace: Any) -> str:
+    """``HETU_PATTERN.sub(replace, text)`` everywhere but inside UUIDs."""
+    if not HETU_PATTERN.search(text):
+        return text
+    pieces = _UUID.split(text)
+    ids = _UUID.findall(text)
+    out = [HETU_PATTERN.sub(replace, pieces[0])]
+    for uuid, piece in zip(ids, pieces[1:], strict=True):
+        out += [uuid, HETU_PATTERN.sub(replace, piece)]
+    return "".join(out)
 
 
 class Masker:
@@ -40,15 +85,14 @@ class Masker:
         self._key = key
 
     def hash(self, code: str) -> str:
-        """The stable pseudonym of one code (case and surrounding blanks do not matter)."""
-        normal = code.strip().upper().encode()
+        """The stable pseudonym of one code: case, surrounding blanks, invisible characters
+        and a look-alike dash instead of "-" do not matter."""
+        normal = code.strip().translate(_NORMAL).upper().encode()
         return _PREFIX + hmac.new(self._key, normal, hashlib.sha256).hexdigest()[:32]
 
     def scrub(self, text: str) -> str:
         """Every henkilötunnus-shaped part of ``text``, hashed."""
-        if not HETU_PATTERN.search(text):
-            return text
-        return HETU_PATTERN.sub(lambda m: self.hash(m.group(0)), text)
+        return _substitute(text, lambda m: self.hash(m.group(0)))
 
     def mask_facts(self, facts: dict[str, Any], personal: Iterable[str]) -> dict[str, Any]:
         """A copy of ``facts`` safe to store: personal facts hashed, then everything scrubbed
@@ -131,6 +175,24 @@ def load_or_create_key(configured: str | None, var_dir: str | os.PathLike) -> by
     raise RuntimeError(f"{path} is empty; delete it or set REHAB_RULES_HASH_KEY")
 
 
+def redact(value: Any) -> Any:
+    """``value`` with every henkilötunnus-shaped text replaced by ``<hetu>``, keys included.
+
+    For what leaves the service but needs no pseudonym: error bodies, which may quote what
+    the client sent.
+
+    >>> redact({"131052-308T": ["'131052-308T' is not one of a, b"]})
+    {'<hetu>': ["'<hetu>' is not one of a, b"]}
+    """
+    if isinstance(value, str):
+        return _substitute(value, _PLACEHOLDER)
+    if isinstance(value, dict):
+        return {redact(k): redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value
+
+
 class ScrubFilter(logging.Filter):
     """Rewrites a log record so that no henkilötunnus reaches any handler.
 
@@ -139,14 +201,14 @@ class ScrubFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        record.msg = HETU_PATTERN.sub("<hetu>", message)
+        record.msg = _substitute(message, _PLACEHOLDER)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = HETU_PATTERN.sub("<hetu>", record.exc_text)
+            record.exc_text = _substitute(record.exc_text, _PLACEHOLDER)
         if record.stack_info:
-            record.stack_info = HETU_PATTERN.sub("<hetu>", record.stack_info)
+            record.stack_info = _substitute(record.stack_info, _PLACEHOLDER)
         return True
 
 

@@ -4,6 +4,10 @@ webargs alone would accept ``NaN``, ``Infinity`` and ``1e999`` (Python's json do
 other JSON parser or PostgreSQL's JSON type accepts; let a body nested thousands deep raise
 ``RecursionError`` (a 500); and silently ignore a JSON body sent as form data by a bare
 ``curl -d``. This parser turns the first two into 400 ``malformed_json`` and reads the third.
+
+werkzeug answers 413 for a ``Content-Length`` over ``MAX_CONTENT_LENGTH``, but a chunked body
+(no length) is only cut off at the limit: the rest would be dropped and the first MiB
+judged. This parser answers 413 for a streamed body that reaches the limit.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import flask
 from flask_smorest import Blueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import RequestEntityTooLarge
 
 __all__ = ["ApiBlueprint", "StrictJsonParser", "loads_strict"]
 
@@ -45,6 +50,9 @@ def loads_strict(data: bytes | str) -> Any:
 class StrictJsonParser(FlaskParser):
     def _raw_load_json(self, req: flask.Request) -> Any:
         data = req.get_data(cache=True)
+        limit = req.max_content_length
+        if limit is not None and req.content_length is None and len(data) >= limit:
+            raise RequestEntityTooLarge()
         if not data:
             return core.missing
         return loads_strict(data)

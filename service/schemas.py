@@ -8,9 +8,10 @@ field, never a surprise further down.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 __all__ = [
     "DecisionListSchema",
@@ -43,14 +44,36 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
+# Python's fromisoformat also reads week dates ("2025-W20-1") and basic forms ("20250512"),
+# which a client almost certainly did not mean; the API takes the extended forms only.
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_TIME = r"[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,6})?)?"
+# An unencoded "+" in a query string arrives as a space: " 02:00" is read as "+02:00".
+_OFFSET = r"Z|[+\- ][0-9]{2}:?[0-9]{2}"
+_INSTANT = re.compile(rf"(?P<date>{_DATE})(?:(?P<time>{_TIME})(?P<offset>{_OFFSET})?)?",
+                      re.IGNORECASE)
+
+
+class IsoDate(fields.Date):
+    """A date written ``YYYY-MM-DD``, and nothing else."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> dt.date:
+        if not isinstance(value, str) or not re.fullmatch(_DATE, value):
+            raise ValidationError("Not a valid date: write YYYY-MM-DD.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Instant(fields.Field):
     """An ISO 8601 date or date-time; a bare date means its midnight UTC."""
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> dt.datetime:
-        if not isinstance(value, str):
-            raise ValidationError("Not a valid date or date-time.")
+        match = _INSTANT.fullmatch(value) if isinstance(value, str) else None
+        if match is None:
+            raise ValidationError("Not a valid date or date-time: write YYYY-MM-DD or "
+                                  "YYYY-MM-DDTHH:MM[:SS][+HH:MM] (%2B for + in a URL).")
+        text = match["date"] + (match["time"] or "") + (match["offset"] or "").replace(" ", "+")
         try:
-            parsed = dt.datetime.fromisoformat(value)
+            parsed = dt.datetime.fromisoformat(text)
             parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
             return parsed.astimezone(dt.UTC)      # overflows at the ends of the range
         except (ValueError, OverflowError) as exc:
@@ -67,7 +90,7 @@ class StrictSchema(Schema):
 class DecisionRequestSchema(StrictSchema):
     policy = fields.String(required=True, validate=_NAME)
     action = fields.String(required=True, validate=_NAME)
-    as_of = fields.Date(required=True, metadata={"description": "date of the event judged"})
+    as_of = IsoDate(required=True, metadata={"description": "date of the event judged"})
     lang = fields.String(load_default="fi", validate=validate.OneOf(LANGS))
     explain = StrictBoolean(load_default=False)
     facts = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True),
@@ -118,6 +141,11 @@ class DecisionQuerySchema(StrictSchema):
     until = Instant(metadata={"description": "ISO date or date-time, exclusive"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String(validate=validate.Length(min=1, max=200))
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "since" in data and "until" in data and data["since"] > data["until"]:
+            raise ValidationError("must not be later than until", "since")
 
 
 class DecisionListSchema(Schema):

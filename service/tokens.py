@@ -39,7 +39,8 @@ def valid_business_id(code: str) -> bool:
 
 
 def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    # a header with a lone surrogate is no token, but must not become a 500
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class TokenStore:

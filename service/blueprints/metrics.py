@@ -41,6 +41,8 @@ def metrics():
 
 def _from_loopback() -> bool:
     try:
-        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+        address = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)      # ::ffff:127.0.0.1 on a dual stack
+    return address.is_loopback or bool(mapped and mapped.is_loopback)

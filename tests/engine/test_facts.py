@@ -63,7 +63,8 @@ def test_message_is_flat_scalars_without_missing(demo_store):
 
 def test_parse_date():
     assert parse_date("2025-04-01") == dt.date(2025, 4, 1)
-    for bad in ("2025-4-1", "20250401", 20250401, None, "2025-04-01T00:00"):
+    for bad in ("2025-4-1", "20250401", 20250401, None, "2025-04-01T00:00", "2025-W14-2",
+                "２０２５-04-01"):
         with pytest.raises(ValueError):
             parse_date(bad)
 

@@ -75,8 +75,38 @@ def test_404_unknown_route_and_version(client, tokens):
     assert error_of(response, 404)["code"] == "unknown_version"
 
 
-def test_405_is_json_too(client):
-    assert error_of(client.delete("/v1/health"), 405)["code"] == "method_not_allowed"
+def test_405_is_json_too_and_says_what_is_allowed(client):
+    response = client.delete("/v1/health")
+    assert error_of(response, 405)["code"] == "method_not_allowed"
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert response.content_type == "application/json"
+
+
+def test_a_chunked_body_over_one_mebibyte_is_413_not_cut_off(client, tokens):
+    """Without Content-Length werkzeug stops reading at the limit; the rest must not be
+    dropped silently and the first MiB judged."""
+    import io
+    import json
+
+    valid_then_blanks = json.dumps(decision_body()).encode() + b" " * (2 * 1024 * 1024)
+    response = client.post("/v1/decisions", input_stream=io.BytesIO(valid_then_blanks),
+                           headers={**tokens["provider"], "Content-Type": "application/json"},
+                           environ_overrides={"wsgi.input_terminated": True})
+    assert error_of(response, 413)["code"] == "payload_too_large"
+    small = client.post("/v1/decisions", input_stream=io.BytesIO(json.dumps(decision_body())
+                                                                 .encode()),
+                        headers={**tokens["provider"], "Content-Type": "application/json"},
+                        environ_overrides={"wsgi.input_terminated": True})
+    assert small.status_code == 200
+
+
+def test_error_messages_never_echo_an_identity_code(client, tokens):
+    """A code sent in the wrong place comes back as <hetu>, in the message and the details."""
+    body = decision_body(facts={"hours": 5, "131052-308T": 1})
+    error = error_of(client.post("/v1/decisions", json=body, headers=tokens["provider"]), 422)
+    assert "131052-308T" not in str(error) and "<hetu>" in error["details"]["fields"]
+    error = error_of(client.get("/v1/decisions/131052-308T", headers=tokens["auditor"]), 404)
+    assert error["message"] == "no decision '<hetu>'"
 
 
 def test_413_body_over_one_mebibyte(client, tokens):
@@ -92,6 +122,8 @@ def test_413_body_over_one_mebibyte(client, tokens):
     {**decision_body(), "policy": 3},
     {**decision_body(), "as_of": "2025-02-30"},
     {**decision_body(), "as_of": 20250210},
+    {**decision_body(), "as_of": "20250210"},
+    {**decision_body(), "as_of": "2025-W07-1"},
     {**decision_body(), "lang": "de"},
     {**decision_body(), "explain": "yes"},
     {**decision_body(), "extra": 1},

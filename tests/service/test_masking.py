@@ -7,7 +7,14 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from service.masking import HETU_PATTERN, Masker, ScrubFilter, get_logger, load_or_create_key
+from service.masking import (
+    HETU_PATTERN,
+    Masker,
+    ScrubFilter,
+    get_logger,
+    load_or_create_key,
+    redact,
+)
 from tests.service.conftest import HETU, decision_body
 
 OTHER_HETU = "010594Y9032"       # 2000s century sign Y (from 2023)
@@ -24,8 +31,31 @@ def test_hash_is_keyed_stable_and_case_blind():
 def test_pattern_finds_codes_with_every_century_sign_and_only_them():
     for sign in "-+ABCDEFYXWVU":
         assert HETU_PATTERN.search(f"x 131052{sign}308T y")
-    for text_ in ("2025-04-01", "1234567-1", "131052-308", "1310522-308T", "131052Z308T"):
+    for text_ in ("2025-04-01", "1234567-1", "131052-308", "131052Z308T", "991352-308T",
+                  "2025-05-12T10:00:00"):
         assert not HETU_PATTERN.search(text_), text_
+
+
+def test_a_code_glued_to_digits_or_typed_with_look_alike_characters_is_still_found():
+    masker = Masker(b"k")
+    for text_ in ("puh0401131052-308T", "id:9131052-308T", "131052\u2010308T",
+                  "131052\u2013308T", "131052\u2212308T", "131052 308T", "131052\u00a0308T",
+                  "131052\u00ad-308T", "13\u200b1052-308T", "131052\uff0d308T"):
+        scrubbed = masker.scrub(text_)
+        assert scrubbed.count(masker.hash(HETU)) == 1, repr(text_)   # the same pseudonym
+        assert "308" not in scrubbed, repr(text_)
+
+
+def test_decision_ids_are_never_masked():
+    decision_id = "01a23a99-aec8-70d2-9cdb-131052a3084f"     # hex that reads 131052A3084
+    text_ = f"decision {decision_id} about {HETU}"
+    assert Masker(b"k").scrub(text_).startswith(f"decision {decision_id} about hetu#")
+    assert redact(text_) == f"decision {decision_id} about <hetu>"
+
+
+def test_redact_replaces_codes_in_keys_and_values_by_a_placeholder():
+    assert redact({HETU: [f"'{HETU}' is not one of a, b", 3]}) == {
+        "<hetu>": ["'<hetu>' is not one of a, b", 3]}
 
 
 def test_mask_facts_hashes_personal_facts_and_scrubs_everything_else():

@@ -41,6 +41,14 @@ def test_from_elsewhere_only_an_ops_token(client, tokens, who, status):
         assert response.get_json()["error"]["code"] in ("unauthorized", "forbidden")
 
 
+def test_ipv4_mapped_loopback_is_loopback(client):
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::ffff:127.0.0.1"}
+                      ).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::ffff:192.0.2.1"}
+                      ).status_code == 401
+
+
 def test_behind_a_local_proxy_loopback_can_be_closed(policies_dir, sqlite_url, tmp_path):
     app = make_app(policies_dir, sqlite_url, tmp_path / "var")
     app.config["METRICS_OPEN_ON_LOOPBACK"] = False

@@ -30,6 +30,7 @@ def test_only_the_hash_is_stored(store):
 def test_unknown_and_revoked_tokens_fail(store):
     token, principal = store.create("auditor")
     assert store.verify(token + "x") is None
+    assert store.verify(token + "\udc80") is None        # a lone surrogate: no token, no 500
     assert store.revoke(principal.token_id)
     assert store.verify(token) is None
     assert not store.revoke(principal.token_id)          # already revoked
