@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from flask import g, request
 from flask_smorest.utils import deepupdate
 
-from service.errors import Forbidden, Unauthorized
+from service.errors import Forbidden, Unauthorized, documented
 from service.extensions import services
 from service.tokens import ROLES, Principal
 
@@ -57,7 +57,10 @@ def require(*roles: str) -> Callable[[F], F]:
             g.principal = principal
             return view(*args, **kwargs)
 
-        doc = {"manual_doc": {"security": [{"bearer": []}]}}
+        doc = {"manual_doc": {"security": [{"bearer": []}], **documented({
+            401: "`unauthorized`: no token, or an unknown or revoked one",
+            403: f"`forbidden`: only for {', '.join(roles)}; a provider only for its own",
+        })}}
         wrapper._apidoc = deepupdate(getattr(view, "_apidoc", {}), doc)  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 

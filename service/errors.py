@@ -47,6 +47,7 @@ __all__ = [
     "PayloadTooLarge",
     "ServiceError",
     "Unauthorized",
+    "documented",
     "error_response",
     "init_app",
 ]
@@ -173,6 +174,19 @@ def _internal(exc: BaseException):
 def _body(error: dict[str, Any]):
     """The envelope; a message may quote what the client sent, so codes are redacted."""
     return jsonify({"error": redact(error)})
+
+
+_ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+
+
+def documented(errors: dict[int, str]) -> dict[str, Any]:
+    """OpenAPI ``responses`` for ``@blp.doc``: each status with the codes it can carry.
+
+    >>> documented({404: "`unknown_policy`"})["404"]["description"]
+    '`unknown_policy`'
+    """
+    return {"responses": {str(status): {"description": text, "content": _ENVELOPE}
+                          for status, text in errors.items()}}
 
 
 def init_app(app: Flask) -> None:

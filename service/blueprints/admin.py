@@ -7,6 +7,7 @@ from flask import g
 from engine import PolicyError
 from service.auth import require
 from service.blueprints.policies import policy_summaries
+from service.errors import documented
 from service.extensions import services
 from service.masking import get_logger
 from service.parsing import ApiBlueprint
@@ -21,6 +22,8 @@ log = get_logger("service.admin")
 @blp.route("/reload", methods=["POST"])
 @require("planner")
 @blp.response(200, ReloadSchema)
+@blp.doc(**documented({422: "`invalid_policy`: `details.problems` lists every file:line "
+                            "problem; the running set keeps serving"}))
 def reload():
     """Reload policies from disk atomically; a broken set is refused (422, every problem)
     and the running set keeps serving. Every worker of this host follows."""

@@ -17,7 +17,7 @@ from flask.views import MethodView
 from engine import Decision, decide
 from service.auth import DECIDERS, READERS, require
 from service.decision_log import BadCursor, LogEntry
-from service.errors import Forbidden, InvalidRequest, NotFound
+from service.errors import Forbidden, InvalidRequest, NotFound, documented
 from service.extensions import services
 from service.ids import new_decision_id
 from service.masking import get_logger
@@ -42,6 +42,13 @@ class Decisions(MethodView):
     @require(*DECIDERS)
     @blp.arguments(DecisionRequestSchema())
     @blp.response(200, DecisionResponseSchema)
+    @blp.doc(**documented({
+        400: "`malformed_json`: the body is not JSON",
+        404: "`unknown_policy`, `unknown_action`",
+        413: "`payload_too_large`: the body is over 1 MiB",
+        422: "`invalid_request` (the body), `invalid_facts` or `unknown_key` (the facts; "
+             "`details.fields` names each), `no_version_in_force` (as_of is too early)",
+    }))
     def post(self, body: dict[str, Any]):
         """Evaluate facts against the version in force at ``as_of``; the answer is logged."""
         started = time.perf_counter()
@@ -62,6 +69,8 @@ class Decisions(MethodView):
     @require(*READERS)
     @blp.arguments(DecisionQuerySchema(), location="query", unknown="raise")
     @blp.response(200, DecisionListSchema)
+    @blp.doc(**documented({
+        422: "`invalid_request`: a bad filter, limit or cursor; `details.fields` names it"}))
     def get(self, query: dict[str, Any]):
         """The log, newest first; providers see only their own decisions."""
         principal = g.principal
@@ -81,6 +90,7 @@ class Decisions(MethodView):
 class LoggedDecision(MethodView):
     @require(*READERS)
     @blp.response(200, LoggedDecisionSchema)
+    @blp.doc(**documented({404: "`unknown_decision`"}))
     def get(self, decision_id: str):
         """One logged decision; a provider may read only its own."""
         row = services().log.get(decision_id)

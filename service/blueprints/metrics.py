@@ -12,7 +12,7 @@ import ipaddress
 from flask import Response, current_app, request
 
 from service.auth import authenticate
-from service.errors import Forbidden
+from service.errors import Forbidden, documented
 from service.extensions import services
 from service.metrics import CONTENT_TYPE
 from service.parsing import ApiBlueprint
@@ -26,7 +26,9 @@ _TEXT = {"description": "Prometheus text exposition format",
 
 
 @blp.route("")
-@blp.doc(responses={200: _TEXT}, security=[{}, {"bearer": []}])
+@blp.doc(security=[{}, {"bearer": []}], responses={
+    "200": _TEXT, **documented({401: "`unauthorized`: not on loopback and no token",
+                                403: "`forbidden`: not an ops token"})["responses"]})
 def metrics():
     """Counts of decisions, HTTP answers and reloads, with decision latency; every worker's.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from service.auth import ANY_ROLE, require
+from service.errors import documented
 from service.extensions import services
 from service.parsing import ApiBlueprint
 from service.policy_diff import diff_versions
@@ -36,6 +37,7 @@ class Policies(MethodView):
 class PolicyVersion(MethodView):
     @require(*ANY_ROLE)
     @blp.response(200, VersionDetailSchema)
+    @blp.doc(**documented({404: "`unknown_policy`, `unknown_version`"}))
     def get(self, policy: str, version: str):
         """Parameters, rules, and the facts each action takes with their types."""
         return services().policies.current().get_version(policy, version).describe()
@@ -46,6 +48,8 @@ class PolicyDiff(MethodView):
     @require(*ANY_ROLE)
     @blp.arguments(DiffQuerySchema(), location="query", unknown="raise")
     @blp.response(200, DiffSchema)
+    @blp.doc(**documented({404: "`unknown_policy`, `unknown_version`",
+                           422: "`invalid_request`: `from` or `to` missing"}))
     def get(self, query: dict, policy: str):
         """What changed from one version to another: parameters, actions and rules."""
         store = services().policies.current()

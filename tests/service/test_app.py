@@ -31,6 +31,22 @@ def test_openapi_lists_every_endpoint_with_bearer_security(client):
     assert "DecisionRequest" in body["content"]["application/json"]["schema"]["$ref"]
 
 
+def test_openapi_documents_every_error_a_view_can_answer(client):
+    spec = client.get("/openapi.json").get_json()
+    responses = {(method, path): set(op["responses"]) - {"default", "200"}
+                 for path, ops in spec["paths"].items() for method, op in ops.items()
+                 if method != "parameters"}
+    assert responses[("post", "/v1/decisions")] == {"400", "401", "403", "404", "413", "422"}
+    assert responses[("get", "/v1/decisions/{decision_id}")] == {"401", "403", "404"}
+    assert responses[("get", "/v1/policies/{policy}/versions/{version}")] == {"401", "403",
+                                                                              "404"}
+    assert responses[("post", "/v1/admin/reload")] == {"401", "403", "422"}
+    assert responses[("get", "/v1/health")] == set()
+    error = spec["paths"]["/v1/decisions"]["post"]["responses"]["422"]
+    assert "no_version_in_force" in error["description"]
+    assert error["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorEnvelope")
+
+
 def test_docs_viewer_is_served_from_the_installed_package(client):
     """No CDN: the viewer works on a host without internet access."""
     page = client.get("/docs", follow_redirects=True)
