@@ -52,7 +52,8 @@ def per_call_us(fn: Callable[[], Any], seconds: float, repeats: int = 5) -> floa
     return statistics.median(runs)
 
 
-def _workload(store: PolicyStore) -> list[dict[str, Any]]:
+def workload(store: PolicyStore) -> list[dict[str, Any]]:
+    """Every fixture case that yields a decision, as keyword arguments of ``decide``."""
     cases, _ = load_cases([ROOT / "fixtures"])
     out = []
     for case in cases:
@@ -83,16 +84,30 @@ def mixed(store: PolicyStore, work: list[dict[str, Any]],
             ("same workload, no-op (copy the facts)", noop_us)]
 
 
+def floor_disagreements(store: PolicyStore,
+                        work: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, str]]:
+    """Cases where the floor and the engine differ: ``(case, floor, engine)``.
+
+    A floor that decides something else measures nothing; a test keeps them equal, so a
+    policy change that the floor misses fails the suite, not only the next ``make bench``.
+    """
+    out = []
+    for w in work:
+        if (w["policy"], w["action"]) in FLOOR:
+            got = FLOOR[(w["policy"], w["action"])](w["facts"], w["as_of"])
+            expected = decide(store, **w).outcome
+            if got != expected:
+                out.append((w, got, expected))
+    return out
+
+
 def floor(store: PolicyStore, work: list[dict[str, Any]],
           seconds: float) -> list[tuple[str, float]]:
     work = [w for w in work if (w["policy"], w["action"]) in FLOOR]
     if not work:
         return []
-    for w in work:                        # the floor must decide what the engine decides
-        expected = decide(store, **w).outcome
-        got = FLOOR[(w["policy"], w["action"])](w["facts"], w["as_of"])
-        if got != expected:
-            raise SystemExit(f"floor disagrees with the engine on {w}: {got} != {expected}")
+    for w, got, expected in floor_disagreements(store, work):
+        raise SystemExit(f"floor disagrees with the engine on {w}: {got} != {expected}")
     engine_us = per_call_us(_cycle(work, lambda w: decide(store, **w)), seconds)
     floor_us = per_call_us(_cycle(work, lambda w: FLOOR[(w["policy"], w["action"])](
         w["facts"], w["as_of"])), seconds)
@@ -152,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
     args = parser.parse_args(argv)
     store = PolicyStore.load(ROOT / "policies")
-    work = _workload(store)
+    work = workload(store)
     if not work:
         raise SystemExit("no fixture case yields a decision: nothing to measure")
     print(f"python {sys.version.split()[0]}; {args.seconds:g} s per measurement, median of 5")

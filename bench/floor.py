@@ -40,7 +40,7 @@ def rehab_day(facts: dict[str, Any], as_of: dt.date) -> str:
     deny = (too_short
             or (counted and at_work < 5)
             or at_work > total
-            or (service == "tyohonvalmennus" and not facts.get("paid_work", False))
+            or (not sick and service == "tyohonvalmennus" and not facts.get("paid_work", False))
             or (not sick and used >= _MAX_DAYS[service]))
     return "deny" if deny else "allow"
 
