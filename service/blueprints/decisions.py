@@ -50,7 +50,7 @@ class Decisions(MethodView):
              "`details.fields` names each), `no_version_in_force` (as_of is too early)",
     }))
     def post(self, body: dict[str, Any]):
-        """Evaluate facts against the version in force at ``as_of``; the answer is logged."""
+        """Evaluate facts against the version in force at `as_of`; the answer is logged."""
         started = time.perf_counter()
         g.decision_id = new_decision_id()
         store = services().policies.current()

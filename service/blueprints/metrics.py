@@ -32,7 +32,8 @@ _TEXT = {"description": "Prometheus text exposition format",
 def metrics():
     """Counts of decisions, HTTP answers and reloads, with decision latency; every worker's.
 
-    Open to a caller on the loopback address; anyone else needs an ``ops`` token."""
+    Open to a caller on the loopback address; anyone else needs an `ops` token."""
+    # (a view's docstring is its OpenAPI text, which Swagger UI reads as Markdown)
     if not (current_app.config["METRICS_OPEN_ON_LOOPBACK"] and _from_loopback()):
         principal = authenticate()
         if principal.role != "ops":

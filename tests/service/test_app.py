@@ -52,6 +52,7 @@ def test_docs_viewer_is_served_from_the_installed_package(client):
     page = client.get("/docs", follow_redirects=True)
     assert page.status_code == 200 and b"/openapi.json" in page.data
     assert b"https://" not in page.data
+    assert b'"validatorUrl": null' in page.data          # no call to validator.swagger.io
     assert b"/docs/swagger-ui-bundle.js" in page.data
     script = client.get("/docs/swagger-ui-bundle.js")
     assert script.status_code == 200 and b"SwaggerUIBundle" in script.data
