@@ -138,17 +138,23 @@ TABLE_END = "<!-- rules:end -->"
 
 
 def rules_table(policies: dict[str, Any]) -> str:
-    """Markdown: every rule id → policy, versions, actions, effect, seed and section."""
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    """Markdown: every rule id → policy, versions, actions, effect, seed and section.
+
+    A rule whose citation (seed, section or interpretation) differs between versions gets one
+    row per distinct citation, each listing the versions that carry it.
+    """
+    rows: dict[tuple[str, ...], dict[str, Any]] = {}
     for name, policy in policies.items():
         for version in policy.versions:
             for rule in version.rules:
-                row = rows.setdefault((name, rule.id), {"rule": rule, "versions": []})
+                cite = (str(rule.cite.get("seed")), str(rule.cite.get("section")),
+                        str(rule.cite.get("interpretation") or ""))
+                row = rows.setdefault((name, rule.id, *cite), {"rule": rule, "versions": []})
                 row["versions"].append(version.version)
 
-    def order(key: tuple[str, str]) -> tuple:
+    def order(key: tuple[str, ...]) -> tuple:
         prefix, number = re.match(r"([A-Z]+)-(\d+)", key[1]).groups()
-        return prefix, int(number), key[1]
+        return prefix, int(number), key[1], key[0], rows[key]["versions"][0]
 
     lines = ["| domain id | rule id | policy | versions | action | effect | seed, section "
              "| interpretation |", "|---|---|---|---|---|---|---|---|"]
