@@ -11,7 +11,10 @@ import re
 import string
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from engine import decide
 from engine.fixtures import coverage_gaps, load_cases, run_case
 from engine.model import LANGUAGES
 from tests.conftest import FIXTURES
@@ -96,3 +99,37 @@ def test_rule_table_in_policies_readme_is_current(real_store):
     current = text.split(TABLE_BEGIN, 1)[1].split(TABLE_END, 1)[0].lstrip("\n")
     assert current == rules_table(real_store.policies), (
         "run: .venv/bin/rehab-rules table policies --write policies/README.md")
+
+
+def test_rule_table_has_one_row_per_distinct_citation(real_store):
+    from engine.cli import rules_table
+
+    table = rules_table(real_store.policies)
+    rows = [line for line in table.splitlines() if "`TT-1-day-length`" in line]
+    # the 2025-04 citation (and its interpretation) differs from 2023-01's: two rows
+    assert len(rows) == 2
+    assert "| 2023-01 |" in rows[0] and "aikaisempi kirjaus" in rows[0]
+    assert "| 2025-04 |" in rows[1] and "muutosversio 04/2025" in rows[1]
+    # an unchanged citation stays one row listing both versions
+    assert next(line for line in table.splitlines() if "`TT-4-max-days`" in line).count(
+        "2023-01, 2025-04") == 1
+
+
+_HOURS = st.sampled_from([0, 4, 4.5, 5, 5.5, 6, 6.5, 7, 8, 24])
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(as_of=st.sampled_from(["2025-03-31", "2025-04-01"]),
+       service=st.sampled_from(["tyokokeilu", "tyohonvalmennus"]),
+       hours_total=_HOURS, hours_at_workplace=_HOURS, sick=st.booleans(), flex_day=st.booleans(),
+       paid_work=st.booleans(), days_used_before=st.sampled_from([0, 44, 45, 94, 95, 200]))
+def test_a_rehab_day_is_billable_exactly_when_it_is_allowed_and_not_sick(real_store, as_of,
+                                                                         **facts):
+    """TT-3's `day_denied` repeats the deny rules of rehab_day (TT-1, TT-2, TT-4): this fails
+    when one of them changes and the repetition does not, in either version."""
+    decision = decide(real_store, policy="tyokokeilu-tyohonvalmennus", action="rehab_day",
+                      as_of=as_of, facts=facts)
+    billable = decision.results["billable"]
+    assert billable == decision.results["counts_as_rehab_day"]
+    assert billable == (decision.outcome == "allow" and not facts["sick"]), decision.fired
