@@ -34,15 +34,15 @@ __all__ = [
 ]
 
 # Invisible characters a copy-paste or a word processor leaves between the characters of a
-# code (soft hyphen, zero-width spaces and joiners, word joiner, BOM): a code with them
-# still reads as the code.
-_GAP = "[\u00ad\u200b-\u200f\u2060\ufeff]*"
-# What people type between birth date and individual number: the century signs, and the
-# dashes and spaces that look like "-" (hyphen, non-breaking hyphen, figure dash, en and em
-# dash, minus sign, small and full-width hyphen-minus; space, no-break and narrow spaces).
-_DASHES = "\u2010-\u2015\u2212\u2043\ufe63\uff0d"
-_SPACES = " \u00a0\u2007\u202f"
-_SEPARATOR = f"[-+ABCDEFYXWVU{_DASHES}{_SPACES}]"
+# code (soft hyphen, zero-width spaces, joiners and marks, word joiner, BOM): a code with
+# them still reads as the code.
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
+# What people type instead of "-" between birth date and individual number: dashes (hyphen,
+# non-breaking hyphen, figure dash, en and em dash, horizontal bar, minus sign, hyphen
+# bullet, small and full-width hyphen-minus) and spaces (space, no-break, figure, narrow).
+_LOOK_ALIKES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe63\uff0d \u00a0\u2007\u202f"
+_GAP = f"[{_INVISIBLE}]*"
+_SEPARATOR = f"[-+ABCDEFYXWVU{_LOOK_ALIKES}]"
 # No word boundaries and no look-behind: "hetu131052-308T", "puh0401131052-308T" and
 # "131052-308Tx" must be masked too. The check character is not verified (a mistyped code is
 # still a person's), but day and month must be possible ones, so that hex such as a digest
@@ -56,10 +56,8 @@ HETU_PATTERN = re.compile(
 # a run of its hex digits happens to look like a code.
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
                    re.IGNORECASE)
-_NORMAL = str.maketrans({**{c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015"
-                            "\u2212\u2043\ufe63\uff0d \u00a0\u2007\u202f"},
-                         **{c: None for c in "\u00ad\u200b\u200c\u200d\u200e\u200f"
-                            "\u2060\ufeff"}})
+# how hash() writes a code before hashing it: look-alikes as "-", invisible characters gone
+_NORMAL = str.maketrans({**dict.fromkeys(_LOOK_ALIKES, "-"), **dict.fromkeys(_INVISIBLE)})
 _PREFIX = "hetu#"
 _PLACEHOLDER = "<hetu>"
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from engine.facts import parse_date
+
 __all__ = [
     "DecisionListSchema",
     "DecisionQuerySchema",
@@ -55,12 +57,15 @@ _INSTANT = re.compile(rf"(?P<date>{_DATE})(?:(?P<time>{_TIME})(?P<offset>{_OFFSE
 
 
 class IsoDate(fields.Date):
-    """A date written ``YYYY-MM-DD``, and nothing else."""
+    """A date written ``YYYY-MM-DD``, and nothing else: the engine's own reading of dates."""
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> dt.date:
-        if not isinstance(value, str) or not re.fullmatch(_DATE, value):
+        if not isinstance(value, str):
             raise ValidationError("Not a valid date: write YYYY-MM-DD.")
-        return super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parse_date(value)
+        except ValueError as exc:
+            raise ValidationError("Not a valid date: write YYYY-MM-DD.") from exc
 
 
 class Instant(fields.Field):
