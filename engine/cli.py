@@ -18,8 +18,9 @@ import click
 from engine.decide import decide
 from engine.errors import EngineError, PolicyError
 from engine.fixtures import coverage_gaps, load_cases, run_case
+from engine.folder import read_paths
 from engine.messages import format_value
-from engine.store import PolicyStore, collect_files, load_files
+from engine.store import PolicyStore, load_files
 
 __all__ = ["main"]
 
@@ -54,10 +55,7 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 def validate(paths: tuple[Path, ...]) -> None:
     """Check policy files; print every problem as file:line: message (exit 1 if any)."""
-    files = collect_files(paths or [Path("policies")])
-    if not files:
-        raise click.ClickException("no policy files (*.yaml) found")
-    policies, _plans, problems = load_files(files)
+    policies, problems = _load_paths(paths)
     if problems:
         for p in sorted(problems):
             click.echo(str(p))
@@ -67,6 +65,17 @@ def validate(paths: tuple[Path, ...]) -> None:
     versions = sum(len(p.versions) for p in policies.values())
     rules = sum(len(v.rules) for p in policies.values() for v in p.versions)
     click.echo(f"OK: {len(policies)} policies, {versions} versions, {rules} rules")
+
+
+def _load_paths(paths: tuple[Path, ...]) -> tuple[dict[str, Any], list[Any]]:
+    """Every policy under the given folders or files, and every problem, in one reading."""
+    sets, problems = read_paths(list(paths) or [Path("policies")])
+    policies: dict[str, Any] = {}
+    for files in sets:
+        found_policies, _plans, found = load_files(files)
+        policies.update(found_policies)
+        problems += found
+    return policies, problems
 
 
 def _load_store(root: Path) -> PolicyStore:
@@ -176,7 +185,7 @@ def rules_table(policies: dict[str, Any]) -> str:
               help=f"replace the table between {TABLE_BEGIN} and {TABLE_END} in this file")
 def table_(paths: tuple[Path, ...], target: Path | None) -> None:
     """Print the table of every rule (id, policy, versions, action, seed, interpretation)."""
-    policies, _, problems = load_files(collect_files(paths or [Path("policies")]))
+    policies, problems = _load_paths(paths)
     if problems:
         raise click.ClickException(f"{len(problems)} problem(s); run rehab-rules validate")
     table = rules_table(policies)

@@ -163,10 +163,26 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     return tokens
 
 
+MAX_DEPTH = 40          # nesting of parentheses, lists, calls, not and minus
+MAX_LENGTH = 4000       # characters in one expression
+
+
 class _Parser:
     def __init__(self, text: str):
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0
+
+    def nested(self, parse: Any) -> Any:
+        """Parse one level deeper; refuse past MAX_DEPTH before Python's own stack runs out."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExprError(f"nested more than {MAX_DEPTH} levels deep; split it into "
+                            "smaller steps with derive")
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
 
     def peek(self, offset: int = 0) -> tuple[str, str]:
         return self.tokens[min(self.i + offset, len(self.tokens) - 1)]
@@ -204,7 +220,7 @@ class _Parser:
     def not_(self) -> Any:
         if self.at("not"):
             self.take()
-            return Not(self.not_())
+            return Not(self.nested(self.not_))
         return self.comparison()
 
     def comparison(self) -> Any:
@@ -244,7 +260,7 @@ class _Parser:
     def unary(self) -> Any:
         if self.at("-"):
             self.take()
-            return Neg(self.unary())
+            return Neg(self.nested(self.unary))
         return self.atom()
 
     def atom(self) -> Any:
@@ -265,13 +281,13 @@ class _Parser:
                 return self.call(value)
             return Name(value)
         if value == "(":
-            node = self.or_()
+            node = self.nested(self.or_)
             self.take(")")
             return node
         if value == "[":
             items = []
             while not self.at("]"):
-                items.append(self.sum_())
+                items.append(self.nested(self.sum_))
                 if not self.at("]"):
                     self.take(",")
             self.take("]")
@@ -282,7 +298,7 @@ class _Parser:
         self.take("(")
         args = []
         while not self.at(")"):
-            args.append(self.or_())
+            args.append(self.nested(self.or_))
             if not self.at(")"):
                 self.take(",")
         self.take(")")
@@ -293,7 +309,27 @@ def parse(text: str) -> Any:
     """Parse expression text into a tree; raise :class:`ExprError` with a readable reason."""
     if not isinstance(text, str) or not text.strip():
         raise ExprError("the expression is empty")
-    return _Parser(text).parse()
+    if len(text) > MAX_LENGTH:
+        raise ExprError(f"longer than {MAX_LENGTH} characters; split it into smaller steps "
+                        "with derive")
+    tree = _Parser(text).parse()
+    if _depth(tree) > 2 * MAX_DEPTH:
+        raise ExprError(f"nested more than {2 * MAX_DEPTH} operations deep (a long chain of "
+                        "+ or *); split it into smaller steps with derive")
+    return tree
+
+
+def _depth(tree: Any) -> int:
+    """How deep a parsed tree goes, counted without recursion (a + a + … nests leftwards)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for value in vars(node).values() if hasattr(node, "__dict__") else ():
+            for child in value if isinstance(value, tuple) else (value,):
+                if hasattr(child, "__dataclass_fields__"):
+                    stack.append((child, depth + 1))
+    return deepest
 
 
 # -- types -------------------------------------------------------------------------------

@@ -18,8 +18,20 @@ from typing import Any
 import yaml
 
 from engine.errors import Problem
+from engine.folder import Limits
 
-__all__ = ["LineDict", "LineList", "line_at", "plain", "read_yaml", "read_yaml_text"]
+__all__ = ["LineDict", "LineList", "Reported", "decode_text", "line_at", "plain", "read_yaml",
+           "read_yaml_bytes", "read_yaml_text"]
+
+
+class Reported(str):
+    """A scalar already reported as a problem (``2025-02-30``): later checks stay quiet."""
+
+
+class _LimitExceeded(Exception):
+    def __init__(self, line: int, message: str, code: str):
+        super().__init__(message)
+        self.line, self.message, self.code = line, message, code
 
 
 class LineDict(dict):
@@ -72,9 +84,33 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _make_loader(path: str, problems: list[Problem]) -> type[yaml.SafeLoader]:
+def _make_loader(path: str, problems: list[Problem],
+                 limits: Limits) -> type[yaml.SafeLoader]:
     class _Loader(yaml.SafeLoader):
-        pass
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            # the composer recurses once per level: refuse deep nesting before Python does
+            self.depth += 1
+            try:
+                if self.depth > limits.max_depth:
+                    mark = self.peek_event().start_mark
+                    raise _LimitExceeded(
+                        mark.line + 1, f"nested more than {limits.max_depth} levels deep; a "
+                        "policy needs a handful (rules → rule → message → fi)", "too_deep")
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    def construct_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+        try:
+            return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+        except (ValueError, OverflowError):
+            problems.append(Problem(
+                path, node.start_mark.line + 1,
+                f"{node.value} is not a date on the calendar; write a day that exists "
+                "(YYYY-MM-DD)", "bad_date"))
+            return Reported(node.value)
 
     def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LineDict:
         explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
@@ -111,16 +147,76 @@ def _make_loader(path: str, problems: list[Problem]) -> type[yaml.SafeLoader]:
         out.lines = [child.start_mark.line + 1 for child in node.value]
         return out
 
+    _Loader.add_constructor("tag:yaml.org,2002:timestamp", construct_timestamp)
     _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
     return _Loader
 
 
-def read_yaml_text(text: str, path: str) -> tuple[Any, list[Problem]]:
-    """Parse ``text``; return the document (``None`` if unreadable) and the problems found."""
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """How many values the document holds once every alias is expanded (stops past ``limit``).
+
+    Sizes are memoised per node, so a billion-value alias bomb is counted in a few steps,
+    without expanding it; an alias inside its own anchor counts as unlimited.
+    """
+    size: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in size:
+            continue
+        children = _children(node)
+        if done:
+            open_.discard(key)
+            size[key] = min(limit + 1, 1 + sum(size[id(c)] for c in children))
+            continue
+        if key in open_:
+            return limit + 1                   # a cycle: refuse
+        open_.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_:
+                return limit + 1
+            if id(child) not in size:
+                stack.append((child, False))
+    return size[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def read_yaml_text(text: str, path: str,
+                   limits: Limits | None = None) -> tuple[Any, list[Problem]]:
+    """Parse ``text``; return the document (``None`` if unreadable) and the problems found.
+
+    Nothing escapes as an exception: syntax, nesting past ``limits.max_depth``, aliases that
+    expand past ``limits.max_nodes`` and impossible dates all come back as problems.
+    """
+    limits = limits or Limits()
     problems: list[Problem] = []
+    loader = _make_loader(path, problems, limits)(text)
     try:
-        doc = yaml.load(text, Loader=_make_loader(path, problems))
+        node = loader.get_single_node()
+        if node is None:
+            return None, [Problem(path, 1, "the file is empty (or only comments); write the "
+                                  "policy or remove the file", "empty_file")]
+        if _expanded_size(node, limits.max_nodes) > limits.max_nodes:
+            return None, [Problem(
+                path, 1, f"the file holds more than {limits.max_nodes:,} values once its "
+                "aliases (*name) are expanded; write the values out or split the file",
+                "too_many_values")]
+        doc = loader.construct_document(node)
+    except _LimitExceeded as exc:
+        return None, [Problem(path, exc.line, exc.message, exc.code)]
+    except RecursionError:
+        return None, [Problem(path, 1, "nested too deep to read", "too_deep")]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -132,15 +228,45 @@ def read_yaml_text(text: str, path: str) -> tuple[Any, list[Problem]]:
     except yaml.YAMLError as exc:
         problems.append(Problem(path, 1, f"not valid YAML: {exc}", "yaml_syntax"))
         return None, problems
+    finally:
+        loader.dispose()
     return doc, problems
 
 
-def read_yaml(path: Path) -> tuple[Any, list[Problem], bytes]:
-    """Read a file; also return its bytes so the caller can digest exactly what was read."""
-    raw = path.read_bytes()
+def decode_text(raw: bytes, path: str) -> tuple[str | None, list[Problem]]:
+    """The bytes of a policy or fixture file as text, or why they are not UTF-8 text."""
+    if b"\0" in raw:
+        line = raw[:raw.index(b"\0")].count(b"\n") + 1
+        return None, [Problem(path, line, "a binary file, not YAML text; policy files are "
+                              "plain UTF-8 text", "binary")]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [Problem(str(path), 1, f"not UTF-8 text: {exc}", "encoding")], raw
-    doc, problems = read_yaml_text(text, str(path))
+        line = raw[:exc.start].count(b"\n") + 1
+        return None, [Problem(path, line, f"not UTF-8 text (byte {raw[exc.start]:#04x}); save "
+                              "the file as UTF-8", "encoding")]
+    return text.removeprefix("\ufeff"), []
+
+
+def read_yaml_bytes(raw: bytes, path: str,
+                    limits: Limits | None = None) -> tuple[Any, list[Problem]]:
+    """Decode and parse one file's bytes; every failure is a problem at a line."""
+    text, problems = decode_text(raw, path)
+    if text is None:
+        return None, problems
+    return read_yaml_text(text, path, limits)
+
+
+def read_yaml(path: Path, limits: Limits | None = None) -> tuple[Any, list[Problem], bytes]:
+    """Read a file; also return its bytes so the caller can digest exactly what was read."""
+    limits = limits or Limits()
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return None, [Problem(str(path), 1, f"cannot read it: {exc.strerror}", "unreadable")], b""
+    if size > limits.max_file_bytes:
+        return None, [Problem(str(path), 1, f"the file is {size:,} bytes, over the limit of "
+                              f"{limits.max_file_bytes:,}", "too_large")], b""
+    raw = path.read_bytes()
+    doc, problems = read_yaml_bytes(raw, str(path), limits)
     return doc, problems, raw

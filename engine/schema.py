@@ -24,7 +24,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from engine import expressions as ex
 from engine.errors import Problem
 from engine.facts import check_value
-from engine.loader import LineDict, LineList, line_at, plain, read_yaml
+from engine.folder import Limits
+from engine.loader import LineDict, LineList, Reported, line_at, plain, read_yaml_bytes
 from engine.model import (
     EFFECTS,
     LANGUAGES,
@@ -35,7 +36,7 @@ from engine.model import (
     Rule,
 )
 
-__all__ = ["FACT_TYPES", "NAME_RE", "load_version", "shape_problems"]
+__all__ = ["FACT_TYPES", "NAME_RE", "load_version", "parse_version", "shape_problems"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 POLICY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -43,6 +44,7 @@ RESERVED = {"id", "sid", "as_of"}
 FACT_TYPES = ("string", "integer", "number", "boolean", "date", "hetu", "list")
 ITEM_TYPES = ("string", "integer", "number", "date", "hetu")
 _TEXT = {"invalid": "must be text (put it in quotes)"}
+_REPORTED = "already reported"      # a value the YAML reader has reported: say nothing more
 
 
 # -- stage 1: shape ----------------------------------------------------------------------
@@ -53,6 +55,8 @@ class YamlDate(fields.Field):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.date:
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return value
+        if isinstance(value, Reported):
+            raise ValidationError(_REPORTED)
         if isinstance(value, str):
             try:
                 return dt.date.fromisoformat(value)
@@ -207,7 +211,7 @@ def shape_problems(doc: Any, schema: Schema, path: str) -> list[Problem]:
     except ValidationError as exc:
         flat: list[tuple[list[Any], str]] = []
         _flatten(exc.messages, [], flat)
-        return [_shape_problem(doc, schema, path, p, m) for p, m in flat]
+        return [_shape_problem(doc, schema, path, p, m) for p, m in flat if m != _REPORTED]
     return []
 
 
@@ -384,7 +388,10 @@ def _build_action(name: str, raw: Any, params: dict[str, Any],
         return None
     facts: dict[str, FactSpec] = {}
     scope = ex.Scope(
-        types={"as_of": "date", **{p: ex.type_of_value(v) for p, v in params.items()}},
+        # a value the reader already refused (an impossible date) reads as anything, so the
+        # rules that use it raise no second problem
+        types={"as_of": "date", **{p: "any" if isinstance(v, Reported) else
+                                   ex.type_of_value(v) for p, v in params.items()}},
         params=params,
         where={"as_of": "fact", **{p: "parameter" for p in params}},
     )
@@ -543,12 +550,19 @@ def _build_rule(i: int, raw: Any, actions: dict[str, tuple[ActionSpec, ex.Scope]
 
 
 def load_version(path: Path) -> tuple[PolicyVersion | None, list[Problem]]:
-    """Read, shape-check and meaning-check one version file.
+    """Read, shape-check and meaning-check one version file on disk."""
+    return parse_version(path.read_bytes(), str(path), path.parent.name, path.stem)
 
+
+def parse_version(raw_bytes: bytes, spath: str, folder: str, stem: str,
+                  limits: Limits | None = None) -> tuple[PolicyVersion | None, list[Problem]]:
+    """Shape-check and meaning-check one version file's bytes.
+
+    ``spath`` names the file in messages; ``folder`` and ``stem`` are the policy folder and
+    the file name without ``.yaml``, which the file's ``policy`` and ``version`` must match.
     Returns the version (``None`` when anything is wrong) and every problem found.
     """
-    doc, problems, raw_bytes = read_yaml(path)
-    spath = str(path)
+    doc, problems = read_yaml_bytes(raw_bytes, spath, limits)
     if doc is None:
         return None, problems
     problems += shape_problems(doc, PolicySchema(), spath)
@@ -556,13 +570,13 @@ def load_version(path: Path) -> tuple[PolicyVersion | None, list[Problem]]:
         return None, problems
     c = _Collector(doc, spath)
     if isinstance(doc.get("policy"), str):
-        if doc["policy"] != path.parent.name:
+        if doc["policy"] != folder:
             c.add(["policy"], f"policy is {doc['policy']!r} but the file is in folder "
-                  f"{path.parent.name!r}; they must match", "name_mismatch")
+                  f"{folder!r}; they must match", "name_mismatch")
         elif not POLICY_RE.match(doc["policy"]):
             c.add(["policy"], "a policy name uses a-z, 0-9 and -", "bad_name")
-    if isinstance(doc.get("version"), str) and doc["version"] != path.stem:
-        c.add(["version"], f"version is {doc['version']!r} but the file is {path.name!r}; "
+    if isinstance(doc.get("version"), str) and doc["version"] != stem:
+        c.add(["version"], f"version is {doc['version']!r} but the file is '{stem}.yaml'; "
               f"rename the file to {doc['version']}.yaml or fix the version", "name_mismatch")
     params = _check_parameters(doc.get("parameters") or {}, c)
     actions: dict[str, tuple[ActionSpec, ex.Scope]] = {}

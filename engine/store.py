@@ -23,15 +23,16 @@ from typing import Any
 
 from engine.compiler import ActionPlan, compile_version
 from engine.errors import PolicyError, Problem, UnknownAction, UnknownPolicy, UnknownVersion
+from engine.folder import Limits, PolicyFiles, read_folder
 from engine.model import Policy, PolicyVersion
 from engine.resolve import in_force
-from engine.schema import load_version
+from engine.schema import parse_version
 
-__all__ = ["PolicySet", "PolicyStore", "collect_files", "load_files"]
+__all__ = ["PolicySet", "PolicyStore", "collect_files", "load_files", "load_folder"]
 
 
 def collect_files(paths: Iterable[Path | str]) -> list[Path]:
-    """Every ``*.yaml`` under the given files or folders, sorted."""
+    """Every ``*.yaml`` under the given files or folders, sorted (fixture files)."""
     out: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir():
@@ -41,20 +42,41 @@ def collect_files(paths: Iterable[Path | str]) -> list[Path]:
     return sorted(out)
 
 
-def load_files(files: Iterable[Path]) -> tuple[dict[str, Policy], dict[tuple[str, str],
-                                                                         dict[str, ActionPlan]],
-                                                list[Problem]]:
-    """Load, check and compile policy files; return policies, plans and all problems."""
+Plans = dict[tuple[str, str], dict[str, ActionPlan]]
+
+
+def _load_one(files: PolicyFiles, rel: str,
+              limits: Limits | None) -> tuple[PolicyVersion | None, dict[str, ActionPlan],
+                                              list[Problem]]:
+    """One file → version and plans; nothing escapes but problems."""
+    shown = files.display(rel)
+    folder, _, name = rel.partition("/")
+    try:
+        version, found = parse_version(files.files[rel], shown, folder,
+                                       name.removesuffix(".yaml"), limits)
+        if version is None:
+            return None, {}, found
+        compiled, found = compile_version(version)
+        return version, compiled, found
+    except RecursionError:
+        return None, {}, [Problem(shown, 1, "nested too deep to check; split the deepest "
+                                  "expression with derive", "too_deep")]
+    except Exception as exc:        # a bug of ours must not take the caller down
+        return None, {}, [Problem(shown, 1, f"could not be checked ({type(exc).__name__}: "
+                                  f"{exc}); please report this file", "internal_error")]
+
+
+def load_files(files: PolicyFiles, limits: Limits | None = None,
+               ) -> tuple[dict[str, Policy], Plans, list[Problem]]:
+    """Load, check and compile a set's files; return policies, plans and all problems."""
     versions: dict[str, list[PolicyVersion]] = {}
-    plans: dict[tuple[str, str], dict[str, ActionPlan]] = {}
+    plans: Plans = {}
     problems: list[Problem] = []
-    for path in files:
-        version, found = load_version(path)
+    for rel in sorted(files.files):
+        version, compiled, found = _load_one(files, rel, limits)
         problems += found
         if version is None:
             continue
-        compiled, found = compile_version(version)
-        problems += found
         versions.setdefault(version.policy, []).append(version)
         plans[(version.policy, version.version)] = compiled
     policies = {}
@@ -73,12 +95,21 @@ def load_files(files: Iterable[Path]) -> tuple[dict[str, Policy], dict[tuple[str
     return policies, plans, problems
 
 
+def load_folder(root: Path | str, limits: Limits | None = None,
+                ) -> tuple[PolicyFiles, dict[str, Policy], Plans, list[Problem]]:
+    """Read a policy folder once and load it: what ``validate``, start-up and reload share."""
+    files, problems = read_folder(root, limits)
+    policies, plans, found = load_files(files, limits)
+    return files, policies, plans, problems + found
+
+
 @dataclass
 class PolicySet:
     """One consistent generation of policies and their registered rulesets."""
 
     policies: dict[str, Policy]
     plans: dict[tuple[str, str], dict[str, ActionPlan]]
+    files: PolicyFiles = field(default_factory=lambda: PolicyFiles(""))
     prepared: dict[int, Any] = field(default_factory=dict)    # id(plan) → evaluator handle
     users: int = 0
     retired: bool = False
@@ -121,33 +152,45 @@ class PolicyStore:
     '2025-04'
     """
 
-    def __init__(self, root: Path | str, evaluator: Any = None):
+    def __init__(self, root: Path | str | None = None, evaluator: Any = None,
+                 limits: Limits | None = None):
         if evaluator is None:
             from engine.backend import DurableEvaluator
 
             evaluator = DurableEvaluator()
-        self.root = Path(root)
+        self.root = Path(root) if root is not None else None
         self.evaluator = evaluator
+        self.limits = limits
         self._lock = threading.Lock()
         self._set: PolicySet | None = None
 
     @classmethod
-    def load(cls, root: Path | str, evaluator: Any = None) -> PolicyStore:
+    def load(cls, root: Path | str, evaluator: Any = None,
+             limits: Limits | None = None) -> PolicyStore:
         """Load every policy under ``root``; raise :class:`PolicyError` with all problems."""
-        store = cls(root, evaluator)
+        store = cls(root, evaluator, limits)
         store.reload()
+        return store
+
+    @classmethod
+    def from_files(cls, files: PolicyFiles, evaluator: Any = None,
+                   limits: Limits | None = None) -> PolicyStore:
+        """A store serving files already read (a published bundle), not a folder."""
+        store = cls(None, evaluator, limits)
+        store.replace(files)
         return store
 
     # -- loading ---------------------------------------------------------------------------
 
-    def _build(self) -> PolicySet:
-        if not self.root.is_dir():
-            raise PolicyError([Problem(str(self.root), 1, "no such policy folder", "no_folder")])
-        files = [f for f in collect_files([self.root]) if f.parent.parent == self.root]
-        policies, plans, problems = load_files(files)
+    def _build(self, files: PolicyFiles, problems: list[Problem]) -> PolicySet:
+        policies, plans, found = load_files(files, self.limits)
+        problems = problems + found
+        if not problems and not policies:
+            problems.append(Problem(files.root or "policies", 1, "no policies in the set",
+                                    "empty"))
         if problems:
             raise PolicyError(problems)
-        built = PolicySet(policies, plans)
+        built = PolicySet(policies, plans, files=files)
         for action_plans in plans.values():
             for plan in action_plans.values():
                 try:
@@ -162,8 +205,16 @@ class PolicyStore:
         return built
 
     def reload(self) -> None:
-        """Load the folder again; swap it in only if it is whole, else raise and keep serving."""
-        self._swap(self._build())
+        """Read the folder again; swap it in only if it is whole, else raise and keep serving."""
+        if self.root is None:
+            raise PolicyError([Problem("policies", 1, "this store serves a bundle, not a "
+                                       "folder; publish a new bundle instead", "no_folder")])
+        files, problems = read_folder(self.root, self.limits)
+        self._swap(self._build(files, problems))
+
+    def replace(self, files: PolicyFiles) -> None:
+        """Serve ``files`` instead; a broken set raises and the running one stays."""
+        self._swap(self._build(files, []))
 
     def close(self) -> None:
         """Remove this store's rulesets from the engine once no decision uses them."""
@@ -191,7 +242,8 @@ class PolicyStore:
         with self._lock:
             current = self._set
             if current is None:
-                raise PolicyError([Problem(str(self.root), 1, "no policies loaded", "empty")])
+                raise PolicyError([Problem(str(self.root or "policies"), 1, "no policies loaded",
+                                           "empty")])
             current.users += 1
         try:
             yield current
@@ -207,12 +259,18 @@ class PolicyStore:
     @property
     def current(self) -> PolicySet:
         if self._set is None:
-            raise PolicyError([Problem(str(self.root), 1, "no policies loaded", "empty")])
+            raise PolicyError([Problem(str(self.root or "policies"), 1, "no policies loaded",
+                                           "empty")])
         return self._set
 
     @property
     def policies(self) -> dict[str, Policy]:
         return self.current.policies
+
+    @property
+    def digest(self) -> str:
+        """The digest of the whole set being served (every file's path and content)."""
+        return self.current.files.digest
 
     def get_policy(self, name: str) -> Policy:
         return self.current.get_policy(name)

@@ -89,8 +89,9 @@ def write_policy(root: Path, text: str = DEMO, policy: str = "demo",
 
 @pytest.fixture
 def demo_root(tmp_path: Path) -> Path:
-    write_policy(tmp_path)
-    return tmp_path
+    root = tmp_path / "policies"
+    write_policy(root)
+    return root
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from engine.schema import load_version
-from engine.store import collect_files, load_files
+from engine.store import collect_files, load_folder
 from tests.conftest import DEMO, write_policy
 
 CORPUS = Path(__file__).resolve().parent.parent / "invalid_policies"
@@ -26,7 +26,7 @@ def test_every_invalid_file_gives_exactly_its_messages(case):
     folder = CORPUS / case
     expected = _expected(folder)
     assert expected, f"{case} has no '# expect:' line"
-    _, _, problems = load_files(collect_files([folder]))
+    _, _, _, problems = load_folder(folder)
     got = [(p.path, p.line, p.message) for p in problems]
     assert len(got) == len(expected), got
     for path, line, text in expected:
