@@ -5,6 +5,11 @@ unchecked: every fact is validated against the action's declaration and coerced 
 ``datetime.date``, whole floats to int), then derived values are computed in declaration order.
 Errors name the fact, so a provider knows what to fix.
 
+Blank text carries no content: a ``string`` or ``hetu`` fact sent as ``""``, ``"   "`` or
+only invisible characters is treated as not sent when the fact is optional (so ``is missing``
+rules see it, and a ``default`` applies), and is refused with "must not be blank" when it is
+required. Blank items of a list are refused too: a list item has no "missing" to fall back to.
+
 >>> from engine.model import ActionSpec, FactSpec
 >>> spec = ActionSpec("a", {}, {"n": FactSpec("n", "integer", min=0)}, ())
 >>> check_facts(spec, {"n": 3.0})
@@ -16,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from typing import Any
 
 from engine import expressions as ex
@@ -32,6 +38,24 @@ MAX_NUMBER = 10**15       # beyond this floats lose whole units and durable need
 
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+TEXT_TYPES = ("string", "hetu")
+
+
+def is_blank(value: Any) -> bool:
+    """True for text with nothing visible in it: empty, whitespace, or invisible characters.
+
+    Whitespace is what ``str.isspace`` says (also no-break and ideographic spaces); invisible
+    characters are Unicode format characters (category Cf: zero-width space, zero-width
+    joiners, word joiner, byte-order mark, soft hyphen, direction marks), which a form or a
+    copy-paste can leave behind and which would otherwise pass for a written justification.
+
+    >>> [is_blank(v) for v in ("", " \\t\\n", "\\u00a0\\u200b\\ufeff", " x ", 0, None)]
+    [True, True, True, False, False, False]
+    """
+    return isinstance(value, str) and all(
+        ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value)
 
 
 def parse_date(value: Any) -> dt.date:
@@ -54,6 +78,10 @@ def _scalar(kind: str, value: Any) -> Any:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError("contains characters that are not valid Unicode") from None
+        if is_blank(value):
+            # reached only by required facts and list items (check_facts drops an optional
+            # fact's blank text first) and by one_of/default values checked in schema.py
+            raise ValueError("must not be blank")
         return value
     if kind == "boolean":
         if not isinstance(value, bool):
@@ -121,6 +149,9 @@ def check_facts(action: ActionSpec, facts: Any) -> dict[str, Any]:
             errors[str(name)] = [f"not a fact of action {action.name} (its facts: {known})"]
     for name, spec in action.facts.items():
         value = facts.get(name)
+        if (spec.type in TEXT_TYPES and not spec.required
+                and isinstance(value, str) and len(value) <= MAX_TEXT and is_blank(value)):
+            value = None                # blank text of an optional fact = not sent
         if value is None:
             if spec.default is not None:
                 value = spec.default

@@ -2,8 +2,11 @@ import datetime as dt
 
 import pytest
 
+from engine.decide import decide
 from engine.errors import FactError
-from engine.facts import check_facts, derive, message_for, parse_date
+from engine.facts import check_facts, check_value, derive, is_blank, message_for, parse_date
+from engine.model import ActionSpec, FactSpec
+from engine.pyeval import PythonEvaluator
 
 
 def _action(store):
@@ -73,3 +76,82 @@ def test_lone_surrogates_are_refused(demo_store):
     with pytest.raises(FactError) as info:
         check_facts(_action(demo_store).action, {"hours": 5, "kind": "\ud800"})
     assert "not valid Unicode" in info.value.errors["kind"][0]
+
+
+# Blank text (empty, whitespace, invisible characters) carries no content: an optional text
+# fact sent blank is not sent, a required one is refused naming the fact, a blank list item is
+# refused. Otherwise "" would pass for a written justification (TT-5) or a name (TT-17).
+BLANKS = ["", "   ", "\t\n", "\u00a0\u3000", "\u200b", "\ufeff \u2060"]
+
+
+def _text_action() -> ActionSpec:
+    return ActionSpec("a", {}, {
+        "why": FactSpec("why", "string", required=False),
+        "kind": FactSpec("kind", "string", required=False, default="a", one_of=("a", "b")),
+        "name": FactSpec("name", "string"),
+        "code": FactSpec("code", "hetu", required=False),
+        "tags": FactSpec("tags", "list", items="string", required=False),
+    }, ())
+
+
+@pytest.mark.parametrize("blank", BLANKS)
+def test_blank_optional_text_is_not_sent(blank):
+    out = check_facts(_text_action(), {"name": "N", "why": blank, "code": blank})
+    assert out == {"name": "N", "kind": "a"}
+
+
+@pytest.mark.parametrize("blank", BLANKS)
+def test_blank_text_with_a_default_takes_the_default(blank):
+    assert check_facts(_text_action(), {"name": "N", "kind": blank})["kind"] == "a"
+
+
+@pytest.mark.parametrize("blank", BLANKS)
+def test_blank_required_text_is_refused_naming_the_fact(demo_store, blank):
+    with pytest.raises(FactError) as info:
+        check_facts(_action(demo_store).action, {"hours": 5, "kind": blank})
+    assert info.value.code == "invalid_facts"
+    assert info.value.errors == {"kind": ["must not be blank"]}
+
+
+@pytest.mark.parametrize("blank", BLANKS)
+def test_blank_list_items_are_refused(blank):
+    with pytest.raises(FactError) as info:
+        check_facts(_text_action(), {"name": "N", "tags": ["x", blank]})
+    assert info.value.errors == {"tags": ["item 2 must not be blank"]}
+
+
+def test_text_with_content_is_kept_as_sent():
+    out = check_facts(_text_action(), {"name": " N ", "why": "\u200bsyy ", "tags": []})
+    assert (out["name"], out["why"], out["tags"]) == (" N ", "\u200bsyy ", [])
+
+
+def test_blank_check_keeps_the_other_checks():
+    with pytest.raises(FactError) as info:
+        check_facts(_text_action(), {"name": "N", "why": " " * 10_001})
+    assert "longer than" in info.value.errors["why"][0]
+    with pytest.raises(FactError) as info:
+        check_facts(_text_action(), {"name": "N", "why": 0})
+    assert info.value.errors == {"why": ["must be text"]}
+
+
+def test_check_value_refuses_blank_text():
+    """schema.py checks one_of and default values with check_value: a blank one is a
+    policy error, since a request could never send it."""
+    with pytest.raises(ValueError, match="must not be blank"):
+        check_value(FactSpec("x", "string"), " ")
+
+
+def test_is_blank():
+    assert all(is_blank(b) for b in BLANKS)
+    assert not any(is_blank(v) for v in ("x", " . ", "0", 0, None, [], b""))
+
+
+@pytest.mark.parametrize("evaluator", [None, PythonEvaluator()], ids=["durable", "python"])
+def test_blank_optional_fact_is_missing_to_the_rules(demo_store, evaluator):
+    """TT-6-code reads ``code is present``: a blank code must not fire it, on either engine."""
+    sent = decide(demo_store, policy="demo", action="day", as_of="2024-05-01",
+                  facts={"hours": 7, "kind": "a", "code": "  "}, evaluator=evaluator)
+    bad = decide(demo_store, policy="demo", action="day", as_of="2024-05-01",
+                 facts={"hours": 7, "kind": "a", "code": "x"}, evaluator=evaluator)
+    assert "TT-6-code" not in sent.fired
+    assert "TT-6-code" in bad.fired
