@@ -131,7 +131,13 @@ class _Reader:
             self.problems.append(Problem(str(self.root), 1, "no such policy folder",
                                          "no_folder"))
             return
-        for entry in _entries(self.root):
+        try:
+            entries = _entries(self.root)
+        except OSError as exc:
+            self.problems.append(Problem(str(self.root), 1, f"cannot be read ({exc.strerror})",
+                                         "unreadable"))
+            return
+        for entry in entries:
             kind = self.kind(entry, entry.name)
             if kind == "dir":
                 self.read_policy(entry)
@@ -158,7 +164,13 @@ class _Reader:
             self.problem(name, f"policy folder {name!r}: use a-z, 0-9 and -", "bad_name")
             return
         found = 0
-        for entry in _entries(folder):
+        try:
+            entries = _entries(folder)
+        except OSError as exc:
+            self.problem(name, f"cannot be read ({exc.strerror}); check its permissions",
+                         "unreadable")
+            return
+        for entry in entries:
             rel = f"{name}/{entry.name}"
             kind = self.kind(entry, rel)
             if kind == "dir":
@@ -167,6 +179,8 @@ class _Reader:
                              "wrong_place")
             elif kind == "file":
                 found += self.version_file(entry, rel)
+            else:
+                found += 1                # reported already: the folder is not empty
         if found == 0:
             self.problem(name, f"policy folder {name!r} has no version files; add "
                          f"{name}/YYYY-MM.yaml or remove the folder", "empty")
@@ -190,7 +204,12 @@ class _Reader:
             self.problem(rel, f"more than {self.limits.max_files} version files in one set",
                          "too_many_files")
             return 1
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            self.problem(rel, f"cannot be read ({exc.strerror}); check its permissions",
+                         "unreadable")
+            return 1
         self.total += len(data)
         if self.total > self.limits.max_total_bytes:
             self.problem(rel, f"the set is over {self.limits.max_total_bytes:,} bytes in all",
