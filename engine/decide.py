@@ -51,11 +51,13 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
             fired = store.evaluator.fired(pset.prepared[id(plan)], message)
         else:
             fired = evaluator.fired(evaluator.prepare(plan), message)
-    return _decision(version, plan, day, lang, values, set(fired), explain)
+        bundle = pset.files.bundle
+    return _decision(version, plan, day, lang, values, set(fired), explain, bundle)
 
 
 def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
-              values: dict[str, Any], fired: set[int], explain: bool) -> Decision:
+              values: dict[str, Any], fired: set[int], explain: bool,
+              bundle: int | None = None) -> Decision:
     results: dict[str, Any] = {}
     findings: dict[str, list[Finding]] = {e: [] for e in ("deny", "warn", "info", "oblige")}
     for i, compiled in enumerate(plan.rules):
@@ -86,6 +88,7 @@ def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
         results=results,
         fired=tuple(plan.rules[i].rule.id for i in sorted(fired)),
         trace=trace,
+        bundle=bundle,
         personal_facts=plan.action.personal,
     )
 

@@ -55,11 +55,14 @@ class Limits:
 class PolicyFiles:
     """The version files of one set: ``"<policy>/<version>.yaml"`` → bytes.
 
-    ``root`` is only a label for messages (``policies`` → ``policies/demo/2024-01.yaml``).
+    ``root`` is only a label for messages (``policies`` → ``policies/demo/2024-01.yaml``);
+    ``bundle`` is the id of the published bundle the files came from, if any. Neither is part
+    of the digest.
     """
 
     root: str
     files: dict[str, bytes] = field(default_factory=dict)
+    bundle: int | None = None
 
     def display(self, relative: str) -> str:
         return f"{self.root}/{relative}" if self.root else relative

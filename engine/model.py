@@ -232,6 +232,7 @@ class Decision:
     results: dict[str, Any]
     fired: tuple[str, ...]
     trace: tuple[TraceEntry, ...] | None = None
+    bundle: int | None = None                      # the published bundle that decided
     personal_facts: frozenset[str] = frozenset()   # for loggers; not part of the answer
 
     def to_dict(self) -> dict[str, Any]:
@@ -250,6 +251,7 @@ class Decision:
             "results": _jsonable(self.results),
             "fired": list(self.fired),
             "trace": None if self.trace is None else [t.to_dict() for t in self.trace],
+            "bundle": self.bundle,
         }
 
 

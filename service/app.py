@@ -17,6 +17,7 @@ from flask_swagger_ui import get_swaggerui_blueprint
 
 from service import errors
 from service.blueprints import BLUEPRINTS
+from service.bundles import BundleStore
 from service.config import load_config
 from service.database import check_at_head, make_engine
 from service.decision_log import DecisionLog
@@ -39,12 +40,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     engine = make_engine(app.config["DATABASE_URL"])
     check_at_head(engine)
     var_dir = Path(app.config["VAR_DIR"])
+    metrics = Metrics()
+    bundles = BundleStore(engine)
+    bootstrap = app.config["POLICIES_BOOTSTRAP"]
+    if bootstrap is None:
+        bootstrap = engine.dialect.name == "sqlite"
     app.extensions["rehab_rules"] = Services(
-        policies=PolicySource(app.config["POLICIES_DIR"], var_dir / "policies.reloaded"),
+        policies=PolicySource(bundles, app.config["POLICIES_DIR"], bootstrap=bool(bootstrap),
+                              check_seconds=float(app.config["BUNDLE_CHECK_SECONDS"]),
+                              metrics=metrics),
+        bundles=bundles,
         log=DecisionLog(engine),
         tokens=TokenStore(engine, float(app.config["TOKEN_CACHE_SECONDS"])),
         masker=Masker(load_or_create_key(app.config["REHAB_RULES_HASH_KEY"], var_dir)),
-        metrics=Metrics(),
+        metrics=metrics,
     )
 
     api = ServiceApi(app, spec_kwargs={"info": {

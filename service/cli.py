@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 from sqlalchemy.engine import make_url
 
+from engine import PolicyError
+from service.bundles import BundleStore, cli_actor
 from service.config import load_config
 from service.database import make_engine, upgrade
+from service.errors import NotFound
 from service.metrics import multiprocess_environment
 from service.tokens import ROLES, TokenStore
 
-__all__ = ["db", "serve", "tokens"]
+__all__ = ["bundles", "db", "publish", "serve", "tokens"]
 
 _URL = click.option("--database-url", envvar="DATABASE_URL", show_envvar=True,
                     default=lambda: load_config()["DATABASE_URL"],
@@ -35,6 +39,83 @@ def db_upgrade(database_url: str) -> None:
     """Create or migrate the tables (Alembic, to head)."""
     upgrade(database_url)
     click.echo(f"database at head: {_safe(database_url)}")
+
+
+@click.command()
+@click.argument("folder", required=False, type=click.Path(path_type=Path),
+              default=lambda: load_config()["POLICIES_DIR"])
+@click.option("--note", help="why: the service description revision, the ticket …")
+@click.option("--no-activate", "stage", is_flag=True,
+              help="store the bundle only; activate it later with 'bundles activate'")
+@_URL
+def publish(folder: Path, note: str | None, stage: bool, database_url: str) -> None:
+    """Validate a policy folder and publish it as the live bundle of every worker.
+
+    The folder is read and checked as 'rehab-rules validate' does; any problem is printed as
+    file:line and nothing is published (exit 1). Publishing files already stored reuses that
+    bundle.
+    """
+    store = BundleStore(make_engine(database_url))
+    try:
+        bundle, created = store.publish_folder(folder, by=cli_actor(), note=note,
+                                               activate=not stage)
+    except PolicyError as exc:
+        for p in exc.problems:
+            click.echo(str(p))
+        click.echo(f"{len(exc.problems)} problem(s); nothing published", err=True)
+        sys.exit(1)
+    state = "stored" if stage else "active"
+    click.echo(f"bundle {bundle.id} {state}: {len(bundle.files)} files, {bundle.digest}"
+               + ("" if created else " (the same files were already published)"))
+
+
+@click.group()
+def bundles() -> None:
+    """Published policy bundles: list, show, activate (roll back or forward)."""
+
+
+@bundles.command("list")
+@_URL
+def bundles_list(database_url: str) -> None:
+    """Every bundle, newest first; * marks the live one. Then which was live when."""
+    store = BundleStore(make_engine(database_url))
+    active = store.active()
+    for b in store.list():
+        mark = "*" if active and active.bundle_id == b.id else " "
+        click.echo("\t".join([f"{mark}{b.id}", b.published_at.isoformat(timespec="seconds"),
+                              b.published_by, f"{len(b.files)} files", b.digest[:19],
+                              b.note or "-"]))
+    for a in store.activations(20):
+        click.echo(f"activation {a.id}: bundle {a.bundle_id} at "
+                   f"{a.activated_at.isoformat(timespec='seconds')} by {a.activated_by}")
+
+
+@bundles.command("show")
+@click.argument("bundle_id", type=int)
+@_URL
+def bundles_show(bundle_id: int, database_url: str) -> None:
+    """One bundle: who, when, note, digest and files."""
+    try:
+        b = BundleStore(make_engine(database_url)).get(bundle_id)
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"bundle {b.id}  {b.digest}\npublished {b.published_at.isoformat()} by "
+               f"{b.published_by} from {b.source}\nnote: {b.note or '-'}")
+    for name in b.files:
+        click.echo(f"  {name}")
+
+
+@bundles.command("activate")
+@click.argument("bundle_id", type=int)
+@_URL
+def bundles_activate(bundle_id: int, database_url: str) -> None:
+    """Make BUNDLE_ID the live bundle of every worker on every host."""
+    try:
+        a = BundleStore(make_engine(database_url)).activate(bundle_id, by=cli_actor())
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"bundle {a.bundle_id} active (activation {a.id}); workers follow within "
+               f"{load_config()['BUNDLE_CHECK_SECONDS']} s")
 
 
 @click.group()

@@ -13,6 +13,10 @@ MAX_CONTENT_LENGTH         1 MiB                           larger bodies get 413
 LOG_LEVEL                  ``INFO``                        level of the ``service`` loggers
 TOKEN_CACHE_SECONDS        ``5``                           a revoked token dies within this time
 METRICS_OPEN_ON_LOOPBACK   ``1``                           ``/metrics`` needs no token from 127/8
+POLICIES_BOOTSTRAP         ``1`` on SQLite, else ``0``     publish POLICIES_DIR if no bundle yet
+BUNDLE_CHECK_SECONDS       ``2``                           how often a worker looks for a newer
+                                                           active bundle (PostgreSQL also
+                                                           listens)
 =========================  ==============================  =====================================
 """
 
@@ -33,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "TOKEN_CACHE_SECONDS": 5,
     "METRICS_OPEN_ON_LOOPBACK": True,
+    "POLICIES_BOOTSTRAP": None,          # None: on for SQLite, off for other databases
+    "BUNDLE_CHECK_SECONDS": 2.0,
     # flask-smorest / OpenAPI
     "API_TITLE": "rehab-rules",
     "API_VERSION": "v1",
@@ -43,8 +49,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 ENV_KEYS = ("POLICIES_DIR", "DATABASE_URL", "REHAB_RULES_HASH_KEY", "VAR_DIR", "LOG_LEVEL",
-            "TOKEN_CACHE_SECONDS", "METRICS_OPEN_ON_LOOPBACK")
-_FLAGS = ("METRICS_OPEN_ON_LOOPBACK",)
+            "TOKEN_CACHE_SECONDS", "METRICS_OPEN_ON_LOOPBACK", "POLICIES_BOOTSTRAP",
+            "BUNDLE_CHECK_SECONDS")
+_FLAGS = ("METRICS_OPEN_ON_LOOPBACK", "POLICIES_BOOTSTRAP")
 _FALSE = ("0", "false", "no", "off")
 
 

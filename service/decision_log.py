@@ -47,6 +47,7 @@ class LogEntry:
     results: dict[str, Any]
     findings: dict[str, Any]
     latency_ms: float
+    bundle_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,13 +120,15 @@ class DecisionLog:
     def list(self, *, limit: int, cursor: str | None = None, provider: str | None = None,
              policy: str | None = None, action: str | None = None,
              outcome: str | None = None, since: dt.datetime | None = None,
-             until: dt.datetime | None = None, restrict_provider: bool = False) -> Page:
+             until: dt.datetime | None = None, bundle: int | None = None,
+             restrict_provider: bool = False) -> Page:
         """Newest first. ``restrict_provider`` limits the page to ``provider``'s rows."""
         table = DecisionRow.__table__
         query = select(table).order_by(table.c.id.desc()).limit(limit + 1)
         if restrict_provider:
             query = query.where(table.c.provider == provider)
-        for column, value in (("policy", policy), ("action", action), ("outcome", outcome)):
+        for column, value in (("policy", policy), ("action", action), ("outcome", outcome),
+                              ("bundle_id", bundle)):
             if value is not None:
                 query = query.where(table.c[column] == value)
         if since is not None:
@@ -172,4 +175,5 @@ def to_public(row: Any) -> dict[str, Any]:
         "results": row["results"],
         **{name: findings.get(name, []) for name in _FINDINGS},
         "latency_ms": row["latency_ms"],
+        "bundle": row["bundle_id"],
     }

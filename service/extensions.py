@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_smorest import Api
 
+from service.bundles import BundleStore
 from service.decision_log import DecisionLog
 from service.errors import error_response
 from service.masking import Masker
@@ -34,6 +35,7 @@ class ServiceApi(Api):
 @dataclass(frozen=True)
 class Services:
     policies: PolicySource
+    bundles: BundleStore
     log: DecisionLog
     tokens: TokenStore
     masker: Masker

@@ -27,6 +27,7 @@ from pathlib import Path
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -64,6 +65,13 @@ class Metrics:
         self.reloads = Counter(
             "rehab_rules_policy_reloads", "Policy reloads asked for, by result.",
             ("result",), registry=self.registry)
+        self.bundle = Gauge(
+            "rehab_rules_policy_bundle", "The id of the policy bundle a worker serves.",
+            registry=self.registry, multiprocess_mode="liveall")
+        self.bundle_stale = Gauge(
+            "rehab_rules_policy_bundle_stale",
+            "1 while a worker cannot load the active bundle and serves an older one.",
+            registry=self.registry, multiprocess_mode="liveall")
 
     def count_decision(self, policy: str, action: str, outcome: str, seconds: float) -> None:
         self.decisions.labels(policy, action, outcome).inc()
@@ -74,6 +82,10 @@ class Metrics:
 
     def count_reload(self, result: str) -> None:
         self.reloads.labels(result).inc()
+
+    def set_bundle(self, bundle: int | None, stale: bool) -> None:
+        self.bundle.set(bundle or 0)
+        self.bundle_stale.set(1 if stale else 0)
 
     def render(self) -> str:
         """The text exposition format: every worker's counts where gunicorn runs several."""

@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, Index, String
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "DecisionRow", "TokenRow"]
+__all__ = ["ActivationRow", "Base", "BundleRow", "DecisionRow", "TokenRow"]
 
 
 class Base(DeclarativeBase):
@@ -40,8 +40,10 @@ class DecisionRow(Base):
     results: Mapped[dict[str, Any]] = mapped_column(JSON)
     findings: Mapped[dict[str, Any]] = mapped_column(JSON)
     latency_ms: Mapped[float] = mapped_column(Float)
+    bundle_id: Mapped[int | None] = mapped_column(Integer)   # the policy bundle it used
 
     __table_args__ = (
+        Index("ix_decisions_bundle_id", "bundle_id", "id"),
         Index("ix_decisions_time", "time"),
         Index("ix_decisions_provider_id", "provider", "id"),
         Index("ix_decisions_policy_action", "policy", "action"),
@@ -60,3 +62,28 @@ class TokenRow(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BundleRow(Base):
+    """A published policy set: every version file's text, validated whole; never changed."""
+
+    __tablename__ = "policy_bundles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String(80), unique=True)
+    files: Mapped[dict[str, str]] = mapped_column(JSON)   # "<policy>/<version>.yaml" → text
+    source: Mapped[str] = mapped_column(String(500))       # the folder it was published from
+    note: Mapped[str | None] = mapped_column(Text)
+    published_by: Mapped[str] = mapped_column(String(200))
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ActivationRow(Base):
+    """One switch of the live bundle; the newest row is the bundle every worker serves."""
+
+    __tablename__ = "bundle_activations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bundle_id: Mapped[int] = mapped_column(ForeignKey("policy_bundles.id"))
+    activated_by: Mapped[str] = mapped_column(String(200))
+    activated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -1,10 +1,18 @@
-"""The loaded policy set of one worker process, and how a reload reaches every worker.
+"""The policy bundle one worker serves, kept in step with the active bundle in the database.
 
-Policies are compiled once at start-up. ``POST /v1/admin/reload`` reaches only the worker
-that took the request, so a successful reload also touches a stamp file in ``VAR_DIR``;
-every worker compares the stamp's mtime (one ``stat``) before each request and reloads
-itself when it changed. A reload is atomic (the engine keeps the old set on any error), so a
-worker that finds broken files keeps serving what it had.
+A worker never reads policy files from disk: it serves the bundle of the newest activation
+(:mod:`service.bundles`), loaded at start — also after a crash or restart — and again within
+``BUNDLE_CHECK_SECONDS`` after another worker or host activates a different one. On
+PostgreSQL a listener thread hears ``NOTIFY`` and switches at once, even while idle.
+
+A bundle that does not load in this worker (it was validated at publish, so this means the
+rule engine refused it here) never replaces the running set: the worker keeps serving what
+it had, says so in ``/v1/health`` and in the ``rehab_rules_policy_bundle_stale`` metric, and
+tries again, less often each time. At start it falls back to the newest earlier bundle that
+loads, so one bad bundle cannot keep every worker from booting.
+
+With ``POLICIES_BOOTSTRAP`` (the default on SQLite) a database with no bundle at all gets
+``POLICIES_DIR`` published as its first one, so ``make run`` needs no extra step.
 """
 
 from __future__ import annotations
@@ -12,64 +20,179 @@ from __future__ import annotations
 import os
 import threading
 import time
-from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine import PolicyError, PolicyStore
+from service.bundles import NOTIFY_CHANNEL, Activation, BundleStore
+from service.errors import DatabaseNotReady
 from service.masking import get_logger
 
 __all__ = ["PolicySource"]
 
 log = get_logger("service.policies")
 
+_MAX_BACKOFF = 60.0
+
 
 class PolicySource:
-    """Holds this process's :class:`PolicyStore` and keeps it in step with the stamp."""
+    """Holds this process's :class:`PolicyStore`, always loaded from a published bundle."""
 
-    def __init__(self, directory: str | os.PathLike, stamp: str | os.PathLike):
-        self.directory = str(directory)
-        self._stamp = Path(stamp)
-        # read the stamp before loading: a reload elsewhere while this worker boots then
-        # shows as a newer stamp, and the first request loads again
-        self._seen = self._stamp_mtime()
-        self.store = PolicyStore.load(self.directory)
-        self._lock = threading.Lock()
+    def __init__(self, bundles: BundleStore, folder: str | os.PathLike, *,
+                 bootstrap: bool = True, check_seconds: float = 2.0, metrics: Any = None,
+                 listen: bool = True):
+        self.bundles = bundles
+        self.folder = str(folder)
+        self.check_seconds = float(check_seconds)
+        self.metrics = metrics
+        self.error: str | None = None          # why the active bundle is not served here
+        self._lock = threading.RLock()
+        self._failures = 0
+        self._retry_at = 0.0
+        self._next_check = 0.0
+        self._listen = listen and bundles.engine.dialect.name == "postgresql"
+        self._listener_pid: int | None = None
+        active = self.bundles.active()
+        if active is None:
+            if not bootstrap:
+                raise DatabaseNotReady(
+                    "no policy bundle has been published to this database: run "
+                    "'rehab-rules publish POLICIES_DIR' once", {"bundle": None})
+            self.bundles.publish_folder(self.folder, by=f"bootstrap:{os.getpid()}",
+                                        note="first bundle, published at start-up from "
+                                        "POLICIES_DIR")
+            active = self.bundles.active()
+        assert active is not None
+        self.active = active                   # the newest activation seen
+        self.store = self._boot(active)
+        self._report()
+        self._schedule(time.monotonic())
+
+    # -- what views use --------------------------------------------------------------------
 
     def current(self) -> PolicyStore:
-        """The store to use for this request, reloaded first if another worker reloaded."""
-        if self._stamp_mtime() != self._seen:
-            self._follow()
+        """The store to use for this request; first follows a newer activation, if any."""
+        self._ensure_listener()
+        now = time.monotonic()
+        if now >= self._next_check:
+            self.follow(now)
         return self.store
 
-    def reload(self) -> PolicyStore:
-        """Reload from disk (PolicyError leaves the running set as it was), tell the others."""
-        with self._lock:
-            self.store.reload()
-            self._touch()
-            self._seen = self._stamp_mtime()
+    @property
+    def serving(self) -> int | None:
+        """The id of the bundle this worker serves."""
+        return self.store.current.files.bundle
+
+    def status(self) -> dict[str, Any]:
+        """For ``/v1/health``: the bundle served here, the active one, and any trouble."""
+        current = self.store.current
+        return {"serving": current.files.bundle, "digest": current.files.digest,
+                "active": self.active.bundle_id, "error": self.error, "worker": os.getpid()}
+
+    def reload(self, by: str) -> PolicyStore:
+        """``POST /v1/admin/reload``: validate ``POLICIES_DIR``, publish it, serve it here now.
+
+        PolicyError (every problem) when the folder does not load; nothing is published then.
+        If this worker's rule engine refuses the published bundle, :meth:`status` says so.
+        """
+        self.bundles.publish_folder(self.folder, by=by, note="published by reload")
+        self.follow(time.monotonic(), force=True)
         return self.store
 
-    def _follow(self) -> None:
+    # -- following -------------------------------------------------------------------------
+
+    def follow(self, now: float | None = None, force: bool = False) -> None:
+        """Serve the newest activation's bundle if it differs from the one served here."""
+        now = time.monotonic() if now is None else now
         with self._lock:
-            mtime = self._stamp_mtime()
-            if mtime == self._seen:
-                return
-            self._seen = mtime
+            self._schedule(now)
             try:
-                self.store.reload()
-            except PolicyError as exc:
-                log.error("policies changed on disk but do not load; keeping the old set: %s",
-                          exc.message)
+                active = self.bundles.active()
+            except SQLAlchemyError as exc:     # keep serving; the next check tries again
+                log.warning("cannot read the active policy bundle: %s", exc)
+                return
+            if active is None:
+                return
+            self.active = active
+            if active.bundle_id == self.serving:
+                self._settled()
+                return
+            if not force and now < self._retry_at:
+                return
+            try:
+                self.store.replace(self.bundles.files(active.bundle_id))
+            except (PolicyError, SQLAlchemyError) as exc:
+                self._failed(active, exc, now)
             else:
-                log.info("reloaded policies after a reload on another worker")
+                log.info("serving policy bundle %s (activation %s by %s)", active.bundle_id,
+                         active.id, active.activated_by)
+                self._settled()
 
-    def _stamp_mtime(self) -> int | None:
-        try:
-            return self._stamp.stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
+    def _boot(self, active: Activation) -> PolicyStore:
+        """The active bundle, or else the newest earlier one that loads."""
+        tried: list[int] = []
+        candidates = [active.bundle_id] + [a.bundle_id for a in self.bundles.activations(50)]
+        for bundle_id in dict.fromkeys(candidates):
+            try:
+                store = PolicyStore.from_files(self.bundles.files(bundle_id))
+            except PolicyError as exc:
+                tried.append(bundle_id)
+                log.error("policy bundle %s does not load: %s", bundle_id, exc.message)
+                continue
+            if tried:
+                self.error = (f"bundle {active.bundle_id} does not load in this worker; "
+                              f"serving bundle {bundle_id}")
+                self._retry_at = time.monotonic() + self._backoff()
+            return store
+        raise DatabaseNotReady(f"no published policy bundle loads (tried {tried})",
+                               {"bundles": tried})
 
-    def _touch(self) -> None:
-        self._stamp.parent.mkdir(parents=True, exist_ok=True)
-        now = time.time_ns()
-        self._stamp.touch()
-        os.utime(self._stamp, ns=(now, now))
+    def _schedule(self, now: float) -> None:
+        self._next_check = now + self.check_seconds
+
+    def _backoff(self) -> float:
+        self._failures += 1
+        return min(_MAX_BACKOFF, 2.0 ** self._failures)
+
+    def _failed(self, active: Activation, exc: Exception, now: float) -> None:
+        self.error = (f"bundle {active.bundle_id} does not load in this worker "
+                      f"({getattr(exc, 'message', exc)}); serving bundle {self.serving}")
+        self._retry_at = now + self._backoff()
+        log.error("%s; trying again later", self.error)
+        if self.metrics is not None:
+            self.metrics.count_reload("failed")
+        self._report()
+
+    def _settled(self) -> None:
+        self.error, self._failures, self._retry_at = None, 0, 0.0
+        self._report()
+
+    def _report(self) -> None:
+        if self.metrics is not None:
+            self.metrics.set_bundle(self.serving, stale=self.error is not None)
+
+    # -- PostgreSQL LISTEN -----------------------------------------------------------------
+
+    def _ensure_listener(self) -> None:
+        """Start the listener in this process (after gunicorn forked it), once."""
+        if not self._listen or self._listener_pid == os.getpid():
+            return
+        self._listener_pid = os.getpid()
+        threading.Thread(target=self._listen_forever, name="bundle-listener",
+                         daemon=True).start()
+
+    def _listen_forever(self) -> None:
+        import psycopg
+
+        url = self.bundles.engine.url.set(drivername="postgresql")
+        while True:
+            try:
+                with psycopg.connect(url.render_as_string(hide_password=False),
+                                     autocommit=True) as conn:
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    for _ in conn.notifies():
+                        self.follow(force=True)
+            except Exception as exc:          # the database went away: listen again later
+                log.warning("bundle listener: %s; listening again in 5 s", exc)
+                time.sleep(5)

@@ -124,6 +124,8 @@ class _DecisionBody(Schema):
     obligations = fields.List(fields.Nested(FindingSchema))
     results = fields.Dict()
     fired = fields.List(fields.String())
+    bundle = fields.Integer(allow_none=True, metadata={
+        "description": "the published policy bundle that decided"})
 
 
 class DecisionResponseSchema(_DecisionBody):
@@ -144,6 +146,8 @@ class DecisionQuerySchema(StrictSchema):
     outcome = fields.String(validate=validate.OneOf(("allow", "deny")))
     since = Instant(metadata={"description": "ISO date or date-time, inclusive"})
     until = Instant(metadata={"description": "ISO date or date-time, exclusive"})
+    bundle = fields.Integer(strict=False, validate=validate.Range(min=1, max=2**31 - 1),
+                            metadata={"description": "only decisions made under this bundle"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String(validate=validate.Length(min=1, max=200))
 
@@ -216,11 +220,64 @@ class ErrorEnvelopeSchema(Schema):
 
 # --- health and admin -------------------------------------------------------------------
 
+class BundleStatusSchema(Schema):
+    serving = fields.Integer(allow_none=True, metadata={
+        "description": "the bundle this worker serves"})
+    digest = fields.String(metadata={"description": "sha256 of every file of that bundle"})
+    active = fields.Integer(metadata={"description": "the bundle activated most recently"})
+    error = fields.String(allow_none=True, metadata={
+        "description": "why this worker does not serve the active bundle, if it does not"})
+    worker = fields.Integer(metadata={"description": "the answering worker's process id"})
+
+
 class HealthSchema(Schema):
-    status = fields.String()
+    status = fields.String(metadata={"enum": ["ok", "degraded"], "description":
+                                     "degraded: this worker serves an older bundle"})
     policies = fields.Integer()
+    bundle = fields.Nested(BundleStatusSchema)
 
 
 class ReloadSchema(Schema):
     status = fields.String()
     policies = fields.List(fields.Nested(PolicySummarySchema))
+    bundle = fields.Nested(BundleStatusSchema)
+
+
+class BundleSchema(Schema):
+    id = fields.Integer()
+    digest = fields.String()
+    source = fields.String()
+    note = fields.String(allow_none=True)
+    published_by = fields.String()
+    published_at = fields.String()
+    files = fields.List(fields.String())
+    active = fields.Boolean()
+
+
+class ActivationSchema(Schema):
+    id = fields.Integer()
+    bundle = fields.Integer()
+    activated_by = fields.String()
+    activated_at = fields.String()
+
+
+class BundleListSchema(Schema):
+    bundles = fields.List(fields.Nested(BundleSchema))
+    activations = fields.List(fields.Nested(ActivationSchema), metadata={
+        "description": "which bundle was live when, newest first"})
+
+
+class PublishSchema(StrictSchema):
+    files = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=300)),
+                        values=fields.String(), required=True, metadata={
+                            "description": "every version file: \"<policy>/<version>.yaml\""
+                                           " → its YAML text"})
+    note = fields.String(validate=validate.Length(max=2000))
+    activate = StrictBoolean(load_default=True)
+
+
+class PublishResultSchema(Schema):
+    bundle = fields.Nested(BundleSchema)
+    created = fields.Boolean(metadata={"description": "false: the same files were already "
+                                                      "stored, that bundle is reused"})
+    serving = fields.Nested(BundleStatusSchema)

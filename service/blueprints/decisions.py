@@ -127,6 +127,7 @@ def _record(decision: Decision, answer: dict[str, Any], facts: dict[str, Any],
         results=svc.masker.scrub_value(answer["results"], known),
         findings=svc.masker.scrub_value(findings, known),
         latency_ms=round(latency_ms, 3),
+        bundle_id=decision.bundle,
     ))
     log.info("decision %s %s/%s@%s %s by %s in %.2f ms", g.decision_id, decision.policy,
              decision.action, decision.version, decision.outcome, principal.token_id,

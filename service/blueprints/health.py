@@ -14,5 +14,9 @@ blp = ApiBlueprint("health", __name__, url_prefix="/v1/health", description="Liv
 @blp.route("")
 @blp.response(200, HealthSchema)
 def health():
-    """Is the service up, and how many policies does it serve?"""
-    return {"status": "ok", "policies": len(services().policies.current().policies)}
+    """Is the service up, which policy bundle does this worker serve, and is it the active one?"""
+    source = services().policies
+    store = source.current()
+    status = source.status()
+    return {"status": "degraded" if status["error"] else "ok",
+            "policies": len(store.policies), "bundle": status}

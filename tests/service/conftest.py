@@ -127,6 +127,8 @@ def _clean(url: str) -> None:
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM decisions"))
         conn.execute(text("DELETE FROM tokens"))
+        conn.execute(text("DELETE FROM bundle_activations"))
+        conn.execute(text("DELETE FROM policy_bundles"))
     engine.dispose()
 
 
@@ -157,6 +159,8 @@ def make_app(policies: Path, url: str, var: Path):
         "VAR_DIR": str(var),
         "REHAB_RULES_HASH_KEY": "test-key",
         "LOG_LEVEL": "INFO",
+        "POLICIES_BOOTSTRAP": True,       # the first app on a fresh database publishes
+        "BUNDLE_CHECK_SECONDS": 0,        # follow another app's activation at once
     })
 
 

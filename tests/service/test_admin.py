@@ -51,11 +51,36 @@ def test_other_workers_follow_a_reload(policies_dir, sqlite_url, tmp_path):
     assert second.test_client().get("/v1/health").get_json()["policies"] == 2
 
 
-def test_a_follower_keeps_its_set_when_the_files_broke_meanwhile(
+def test_a_follower_serves_the_published_set_not_the_files_edited_since(
         policies_dir, sqlite_url, tmp_path):
+    """After a reload every worker serves the bundle that was validated, never the disk."""
     first, second = (make_app(policies_dir, sqlite_url, tmp_path / "var") for _ in range(2))
     token = first.extensions["rehab_rules"].tokens.create("planner")[0]
     add_policy(policies_dir)
     first.test_client().post("/v1/admin/reload", headers={"Authorization": f"Bearer {token}"})
     (policies_dir / "other" / "2025-01.yaml").write_text("policy: [", encoding="utf-8")
-    assert second.test_client().get("/v1/health").get_json()["policies"] == 1
+    one, two = (app.test_client().get("/v1/health").get_json() for app in (first, second))
+    assert one["policies"] == two["policies"] == 2
+    assert one["bundle"]["digest"] == two["bundle"]["digest"]
+    assert one["bundle"]["serving"] == two["bundle"]["serving"] == 2
+
+
+def test_reload_of_an_empty_folder_is_refused(client, tokens, policies_dir):
+    import shutil
+
+    shutil.rmtree(policies_dir / "tiny")
+    response = client.post("/v1/admin/reload", headers=tokens["planner"])
+    assert response.status_code == 422
+    assert response.get_json()["error"]["details"]["problems"][0]["code"] == "empty"
+    assert client.post("/v1/decisions", json=decision_body(),
+                       headers=tokens["provider"]).status_code == 200
+
+
+def test_reload_refuses_a_stray_file_and_an_impossible_date(client, tokens, policies_dir):
+    (policies_dir / "notes.yaml").write_text("a: 1\n", encoding="utf-8")
+    path = policies_dir / "tiny" / "2025-01.yaml"
+    path.write_text(VERSION_1.replace("2025-01-01", "2025-02-30"), encoding="utf-8")
+    response = client.post("/v1/admin/reload", headers=tokens["planner"])
+    assert response.status_code == 422
+    problems = response.get_json()["error"]["details"]["problems"]
+    assert sorted(p["code"] for p in problems) == ["bad_date", "wrong_place"]

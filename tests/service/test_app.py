@@ -14,7 +14,10 @@ def test_exported_members_are_curated():
 
 
 def test_health(client):
-    assert client.get("/v1/health").get_json() == {"status": "ok", "policies": 1}
+    body = client.get("/v1/health").get_json()
+    assert body["status"] == "ok" and body["policies"] == 1
+    assert body["bundle"]["serving"] == body["bundle"]["active"] == 1
+    assert body["bundle"]["error"] is None and body["bundle"]["digest"].startswith("sha256:")
 
 
 def test_openapi_lists_every_endpoint_with_bearer_security(client):
@@ -23,7 +26,8 @@ def test_openapi_lists_every_endpoint_with_bearer_security(client):
     assert set(spec["paths"]) == {
         "/v1/health", "/v1/policies", "/v1/policies/{policy}/versions/{version}",
         "/v1/policies/{policy}/diff", "/v1/decisions", "/v1/decisions/{decision_id}",
-        "/v1/admin/reload", "/metrics"}
+        "/v1/admin/reload", "/v1/admin/bundles", "/v1/admin/bundles/{bundle_id}",
+        "/v1/admin/bundles/{bundle_id}/activate", "/metrics"}
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert spec["paths"]["/v1/decisions"]["post"]["security"] == [{"bearer": []}]
     assert "security" not in spec["paths"]["/v1/health"]["get"]

@@ -37,7 +37,9 @@ def test_migration_creates_both_tables_with_their_columns(any_db_url):
     columns = {c["name"] for c in inspector.get_columns("decisions")}
     assert columns == {"id", "time", "provider", "token_id", "policy", "version", "digest",
                        "action", "as_of", "lang", "facts", "outcome", "fired", "results",
-                       "findings", "latency_ms"}
+                       "findings", "latency_ms", "bundle_id"}
+    assert {"id", "digest", "files"} <= {c["name"] for c in inspector.get_columns(
+        "policy_bundles")}
     assert "secret_hash" in {c["name"] for c in inspector.get_columns("tokens")}
 
 

@@ -52,33 +52,3 @@ def test_diff_needs_both_versions(client, tokens):
     response = client.get("/v1/policies/tiny/diff?from=2025-01&to=2031-01",
                           headers=tokens["planner"])
     assert response.get_json()["error"]["code"] == "unknown_version"
-
-
-def test_a_reload_during_boot_is_not_missed(tmp_path, monkeypatch):
-    """A worker that boots while another reloads must pick the reload up on its next request."""
-    import os
-    import time
-
-    from engine import PolicyStore
-    from service.policy_source import PolicySource
-    from tests.conftest import DEMO, write_policy
-
-    write_policy(tmp_path / "p")
-    stamp = tmp_path / "var" / "policies.reloaded"
-    real_load = PolicyStore.load
-
-    def slow_load(directory, *args, **kwargs):
-        store = real_load(directory, *args, **kwargs)
-        # meanwhile another worker adds a policy, reloads and touches the stamp
-        write_policy(tmp_path / "p", DEMO.replace("policy: demo", "policy: other"), "other")
-        stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.touch()
-        now = time.time_ns()
-        os.utime(stamp, ns=(now, now))
-        return store
-
-    monkeypatch.setattr(PolicyStore, "load", staticmethod(slow_load))
-    source = PolicySource(tmp_path / "p", stamp)
-    monkeypatch.setattr(PolicyStore, "load", staticmethod(real_load))
-    assert sorted(source.current().policies) == ["demo", "other"]
-    source.store.close()
