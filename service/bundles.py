@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from engine import PolicyError, PolicyStore, Problem
 from engine.folder import Limits, PolicyFiles, read_folder
@@ -123,6 +124,14 @@ class BundleStore:
         Raises :class:`PolicyError` with every problem and stores nothing when they do not.
         """
         validate(files)
+        try:
+            bundle_id, created = self._store(files, by, note, activate, source)
+        except IntegrityError:        # the same files published at the same moment elsewhere
+            bundle_id, created = self._store(files, by, note, activate, source)
+        return self.get(bundle_id), created
+
+    def _store(self, files: PolicyFiles, by: str, note: str | None, activate: bool,
+               source: str | None) -> tuple[int, bool]:
         digest = files.digest
         with self.engine.begin() as conn:
             existing = conn.execute(select(BundleRow.id).where(BundleRow.digest == digest)
@@ -137,7 +146,7 @@ class BundleStore:
                 ).returning(BundleRow.id)).scalar_one()
             if activate:
                 self._activate(conn, existing, by)
-        return self.get(existing), created
+        return existing, created
 
     def activate(self, bundle_id: int, by: str) -> Activation:
         """Make ``bundle_id`` the live bundle everywhere (roll back or forward)."""
@@ -201,6 +210,14 @@ class BundleStore:
                                 .limit(limit))
             return [Activation(r.id, r.bundle_id, r.activated_by, r.activated_at)
                     for r in rows]
+
+    def bootstrap(self, folder: Path | str, by: str) -> Bundle | None:
+        """Publish ``folder`` as the first bundle if the database has none; else nothing."""
+        if self.active() is not None:
+            return None
+        bundle, _ = self.publish_folder(folder, by=by, note="first bundle, published at "
+                                        "start-up from POLICIES_DIR")
+        return bundle
 
     def count(self) -> int:
         with self.engine.connect() as conn:

@@ -16,8 +16,8 @@ from sqlalchemy.engine import make_url
 from engine import PolicyError
 from service.bundles import BundleStore, cli_actor
 from service.config import load_config
-from service.database import make_engine, upgrade
-from service.errors import NotFound
+from service.database import check_at_head, make_engine, upgrade
+from service.errors import DatabaseNotReady, NotFound
 from service.metrics import multiprocess_environment
 from service.tokens import ROLES, TokenStore
 
@@ -172,9 +172,35 @@ def serve(host: str, port: int, workers: int) -> None:
     click.echo(f"rehab-rules on {base}  (docs {base}/docs, spec {base}/openapi.json)")
     click.echo("a token: rehab-rules tokens create --role provider --provider-id 1234567-1")
     sys.stdout.flush()
-    os.environ.update(multiprocess_environment(load_config()["VAR_DIR"]))
+    config = load_config()
+    os.environ.update(multiprocess_environment(config["VAR_DIR"]))
+    _bootstrap(config)
     os.execv(sys.executable, [sys.executable, "-m", "gunicorn", *gunicorn_args(host, port,
                                                                                workers)])
+
+
+def _bootstrap(config: dict) -> None:
+    """Before the workers start: publish POLICIES_DIR if the database has no bundle yet
+    (the default on SQLite), so that ``make run`` needs no publish step of its own."""
+    engine = make_engine(config["DATABASE_URL"])
+    bootstrap = config["POLICIES_BOOTSTRAP"]
+    if bootstrap is None:
+        bootstrap = engine.dialect.name == "sqlite"
+    if not bootstrap:
+        return
+    try:
+        check_at_head(engine)
+    except DatabaseNotReady:
+        return                        # each worker says so: run 'rehab-rules db upgrade'
+    try:
+        bundle = BundleStore(engine).bootstrap(config["POLICIES_DIR"], by=cli_actor())
+    except PolicyError as exc:
+        for p in exc.problems:
+            click.echo(str(p), err=True)
+        raise click.ClickException(f"{len(exc.problems)} problem(s) in "
+                                   f"{config['POLICIES_DIR']}; nothing to serve") from None
+    if bundle is not None:
+        click.echo(f"published {config['POLICIES_DIR']} as bundle {bundle.id}")
 
 
 def gunicorn_args(host: str, port: int, workers: int, control_socket: bool = True) -> list[str]:

@@ -59,9 +59,7 @@ class PolicySource:
                 raise DatabaseNotReady(
                     "no policy bundle has been published to this database: run "
                     "'rehab-rules publish POLICIES_DIR' once", {"bundle": None})
-            self.bundles.publish_folder(self.folder, by=f"bootstrap:{os.getpid()}",
-                                        note="first bundle, published at start-up from "
-                                        "POLICIES_DIR")
+            self.bundles.bootstrap(self.folder, by=f"bootstrap:{os.getpid()}")
             active = self.bundles.active()
         assert active is not None
         self.active = active                   # the newest activation seen

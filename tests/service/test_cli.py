@@ -87,3 +87,38 @@ def test_commands_are_reachable_from_the_engine_cli(url):
     if result.exit_code != 0 and "No such command" in result.output:
         pytest.skip("rehab-rules is not pip-installed here, so its entry points are absent")
     assert result.exit_code == 0, result.output
+
+
+def test_publish_list_show_activate(url, policies_dir):
+    from tests.service.test_admin import add_policy
+
+    run(cli.db, "upgrade", "--database-url", url)
+    first = run(cli.publish, str(policies_dir), "--note", "r1", "--database-url", url)
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("bundle 1 active: 2 files, sha256:")
+    again = run(cli.publish, str(policies_dir), "--database-url", url)
+    assert "bundle 1 active" in again.output and "already published" in again.output
+    add_policy(policies_dir)
+    staged = run(cli.publish, str(policies_dir), "--no-activate", "--database-url", url)
+    assert staged.output.startswith("bundle 2 stored")
+    listed = run(cli.bundles, "list", "--database-url", url).output
+    assert listed.splitlines()[0].startswith(" 2\t") and listed.splitlines()[1].startswith("*1\t")
+    assert "r1" in listed and "activation 2: bundle 1" in listed
+    shown = run(cli.bundles, "show", "2", "--database-url", url).output
+    assert "other/2025-01.yaml" in shown
+    assert run(cli.bundles, "activate", "2", "--database-url", url).exit_code == 0
+    assert run(cli.bundles, "list", "--database-url", url).output.startswith("*2\t")
+    missing = run(cli.bundles, "activate", "7", "--database-url", url)
+    assert missing.exit_code == 1 and "no bundle 7" in missing.output
+
+
+def test_publish_refuses_a_broken_folder_with_every_problem(url, policies_dir):
+    run(cli.db, "upgrade", "--database-url", url)
+    (policies_dir / "tiny" / "latest.yaml").write_text("x: 1\n")
+    (policies_dir / "tiny" / "2025-01.yaml").write_text("policy: [\n")
+    result = run(cli.publish, str(policies_dir), "--database-url", url)
+    assert result.exit_code == 1
+    assert "2025-01.yaml:2: not valid YAML" in result.output
+    assert "latest.yaml:1: version file 'latest' is not named for its date" in result.output
+    assert "nothing published" in result.output
+    assert "bundle" not in run(cli.bundles, "list", "--database-url", url).output
