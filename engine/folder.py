@@ -48,7 +48,7 @@ class Limits:
     max_total_bytes: int = 32 * 1024 * 1024
     max_files: int = 2000
     max_depth: int = 64          # nesting of YAML mappings and lists
-    max_nodes: int = 250_000     # YAML values in one file, aliases expanded
+    max_nodes: int = 100_000     # YAML values in one file, aliases expanded
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ RESERVED = {"id", "sid", "as_of"}
 FACT_TYPES = ("string", "integer", "number", "boolean", "date", "hetu", "list")
 ITEM_TYPES = ("string", "integer", "number", "date", "hetu")
 _TEXT = {"invalid": "must be text (put it in quotes)"}
+MAX_PROBLEMS = 100                  # per file and stage: past this, one line says how many
 _REPORTED = "already reported"      # a value the YAML reader has reported: say nothing more
 
 
@@ -211,7 +212,12 @@ def shape_problems(doc: Any, schema: Schema, path: str) -> list[Problem]:
     except ValidationError as exc:
         flat: list[tuple[list[Any], str]] = []
         _flatten(exc.messages, [], flat)
-        return [_shape_problem(doc, schema, path, p, m) for p, m in flat if m != _REPORTED]
+        flat = [(p, m) for p, m in flat if m != _REPORTED]
+        out = [_shape_problem(doc, schema, path, p, m) for p, m in flat[:MAX_PROBLEMS]]
+        if len(flat) > MAX_PROBLEMS:
+            out.append(Problem(path, out[-1].line, f"… and {len(flat) - MAX_PROBLEMS:,} more "
+                               "problems of this kind; fix these first", "too_many_problems"))
+        return out
     return []
 
 

@@ -66,3 +66,10 @@ def test_rule_for_several_actions_is_checked_in_each(tmp_path):
                                    "    action: [day, night]\n    when: hours < min_hours")
     _, problems = load_version(write_policy(tmp_path, text))
     assert any("unknown name 'hours'" in p.message for p in problems)
+
+
+def test_a_flood_of_one_mistake_is_listed_once_per_hundred(tmp_path):
+    text = DEMO + "".join(f"stray_{i}: 1\n" for i in range(300))
+    _, problems = load_version(write_policy(tmp_path, text))
+    assert len(problems) == 101
+    assert problems[-1].message.startswith("… and 200 more problems of this kind")
