@@ -20,8 +20,8 @@ import yaml
 from engine.errors import Problem
 from engine.folder import Limits
 
-__all__ = ["LineDict", "LineList", "Reported", "decode_text", "line_at", "plain", "read_yaml",
-           "read_yaml_bytes", "read_yaml_text"]
+__all__ = ["LineDict", "LineList", "Reported", "decode_text", "line_at", "locate", "plain",
+           "read_yaml", "read_yaml_bytes", "read_yaml_text"]
 
 
 class Reported(str):
@@ -35,44 +35,66 @@ class _LimitExceeded(Exception):
 
 
 class LineDict(dict):
-    """A mapping read from YAML: ``line`` is where it starts, ``lines[key]`` where each key is."""
+    """A mapping read from YAML: ``line`` is where it starts, ``lines[key]`` where each key is.
+
+    ``source`` is the file it was read from; a mapping merged from two files (an overlay
+    version on its base) keeps, per key, the file that key came from in ``sources``.
+    """
 
     line: int = 0
+    source: str | None = None
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.lines: dict[Any, int] = {}
+        self.sources: dict[Any, str] = {}
 
     def line_of(self, key: Any) -> int:
         return self.lines.get(key, self.line)
+
+    def source_of(self, key: Any) -> str | None:
+        return self.sources.get(key, self.source)
 
 
 class LineList(list):
     """A list read from YAML: ``line`` is where it starts, ``lines[i]`` where item i is."""
 
     line: int = 0
+    source: str | None = None
 
     def __init__(self, *args: Any):
         super().__init__(*args)
         self.lines: list[int] = []
+        self.sources: list[str | None] = []
 
     def line_of(self, index: int) -> int:
         return self.lines[index] if 0 <= index < len(self.lines) else self.line
 
+    def source_of(self, index: int) -> str | None:
+        if 0 <= index < len(self.sources) and self.sources[index]:
+            return self.sources[index]
+        return self.source
+
 
 def line_at(node: Any, path: list[Any], default: int = 1) -> int:
     """The line of the deepest element of ``path`` that exists under ``node``."""
+    return locate(node, path, "", default)[1]
+
+
+def locate(node: Any, path: list[Any], default_file: str, default: int = 1) -> tuple[str, int]:
+    """The file and line of the deepest element of ``path`` that exists under ``node``."""
     line = getattr(node, "line", default) or default
+    where = getattr(node, "source", None) or default_file
     for key in path:
         if isinstance(node, LineDict) and key in node:
-            line = node.line_of(key)
+            line, where = node.line_of(key), node.source_of(key) or where
             node = node[key]
         elif isinstance(node, LineList) and isinstance(key, int) and 0 <= key < len(node):
-            line = node.line_of(key)
+            line, where = node.line_of(key), node.source_of(key) or where
             node = node[key]
         else:
             break
-    return line
+    return where, line
 
 
 def plain(value: Any) -> Any:
@@ -129,6 +151,7 @@ def _make_loader(path: str, problems: list[Problem],
         merged = len(node.value) - explicit
         out = LineDict()
         out.line = node.start_mark.line + 1
+        out.source = path
         from_merge: set[Any] = set()
         for i, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
@@ -155,6 +178,7 @@ def _make_loader(path: str, problems: list[Problem],
     def construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> LineList:
         out = LineList(loader.construct_object(child, deep=True) for child in node.value)
         out.line = node.start_mark.line + 1
+        out.source = path
         out.lines = [child.start_mark.line + 1 for child in node.value]
         return out
 

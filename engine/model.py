@@ -142,16 +142,20 @@ class PolicyVersion:
     digest: str
     path: str
     effective_line: int = 1
+    extends: str | None = None          # the version this one is an overlay of
 
     def rules_for(self, action: str) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if action in r.actions)
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out = {
             "version": self.version,
             "effective_from": self.effective_from.isoformat(),
             "digest": self.digest,
         }
+        if self.extends:
+            out["extends"] = self.extends
+        return out
 
     def describe(self) -> dict[str, Any]:
         """Everything a provider needs to call this version: parameters, actions, rules."""

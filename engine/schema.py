@@ -25,7 +25,16 @@ from engine import expressions as ex
 from engine.errors import Problem
 from engine.facts import check_value
 from engine.folder import Limits
-from engine.loader import LineDict, LineList, Reported, line_at, plain, read_yaml_bytes
+from engine.loader import (
+    LineDict,
+    LineList,
+    Reported,
+    line_at,
+    locate,
+    plain,
+    read_yaml_bytes,
+)
+from engine.messages import render
 from engine.model import (
     EFFECTS,
     LANGUAGES,
@@ -36,7 +45,8 @@ from engine.model import (
     Rule,
 )
 
-__all__ = ["FACT_TYPES", "NAME_RE", "load_version", "parse_version", "shape_problems"]
+__all__ = ["FACT_TYPES", "NAME_RE", "check_version", "digest_of", "load_version",
+           "parse_version", "shape_problems"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 POLICY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -155,9 +165,18 @@ class RuleSchema(Schema):
     message = fields.Nested(Languages, required=True)
 
 
+class CheckSchema(Schema):
+    id = _text(required=True)
+    for_each = _text()
+    that = _text(required=True)
+    message = fields.Nested(Languages, required=True)
+
+
 class PolicySchema(Schema):
     policy = _text(required=True)
     version = _text(required=True)
+    extends = _text()
+    checks = fields.List(fields.Nested(CheckSchema))
     effective_from = YamlDate(required=True)
     title = fields.Nested(Languages, required=True)
     source = fields.Nested(Source, required=True)
@@ -242,12 +261,13 @@ def _shape_problem(doc: Any, schema: Schema, path: str, where: list[Any], msg: s
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         msg = f"unknown key {key!r}; {hint}allowed here: {', '.join(allowed)}"
-        return Problem(path, line_at(doc, where), msg, "unknown_key")
+        return Problem(*locate(doc, where, path), msg, "unknown_key")
     if msg == "Missing data for required field.":
         msg = f"{dotted}: missing; add it"
-        return Problem(path, line_at(doc, where[:-1]), msg, "missing_key")
+        return Problem(*locate(doc, where[:-1], path), msg, "missing_key")
     if msg.startswith("missing the"):
-        return Problem(path, line_at(doc, where[:-1]), f"{dotted}: {msg}", "missing_language")
+        return Problem(*locate(doc, where[:-1], path), f"{dotted}: {msg}",
+                       "missing_language")
     code = "wrong_type"
     if msg.startswith("Must be one of"):
         msg = msg.replace("Must be one of", "must be one of").rstrip(".")
@@ -262,7 +282,7 @@ def _shape_problem(doc: Any, schema: Schema, path: str, where: list[Any], msg: s
         msg = "must be true or false"
     elif msg == "Field may not be null.":
         msg = "must have a value"
-    return Problem(path, line_at(doc, where), f"{dotted}: {msg}", code)
+    return Problem(*locate(doc, where, path), f"{dotted}: {msg}", code)
 
 
 # -- stage 2: meaning --------------------------------------------------------------------
@@ -274,7 +294,7 @@ class _Collector:
         self.doc, self.path, self.problems = doc, path, []
 
     def add(self, where: list[Any], message: str, code: str) -> None:
-        self.problems.append(Problem(self.path, line_at(self.doc, where), message, code))
+        self.problems.append(Problem(*locate(self.doc, where, self.path), message, code))
 
 
 def _mapping(value: Any) -> dict:
@@ -562,7 +582,7 @@ def load_version(path: Path) -> tuple[PolicyVersion | None, list[Problem]]:
 
 def parse_version(raw_bytes: bytes, spath: str, folder: str, stem: str,
                   limits: Limits | None = None) -> tuple[PolicyVersion | None, list[Problem]]:
-    """Shape-check and meaning-check one version file's bytes.
+    """Shape-check and meaning-check one version file's bytes (a file that extends no other).
 
     ``spath`` names the file in messages; ``folder`` and ``stem`` are the policy folder and
     the file name without ``.yaml``, which the file's ``policy`` and ``version`` must match.
@@ -571,7 +591,25 @@ def parse_version(raw_bytes: bytes, spath: str, folder: str, stem: str,
     doc, problems = read_yaml_bytes(raw_bytes, spath, limits)
     if doc is None:
         return None, problems
-    problems += shape_problems(doc, PolicySchema(), spath)
+    version, found = check_version(doc, spath, folder, stem, digest_of(raw_bytes))
+    problems += found
+    return (None if problems else version), problems
+
+
+def digest_of(raw_bytes: bytes, base_digest: str | None = None) -> str:
+    """sha256 of a file; an overlay's covers its base's digest too, so the resolved content
+    changes the digest whichever file of the chain changed."""
+    h = hashlib.sha256()
+    if base_digest:
+        h.update(f"extends {base_digest}\n".encode())
+    h.update(raw_bytes)
+    return "sha256:" + h.hexdigest()
+
+
+def check_version(doc: Any, spath: str, folder: str, stem: str, digest: str,
+                  ) -> tuple[PolicyVersion | None, list[Problem]]:
+    """Check a (resolved) version document; problems carry the file each part came from."""
+    problems = shape_problems(doc, PolicySchema(), spath)
     if not isinstance(doc, LineDict):
         return None, problems
     c = _Collector(doc, spath)
@@ -585,6 +623,7 @@ def parse_version(raw_bytes: bytes, spath: str, folder: str, stem: str,
         c.add(["version"], f"version is {doc['version']!r} but the file is '{stem}.yaml'; "
               f"rename the file to {doc['version']}.yaml or fix the version", "name_mismatch")
     params = _check_parameters(doc.get("parameters") or {}, c)
+    _run_checks(doc.get("checks"), params, c)
     actions: dict[str, tuple[ActionSpec, ex.Scope]] = {}
     if isinstance(doc.get("actions"), dict):
         for name, raw in doc["actions"].items():
@@ -609,9 +648,59 @@ def parse_version(raw_bytes: bytes, spath: str, folder: str, stem: str,
         parameters=params,
         actions={n: a for n, (a, _) in actions.items()},
         rules=tuple(rules),
-        digest="sha256:" + hashlib.sha256(raw_bytes).hexdigest(),
+        digest=digest,
         path=spath,
         effective_line=line_at(doc, ["effective_from"]),
+        extends=doc.get("extends"),
     )
     return version, []
 
+
+# -- checks: yes/no statements about the parameters, true in every valid version -----------
+
+def _run_checks(raw: Any, params: dict[str, Any], c: _Collector) -> None:
+    """Evaluate each check at load; a false one is a problem in the policy's own words."""
+    if not isinstance(raw, list):
+        return
+    for i, check in enumerate(raw):
+        if not isinstance(check, dict) or not isinstance(check.get("that"), str) \
+                or not isinstance(check.get("message"), dict):
+            continue                      # the shape stage has said what is missing
+        where = ["checks", i]
+        table_name = check.get("for_each")
+        rows: list[tuple[Any, dict[str, Any], list[Any]]] = [(None, {}, [*where, "that"])]
+        extra: dict[str, str] = {}
+        if table_name is not None:
+            table = params.get(table_name)
+            if not isinstance(table, dict) or not all(isinstance(r, dict)
+                                                      for r in table.values()):
+                close = difflib.get_close_matches(str(table_name), sorted(params), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                c.add([*where, "for_each"], f"check {check.get('id')}: for_each names no "
+                      f"table of parameters{hint}", "bad_check")
+                continue
+            rows = [(key, dict(cells), ["parameters", table_name, key])
+                    for key, cells in table.items()]
+            first = next(iter(table.values()), {})
+            extra = {"row": "string", **{k: ex.type_of_value(v) for k, v in first.items()}}
+        scope = ex.Scope(
+            types={**{p: ex.type_of_value(v) for p, v in params.items()}, **extra},
+            params=params, where={n: "parameter" for n in (*params, *extra)})
+        parsed = _parse_checked(check["that"], scope, c, [*where, "that"],
+                                f"check {check.get('id')}", "boolean")
+        if not parsed:
+            continue
+        for key, cells, at in rows:
+            values = {**params, **cells, "row": key}
+            try:
+                ok = ex.evaluate(parsed[0], values)
+            except Exception as exc:      # a value the expression cannot take
+                c.add(at, f"check {check.get('id')}: cannot be evaluated ({exc})",
+                      "bad_check")
+                continue
+            if ok is not True:
+                words = " / ".join(render(str(check["message"].get(lang, "")), values, lang)
+                                   for lang in LANGUAGES)
+                c.add(at, f"check {check.get('id')} fails"
+                      + (f" for {key}" if key is not None else "") + f": {words}",
+                      "check_failed")

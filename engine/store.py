@@ -24,9 +24,11 @@ from typing import Any
 from engine.compiler import ActionPlan, compile_version
 from engine.errors import PolicyError, Problem, UnknownAction, UnknownPolicy, UnknownVersion
 from engine.folder import Limits, PolicyFiles, read_folder
+from engine.loader import read_yaml_bytes
 from engine.model import Policy, PolicyVersion
+from engine.overlay import resolve_policy
 from engine.resolve import in_force
-from engine.schema import parse_version
+from engine.schema import check_version, digest_of
 
 __all__ = ["PolicySet", "PolicyStore", "collect_files", "load_files", "load_folder"]
 
@@ -45,40 +47,43 @@ def collect_files(paths: Iterable[Path | str]) -> list[Path]:
 Plans = dict[tuple[str, str], dict[str, ActionPlan]]
 
 
-def _load_one(files: PolicyFiles, rel: str,
-              limits: Limits | None) -> tuple[PolicyVersion | None, dict[str, ActionPlan],
-                                              list[Problem]]:
-    """One file → version and plans; nothing escapes but problems."""
-    shown = files.display(rel)
-    folder, _, name = rel.partition("/")
+def _guarded(shown: str, work: Any) -> tuple[Any, list[Problem]]:
+    """Run one file's checking; nothing escapes but problems."""
     try:
-        version, found = parse_version(files.files[rel], shown, folder,
-                                       name.removesuffix(".yaml"), limits)
-        if version is None:
-            return None, {}, found
-        compiled, found = compile_version(version)
-        return version, compiled, found
+        return work()
     except RecursionError:
-        return None, {}, [Problem(shown, 1, "nested too deep to check; split the deepest "
-                                  "expression with derive", "too_deep")]
+        return None, [Problem(shown, 1, "nested too deep to check; split the deepest "
+                              "expression with derive", "too_deep")]
     except Exception as exc:        # a bug of ours must not take the caller down
-        return None, {}, [Problem(shown, 1, f"could not be checked ({type(exc).__name__}: "
-                                  f"{exc}); please report this file", "internal_error")]
+        return None, [Problem(shown, 1, f"could not be checked ({type(exc).__name__}: "
+                              f"{exc}); please report this file", "internal_error")]
 
 
 def load_files(files: PolicyFiles, limits: Limits | None = None,
                ) -> tuple[dict[str, Policy], Plans, list[Problem]]:
-    """Load, check and compile a set's files; return policies, plans and all problems."""
+    """Load, check and compile a set's files; return policies, plans and all problems.
+
+    Every file is read first; versions that ``extends`` another are resolved on their
+    documents (:mod:`engine.overlay`) and then checked and compiled like any other.
+    """
+    problems: list[Problem] = []
+    by_policy: dict[str, dict[str, tuple[Any, str, bytes]]] = {}
+    for rel in sorted(files.files):
+        shown = files.display(rel)
+        folder, _, name = rel.partition("/")
+        doc, found = _guarded(shown, lambda r=rel, s=shown: read_yaml_bytes(
+            files.files[r], s, limits))
+        problems += found
+        if doc is not None and not found:
+            by_policy.setdefault(folder, {})[name.removesuffix(".yaml")] = \
+                (doc, shown, files.files[rel])
     versions: dict[str, list[PolicyVersion]] = {}
     plans: Plans = {}
-    problems: list[Problem] = []
-    for rel in sorted(files.files):
-        version, compiled, found = _load_one(files, rel, limits)
-        problems += found
-        if version is None:
-            continue
-        versions.setdefault(version.policy, []).append(version)
-        plans[(version.policy, version.version)] = compiled
+    for folder, docs in sorted(by_policy.items()):
+        loaded = _load_policy(folder, docs, problems)
+        for version, compiled in loaded:
+            versions.setdefault(version.policy, []).append(version)
+            plans[(version.policy, version.version)] = compiled
     policies = {}
     for name, vs in sorted(versions.items()):
         # versions are named in time order ("2023-01" < "2025-04"); their dates must agree
@@ -92,7 +97,42 @@ def load_files(files: PolicyFiles, limits: Limits | None = None,
                     "must increase with the versions", "effective_order"))
         vs.sort(key=lambda v: v.effective_from)
         policies[name] = Policy(name, tuple(vs))
-    return policies, plans, problems
+    # a problem in a base file is found again in every overlay of it: list it once
+    return policies, plans, sorted(set(problems))
+
+
+def _load_policy(folder: str, docs: dict[str, tuple[Any, str, bytes]],
+                 problems: list[Problem]) -> list[tuple[PolicyVersion, dict[str, ActionPlan]]]:
+    """Resolve, check and compile the versions of one policy folder."""
+    resolved, chains, found = resolve_policy({n: (d, p) for n, (d, p, _) in docs.items()})
+    problems += found
+    digests: dict[str, str] = {}
+    out = []
+    for name in sorted(resolved, key=lambda n: len(chains[n])):     # bases first
+        _, shown, raw = docs[name]
+        chain = chains[name]
+        if chain and chain[0] not in digests:
+            continue                                  # its base did not load: said already
+        digest = digest_of(raw, digests.get(chain[0]) if chain else None)
+
+        def work(doc=resolved[name], shown=shown, name=name, digest=digest):
+            version, found = check_version(doc, shown, folder, name, digest)
+            if version is None:
+                return None, found
+            compiled, found = compile_version(version)
+            return (version, compiled), found
+
+        loaded, found = _guarded(shown, work)
+        if loaded is None and chain == [] and not found:
+            continue
+        problems += found
+        if loaded is None or found:
+            if chain:
+                continue
+            continue
+        digests[name] = digest
+        out.append(loaded)
+    return out
 
 
 def load_folder(root: Path | str, limits: Limits | None = None,
