@@ -6,7 +6,7 @@ Only a handful of settings exist, and each has a default that works on a laptop:
 key (environment variable)  default                         what
 =========================  ==============================  =====================================
 POLICIES_DIR               ``policies``                    folder of policy YAML files
-DATABASE_URL               ``sqlite:///var/rehab-rules.db``  decision log and tokens
+DATABASE_URL               ``sqlite:///VAR_DIR/rehab-rules.db``  decision log and tokens
 REHAB_RULES_HASH_KEY       generated into ``var/hash.key``   HMAC key for personal identity codes
 VAR_DIR                    ``var``                         local state (SQLite file, key, stamp)
 MAX_CONTENT_LENGTH         1 MiB                           larger bodies get 413
@@ -18,19 +18,23 @@ BUNDLE_CHECK_SECONDS       ``2``                           how often a worker lo
                                                            active bundle (PostgreSQL also
                                                            listens)
 =========================  ==============================  =====================================
+
+The default SQLite file lives in ``VAR_DIR``: two servers started in one folder with different
+``VAR_DIR`` must not share one database (and one token table) without anyone having asked.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULTS", "ENV_KEYS", "load_config"]
+__all__ = ["DEFAULTS", "ENV_KEYS", "load_config", "sqlite_url"]
 
 DEFAULTS: dict[str, Any] = {
     "POLICIES_DIR": "policies",
-    "DATABASE_URL": "sqlite:///var/rehab-rules.db",
+    "DATABASE_URL": None,     # unset: sqlite_url(VAR_DIR), see load_config
     "REHAB_RULES_HASH_KEY": None,
     "VAR_DIR": "var",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
@@ -65,4 +69,17 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         if isinstance(config[key], str):
             config[key] = config[key].strip().lower() not in _FALSE
     config.update(overrides or {})
+    if not config.get("DATABASE_URL"):
+        # after the overrides, so that create_app({"VAR_DIR": ...}) moves the file too
+        config["DATABASE_URL"] = sqlite_url(config["VAR_DIR"])
     return config
+
+
+def sqlite_url(var_dir: str | os.PathLike[str]) -> str:
+    """The default database, ``rehab-rules.db`` in ``var_dir``: the file goes wherever the
+    rest of the local state goes.
+
+    >>> sqlite_url("var"), sqlite_url("/srv/rr")
+    ('sqlite:///var/rehab-rules.db', 'sqlite:////srv/rr/rehab-rules.db')
+    """
+    return f"sqlite:///{(Path(var_dir) / 'rehab-rules.db').as_posix()}"

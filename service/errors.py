@@ -19,10 +19,15 @@ body has one shape, ``{"error": {"code", "message", "details"}}``: clients switc
 which never changes once published. Anything unexpected is logged with the decision id and
 answered with a generic 500 that gives away nothing but that id. A message may quote what
 the client sent; any henkilötunnus in it comes back as ``<hetu>``.
+
+An error body stays small whatever was sent: ``details.fields`` itemises at most
+:data:`MAX_FIELDS` problems, the message names those and says how many more there were, and
+``details.more_fields`` counts the rest (20,000 unknown fact names made an 8 MB answer).
 """
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from flask import Flask, g, has_app_context, jsonify
@@ -39,6 +44,7 @@ from engine import (
 from service.masking import get_logger, redact
 
 __all__ = [
+    "MAX_FIELDS",
     "DatabaseNotReady",
     "Forbidden",
     "InvalidRequest",
@@ -53,6 +59,9 @@ __all__ = [
 ]
 
 log = get_logger("service.errors")
+
+# How many problems one error body itemises; a client that sends more learns how many more.
+MAX_FIELDS = 50
 
 
 class ServiceError(Exception):
@@ -173,7 +182,33 @@ def _internal(exc: BaseException):
 
 def _body(error: dict[str, Any]):
     """The envelope; a message may quote what the client sent, so codes are redacted."""
-    return jsonify({"error": redact(error)})
+    return jsonify({"error": redact(_capped(error))})
+
+
+def _capped(error: dict[str, Any]) -> dict[str, Any]:
+    """``error`` with at most :data:`MAX_FIELDS` fields itemised, in the order they were
+    found (the engine puts the action's own list of facts with the first unknown name).
+
+    The message keeps its head ("invalid facts", "invalid request") and names the kept
+    fields, then "and N more"; ``details.more_fields`` is N.
+
+    >>> fields = {f"x{i}": ["not a fact"] for i in range(52)}
+    >>> capped = _capped({"code": "invalid_facts", "message": "invalid facts: x0, x1, …",
+    ...                   "details": {"fields": fields}})
+    >>> len(capped["details"]["fields"]), capped["details"]["more_fields"]
+    (50, 2)
+    >>> capped["message"][:26], capped["message"][-19:]
+    ('invalid facts: x0, x1, x2,', 'x48, x49 and 2 more')
+    """
+    details = error.get("details")
+    fields = details.get("fields") if isinstance(details, dict) else None
+    if not isinstance(fields, dict) or len(fields) <= MAX_FIELDS:
+        return error
+    kept = dict(islice(fields.items(), MAX_FIELDS))
+    more = len(fields) - MAX_FIELDS
+    head = str(error.get("message", "")).split(":", 1)[0]
+    return {**error, "message": f"{head}: {', '.join(map(str, kept))} and {more} more",
+            "details": {**details, "fields": kept, "more_fields": more}}
 
 
 _ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
@@ -182,7 +217,7 @@ _ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/Error
 def documented(errors: dict[int, str]) -> dict[str, Any]:
     """OpenAPI ``responses`` for ``@blp.doc``: each status with the codes it can carry.
 
-    >>> documented({404: "`unknown_policy`"})["404"]["description"]
+    >>> documented({404: "`unknown_policy`"})["responses"]["404"]["description"]
     '`unknown_policy`'
     """
     return {"responses": {str(status): {"description": text, "content": _ENVELOPE}

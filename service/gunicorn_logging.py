@@ -2,7 +2,9 @@
 
 gunicorn writes its access and error logs through its own loggers, outside the ``service``
 logger tree, so a code in a URL (``GET /v1/decisions/131052-308T``) would otherwise reach the
-access log in clear text. ``rehab-rules serve`` always runs gunicorn with this class.
+access log in clear text. The URL is logged as the client sent it, percent escapes and all:
+the filter decodes them before matching (``?cursor=131052%2D308T`` is masked too).
+``rehab-rules serve`` always runs gunicorn with this class.
 """
 
 from __future__ import annotations

@@ -9,6 +9,13 @@ Two layers, because one mistake in a policy file must not leak a person's id:
 
 The hash is HMAC-SHA256 with a secret key, so equal codes still match each other in the log
 (an auditor can follow one person) but a code cannot be recovered by hashing all birthdays.
+
+A code is a code however it is spelled: text is *folded* before it is matched (NFKC, so
+full-width ``１３１０５２-３０８Ｔ`` and mathematical digits become ASCII, then every other
+Unicode decimal digit, Arabic-Indic ``١``, Devanagari ``१`` …, to its ASCII digit), and the
+hash is taken of the folded code, so every spelling of one code gets one pseudonym. Only the
+matched code is replaced: the text around it is kept as it was written. Log lines are also
+percent-decoded before matching, for codes in a URL (``?cursor=131052%2D308T``).
 """
 
 from __future__ import annotations
@@ -20,14 +27,18 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 __all__ = [
     "HETU_PATTERN",
     "Masker",
     "ScrubFilter",
+    "fold",
     "get_logger",
     "load_or_create_key",
     "redact",
@@ -62,15 +73,102 @@ _PREFIX = "hetu#"
 _PLACEHOLDER = "<hetu>"
 
 
-def _substitute(text: str, replace: Any) -> str:
-    """``HETU_PATTERN.sub(replace, text)`` everywhere but inside UUIDs."""
-    if not HETU_PATTERN.search(text):
+def _placeholder(_code: str) -> str:
+    return _PLACEHOLDER
+
+
+# a decimal digit that is not ASCII (``\D`` is all but the Unicode decimal digits, category
+# Nd; this spelling is the quickest of those tried)
+_OTHER_DIGIT = re.compile(r"[^\x00-\x7f\D]")
+# a run of percent escapes: decoded together, as one UTF-8 text
+_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(char: str) -> str:
+    """One character as the pattern reads it: NFKC, then each decimal digit as ASCII."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c
+                   for c in unicodedata.normalize("NFKC", char))
+
+
+def _needs_folding(text: str, percent: bool) -> bool:
+    """False for the text nearly everything is: ASCII, or already NFKC without odd digits
+    (Finnish and Swedish messages), and no percent escape to decode."""
+    if percent and "%" in text and _ESCAPES.search(text):
+        return True
+    if text.isascii():
+        return False
+    return not unicodedata.is_normalized("NFKC", text) or bool(_OTHER_DIGIT.search(text))
+
+
+def _fold(text: str, percent: bool = False) -> tuple[str, list[int], list[int]]:
+    """``text`` folded, and for each folded character the span of ``text`` it came from.
+
+    Characters are folded one by one (a character's NFKC may be several characters, all
+    from its one span); with ``percent``, a run of escapes is decoded first and every
+    character of it comes from the whole run.
+    """
+    folded: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+
+    def add(piece: str, start: int, end: int) -> None:
+        for char in piece:
+            for c in _fold_char(char):
+                folded.append(c)
+                starts.append(start)
+                ends.append(end)
+
+    position = 0
+    for run in _ESCAPES.finditer(text) if percent else ():
+        for i in range(position, run.start()):
+            add(text[i], i, i + 1)
+        add(unquote(run.group(), errors="replace"), run.start(), run.end())
+        position = run.end()
+    for i in range(position, len(text)):
+        add(text[i], i, i + 1)
+    return "".join(folded), starts, ends
+
+
+def fold(code: str) -> str:
+    """How a code is read before it is matched and hashed: NFKC, then every Unicode decimal
+    digit as its ASCII digit.
+
+    >>> fold("１３１０５２-３０８Ｔ"), fold("١٣١٠٥٢-٣٠٨T")
+    ('131052-308T', '131052-308T')
+    """
+    if not _needs_folding(code, percent=False):
+        return code
+    return _fold(code)[0]
+
+
+def _substitute(text: str, replace: Callable[[str], str], percent: bool = False) -> str:
+    """Every henkilötunnus in ``text`` replaced by ``replace(folded code)``, except inside
+    UUIDs; the rest of ``text`` is kept as written. ``percent``: decode escapes first."""
+    folding = _needs_folding(text, percent)
+    if folding:
+        folded, starts, ends = _fold(text, percent)
+    else:
+        folded = text
+    if not HETU_PATTERN.search(folded):
         return text
-    pieces = _UUID.split(text)
-    ids = _UUID.findall(text)
-    out = [HETU_PATTERN.sub(replace, pieces[0])]
-    for uuid, piece in zip(ids, pieces[1:], strict=True):
-        out += [uuid, HETU_PATTERN.sub(replace, piece)]
+    matches: list[re.Match[str]] = []
+    position = 0
+    for uuid in _UUID.finditer(folded):
+        matches += HETU_PATTERN.finditer(folded, position, uuid.start())
+        position = uuid.end()
+    matches += HETU_PATTERN.finditer(folded, position)
+    out = []
+    last = 0
+    for match in matches:
+        start, end = match.span()
+        if folding:
+            start, end = starts[start], ends[end - 1]
+        if end <= last:        # two matches in one folded character: replaced already
+            continue
+        out += [text[last:max(start, last)], replace(match.group(0))]
+        last = end
+    out.append(text[last:])
     return "".join(out)
 
 
@@ -83,14 +181,15 @@ class Masker:
         self._key = key
 
     def hash(self, code: str) -> str:
-        """The stable pseudonym of one code: case, surrounding blanks, invisible characters
-        and a look-alike dash instead of "-" do not matter."""
-        normal = code.strip().translate(_NORMAL).upper().encode()
+        """The stable pseudonym of one code: case, surrounding blanks, invisible characters,
+        a look-alike dash instead of "-" and how the characters are spelled (full-width,
+        Arabic-Indic digits …, see :func:`fold`) do not matter."""
+        normal = fold(code).strip().translate(_NORMAL).upper().encode()
         return _PREFIX + hmac.new(self._key, normal, hashlib.sha256).hexdigest()[:32]
 
     def scrub(self, text: str) -> str:
         """Every henkilötunnus-shaped part of ``text``, hashed."""
-        return _substitute(text, lambda m: self.hash(m.group(0)))
+        return _substitute(text, self.hash)
 
     def mask_facts(self, facts: dict[str, Any], personal: Iterable[str]) -> dict[str, Any]:
         """A copy of ``facts`` safe to store: personal facts hashed, then everything scrubbed
@@ -183,7 +282,7 @@ def redact(value: Any) -> Any:
     {'<hetu>': ["'<hetu>' is not one of a, b"]}
     """
     if isinstance(value, str):
-        return _substitute(value, _PLACEHOLDER)
+        return _substitute(value, _placeholder)
     if isinstance(value, dict):
         return {redact(k): redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -194,20 +293,26 @@ def redact(value: Any) -> Any:
 class ScrubFilter(logging.Filter):
     """Rewrites a log record so that no henkilötunnus reaches any handler.
 
-    It needs no key: a log line gets a fixed placeholder, not a pseudonym.
+    It needs no key: a log line gets a fixed placeholder, not a pseudonym. Percent escapes
+    are decoded before matching (a URL in an access log line is still encoded), and only the
+    code is replaced: the rest of the line stays as it was.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        record.msg = _substitute(message, _PLACEHOLDER)
+        record.msg = _scrub_line(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = _substitute(record.exc_text, _PLACEHOLDER)
+            record.exc_text = _scrub_line(record.exc_text)
         if record.stack_info:
-            record.stack_info = _substitute(record.stack_info, _PLACEHOLDER)
+            record.stack_info = _scrub_line(record.stack_info)
         return True
+
+
+def _scrub_line(text: str) -> str:
+    return _substitute(text, _placeholder, percent=True)
 
 
 _SCRUB = ScrubFilter()

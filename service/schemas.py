@@ -209,7 +209,9 @@ class DiffSchema(Schema):
 class ErrorSchema(Schema):
     code = fields.String(metadata={"description": "stable, e.g. invalid_facts"})
     message = fields.String()
-    details = fields.Dict(metadata={"description": "e.g. fields: {name: [messages]}"})
+    details = fields.Dict(metadata={
+        "description": "e.g. fields: {name: [messages]} (at most 50; more_fields: how many "
+                       "more there were)"})
 
 
 class ErrorEnvelopeSchema(Schema):

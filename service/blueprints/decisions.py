@@ -47,7 +47,8 @@ class Decisions(MethodView):
         404: "`unknown_policy`, `unknown_action`",
         413: "`payload_too_large`: the body is over 1 MiB",
         422: "`invalid_request` (the body), `invalid_facts` or `unknown_key` (the facts; "
-             "`details.fields` names each), `no_version_in_force` (as_of is too early)",
+             "`details.fields` names each, up to 50, and `details.more_fields` counts the "
+             "rest), `no_version_in_force` (as_of is too early)",
     }))
     def post(self, body: dict[str, Any]):
         """Evaluate facts against the version in force at `as_of`; the answer is logged."""

@@ -47,6 +47,19 @@ def test_not_an_object(demo_store):
     assert "facts" in info.value.errors
 
 
+def test_unknown_names_list_the_actions_facts_once(demo_store):
+    action = _action(demo_store).action
+    names = [f"x{i}" for i in range(100)]
+    with pytest.raises(FactError) as info:
+        check_facts(action, {"hours": 5, "kind": "a", **dict.fromkeys(names, 1)})
+    errors = info.value.errors
+    assert list(errors) == names
+    known = ", ".join(sorted(action.facts))
+    assert "hours, kind" in known
+    assert errors["x0"] == [f"not a fact of action day (its facts: {known})"]
+    assert all(errors[n] == ["not a fact of action day"] for n in names[1:])
+
+
 def test_unknown_table_key_names_the_fact_and_known_keys(demo_store):
     plan = _action(demo_store)
     facts = check_facts(plan.action, {"hours": 5, "kind": "zz"})

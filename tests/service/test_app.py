@@ -87,3 +87,21 @@ def test_errors_are_documented_in_their_one_shape(client):
     spec = client.get("/openapi.json").get_json()
     error = spec["components"]["schemas"]["Error"]
     assert set(error["properties"]) == {"code", "message", "details"}
+
+
+def test_without_database_url_each_var_dir_has_its_own_database(policies_dir, tmp_path,
+                                                                   monkeypatch):
+    """Two servers in one folder with different VAR_DIR (what `serve` runs) share nothing."""
+    from service import create_app
+    from service.database import upgrade
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    apps = []
+    for name in ("a", "b"):
+        var = tmp_path / name
+        upgrade(f"sqlite:///{var / 'rehab-rules.db'}")
+        apps.append(create_app({"POLICIES_DIR": str(policies_dir), "VAR_DIR": str(var),
+                                "REHAB_RULES_HASH_KEY": "k"}))
+    a, b = (app.extensions["rehab_rules"].tokens for app in apps)
+    a.create("planner", None, "only in a")
+    assert [row.name for row in a.list()] == ["only in a"] and b.list() == []

@@ -34,6 +34,21 @@ def test_db_upgrade_reads_database_url_from_the_environment(url):
     assert "decisions" in inspect(make_engine(url)).get_table_names()
 
 
+def test_without_database_url_the_commands_use_the_file_in_var_dir(tmp_path):
+    """db upgrade and tokens default to VAR_DIR/rehab-rules.db, as the app does."""
+    var = tmp_path / "elsewhere"
+    env = {"DATABASE_URL": "", "VAR_DIR": str(var)}
+    upgraded = run(cli.db, "upgrade", env=env)
+    assert upgraded.exit_code == 0, upgraded.output
+    assert str(var / "rehab-rules.db") in upgraded.output
+    created = run(cli.tokens, "create", "--role", "planner", env=env)
+    assert created.exit_code == 0, created.output
+    url = f"sqlite:///{var / 'rehab-rules.db'}"
+    assert TokenStore(make_engine(url)).verify(created.stdout.strip()) is not None
+    assert created.stdout.strip() not in run(cli.tokens, "list", env=env).output
+    assert len(run(cli.tokens, "list", env=env).output.splitlines()) == 1
+
+
 def test_tokens_create_list_revoke(url):
     run(cli.db, "upgrade", "--database-url", url)
     created = run(cli.tokens, "create", "--role", "provider", "--provider-id", "1234567-1",

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from engine import EvaluationError
 from service.blueprints import decisions as decisions_module
-from service.errors import DatabaseNotReady, ServiceError, error_response
+from service.errors import MAX_FIELDS, DatabaseNotReady, ServiceError, error_response
 from tests.service.conftest import decision_body
 
 
@@ -148,6 +148,31 @@ def test_422_invalid_facts_name_the_field(client, tokens, facts, field):
     error = error_of(response, 422)
     assert error["code"] == "invalid_facts"
     assert field in error["details"]["fields"]
+
+
+def test_422_for_20000_unknown_facts_is_small_and_lists_the_allowed_facts_once(client, tokens):
+    """It was 8 MB: every unknown name carried the action's whole list of facts."""
+    unknown = {f"tuntematon_{i:05}": 1 for i in range(20_000)}
+    response = client.post("/v1/decisions", json=decision_body(facts={"hours": 5, **unknown}),
+                           headers=tokens["provider"])
+    error = error_of(response, 422)
+    assert len(response.get_data()) < 20_000
+    assert error["code"] == "invalid_facts"
+    fields = error["details"]["fields"]
+    assert len(fields) == MAX_FIELDS == 50 and set(fields) <= set(unknown)
+    assert error["details"]["more_fields"] == 20_000 - MAX_FIELDS
+    assert error["message"].startswith("invalid facts: tuntematon_00000, ")
+    assert error["message"].endswith(f" and {20_000 - MAX_FIELDS} more")
+    body = response.get_data(as_text=True)
+    assert body.count("its facts: client, hours, note") == 1
+
+
+def test_a_few_problems_are_all_itemised(client, tokens):
+    facts = {"hours": 5, **{f"x{i}": 1 for i in range(MAX_FIELDS)}}
+    error = error_of(client.post("/v1/decisions", json=decision_body(facts=facts),
+                                 headers=tokens["provider"]), 422)
+    assert len(error["details"]["fields"]) == MAX_FIELDS
+    assert "more_fields" not in error["details"] and "more" not in error["message"]
 
 
 def test_422_no_version_in_force(client, tokens):

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import sys
+import unicodedata
 from pathlib import Path
+from types import SimpleNamespace
 
+from gunicorn.config import Config
 from sqlalchemy import text
 
+from service.gunicorn_logging import ScrubbingLogger
 from service.masking import (
     HETU_PATTERN,
     Masker,
     ScrubFilter,
+    fold,
     get_logger,
     load_or_create_key,
     redact,
@@ -141,3 +148,110 @@ def test_codes_glued_to_letters_or_digits_are_masked_too():
     masker = Masker(b"k" * 32)
     text = masker.scrub("hetu131052-308T and _131052-308T and 131052-308Tx")
     assert "131052" not in text and text.count("hetu#") == 3
+
+
+# --- one code, many spellings: each is found and gets the pseudonym of the ASCII code --------
+
+def _spelled(digits: str, text: str = HETU) -> str:
+    """``text`` with its ASCII digits written with ``digits`` (the ten, 0 to 9)."""
+    return text.translate(str.maketrans("0123456789", digits))
+
+
+def _assert_masked_as_ascii(spelled: str, code: str = HETU) -> None:
+    masker = Masker(b"k")
+    assert masker.hash(spelled) == masker.hash(code), repr(spelled)
+    scrubbed = masker.scrub(f"asiakas {spelled}, kiitos")
+    assert scrubbed == f"asiakas {masker.hash(code)}, kiitos", repr(spelled)
+    assert redact(f"({spelled})") == "(<hetu>)", repr(spelled)
+
+
+def test_full_width_digits_are_masked_as_the_ascii_code():
+    spelled = _spelled("０１２３４５６７８９")
+    assert spelled == "１３１０５２-３０８T"
+    _assert_masked_as_ascii(spelled)
+    _assert_masked_as_ascii("１3１0５2-308T")             # mixed with ASCII digits
+
+
+def test_full_width_letters_and_dash_are_masked_as_the_ascii_code():
+    _assert_masked_as_ascii("131052-308Ｔ")
+    _assert_masked_as_ascii("１３１０５２－３０８ｔ")          # full-width hyphen, small letter
+    _assert_masked_as_ascii("０１０５９４Ｙ９０３２", OTHER_HETU)   # full-width century sign
+
+
+def test_arabic_indic_digits_are_masked_as_the_ascii_code():
+    _assert_masked_as_ascii(_spelled("٠١٢٣٤٥٦٧٨٩"))          # U+0660…
+    _assert_masked_as_ascii(_spelled("۰۱۲۳۴۵۶۷۸۹"))          # extended (Persian), U+06F0…
+
+
+def test_devanagari_digits_are_masked_as_the_ascii_code():
+    _assert_masked_as_ascii(_spelled("०१२३४५६७८९"))
+
+
+def test_mathematical_bold_digits_are_masked_as_the_ascii_code():
+    bold = "".join(chr(0x1D7CE + i) for i in range(10))
+    assert unicodedata.normalize("NFKC", bold) == "0123456789"
+    _assert_masked_as_ascii(_spelled(bold))
+
+
+def test_every_unicode_decimal_digit_spelling_is_masked_as_the_ascii_code():
+    """Every run of ten decimal digits 0…9 in Unicode (str.isdecimal), not a chosen few."""
+    zeros = [cp for cp in range(sys.maxunicode + 1)
+             if chr(cp).isdecimal() and unicodedata.decimal(chr(cp)) == 0]
+    assert len(zeros) > 60
+    for zero in zeros:
+        digits = "".join(chr(zero + i) for i in range(10))
+        assert [unicodedata.decimal(d) for d in digits] == list(range(10)), hex(zero)
+        _assert_masked_as_ascii(_spelled(digits))
+
+
+def test_folding_keeps_the_text_around_a_code_and_decision_ids():
+    masker = Masker(b"k")
+    decision_id = "01a23a99-aec8-70d2-9cdb-131052a3084f"
+    text_ = f"Ｈｕｏｍ: ﬁ {decision_id} １３１０５２-３０８Ｔ."
+    assert masker.scrub(text_) == f"Ｈｕｏｍ: ﬁ {decision_id} {masker.hash(HETU)}."
+    assert fold("١٣١٠٥٢-٣٠٨T") == HETU
+
+
+def test_percent_encoded_code_in_the_query_string_is_masked_in_the_access_log(capsys):
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    cfg.set("access_log_format", '"%(r)s" q=%(q)s')
+    log = ScrubbingLogger(cfg)
+    full_width_one = "%EF%BC%91"                           # "１" in UTF-8
+    query = f"cursor=200922%2D123X&other={full_width_one}31052%2d308T&limit=5"
+    uri = f"/v1/decisions?{query}"
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": uri, "PATH_INFO": "/v1/decisions",
+               "QUERY_STRING": query, "SERVER_PROTOCOL": "HTTP/1.1",
+               "REMOTE_ADDR": "127.0.0.1"}
+    resp = SimpleNamespace(status="422 UNPROCESSABLE ENTITY", sent=10, headers=[],
+                           response_length=10)
+    req = SimpleNamespace(headers=[], path="/v1/decisions", query=query, uri=uri,
+                          method="GET", version=(1, 1))
+    log.access(resp, req, environ, dt.timedelta(seconds=0.01))
+    for handler in log.access_log.handlers:
+        handler.flush()
+    out = capsys.readouterr().out
+    assert out.count("cursor=<hetu>&other=<hetu>&limit=5") == 2, out     # request line and q
+    assert "200922" not in out and "31052" not in out and "123X" not in out
+
+
+def test_full_width_code_in_a_message_that_prints_a_fact_is_masked_in_the_decision_log(
+        app, client, tokens, tmp_path):
+    spelled = "１３１０５２－３０８Ｔ"
+    facts = {"hours": 5, "client": spelled, "note": f"sisar {spelled}"}
+    response = client.post("/v1/decisions", json=decision_body(facts=facts),
+                           headers=tokens["provider"])
+    assert response.status_code == 200
+    answer = response.get_json()
+    assert any(spelled in n["message"] for n in answer["notices"])   # the message prints it
+    services = app.extensions["rehab_rules"]
+    masker = services.masker
+    logged = client.get(f"/v1/decisions/{answer['decision_id']}",
+                        headers=tokens["auditor"]).get_json()
+    assert logged["facts"]["client"] == masker.hash(HETU)
+    assert logged["facts"]["note"] == f"sisar {masker.hash(HETU)}"
+    assert any(masker.hash(HETU) in n["message"] for n in logged["notices"])
+    stored = _database_text(services.log.engine)
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "var").glob("log.db*"))
+    for place in (stored, str(logged), raw.decode("utf-8", "replace")):
+        assert "131052" not in fold(place) and "１" not in place
