@@ -8,7 +8,7 @@ an action, an ``as_of`` inside that version, facts and what to expect. The same 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,13 @@ from marshmallow import Schema, fields, validate
 
 from engine.decide import decide
 from engine.errors import EngineError, Problem
-from engine.loader import LineDict, LineList, line_at, plain, read_yaml
+from engine.loader import LineDict, line_at, plain, read_yaml
+from engine.model import Policy
 from engine.schema import YamlDate, shape_problems
 from engine.store import PolicyStore, collect_files
 
-__all__ = ["Case", "CaseResult", "coverage_gaps", "load_cases", "run_case"]
+__all__ = ["Case", "CaseResult", "coverage_gaps", "load_cases", "load_suite", "run_case",
+           "with_inherited"]
 
 
 class _Expect(Schema):
@@ -41,7 +43,8 @@ class _Case(Schema):
 
 
 class _File(Schema):
-    cases = fields.List(fields.Nested(_Case), required=True)
+    cases = fields.List(fields.Nested(_Case))
+    drop = fields.List(fields.String())      # inherited cases this version does not run
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,12 @@ class Case:
     facts: dict[str, Any]
     expect: dict[str, Any]
     lang: str = "en"
+    inherited_from: str | None = None    # the version whose folder holds the case
 
     @property
     def where(self) -> str:
+        if self.inherited_from:
+            return f"{self.path}:{self.line} (inherited by {self.version})"
         return f"{self.path}:{self.line}"
 
 
@@ -74,8 +80,25 @@ class CaseResult:
 
 
 def load_cases(paths: list[Path | str]) -> tuple[list[Case], list[Problem]]:
-    """Every case under ``paths``; malformed files come back as problems, all at once."""
+    """Every case written under ``paths``; malformed files come back as problems, all at once."""
+    cases, _, problems = _read(paths)
+    return cases, problems
+
+
+def load_suite(paths: list[Path | str],
+               policies: dict[str, Policy]) -> tuple[list[Case], list[Problem]]:
+    """The cases written under ``paths`` and, for every version that extends another, the
+    cases it inherits (:func:`with_inherited`)."""
+    cases, drops, problems = _read(paths)
+    return with_inherited(cases, drops, policies, problems), problems
+
+
+Drops = dict[tuple[str, str], dict[str, tuple[str, int]]]
+
+
+def _read(paths: list[Path | str]) -> tuple[list[Case], Drops, list[Problem]]:
     cases: list[Case] = []
+    drops: Drops = {}
     problems: list[Problem] = []
     for path in collect_files(paths):
         doc, found, _ = read_yaml(path)
@@ -84,18 +107,73 @@ def load_cases(paths: list[Path | str]) -> tuple[list[Case], list[Problem]]:
             continue
         shape = shape_problems(doc, _File(), str(path))
         problems += shape
-        if shape or not isinstance(doc, LineDict) or not isinstance(doc.get("cases"), LineList):
+        if shape or not isinstance(doc, LineDict):
             continue
-        for i, raw in enumerate(doc["cases"]):
+        if "cases" not in doc and "drop" not in doc:
+            problems.append(Problem(str(path), doc.line or 1, "a fixture file holds cases: "
+                                    "(and may say drop: [names of inherited cases])",
+                                    "missing_key"))
+            continue
+        key = (path.parent.parent.name, path.parent.name)
+        for i, name in enumerate(doc.get("drop") or []):
+            drops.setdefault(key, {})[name] = (str(path), line_at(doc, ["drop", i]))
+        for i, raw in enumerate(doc.get("cases") or []):
             cases.append(Case(
                 path=str(path), line=line_at(doc, ["cases", i]),
-                policy=path.parent.parent.name, version=path.parent.name,
+                policy=key[0], version=key[1],
                 name=raw["name"], action=raw["action"],
                 as_of=YamlDate().deserialize(raw["as_of"]),
                 facts={k: _iso(v) for k, v in plain(raw.get("facts") or {}).items()},
                 expect=plain(raw["expect"]), lang=raw.get("lang", "en"),
             ))
-    return cases, problems
+    return cases, drops, problems
+
+
+def with_inherited(cases: list[Case], drops: Drops, policies: dict[str, Policy],
+                   problems: list[Problem]) -> list[Case]:
+    """The written cases, then the cases each overlay version inherits from its base.
+
+    A version that ``extends`` another runs every case of that version (its own and what it
+    inherited in turn), pinned to itself, except the cases its own folder overrides (a case
+    of the same action and name) or drops (``drop: [name, …]`` in any of its fixture files).
+    A planner writes cases only for what changed. Dropping a case the base does not have is
+    a problem at the ``drop`` line.
+    """
+    own: dict[tuple[str, str], list[Case]] = {}
+    for case in cases:
+        own.setdefault((case.policy, case.version), []).append(case)
+    memo: dict[tuple[str, str], list[Case]] = {}
+
+    def effective(policy: Policy, name: str) -> list[Case]:
+        key = (policy.name, name)
+        if key not in memo:
+            memo[key] = []                            # a cycle was refused at load anyway
+            mine = own.get(key, [])
+            version = next((v for v in policy.versions if v.version == name), None)
+            inherited: list[Case] = []
+            if version is not None and version.extends:
+                written = {(c.action, c.name) for c in mine}
+                dropped = drops.get(key, {})
+                base = effective(policy, version.extends)
+                for case in base:
+                    if (case.action, case.name) in written or case.name in dropped:
+                        continue
+                    inherited.append(replace(case, version=name,
+                                             inherited_from=case.inherited_from
+                                             or case.version))
+                for gone, (path, line) in dropped.items():
+                    if gone not in {c.name for c in base}:
+                        problems.append(Problem(path, line, f"drop: version "
+                                                f"{version.extends} has no case {gone!r}",
+                                                "unknown_case"))
+            memo[key] = [*mine, *inherited]
+        return memo[key]
+
+    out = list(cases)
+    for policy in policies.values():
+        for version in policy.versions:
+            out += [c for c in effective(policy, version.version) if c.inherited_from]
+    return out
 
 
 def _iso(value: Any) -> Any:

@@ -24,7 +24,7 @@ from typing import Any
 from engine.compiler import ActionPlan, compile_version
 from engine.errors import PolicyError, Problem, UnknownAction, UnknownPolicy, UnknownVersion
 from engine.folder import Limits, PolicyFiles, read_folder
-from engine.loader import read_yaml_bytes
+from engine.loader import locate, read_yaml_bytes
 from engine.model import Policy, PolicyVersion
 from engine.overlay import resolve_policy
 from engine.resolve import in_force
@@ -111,8 +111,11 @@ def _load_policy(folder: str, docs: dict[str, tuple[Any, str, bytes]],
     for name in sorted(resolved, key=lambda n: len(chains[n])):     # bases first
         _, shown, raw = docs[name]
         chain = chains[name]
-        if chain and chain[0] not in digests:
-            continue                                  # its base did not load: said already
+        if chain and chain[0] not in digests:         # its base has problems of its own
+            problems.append(Problem(*locate(docs[name][0], ["extends"], shown),
+                                    f"extends {chain[0]!r}, which has problems; fix those "
+                                    "first", "base_broken"))
+            continue
         digest = digest_of(raw, digests.get(chain[0]) if chain else None)
 
         def work(doc=resolved[name], shown=shown, name=name, digest=digest):
@@ -123,12 +126,8 @@ def _load_policy(folder: str, docs: dict[str, tuple[Any, str, bytes]],
             return (version, compiled), found
 
         loaded, found = _guarded(shown, work)
-        if loaded is None and chain == [] and not found:
-            continue
         problems += found
         if loaded is None or found:
-            if chain:
-                continue
             continue
         digests[name] = digest
         out.append(loaded)
