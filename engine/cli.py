@@ -104,19 +104,23 @@ def _read_facts(text: str) -> Any:
 @click.option("--policy", required=True)
 @click.option("--action", required=True)
 @click.option("--as-of", "as_of", required=True, help="YYYY-MM-DD, the date of the event")
+@click.option("--version", "version", default=None, metavar="VERSION",
+              help="evaluate under this version whatever --as-of says (a what-if); "
+                   "the decision says pinned")
 @click.option("--facts", "facts_text", required=True, help="JSON object, or @file.json")
 @click.option("--lang", type=click.Choice(["fi", "sv", "en"]), default="fi", show_default=True)
 @click.option("--explain", is_flag=True, help="list every rule considered and what it read")
 @click.option("--json", "as_json", is_flag=True, help="print the decision as JSON")
 @click.option("--policies", "root", type=click.Path(path_type=Path), default=Path("policies"),
               show_default=True)
-def eval_(policy: str, action: str, as_of: str, facts_text: str, lang: str, explain: bool,
-          as_json: bool, root: Path) -> None:
+def eval_(policy: str, action: str, as_of: str, version: str | None, facts_text: str,
+          lang: str, explain: bool, as_json: bool, root: Path) -> None:
     """Decide one request and print the decision."""
     store = _load_store(root)
     try:
         d = decide(store, policy=policy, action=action, as_of=as_of,
-                   facts=_read_facts(facts_text), lang=lang, explain=explain)
+                   facts=_read_facts(facts_text), lang=lang, explain=explain,
+                   version=version)
     except EngineError as exc:
         if as_json:
             click.echo(json.dumps({"error": exc.to_dict()}, ensure_ascii=False, indent=2))
@@ -127,7 +131,9 @@ def eval_(policy: str, action: str, as_of: str, facts_text: str, lang: str, expl
     if as_json:
         click.echo(json.dumps(d.to_dict(), ensure_ascii=False, indent=2))
         return
-    click.echo(f"{d.outcome.upper()}  {d.policy} {d.version} ({d.digest[:19]}…)  "
+    # a pinned version is the caller's what-if, not the rules in force on as_of: say so
+    pinned = " (pinned)" if d.pinned else ""
+    click.echo(f"{d.outcome.upper()}  {d.policy} {d.version}{pinned} ({d.digest[:19]}…)  "
                f"{d.action} as of {d.as_of}")
     for label, items in (("violation", d.violations), ("warning", d.warnings),
                          ("notice", d.notices), ("obligation", d.obligations)):

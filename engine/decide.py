@@ -1,5 +1,10 @@
 """One decision, top to bottom: resolve → check facts → derive → evaluate → Decision.
 
+A caller may pin a version by name instead of resolving it by date: a what-if ("what would
+the 2025-04 rules say about this day?"), and how fixture cases stay tied to their version
+when a newer one arrives. ``as_of`` is still the date of the event (deadlines and ages are
+computed from it); the decision says ``pinned`` so nobody mistakes it for the rules in force.
+
 >>> store = PolicyStore.load("policies")                     # doctest: +SKIP
 >>> d = decide(store, policy="tyokokeilu-tyohonvalmennus", action="rehab_day",
 ...            as_of="2025-03-10", facts={"service": "tyokokeilu", "hours_total": 7,
@@ -32,8 +37,12 @@ def _as_date(as_of: dt.date | str) -> dt.date:
 
 def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str,
            facts: dict[str, Any], lang: str = "fi", explain: bool = False,
-           evaluator: Any = None) -> Decision:
+           evaluator: Any = None, version: str | None = None) -> Decision:
     """Decide ``action`` under the version of ``policy`` in force on ``as_of``.
+
+    ``version`` names the version to use whatever ``as_of`` says, even a date before that
+    version took effect (a what-if, so no ``NoVersionInForce``); an unknown name raises
+    ``UnknownVersion``. Such a decision has ``pinned=True``.
 
     ``evaluator`` replaces the store's engine for this one call (the differential tests pass
     :class:`engine.pyeval.PythonEvaluator`).
@@ -42,8 +51,11 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
         raise FactError({"lang": [f"must be one of {', '.join(LANGUAGES)}"]})
     day = _as_date(as_of)
     with store.using() as pset:
-        version = pset.resolve(policy, day)
-        plan = pset.plan(version, action)
+        if version is None:
+            used = pset.resolve(policy, day)
+        else:
+            used = pset.get_version(policy, version)
+        plan = pset.plan(used, action)
         checked = check_facts(plan.action, facts)
         values = derive(plan, checked, day)
         message = message_for(plan, values)
@@ -52,12 +64,13 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
         else:
             fired = evaluator.fired(evaluator.prepare(plan), message)
         bundle = pset.files.bundle
-    return _decision(version, plan, day, lang, values, set(fired), explain, bundle)
+    return _decision(used, plan, day, lang, values, set(fired), explain, bundle,
+                     pinned=version is not None)
 
 
 def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
               values: dict[str, Any], fired: set[int], explain: bool,
-              bundle: int | None = None) -> Decision:
+              bundle: int | None = None, pinned: bool = False) -> Decision:
     results: dict[str, Any] = {}
     findings: dict[str, list[Finding]] = {e: [] for e in ("deny", "warn", "info", "oblige")}
     for i, compiled in enumerate(plan.rules):
@@ -89,6 +102,7 @@ def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
         fired=tuple(plan.rules[i].rule.id for i in sorted(fired)),
         trace=trace,
         bundle=bundle,
+        pinned=pinned,
         personal_facts=plan.action.personal,
     )
 

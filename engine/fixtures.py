@@ -1,7 +1,8 @@
 """Regression fixtures: YAML cases per policy version, their runner and rule coverage.
 
 A fixture file lives in ``fixtures/<policy>/<version>/`` and holds ``cases``; each case names
-an action, an ``as_of`` inside that version, facts and what to expect. The same runner serves
+an action, an ``as_of`` not before that version takes effect, facts and what to expect. Cases
+run pinned to their folder's version. The same runner serves
 ``rehab-rules test`` and the pytest suite, so a failing case reads the same in both.
 """
 
@@ -15,9 +16,9 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from engine.decide import decide
-from engine.errors import EngineError, Problem
+from engine.errors import EngineError, LookupFailed, Problem
 from engine.loader import LineDict, line_at, plain, read_yaml
-from engine.model import Policy
+from engine.model import Decision, Policy
 from engine.schema import YamlDate, shape_problems
 from engine.store import PolicyStore, collect_files
 
@@ -73,6 +74,8 @@ class CaseResult:
     case: Case
     failures: list[str] = field(default_factory=list)
     fired: tuple[str, ...] | None = None     # None when the request was refused
+    decision: Decision | None = None         # what the engine decided, for ``accept``
+    error: str | None = None                 # the code it refused with, if it did
 
     @property
     def ok(self) -> bool:
@@ -197,22 +200,38 @@ def _same(expected: Any, actual: Any) -> bool:
 
 
 def run_case(store: PolicyStore, case: Case, evaluator: Any = None) -> CaseResult:
-    """Decide one case and compare it with what it expects."""
+    """Decide one case, pinned to its version, and compare it with what it expects.
+
+    An inherited case runs pinned to the version that inherits it, whatever its as_of.
+
+    Pinning means a newer version (whose effective_from an old case's as_of may pass) never
+    breaks an older version's cases. Only the lower bound of the old "as_of inside the
+    version" check is kept: it depends on the case's own version alone, and a case dated
+    before its rules took effect is almost always a case copied into the wrong folder.
+    """
     result = CaseResult(case)
     expect = case.expect
     try:
-        version = store.resolve(case.policy, case.as_of)
-        if version.version != case.version:
-            result.failures.append(
-                f"as_of {case.as_of} falls in version {version.version}, but the case is in "
-                f"the folder of version {case.version}")
-            return result
+        version = store.get_version(case.policy, case.version)
+    except LookupFailed as exc:     # a folder without its policy file: never what a case expects
+        result.failures.append(f"no such version: {exc.message}")
+        return result
+    if case.as_of < version.effective_from and not case.inherited_from:
+        result.failures.append(
+            f"as_of {case.as_of} is before version {case.version} takes effect "
+            f"({version.effective_from})")
+        return result
+    try:
+        # pinned to the folder's version: a newer version never changes an older one's cases
         decision = decide(store, policy=case.policy, action=case.action, as_of=case.as_of,
-                          facts=case.facts, lang=case.lang, evaluator=evaluator)
+                          facts=case.facts, lang=case.lang, evaluator=evaluator,
+                          version=case.version)
     except EngineError as exc:
+        result.error = exc.code
         if expect.get("error") != exc.code:
             result.failures.append(f"refused with {exc.code}: {exc.message}")
         return result
+    result.decision = decision
     result.fired = decision.fired
     if "error" in expect:
         result.failures.append(f"expected error {expect['error']}, but got a decision "

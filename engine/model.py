@@ -237,6 +237,7 @@ class Decision:
     fired: tuple[str, ...]
     trace: tuple[TraceEntry, ...] | None = None
     bundle: int | None = None                      # the published bundle that decided
+    pinned: bool = False                           # version named by the caller, not by as_of
     personal_facts: frozenset[str] = frozenset()   # for loggers; not part of the answer
 
     def to_dict(self) -> dict[str, Any]:
@@ -256,6 +257,7 @@ class Decision:
             "fired": list(self.fired),
             "trace": None if self.trace is None else [t.to_dict() for t in self.trace],
             "bundle": self.bundle,
+            "pinned": self.pinned,
         }
 
 

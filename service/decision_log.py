@@ -48,6 +48,7 @@ class LogEntry:
     findings: dict[str, Any]
     latency_ms: float
     bundle_id: int | None = None
+    pinned: bool = False        # the caller named the version: a what-if, not the rules in force
 
 
 @dataclass(frozen=True)
@@ -121,14 +122,16 @@ class DecisionLog:
              policy: str | None = None, action: str | None = None,
              outcome: str | None = None, since: dt.datetime | None = None,
              until: dt.datetime | None = None, bundle: int | None = None,
+             version: str | None = None, pinned: bool | None = None,
              restrict_provider: bool = False) -> Page:
-        """Newest first. ``restrict_provider`` limits the page to ``provider``'s rows."""
+        """Newest first. ``restrict_provider`` limits the page to ``provider``'s rows;
+        ``pinned`` tells what-ifs (True) from decisions under the version in force (False)."""
         table = DecisionRow.__table__
         query = select(table).order_by(table.c.id.desc()).limit(limit + 1)
         if restrict_provider:
             query = query.where(table.c.provider == provider)
         for column, value in (("policy", policy), ("action", action), ("outcome", outcome),
-                              ("bundle_id", bundle)):
+                              ("bundle_id", bundle), ("version", version), ("pinned", pinned)):
             if value is not None:
                 query = query.where(table.c[column] == value)
         if since is not None:
@@ -176,4 +179,5 @@ def to_public(row: Any) -> dict[str, Any]:
         **{name: findings.get(name, []) for name in _FINDINGS},
         "latency_ms": row["latency_ms"],
         "bundle": row["bundle_id"],
+        "pinned": bool(row["pinned"]),
     }

@@ -9,7 +9,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["ActivationRow", "Base", "BundleRow", "DecisionRow", "TokenRow"]
@@ -41,9 +53,12 @@ class DecisionRow(Base):
     findings: Mapped[dict[str, Any]] = mapped_column(JSON)
     latency_ms: Mapped[float] = mapped_column(Float)
     bundle_id: Mapped[int | None] = mapped_column(Integer)   # the policy bundle it used
+    # the caller named the version (a what-if) instead of letting as_of pick it
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         Index("ix_decisions_bundle_id", "bundle_id", "id"),
+        Index("ix_decisions_pinned", "pinned", "id"),
         Index("ix_decisions_time", "time"),
         Index("ix_decisions_provider_id", "provider", "id"),
         Index("ix_decisions_policy_action", "policy", "action"),

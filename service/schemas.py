@@ -96,6 +96,9 @@ class DecisionRequestSchema(StrictSchema):
     policy = fields.String(required=True, validate=_NAME)
     action = fields.String(required=True, validate=_NAME)
     as_of = IsoDate(required=True, metadata={"description": "date of the event judged"})
+    version = fields.String(validate=[_NAME, _NAME_CHARS], metadata={
+        "description": "evaluate under this version whatever as_of says; the decision says "
+                       "pinned: true"})
     lang = fields.String(load_default="fi", validate=validate.OneOf(LANGS))
     explain = StrictBoolean(load_default=False)
     facts = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True),
@@ -126,6 +129,9 @@ class _DecisionBody(Schema):
     fired = fields.List(fields.String())
     bundle = fields.Integer(allow_none=True, metadata={
         "description": "the published policy bundle that decided"})
+    pinned = fields.Boolean(metadata={
+        "description": "true: the request named the version (a what-if); false: as_of "
+                       "picked the version in force"})
 
 
 class DecisionResponseSchema(_DecisionBody):
@@ -148,6 +154,12 @@ class DecisionQuerySchema(StrictSchema):
     until = Instant(metadata={"description": "ISO date or date-time, exclusive"})
     bundle = fields.Integer(strict=False, validate=validate.Range(min=1, max=2**31 - 1),
                             metadata={"description": "only decisions made under this bundle"})
+    version = fields.String(validate=[_NAME, _NAME_CHARS],
+                            metadata={"description": "only decisions made under this version"})
+    # exactly true or false: "yes", "1" or "on" are a client's guess, refused like any other
+    pinned = fields.Boolean(truthy={"true"}, falsy={"false"}, metadata={
+        "description": "true: only pinned decisions (what-ifs); false: only those under the "
+                       "version in force"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String(validate=validate.Length(min=1, max=200))
 

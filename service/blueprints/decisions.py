@@ -44,21 +44,23 @@ class Decisions(MethodView):
     @blp.response(200, DecisionResponseSchema)
     @blp.doc(**documented({
         400: "`malformed_json`: the body is not JSON",
-        404: "`unknown_policy`, `unknown_action`",
+        404: "`unknown_policy`, `unknown_action`, `unknown_version` (a pinned `version`)",
         413: "`payload_too_large`: the body is over 1 MiB",
         422: "`invalid_request` (the body), `invalid_facts` or `unknown_key` (the facts; "
              "`details.fields` names each, up to 50, and `details.more_fields` counts the "
              "rest), `no_version_in_force` (as_of is too early)",
     }))
     def post(self, body: dict[str, Any]):
-        """Evaluate facts against the version in force at `as_of`; the answer is logged."""
+        """Evaluate facts against the version in force at `as_of`, or against the pinned
+        `version` whatever `as_of` says (the answer then says `pinned: true`); the answer is
+        logged."""
         started = time.perf_counter()
         g.decision_id = new_decision_id()
         svc = services()
         store = svc.policies.current()
         decision = decide(store, policy=body["policy"], action=body["action"],
                           as_of=body["as_of"], facts=body["facts"], lang=body["lang"],
-                          explain=body["explain"])
+                          explain=body["explain"], version=body.get("version"))
         answer = {"decision_id": g.decision_id, **decision.to_dict()}
         latency_ms = (time.perf_counter() - started) * 1000
         _record(decision, answer, body["facts"], decision.personal_facts, latency_ms)
@@ -129,7 +131,8 @@ def _record(decision: Decision, answer: dict[str, Any], facts: dict[str, Any],
         findings=svc.masker.scrub_value(findings, known),
         latency_ms=round(latency_ms, 3),
         bundle_id=decision.bundle,
+        pinned=decision.pinned,
     ))
-    log.info("decision %s %s/%s@%s %s by %s in %.2f ms", g.decision_id, decision.policy,
-             decision.action, decision.version, decision.outcome, principal.token_id,
-             latency_ms)
+    log.info("decision %s %s/%s@%s%s %s by %s in %.2f ms", g.decision_id, decision.policy,
+             decision.action, decision.version, " (pinned)" if decision.pinned else "",
+             decision.outcome, principal.token_id, latency_ms)

@@ -37,6 +37,27 @@ def test_eval_text_json_and_explain(demo_root):
     assert json.loads(out.output)["outcome"] == "deny"
 
 
+def test_eval_pinned_version(demo_root):
+    from tests.conftest import DEMO
+
+    write_policy(demo_root, DEMO.replace('version: "2024-01"', 'version: "2025-01"').replace(
+        "effective_from: 2024-01-01", "effective_from: 2025-01-01").replace(
+        "min_hours: 6", "min_hours: 5"), version="2025-01")
+    args = ("eval", "--policies", str(demo_root), "--policy", "demo", "--action", "day",
+            "--as-of", "2025-03-10", "--facts", '{"hours": 5.5, "kind": "a"}')
+    out = _run(*args)
+    assert out.exit_code == 0 and out.output.startswith("ALLOW  demo 2025-01 (sha256:")
+    out = _run(*args, "--version", "2024-01")
+    assert out.exit_code == 0 and out.output.startswith("DENY  demo 2024-01 (pinned) (sha256:")
+    body = json.loads(_run(*args, "--version", "2024-01", "--json").output)
+    assert (body["version"], body["pinned"]) == ("2024-01", True)
+    assert json.loads(_run(*args, "--json").output)["pinned"] is False
+    out = _run(*args, "--version", "2030-01")
+    assert out.exit_code == 1 and "unknown_version" in out.output
+    body = json.loads(_run(*args, "--version", "2030-01", "--json").output)
+    assert body["error"]["code"] == "unknown_version"
+
+
 def test_eval_facts_from_file_and_errors(demo_root, tmp_path):
     f = tmp_path / "facts.json"
     f.write_text('{"hours": "x", "kind": "a"}')

@@ -1,6 +1,6 @@
 import pytest
 
-from engine import FactError, NoVersionInForce, decide
+from engine import FactError, NoVersionInForce, PolicyStore, UnknownVersion, decide
 from engine.pyeval import PythonEvaluator
 
 
@@ -69,7 +69,8 @@ def test_decision_json_shape(demo_store):
     body = _decide(demo_store).to_dict()
     assert set(body) == {"policy", "version", "digest", "action", "as_of", "lang", "outcome",
                          "violations", "warnings", "notices", "obligations", "results",
-                         "fired", "trace"}
+                         "fired", "trace", "bundle", "pinned"}
+    assert body["pinned"] is False
 
 
 def test_uncomputable_set_or_due_is_the_callers_422(tmp_path):
@@ -96,3 +97,48 @@ def test_uncomputable_set_or_due_is_the_callers_422(tmp_path):
         assert "cannot compute add_days(start, shift)" in str(info.value.errors)
     finally:
         store.close()
+
+
+@pytest.fixture
+def two_versions(tmp_path):
+    """demo 2024-01 (min 6 h) and 2025-01 (min 5 h, from 2025-01-01)."""
+    from tests.conftest import DEMO, write_policy
+
+    root = tmp_path / "policies"
+    write_policy(root)
+    write_policy(root, DEMO.replace('version: "2024-01"', 'version: "2025-01"').replace(
+        "effective_from: 2024-01-01", "effective_from: 2025-01-01").replace(
+        "min_hours: 6", "min_hours: 5"), version="2025-01")
+    store = PolicyStore.load(root)
+    yield store
+    store.close()
+
+
+def _day(store, as_of, version=None):
+    return decide(store, policy="demo", action="day", as_of=as_of,
+                  facts={"hours": 5.5, "kind": "a"}, version=version)
+
+
+def test_pinned_version_wins_over_as_of(two_versions):
+    by_date = _day(two_versions, "2025-03-10")
+    assert (by_date.version, by_date.outcome, by_date.pinned) == ("2025-01", "allow", False)
+    pinned = _day(two_versions, "2025-03-10", version="2024-01")
+    assert (pinned.version, pinned.outcome, pinned.pinned) == ("2024-01", "deny", True)
+    assert pinned.as_of.isoformat() == "2025-03-10" and pinned.to_dict()["pinned"] is True
+    # naming the version in force is still a pinned decision: the caller chose it
+    assert _day(two_versions, "2025-03-10", version="2025-01").pinned is True
+
+
+def test_pinned_version_may_be_asked_before_it_takes_effect(two_versions):
+    """A what-if: no NoVersionInForce, even before the policy's first version."""
+    assert _day(two_versions, "2024-06-01", version="2025-01").outcome == "allow"
+    assert _day(two_versions, "2020-01-01", version="2024-01").version == "2024-01"
+    with pytest.raises(NoVersionInForce):
+        _day(two_versions, "2020-01-01")
+
+
+def test_unknown_pinned_version(two_versions):
+    with pytest.raises(UnknownVersion) as info:
+        _day(two_versions, "2025-03-10", version="2030-01")
+    assert info.value.code == "unknown_version"
+    assert info.value.details == {"policy": "demo", "version": "2030-01"}

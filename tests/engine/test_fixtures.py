@@ -52,9 +52,31 @@ def test_failures_say_what_differed(demo_store, tmp_path):
     assert second[0].startswith("refused with unknown_key")
 
 
-def test_case_outside_its_version_fails(demo_store, tmp_path):
-    cases, _ = load_cases([_write(tmp_path, version="2023-01")])
-    assert "falls in version 2024-01" in run_case(demo_store, cases[0]).failures[0]
+def test_case_before_its_version_or_without_one_fails(demo_store, tmp_path):
+    cases, _ = load_cases([_write(tmp_path, CASES.replace("2024-05-01", "2023-12-31"))])
+    assert run_case(demo_store, cases[0]).failures == [
+        "as_of 2023-12-31 is before version 2024-01 takes effect (2024-01-01)"]
+    cases, _ = load_cases([_write(tmp_path / "other", version="2023-01")])
+    failures = run_case(demo_store, cases[1]).failures      # even one expecting an error
+    assert len(failures) == 1 and failures[0].startswith("no such version: policy demo has "
+                                                         "no version '2023-01'")
+
+
+def test_cases_stay_pinned_when_a_newer_version_arrives(demo_root, tmp_path):
+    """2025-01 drops the minimum to 4 h; the 2024-01 case dated 2025-03 still sees 6 h."""
+    from engine import PolicyStore
+    from tests.conftest import DEMO, write_policy
+
+    write_policy(demo_root, DEMO.replace('version: "2024-01"', 'version: "2025-01"').replace(
+        "effective_from: 2024-01-01", "effective_from: 2025-01-01").replace(
+        "min_hours: 6", "min_hours: 4"), version="2025-01")
+    store = PolicyStore.load(demo_root)
+    try:
+        cases, _ = load_cases([_write(tmp_path / "fx", CASES.replace("2024-05-01",
+                                                                     "2025-03-10"))])
+        assert [run_case(store, c).failures for c in cases] == [[], []]
+    finally:
+        store.close()
 
 
 def test_malformed_fixture_file(tmp_path):

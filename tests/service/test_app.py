@@ -73,6 +73,17 @@ def test_the_documented_response_schema_is_the_engines_decision(app, client, tok
     assert set(sent.get_json()) == set(DecisionResponseSchema().fields)
 
 
+def test_pinned_version_is_documented(client):
+    spec = client.get("/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    version = schemas["DecisionRequest"]["properties"]["version"]
+    assert "version" not in schemas["DecisionRequest"]["required"]
+    assert version["pattern"] == "^[A-Za-z0-9_.-]+$" and "pinned: true" in version["description"]
+    assert schemas["DecisionResponse"]["properties"]["pinned"]["type"] == "boolean"
+    listing = spec["paths"]["/v1/decisions"]["get"]["parameters"]
+    assert {"version", "pinned"} <= {p["name"] for p in listing}
+
+
 def test_an_unmigrated_database_stops_the_app_at_start(policies_dir, tmp_path):
     import pytest
 

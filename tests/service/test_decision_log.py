@@ -37,7 +37,10 @@ def test_migration_creates_both_tables_with_their_columns(any_db_url):
     columns = {c["name"] for c in inspector.get_columns("decisions")}
     assert columns == {"id", "time", "provider", "token_id", "policy", "version", "digest",
                        "action", "as_of", "lang", "facts", "outcome", "fired", "results",
-                       "findings", "latency_ms", "bundle_id"}
+                       "findings", "latency_ms", "bundle_id", "pinned"}
+    pinned = next(c for c in inspector.get_columns("decisions") if c["name"] == "pinned")
+    assert pinned["nullable"] is False and pinned["default"] is not None
+    assert "ix_decisions_pinned" in {i["name"] for i in inspector.get_indexes("decisions")}
     assert {"id", "digest", "files"} <= {c["name"] for c in inspector.get_columns(
         "policy_bundles")}
     assert "secret_hash" in {c["name"] for c in inspector.get_columns("tokens")}
@@ -54,6 +57,44 @@ def test_record_and_get_round_trip(log):
     assert row["fired"] == ["TS-1"] and row["results"] == {"due": "2025-04-01"}
     assert row["violations"] == [{"rule": "TS-1"}] and row["warnings"] == []
     assert log.get(new_decision_id()) is None
+
+
+def test_pinned_is_stored_and_filtered(log):
+    entries = [entry(0), entry(1, pinned=True, version="2024-06"), entry(2, pinned=True)]
+    for e in entries:
+        log.record(e)
+    assert [log.get(e.id)["pinned"] for e in entries] == [False, True, True]
+    ids = lambda page: [d["decision_id"] for d in page.items]  # noqa: E731
+    assert ids(log.list(limit=50, pinned=True)) == [entries[2].id, entries[1].id]
+    assert ids(log.list(limit=50, pinned=False)) == [entries[0].id]
+    assert ids(log.list(limit=50, version="2024-06")) == [entries[1].id]
+    assert ids(log.list(limit=50, version="2025-01", pinned=True)) == [entries[2].id]
+
+
+def test_rows_from_before_0003_read_as_not_pinned(any_db_url):
+    """Down to 0002 and up again: rows logged before the column existed read pinned false."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from service.database import alembic_config, upgrade
+
+    engine = make_engine(any_db_url)
+    old = entry(0)
+    command.downgrade(alembic_config(engine), "0002")
+    try:
+        assert "pinned" not in {c["name"] for c in inspect(engine).get_columns("decisions")}
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO decisions (id, time, provider, token_id, policy, version, digest,"
+                " action, as_of, lang, facts, outcome, fired, results, findings, latency_ms) "
+                "VALUES (:id, :time, 'p', 't', 'tiny', '2025-01', 'd', 'day', :as_of, 'fi', "
+                "'{}', 'allow', '[]', '{}', '{}', 0.5)"),
+                {"id": old.id, "time": old.time, "as_of": old.as_of})
+    finally:
+        upgrade(engine)
+    log = DecisionLog(engine)
+    assert log.get(old.id)["pinned"] is False
+    assert [d["decision_id"] for d in log.list(limit=5, pinned=False).items] == [old.id]
 
 
 def test_list_filters(log):

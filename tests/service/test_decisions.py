@@ -34,6 +34,46 @@ def test_as_of_picks_the_version(client, tokens):
     assert (body["version"], body["outcome"]) == ("2025-06", "allow")
 
 
+def test_pinned_version_whatever_as_of_says(any_app):
+    """A what-if under 2025-01 on a day 2025-06 is in force; logged and listed as pinned."""
+    tokens = Tokens(any_app.extensions["rehab_rules"].tokens)
+    client = any_app.test_client()
+    in_force = post(client, tokens, as_of="2025-07-01").get_json()
+    assert (in_force["version"], in_force["outcome"], in_force["pinned"]) == (
+        "2025-06", "allow", False)
+    response = post(client, tokens, as_of="2025-07-01", version="2025-01")
+    assert response.status_code == 200
+    pinned = response.get_json()
+    assert (pinned["version"], pinned["outcome"], pinned["pinned"]) == ("2025-01", "deny", True)
+    # before the named version takes effect too: a what-if, not no_version_in_force
+    early = post(client, tokens, as_of="2024-03-01", version="2025-06")
+    assert early.status_code == 200 and early.get_json()["pinned"] is True
+
+    logged = client.get(f"/v1/decisions/{pinned['decision_id']}",
+                        headers=tokens["auditor"]).get_json()
+    assert (logged["version"], logged["pinned"]) == ("2025-01", True)
+    get = lambda q: [d["decision_id"] for d in client.get(  # noqa: E731
+        f"/v1/decisions?{q}", headers=tokens["auditor"]).get_json()["decisions"]]
+    assert get("pinned=true") == [early.get_json()["decision_id"], pinned["decision_id"]]
+    assert get("pinned=false") == [in_force["decision_id"]]
+    assert get("version=2025-01") == [pinned["decision_id"]]
+    assert get("version=2025-06&pinned=false") == [in_force["decision_id"]]
+    assert get("version=2030-01") == []
+
+
+def test_unknown_or_malformed_pinned_version(client, tokens):
+    response = post(client, tokens, version="2030-01")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "unknown_version"
+    for bad in ("2025 01", "", "x" * 101, 2025, None, "../2025-01"):
+        response = post(client, tokens, version=bad)
+        assert response.status_code == 422, bad
+        error = response.get_json()["error"]
+        assert error["code"] == "invalid_request" and set(error["details"]["fields"]) == {
+            "version"}, bad
+    assert client.get("/v1/decisions", headers=tokens["auditor"]).get_json()["decisions"] == []
+
+
 def test_lang_and_explain(client, tokens):
     body = post(client, tokens, lang="en", explain=True).get_json()
     assert body["violations"][0]["message"] == "Day too short: 5 h < 6 h"
@@ -124,7 +164,9 @@ def test_list_by_time(client, tokens):
                                    "since=0001-01-01T00:00:00%2B01:00",
                                    "until=9999-12-31T23:59:59-01:00",
                                    "since=2025-W20-1", "until=20250512",
-                                   "since=2025-06-01&until=2025-05-01"])
+                                   "since=2025-06-01&until=2025-05-01",
+                                   "pinned=yes", "pinned=1", "pinned=", "version=a%20b",
+                                   "version=%00"])
 def test_bad_list_queries_are_422(client, tokens, query):
     """Each names one field (since > until is said of since)."""
     response = client.get(f"/v1/decisions?{query}", headers=tokens["auditor"])
