@@ -21,7 +21,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/rehab-rules validate policies
+	$(BIN)/rehab-rules check policies
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -29,7 +29,7 @@ from typing import Any
 
 from bench.floor import FLOOR
 from engine import PolicyStore, decide
-from engine.fixtures import load_cases, run_case
+from engine.fixtures import load_suite, run_case
 from engine.pyeval import PythonEvaluator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,12 +54,13 @@ def per_call_us(fn: Callable[[], Any], seconds: float, repeats: int = 5) -> floa
 
 def workload(store: PolicyStore) -> list[dict[str, Any]]:
     """Every fixture case that yields a decision, as keyword arguments of ``decide``."""
-    cases, _ = load_cases([ROOT / "fixtures"])
+    cases, _ = load_suite([ROOT / "fixtures"], store.policies)
     out = []
     for case in cases:
         result = run_case(store, case)
         if result.fired is not None:
-            out.append({"policy": case.policy, "action": case.action, "as_of": case.as_of,
+            out.append({"policy": case.policy, "action": case.action,
+                        "version": case.version, "as_of": case.as_of,
                         "facts": case.facts})
     return out
 
@@ -84,6 +85,10 @@ def mixed(store: PolicyStore, work: list[dict[str, Any]],
             ("same workload, no-op (copy the facts)", noop_us)]
 
 
+def _key(w: dict[str, Any]) -> tuple[str, str, str]:
+    return w["policy"], w["action"], w["version"]
+
+
 def floor_disagreements(store: PolicyStore,
                         work: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, str]]:
     """Cases where the floor and the engine differ: ``(case, floor, engine)``.
@@ -93,8 +98,8 @@ def floor_disagreements(store: PolicyStore,
     """
     out = []
     for w in work:
-        if (w["policy"], w["action"]) in FLOOR:
-            got = FLOOR[(w["policy"], w["action"])](w["facts"], w["as_of"])
+        if _key(w) in FLOOR:
+            got = FLOOR[_key(w)](w["facts"])
             expected = decide(store, **w).outcome
             if got != expected:
                 out.append((w, got, expected))
@@ -103,15 +108,14 @@ def floor_disagreements(store: PolicyStore,
 
 def floor(store: PolicyStore, work: list[dict[str, Any]],
           seconds: float) -> list[tuple[str, float]]:
-    work = [w for w in work if (w["policy"], w["action"]) in FLOOR]
+    work = [w for w in work if _key(w) in FLOOR]
     if not work:
         return []
     for w, got, expected in floor_disagreements(store, work):
         raise SystemExit(f"floor disagrees with the engine on {w}: {got} != {expected}")
     engine_us = per_call_us(_cycle(work, lambda w: decide(store, **w)), seconds)
-    floor_us = per_call_us(_cycle(work, lambda w: FLOOR[(w["policy"], w["action"])](
-        w["facts"], w["as_of"])), seconds)
-    actions = ", ".join(sorted({a for _, a in FLOOR}))
+    floor_us = per_call_us(_cycle(work, lambda w: FLOOR[_key(w)](w["facts"])), seconds)
+    actions = ", ".join(sorted({a for _, a, _ in FLOOR}))
     return [(f"floor workload ({len(work)} cases: {actions}), engine", engine_us),
             ("same cases, hand-written plain Python (the floor)", floor_us)]
 

@@ -17,7 +17,7 @@ import click
 
 from engine.decide import decide
 from engine.errors import EngineError, PolicyError
-from engine.fixtures import coverage_gaps, load_cases, run_case
+from engine.fixtures import coverage_gaps, load_suite, run_case, write_overrides
 from engine.folder import read_paths
 from engine.messages import format_value
 from engine.store import PolicyStore, load_files
@@ -212,6 +212,48 @@ def _cite(cite: dict[str, str]) -> str:
     return text + (" — interpretation" if cite.get("interpretation") else "")
 
 
+def _selected(store: PolicyStore, cases: list[Any], paths: tuple[Path, ...]) -> set[str]:
+    """The policies a run of fixtures is about: those with cases, and the folders named."""
+    selected = {c.policy for c in cases}
+    for path in paths:
+        if path.is_dir():           # a policy's folder, or a folder of policy folders
+            names = {path.name, *(p.name for p in path.iterdir() if p.is_dir())}
+            selected |= names & set(store.policies)
+    return selected
+
+
+def _run_fixtures(store: PolicyStore, paths: tuple[Path, ...],
+                  coverage: bool) -> tuple[int, int, bool]:
+    """Run every case, inherited ones too; print what failed. Returns (passed, failed, gaps)."""
+    cases, problems = load_suite(list(paths), store.policies)
+    for p in problems:
+        click.echo(str(p))
+    results = [run_case(store, c) for c in cases]
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        label = "CHANGED" if r.case.inherited_from else "FAIL"
+        click.echo(f"{label} {r.case.where}: {r.case.name}")
+        for f in r.failures:
+            click.echo(f"     {f}")
+    inherited = [r for r in results if r.case.inherited_from]
+    if inherited:
+        changed = sorted({(r.case.policy, r.case.version) for r in inherited if not r.ok})
+        click.echo(f"inherited: {sum(r.ok for r in inherited)} passed, "
+                   f"{len(inherited) - sum(r.ok for r in inherited)} now different"
+                   + "".join(f"; review and run: rehab-rules fixtures accept {p} {v}"
+                             for p, v in changed))
+    gaps: list[str] = []
+    if coverage:
+        selected = _selected(store, cases, paths)
+        gaps = coverage_gaps(store, results, selected)
+        for g in gaps:
+            click.echo(f"UNCOVERED {g}")
+        if not gaps:
+            click.echo(f"coverage: every rule of {len(selected)} policies fires and stays "
+                       "silent in some case")
+    return len(results) - len(failed), len(failed) + len(problems), bool(gaps)
+
+
 @main.command("test")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--coverage", is_flag=True,
@@ -219,30 +261,103 @@ def _cite(cite: dict[str, str]) -> str:
 @click.option("--policies", "root", type=click.Path(path_type=Path), default=Path("policies"),
               show_default=True)
 def test_(paths: tuple[Path, ...], coverage: bool, root: Path) -> None:
-    """Run fixture cases; print failures and 'N passed, N failed' (exit 1 on any failure)."""
+    """Run fixture cases, inherited ones too; print failures and 'N passed, N failed'
+    (exit 1 on any failure)."""
     store = _load_store(root)
-    cases, problems = load_cases(list(paths) or [Path("fixtures")])
-    for p in problems:
-        click.echo(str(p))
-    results = [run_case(store, c) for c in cases]
-    failed = [r for r in results if not r.ok]
-    for r in failed:
-        click.echo(f"FAIL {r.case.where}: {r.case.name}")
-        for f in r.failures:
-            click.echo(f"     {f}")
-    gaps: list[str] = []
-    if coverage:
-        selected = {c.policy for c in cases}
-        for path in paths or (Path("fixtures"),):
-            if path.is_dir():       # a policy's folder, or a folder of policy folders
-                names = {path.name, *(p.name for p in path.iterdir() if p.is_dir())}
-                selected |= names & set(store.policies)
-        gaps = coverage_gaps(store, results, selected)
-        for g in gaps:
-            click.echo(f"UNCOVERED {g}")
-        if not gaps:
-            click.echo(f"coverage: every rule of {len(selected)} policies fires and stays "
-                       "silent in some case")
-    click.echo(f"{len(results) - len(failed)} passed, {len(failed) + len(problems)} failed")
-    if failed or problems or gaps:
+    passed, failed, gaps = _run_fixtures(store, paths or (Path("fixtures"),), coverage)
+    click.echo(f"{passed} passed, {failed} failed")
+    if failed or gaps:
         sys.exit(1)
+
+
+@main.group("fixtures")
+def fixtures_() -> None:
+    """Fixture cases: accept what a new version now decides."""
+
+
+@fixtures_.command("accept")
+@click.argument("policy")
+@click.argument("version")
+@click.option("--policies", "root", type=click.Path(path_type=Path), default=Path("policies"),
+              show_default=True)
+@click.option("--fixtures", "fixtures_root", type=click.Path(path_type=Path),
+              default=Path("fixtures"), show_default=True)
+def fixtures_accept(policy: str, version: str, root: Path, fixtures_root: Path) -> None:
+    """Write the cases VERSION inherits and now decides differently as its own cases, with
+    what it decides now. Review the written files (git diff) before you commit them."""
+    store = _load_store(root)
+    try:
+        store.get_version(policy, version)
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from None
+    cases, problems = load_suite([fixtures_root], store.policies)
+    if problems:
+        for p in problems:
+            click.echo(str(p), err=True)
+        raise click.ClickException("fix the fixture files first")
+    changed = [r for r in (run_case(store, c) for c in cases
+                           if c.policy == policy and c.version == version and c.inherited_from)
+               if not r.ok]
+    if not changed:
+        click.echo(f"every case {policy} {version} inherits decides as before; nothing to do")
+        return
+    for path, count in write_overrides(changed, fixtures_root).items():
+        click.echo(f"wrote {count} case(s) into {path}")
+    click.echo("review them (git diff), then run rehab-rules check")
+
+
+@main.command("check")
+@click.argument("root", required=False, type=click.Path(path_type=Path),
+                default=Path("policies"))
+@click.option("--fixtures", "fixtures_root", type=click.Path(path_type=Path),
+              help="default: the fixtures folder beside the policies folder")
+@click.option("--fix", is_flag=True, help="regenerate the rule table in ROOT/README.md")
+def check(root: Path, fixtures_root: Path | None, fix: bool) -> None:
+    """Everything a planner's change must pass, in one run: validate, every case (inherited
+    ones too), coverage both ways, and the rule table in ROOT/README.md current.
+
+    Every problem is listed; exit 1 if there is any.
+    """
+    fixtures_root = fixtures_root or root.parent / "fixtures"
+    click.echo(f"1. validate {root}")
+    try:
+        store = PolicyStore.load(root)
+    except PolicyError as exc:
+        for p in exc.problems:
+            click.echo(str(p))
+        click.echo(f"{len(exc.problems)} problem(s) in policy files; fix them first")
+        sys.exit(1)
+    bad = 0
+    click.echo(f"2. fixtures in {fixtures_root}, with coverage")
+    passed, failed, gaps = _run_fixtures(store, (fixtures_root,), coverage=True)
+    bad += failed + gaps
+    click.echo("3. the rule table")
+    bad += _check_table(store, root / "README.md", fix)
+    click.echo(f"{passed} passed, {failed} failed")
+    click.echo("OK: ready to publish" if not bad else "not ready: fix what is listed above")
+    store.close()
+    if bad:
+        sys.exit(1)
+
+
+def _check_table(store: PolicyStore, readme: Path, fix: bool) -> int:
+    if not readme.exists():
+        click.echo(f"   {readme} does not exist; no rule table to keep current")
+        return 0
+    text = readme.read_text(encoding="utf-8")
+    if TABLE_BEGIN not in text or TABLE_END not in text:
+        click.echo(f"{readme}:1: no {TABLE_BEGIN} … {TABLE_END} markers for the rule table")
+        return 1
+    head, rest = text.split(TABLE_BEGIN, 1)
+    current, tail = rest.split(TABLE_END, 1)
+    table = rules_table(store.policies)
+    if current == f"\n{table}":
+        click.echo(f"   {readme}: current")
+        return 0
+    if fix:
+        readme.write_text(f"{head}{TABLE_BEGIN}\n{table}{TABLE_END}{tail}", encoding="utf-8")
+        click.echo(f"   {readme}: rewritten")
+        return 0
+    line = head.count("\n") + 1
+    click.echo(f"{readme}:{line}: the rule table is out of date; run rehab-rules check --fix")
+    return 1

@@ -318,8 +318,8 @@ def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list
             try:
                 condition = hoister.compile(rule.when)
             except ex.ExprError as exc:
-                problems.append(Problem(version.path, rule.line, f"rule {rule.id}: when: {exc}",
-                                        "engine_limit"))
+                problems.append(Problem(rule.path or version.path, rule.line,
+                                        f"rule {rule.id}: when: {exc}", "engine_limit"))
                 condition = NEVER
             reads = tuple(n for n in ex.names_in(rule.when) if where.get(n) != "parameter")
             compiled.append(CompiledRule(rule, condition, reads))

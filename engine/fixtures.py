@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
 from marshmallow import Schema, fields, validate
 
 from engine.decide import decide
@@ -22,8 +23,8 @@ from engine.model import Decision, Policy
 from engine.schema import YamlDate, shape_problems
 from engine.store import PolicyStore, collect_files
 
-__all__ = ["Case", "CaseResult", "coverage_gaps", "load_cases", "load_suite", "run_case",
-           "with_inherited"]
+__all__ = ["Case", "CaseResult", "coverage_gaps", "expectation", "load_cases", "load_suite",
+           "run_case", "with_inherited", "write_overrides"]
 
 
 class _Expect(Schema):
@@ -41,6 +42,7 @@ class _Case(Schema):
     lang = fields.String(validate=validate.OneOf(["fi", "sv", "en"]))
     facts = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
     expect = fields.Nested(_Expect, required=True)
+    replaces = fields.String()      # the inherited case (same action) this one stands for
 
 
 class _File(Schema):
@@ -61,6 +63,7 @@ class Case:
     expect: dict[str, Any]
     lang: str = "en"
     inherited_from: str | None = None    # the version whose folder holds the case
+    replaces: str | None = None          # the inherited case's name, when renamed
 
     @property
     def where(self) -> str:
@@ -128,6 +131,7 @@ def _read(paths: list[Path | str]) -> tuple[list[Case], Drops, list[Problem]]:
                 as_of=YamlDate().deserialize(raw["as_of"]),
                 facts={k: _iso(v) for k, v in plain(raw.get("facts") or {}).items()},
                 expect=plain(raw["expect"]), lang=raw.get("lang", "en"),
+                replaces=raw.get("replaces"),
             ))
     return cases, drops, problems
 
@@ -138,7 +142,8 @@ def with_inherited(cases: list[Case], drops: Drops, policies: dict[str, Policy],
 
     A version that ``extends`` another runs every case of that version (its own and what it
     inherited in turn), pinned to itself, except the cases its own folder overrides (a case
-    of the same action and name) or drops (``drop: [name, …]`` in any of its fixture files).
+    of the same action and name, or one that says ``replaces: <name>``) or drops
+    (``drop: [name, …]`` in any of its fixture files).
     A planner writes cases only for what changed. Dropping a case the base does not have is
     a problem at the ``drop`` line.
     """
@@ -155,7 +160,7 @@ def with_inherited(cases: list[Case], drops: Drops, policies: dict[str, Policy],
             version = next((v for v in policy.versions if v.version == name), None)
             inherited: list[Case] = []
             if version is not None and version.extends:
-                written = {(c.action, c.name) for c in mine}
+                written = {(c.action, c.replaces or c.name) for c in mine}
                 dropped = drops.get(key, {})
                 base = effective(policy, version.extends)
                 for case in base:
@@ -164,6 +169,12 @@ def with_inherited(cases: list[Case], drops: Drops, policies: dict[str, Policy],
                     inherited.append(replace(case, version=name,
                                              inherited_from=case.inherited_from
                                              or case.version))
+                for case in mine:
+                    if case.replaces and (case.action, case.replaces) not in {
+                            (c.action, c.name) for c in base}:
+                        problems.append(Problem(case.path, case.line, f"replaces: version "
+                                                f"{version.extends} has no {case.action} case "
+                                                f"{case.replaces!r}", "unknown_case"))
                 for gone, (path, line) in dropped.items():
                     if gone not in {c.name for c in base}:
                         problems.append(Problem(path, line, f"drop: version "
@@ -205,21 +216,16 @@ def run_case(store: PolicyStore, case: Case, evaluator: Any = None) -> CaseResul
     An inherited case runs pinned to the version that inherits it, whatever its as_of.
 
     Pinning means a newer version (whose effective_from an old case's as_of may pass) never
-    breaks an older version's cases. Only the lower bound of the old "as_of inside the
-    version" check is kept: it depends on the case's own version alone, and a case dated
-    before its rules took effect is almost always a case copied into the wrong folder.
+    breaks an older version's cases, and a case inherited or accepted from an older version
+    keeps its dates: ``as_of`` is only the day of the event being judged, as in a pinned
+    what-if through the API.
     """
     result = CaseResult(case)
     expect = case.expect
     try:
-        version = store.get_version(case.policy, case.version)
+        store.get_version(case.policy, case.version)
     except LookupFailed as exc:     # a folder without its policy file: never what a case expects
         result.failures.append(f"no such version: {exc.message}")
-        return result
-    if case.as_of < version.effective_from and not case.inherited_from:
-        result.failures.append(
-            f"as_of {case.as_of} is before version {case.version} takes effect "
-            f"({version.effective_from})")
         return result
     try:
         # pinned to the folder's version: a newer version never changes an older one's cases
@@ -271,10 +277,67 @@ def coverage_gaps(store: PolicyStore, results: list[CaseResult],
                 # a rule without `when` fires on every request of its action by design
                 silent = rule.when_source is None or any(
                     rule.id not in r.fired for r in relevant)
-                where = f"{version.path}:{rule.line}: rule {rule.id} (version {version.version})"
+                where = (f"{rule.path or version.path}:{rule.line}: rule {rule.id} "
+                         f"(version {version.version})")
                 if not fires:
                     gaps.append(f"{where} never fires in fixtures/{name}/{version.version}")
                 if not silent:
                     gaps.append(f"{where} has no case in fixtures/{name}/{version.version} "
                                 "where it does not fire")
     return gaps
+
+
+# -- accepting what a new version decides ---------------------------------------------------
+
+_ACCEPT_NOTE = ("# Written by 'rehab-rules fixtures accept': cases {version} inherits from "
+                "{base} that\n# now decide differently. Review each one before you commit.\n")
+
+
+def expectation(result: CaseResult) -> dict[str, Any]:
+    """What a case should now expect: what the engine decided, in the keys the case used."""
+    if result.decision is None:
+        return {"error": result.error}
+    d, wanted = result.decision, result.case.expect
+    out: dict[str, Any] = {"outcome": d.outcome, "fired": list(d.fired)}
+    if wanted.get("results"):
+        out["results"] = {k: _iso(d.results[k]) for k in wanted["results"] if k in d.results}
+    dues = {o.rule: o.due for o in d.obligations if o.due}
+    if wanted.get("obligations") or dues:
+        out["obligations"] = dues
+    return out
+
+
+def write_overrides(results: list[CaseResult], root: Path) -> dict[Path, int]:
+    """Append each result's case, with its new expectation, to
+    ``root/<policy>/<version>/<action>.yaml`` (created if missing); return files and counts."""
+    by_file: dict[Path, list[dict[str, Any]]] = {}
+    for r in results:
+        case = r.case
+        entry: dict[str, Any] = {"name": case.name, "action": case.action, "as_of": case.as_of}
+        if case.lang != "en":
+            entry["lang"] = case.lang
+        entry["facts"] = case.facts
+        entry["expect"] = expectation(r)
+        path = root / case.policy / case.version / f"{case.action}.yaml"
+        by_file.setdefault(path, []).append(entry)
+    for path, entries in by_file.items():
+        base = next(r.case.inherited_from for r in results if r.case.version == path.parent.name)
+        dumped = yaml.safe_dump(entries, allow_unicode=True, sort_keys=False, width=100,
+                                default_flow_style=None)
+        block = "".join(f"  {line}\n" if line else "\n" for line in dumped.splitlines())
+        note = _ACCEPT_NOTE.format(version=path.parent.name, base=base)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(f"{note}cases:\n{block}", encoding="utf-8")
+            continue
+        text = path.read_text(encoding="utf-8")
+        doc = yaml.safe_load(text) or {}
+        if "cases" in doc and list(doc)[-1] != "cases":   # appending would land elsewhere
+            path = path.with_name(f"{path.stem}-accepted.yaml")
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            doc = yaml.safe_load(text) or {} if text else {}
+        sep = "" if not text or text.endswith("\n") else "\n"
+        head = "" if "cases" in doc else "cases:\n"
+        note = "\n".join(f"  {line}" for line in note.splitlines()) + "\n"
+        path.write_text(f"{text}{sep}{head}{note}{block}", encoding="utf-8")
+    return {path: len(entries) for path, entries in by_file.items()}

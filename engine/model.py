@@ -106,6 +106,7 @@ class Rule:
     due_source: str | None = None
     set_sources: dict[str, str] = field(default_factory=dict)
     line: int = 0
+    path: str = ""              # the file the rule is written in (an overlay's base, maybe)
     # filled in by the compiler
     when: Any = None            # per action: compiled condition (engine-neutral JSON)
     due: Any = None             # parsed expression

@@ -571,7 +571,8 @@ def _build_rule(i: int, raw: Any, actions: dict[str, tuple[ActionSpec, ex.Scope]
         cite={k: str(v) for k, v in _mapping(raw.get("cite")).items()},
         message={k: str(_mapping(raw.get("message")).get(k, "")) for k in LANGUAGES},
         due_source=raw.get("due"), set_sources=dict(raw.get("set") or {}),
-        line=line_at(c.doc, where), when=when, due=due, sets=sets,
+        path=locate(c.doc, where, c.path)[0], line=line_at(c.doc, where),
+        when=when, due=due, sets=sets,
     )
 
 

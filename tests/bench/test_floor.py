@@ -23,7 +23,7 @@ def store() -> PolicyStore:
 
 
 def test_every_floor_action_has_fixture_cases(store):
-    covered = {(w["policy"], w["action"]) for w in workload(store)}
+    covered = {(w["policy"], w["action"], w["version"]) for w in workload(store)}
     assert set(FLOOR) <= covered
 
 
