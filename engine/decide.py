@@ -16,6 +16,7 @@ computed from it); the decision says ``pinned`` so nobody mistakes it for the ru
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from engine.compiler import ActionPlan
@@ -52,9 +53,9 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
     day = _as_date(as_of)
     with store.using() as pset:
         if version is None:
-            used = pset.resolve(policy, day)
+            used, chosen = _in_force(pset, policy, action, day, facts)
         else:
-            used = pset.get_version(policy, version)
+            used, chosen = pset.get_version(policy, version), ("version", None)
         plan = pset.plan(used, action)
         checked = check_facts(plan.action, facts)
         values = derive(plan, checked, day)
@@ -64,8 +65,37 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
         else:
             fired = evaluator.fired(evaluator.prepare(plan), message)
         bundle = pset.files.bundle
-    return _decision(used, plan, day, lang, values, set(fired), explain, bundle,
-                     pinned=version is not None)
+    decision = _decision(used, plan, day, lang, values, set(fired), explain, bundle,
+                         pinned=version is not None)
+    return replace(decision, chosen_by=chosen[0], chosen_on=chosen[1])
+
+
+def _in_force(pset: Any, policy: str, action: str, day: dt.date,
+              facts: dict[str, Any]) -> tuple[PolicyVersion, tuple[str, dt.date | None]]:
+    """The version in force, and which date chose it.
+
+    Usually ``as_of``. An action (or its policy) may say ``version_by: <date fact>``, e.g. the
+    start date of the rehabilitation, because a service description usually applies to
+    rehabilitation *starting* on or after its date: the version in force on ``as_of`` names
+    that fact, and the version in force on the fact's date decides. An optional fact left
+    out falls back to ``as_of``.
+    """
+    first = pset.resolve(policy, day)
+    spec = pset.plan(first, action).action
+    by = spec.version_by
+    if by == "as_of":
+        return first, ("as_of", day)
+    raw = facts.get(by) if isinstance(facts, dict) else None
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if spec.facts[by].required:
+            raise FactError({by: [f"required ({spec.facts[by].type}): its date chooses the "
+                                  "version of the policy (version_by)"]})
+        return first, ("as_of", day)
+    try:
+        when = parse_date(raw)
+    except (ValueError, TypeError):
+        raise FactError({by: ["must be a date written YYYY-MM-DD"]}) from None
+    return pset.resolve(policy, when), (by, when)
 
 
 def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,

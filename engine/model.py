@@ -77,6 +77,7 @@ class ActionSpec:
     facts: dict[str, FactSpec]
     derived: tuple[Derived, ...]
     line: int = 0
+    version_by: str = "as_of"   # the date fact that chooses the version in force
     # every name the action's expressions may read → its type, and what it is
     # ("fact", "derived" or "parameter"); built once by the schema stage
     types: dict[str, str] = field(default_factory=dict)
@@ -92,6 +93,7 @@ class ActionSpec:
             "title": dict(self.title),
             "facts": {n: f.describe() for n, f in self.facts.items()},
             "derived": {d.name: d.source for d in self.derived if not d.hidden},
+            "version_by": self.version_by,
         }
 
 
@@ -238,6 +240,8 @@ class Decision:
     fired: tuple[str, ...]
     trace: tuple[TraceEntry, ...] | None = None
     bundle: int | None = None                      # the published bundle that decided
+    chosen_by: str = "as_of"       # what chose the version: "as_of", a date fact, "version"
+    chosen_on: dt.date | None = None               # the date that chose it (not if pinned)
     pinned: bool = False                           # version named by the caller, not by as_of
     personal_facts: frozenset[str] = frozenset()   # for loggers; not part of the answer
 
@@ -258,6 +262,8 @@ class Decision:
             "fired": list(self.fired),
             "trace": None if self.trace is None else [t.to_dict() for t in self.trace],
             "bundle": self.bundle,
+            "version_chosen_by": {"by": self.chosen_by, "date": (
+                self.chosen_on.isoformat() if self.chosen_on else None)},
             "pinned": self.pinned,
         }
 

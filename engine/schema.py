@@ -152,6 +152,7 @@ class ActionSchema(Schema):
     title = fields.Nested(Languages)
     facts = fields.Dict(keys=fields.String(), values=fields.Nested(FactSchema), required=True)
     derive = fields.Dict(keys=fields.String(), values=_text())
+    version_by = _text()
 
 
 class RuleSchema(Schema):
@@ -176,6 +177,7 @@ class PolicySchema(Schema):
     policy = _text(required=True)
     version = _text(required=True)
     extends = _text()
+    version_by = _text()
     checks = fields.List(fields.Nested(CheckSchema))
     effective_from = YamlDate(required=True)
     title = fields.Nested(Languages, required=True)
@@ -403,8 +405,8 @@ def _parse_checked(text: Any, scope: ex.Scope, c: _Collector, where: list[Any],
     return tree, kind
 
 
-def _build_action(name: str, raw: Any, params: dict[str, Any],
-                  c: _Collector) -> tuple[ActionSpec, ex.Scope] | None:
+def _build_action(name: str, raw: Any, params: dict[str, Any], c: _Collector,
+                  policy_version_by: Any = None) -> tuple[ActionSpec, ex.Scope] | None:
     where = ["actions", name]
     if not _is_name(name) or name in RESERVED:
         c.add(where, f"action name {name!r}: use a-z, 0-9 and _, starting with a letter",
@@ -453,9 +455,27 @@ def _build_action(name: str, raw: Any, params: dict[str, Any],
             derived.append(Derived(dname, text, parsed[0], parsed[1],
                                    tuple(ex.names_in(parsed[0])), line_at(c.doc, dwhere)))
     title = raw.get("title") if isinstance(raw.get("title"), dict) else {}
+    by = _version_by(raw.get("version_by", policy_version_by), facts, c,
+                     [*where, "version_by"] if "version_by" in raw else ["version_by"], name)
     spec = ActionSpec(name, {k: str(v) for k, v in title.items()}, facts, tuple(derived),
-                      line_at(c.doc, where), dict(scope.types), dict(scope.where))
+                      line_at(c.doc, where), by, dict(scope.types), dict(scope.where))
     return spec, scope
+
+
+def _version_by(by: Any, facts: dict[str, FactSpec], c: _Collector, where: list[Any],
+                action: str) -> str:
+    """``as_of`` or a date fact of the action: the date that chooses the version in force."""
+    if by is None or by == "as_of" or not isinstance(by, str):
+        return "as_of"
+    spec = facts.get(by)
+    if spec is None or spec.type != "date":
+        dates = sorted(n for n, f in facts.items() if f.type == "date")
+        close = difflib.get_close_matches(by, dates, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        c.add(where, f"version_by: action {action} has no date fact {by!r}; {hint}name one of "
+              f"its date facts ({', '.join(dates) or 'none'}) or as_of", "bad_version_by")
+        return "as_of"
+    return by
 
 
 _FORMATTER = string.Formatter()
@@ -628,7 +648,7 @@ def check_version(doc: Any, spath: str, folder: str, stem: str, digest: str,
     actions: dict[str, tuple[ActionSpec, ex.Scope]] = {}
     if isinstance(doc.get("actions"), dict):
         for name, raw in doc["actions"].items():
-            built = _build_action(name, raw, params, c)
+            built = _build_action(name, raw, params, c, doc.get("version_by"))
             if built:
                 actions[name] = built
     rules: list[Rule] = []

@@ -134,8 +134,16 @@ class _DecisionBody(Schema):
                        "picked the version in force"})
 
 
+class ChosenBySchema(Schema):
+    by = fields.String(metadata={"description": "as_of, the date fact the action names in "
+                                                "version_by, or version (pinned)"})
+    date = fields.String(allow_none=True, metadata={"description": "the date that chose it"})
+
+
 class DecisionResponseSchema(_DecisionBody):
     trace = fields.List(fields.Dict(), allow_none=True)
+    version_chosen_by = fields.Nested(ChosenBySchema, metadata={
+        "description": "which date chose the version in force"})
 
 
 class LoggedDecisionSchema(_DecisionBody):

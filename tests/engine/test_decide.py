@@ -69,7 +69,7 @@ def test_decision_json_shape(demo_store):
     body = _decide(demo_store).to_dict()
     assert set(body) == {"policy", "version", "digest", "action", "as_of", "lang", "outcome",
                          "violations", "warnings", "notices", "obligations", "results",
-                         "fired", "trace", "bundle", "pinned"}
+                         "fired", "trace", "bundle", "pinned", "version_chosen_by"}
     assert body["pinned"] is False
 
 
@@ -142,3 +142,53 @@ def test_unknown_pinned_version(two_versions):
         _day(two_versions, "2025-03-10", version="2030-01")
     assert info.value.code == "unknown_version"
     assert info.value.details == {"policy": "demo", "version": "2030-01"}
+
+
+# -- version_by: which date chooses the version ------------------------------------------------
+
+def _versions_by_start(root, by_line: str):
+    """demo 2024-01 (6 h minimum) and 2025-01 (4 h), both choosing the version by ``start``."""
+    from tests.conftest import DEMO, write_policy
+
+    text = DEMO.replace("actions:\n  day:\n", f"actions:\n  day:\n{by_line}")
+    write_policy(root, text)
+    write_policy(root, text.replace('version: "2024-01"', 'version: "2025-01"').replace(
+        "effective_from: 2024-01-01", "effective_from: 2025-01-01").replace(
+        "min_hours: 6", "min_hours: 4"), version="2025-01")
+    return PolicyStore.load(root)
+
+
+def test_version_by_a_start_date_picks_the_version_of_that_date(tmp_path):
+    store = _versions_by_start(tmp_path, "    version_by: start\n")
+    try:
+        started_2024 = decide(store, policy="demo", action="day", as_of="2025-03-01",
+                              facts={"hours": 5, "kind": "a", "start": "2024-11-01"})
+        assert started_2024.version == "2024-01" and started_2024.outcome == "deny"
+        assert started_2024.to_dict()["version_chosen_by"] == {"by": "start",
+                                                               "date": "2024-11-01"}
+        started_2025 = decide(store, policy="demo", action="day", as_of="2025-03-01",
+                              facts={"hours": 5, "kind": "a", "start": "2025-02-01"})
+        assert started_2025.version == "2025-01" and started_2025.outcome == "allow"
+        # start is optional: without it as_of chooses, and the decision says so
+        plain = decide(store, policy="demo", action="day", as_of="2025-03-01",
+                       facts={"hours": 5, "kind": "a"})
+        assert plain.version == "2025-01" and plain.chosen_by == "as_of"
+        with pytest.raises(FactError) as caught:
+            decide(store, policy="demo", action="day", as_of="2025-03-01",
+                   facts={"hours": 5, "kind": "a", "start": "1.2.2025"})
+        assert "start" in caught.value.errors
+        pinned = decide(store, policy="demo", action="day", as_of="2025-03-01",
+                        facts={"hours": 5, "kind": "a", "start": "2025-02-01"},
+                        version="2024-01")
+        assert pinned.version == "2024-01" and pinned.chosen_by == "version"
+    finally:
+        store.close()
+
+
+def test_version_by_must_name_a_date_fact(tmp_path):
+    from engine import PolicyError
+
+    with pytest.raises(PolicyError) as caught:
+        _versions_by_start(tmp_path, "    version_by: strat\n")
+    assert "version_by: action day has no date fact 'strat'; did you mean 'start'?" in \
+        caught.value.problems[0].message
