@@ -50,6 +50,25 @@ class Limits:
     max_depth: int = 64          # nesting of YAML mappings and lists
     max_nodes: int = 100_000     # YAML values in one file, aliases expanded
 
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Limits:
+        """The defaults, each overridable by ``REHAB_RULES_<FIELD>`` (``…_MAX_FILE_BYTES``).
+
+        >>> Limits.from_env({"REHAB_RULES_MAX_FILE_BYTES": "2048"}).max_file_bytes
+        2048
+        """
+        environ = os.environ if environ is None else environ
+        values = {}
+        for name in cls.__dataclass_fields__:
+            raw = environ.get(f"REHAB_RULES_{name.upper()}")
+            if raw:
+                try:
+                    values[name] = int(raw)
+                except ValueError:
+                    raise ValueError(f"REHAB_RULES_{name.upper()} must be a whole number, "
+                                     f"not {raw!r}") from None
+        return cls(**values)
+
 
 @dataclass(frozen=True)
 class PolicyFiles:
@@ -234,7 +253,7 @@ def read_folder(root: Path | str, limits: Limits | None = None,
     ``label`` names the root in messages (default: ``root`` as given).
     """
     root = Path(root)
-    reader = _Reader(root, str(root) if label is None else label, limits or Limits())
+    reader = _Reader(root, str(root) if label is None else label, limits or Limits.from_env())
     reader.read()
     return reader.out, reader.problems
 
@@ -248,7 +267,8 @@ def read_paths(paths: list[Path | str], limits: Limits | None = None,
         if path.is_dir():
             files, found = read_folder(path, limits)
         else:
-            reader = _Reader(path.parent.parent, str(path.parent.parent), limits or Limits())
+            reader = _Reader(path.parent.parent, str(path.parent.parent),
+                             limits or Limits.from_env())
             rel = f"{path.parent.name}/{path.name}"
             if reader.kind(path, rel) == "file":
                 reader.version_file(path, rel)

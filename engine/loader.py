@@ -234,7 +234,7 @@ def read_yaml_text(text: str, path: str,
     Nothing escapes as an exception: syntax, nesting past ``limits.max_depth``, aliases that
     expand past ``limits.max_nodes`` and impossible dates all come back as problems.
     """
-    limits = limits or Limits()
+    limits = limits or Limits.from_env()
     problems: list[Problem] = []
     try:
         _check_nesting(text, limits)
@@ -305,7 +305,7 @@ def read_yaml_bytes(raw: bytes, path: str,
 
 def read_yaml(path: Path, limits: Limits | None = None) -> tuple[Any, list[Problem], bytes]:
     """Read a file; also return its bytes so the caller can digest exactly what was read."""
-    limits = limits or Limits()
+    limits = limits or Limits.from_env()
     try:
         size = path.stat().st_size
     except OSError as exc:

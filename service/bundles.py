@@ -82,7 +82,7 @@ def files_from(mapping: dict[str, str], label: str) -> tuple[PolicyFiles, list[P
     """Files sent as ``{"<policy>/<version>.yaml": text}`` (the API), checked like a folder's."""
     problems: list[Problem] = []
     files: dict[str, bytes] = {}
-    limits = Limits()
+    limits = Limits.from_env()
     for rel, content in sorted(mapping.items()):
         parts = rel.split("/")
         if len(parts) != 2 or not parts[1].endswith(".yaml") or rel.startswith("."):

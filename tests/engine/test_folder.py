@@ -105,3 +105,10 @@ def test_read_paths_reads_a_single_file_as_a_set_of_one(tmp_path):
     sets, problems = read_paths([path])
     assert problems == [] and list(sets[0].files) == ["demo/2024-01.yaml"]
     assert sets[0].display("demo/2024-01.yaml") == str(path)
+
+
+def test_limits_from_the_environment(tmp_path):
+    assert Limits.from_env({}) == Limits()
+    assert Limits.from_env({"REHAB_RULES_MAX_DEPTH": "8"}).max_depth == 8
+    with pytest.raises(ValueError, match="REHAB_RULES_MAX_NODES must be a whole number"):
+        Limits.from_env({"REHAB_RULES_MAX_NODES": "lots"})
