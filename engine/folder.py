@@ -139,7 +139,8 @@ class _Reader:
         if os.path.isdir(path):
             return "dir"
         if os.path.isfile(path):
-            if st.st_size > self.limits.max_file_bytes:
+            is_policy = path.suffix in (".yaml", ".yml")
+            if is_policy and st.st_size > self.limits.max_file_bytes:
                 self.problem(rel, f"the file is {st.st_size:,} bytes, over the limit of "
                              f"{self.limits.max_file_bytes:,}; a policy file is text of a few "
                              "hundred KB at most", "too_large")

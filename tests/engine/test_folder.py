@@ -112,3 +112,10 @@ def test_limits_from_the_environment(tmp_path):
     assert Limits.from_env({"REHAB_RULES_MAX_DEPTH": "8"}).max_depth == 8
     with pytest.raises(ValueError, match="REHAB_RULES_MAX_NODES must be a whole number"):
         Limits.from_env({"REHAB_RULES_MAX_NODES": "lots"})
+
+
+def test_notes_are_never_size_checked(tmp_path):
+    write_policy(tmp_path)
+    (tmp_path / "README.md").write_text("x" * 5000)
+    _, problems = read_folder(tmp_path, Limits(max_file_bytes=3000))
+    assert problems == []
