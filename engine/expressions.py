@@ -35,11 +35,13 @@ __all__ = [
     "Is",
     "ListLit",
     "Lit",
+    "MissingColumn",
     "Name",
     "Neg",
     "Not",
     "Scope",
     "Table",
+    "UnknownName",
     "check",
     "evaluate",
     "names_in",
@@ -51,6 +53,22 @@ __all__ = [
 
 class ExprError(Exception):
     """An expression is malformed or ill-typed; the message says how to fix it."""
+
+
+class UnknownName(ExprError):
+    """A name that is no fact, derived value or parameter; ``close`` is the likely one."""
+
+    def __init__(self, message: str, name: str, close: str | None):
+        super().__init__(message)
+        self.name, self.close = name, close
+
+
+class MissingColumn(ExprError):
+    """``lookup(table, key, "column")`` names a column the table does not have."""
+
+    def __init__(self, message: str, table: str, column: str, columns: list[str]):
+        super().__init__(message)
+        self.table, self.column, self.columns = table, column, columns
 
 
 # -- tree --------------------------------------------------------------------------------
@@ -336,6 +354,8 @@ def _depth(tree: Any) -> int:
 
 def type_of_value(value: Any) -> str:
     """The expression type of a parameter value read from YAML."""
+    if getattr(value, "reported", False):      # refused already: any use of it is quiet
+        return "any"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -363,21 +383,27 @@ class Scope:
     types: dict[str, str]
     params: dict[str, Any]
     where: dict[str, str]        # name → "fact" | "derived" | "parameter"
+    # names (and (table, column) pairs) that checked expressions read, shared by the scopes
+    # of one file, so that a misspelling can be told from a name nobody reads
+    seen: set[Any] | None = None
 
     def type_of(self, name: str) -> str:
         if name not in self.types:
-            raise ExprError(_unknown_name(name, self))
+            raise _unknown_name(name, self)
+        if self.seen is not None:
+            self.seen.add(name)
         return self.types[name]
 
 
-def _unknown_name(name: str, scope: Scope) -> str:
+def _unknown_name(name: str, scope: Scope) -> UnknownName:
     import difflib
 
     close = difflib.get_close_matches(name, list(scope.types), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     if not close and name.isidentifier():
         hint = f'; for the text itself write "{name}" in double quotes'
-    return f"unknown name {name!r}: not a fact, derived value or parameter of this action{hint}"
+    return UnknownName(f"unknown name {name!r}: not a fact, derived value or parameter of "
+                       f"this action{hint}", name, close[0] if close else None)
 
 
 def _cmp_types(op: str, a: str, b: str) -> None:
@@ -412,7 +438,7 @@ def check(node: Any, scope: Scope) -> str:
         return "list:" + (kinds.pop() if len(kinds) == 1 else ("number" if kinds else "any"))
     if isinstance(node, Neg):
         t = check(node.operand, scope)
-        if t not in NUMERIC:
+        if t not in (*NUMERIC, "any"):
             raise ExprError(f"cannot negate {t}")
         return t
     if isinstance(node, Arith):
@@ -506,8 +532,10 @@ def _check_lookup(node: Call, types: list[str], scope: Scope) -> str:
                if not isinstance(row, dict) or column.value not in row]
     if missing:
         cols = sorted(values[0])
-        raise ExprError(f"{first.name} has no column {column.value!r} (columns: "
-                        f"{', '.join(cols)})")
+        raise MissingColumn(f"{first.name} has no column {column.value!r} (columns: "
+                            f"{', '.join(cols)})", first.name, column.value, cols)
+    if scope.seen is not None:
+        scope.seen.add((first.name, column.value))
     return _common_type([row[column.value] for row in values if isinstance(row, dict)])
 
 

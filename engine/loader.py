@@ -27,6 +27,8 @@ __all__ = ["LineDict", "LineList", "Reported", "decode_text", "line_at", "locate
 class Reported(str):
     """A scalar already reported as a problem (``2025-02-30``): later checks stay quiet."""
 
+    reported = True
+
 
 class _LimitExceeded(Exception):
     def __init__(self, line: int, message: str, code: str):
@@ -264,11 +266,7 @@ def read_yaml_text(text: str, path: str,
     except RecursionError:
         return None, [Problem(path, 1, "nested too deep to read", "too_deep")]
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        what = exc.problem or str(exc)
-        if "could not determine a constructor" in what:
-            what += "; policy files may not carry tags such as !!python/..."
+        line, what = explain_syntax(exc, text)
         problems.append(Problem(path, line, f"not valid YAML: {what}", "yaml_syntax"))
         return None, problems
     except yaml.YAMLError as exc:
@@ -277,6 +275,115 @@ def read_yaml_text(text: str, path: str,
     finally:
         loader.dispose()
     return doc, problems
+
+
+def explain_syntax(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
+    """The line a YAML syntax error is really on, and what is wrong there in plain words.
+
+    The parsers report where they gave up, often the line *after* the mistake, in their own
+    terms ("expected <block end>, but found '<block mapping start>'"). A planner needs the
+    line that is wrong, what is wrong with it and how to fix it, with the line quoted.
+
+    >>> import yaml
+    >>> try:
+    ...     yaml.safe_load("a:\\n  b: 1\\n   c: 2\\n")
+    ... except yaml.MarkedYAMLError as exc:
+    ...     print(explain_syntax(exc, "a:\\n  b: 1\\n   c: 2\\n")[0])
+    3
+    """
+    lines = text.splitlines()
+    problem, context = str(exc.problem or ""), str(exc.context or "")
+    pm, cm = exc.problem_mark, exc.context_mark
+    line = pm.line + 1 if pm else (cm.line + 1 if cm else 1)
+
+    def at(n: int) -> str:
+        return lines[n - 1] if 0 < n <= len(lines) else ""
+
+    def indent(s: str) -> int:
+        return len(s) - len(s.lstrip(" "))
+
+    def above(n: int) -> int:
+        """The nearest line above ``n`` that holds something (not blank, not a comment)."""
+        n -= 1
+        while n > 0 and (not at(n).strip() or at(n).lstrip().startswith("#")):
+            n -= 1
+        return n
+
+    if "could not determine a constructor" in problem:
+        return line, (f"{problem} — policy files may not carry tags such as !!python/...; "
+                      "remove the tag")
+    def odd_quotes(n: int) -> bool:
+        body = at(n).split(" #")[0].replace('\\"', "")
+        return body.count('"') % 2 == 1
+
+    tab = next((n for n in range(max(1, line - 1), line + 1) if "\t" in at(n)), None)
+    flow_line = cm.line + 1 if cm and "flow" in context else line
+    if odd_quotes(flow_line) and ("flow" in context or "quoted" in context):
+        n = flow_line
+        why = "a quote that is never closed — end the text with the same quote mark (\" or ')"
+    elif "tab" in problem or "'\\t'" in problem or (tab and "cannot start any token" in problem):
+        n = tab or line
+        why = "a tab character — indent with spaces only (two per level)"
+    elif "could not find expected ':'" in problem and cm:
+        n = cm.line + 1
+        why = ("a line without a colon — write it as `name: value`, or put text that "
+               "belongs to the line above in quotes on that line")
+    elif "mapping values are not allowed" in problem:
+        n = line
+        before = at(n)[:pm.column] if pm else ""
+        prev = above(n)
+        if ": " in before or before.rstrip().endswith(":"):
+            why = ("a second colon in a value — put the value in double quotes, e.g. "
+                   'key: "text: more text"')
+        elif prev and ":" not in at(prev) and not at(prev).lstrip().startswith("- "):
+            n = prev
+            why = ("a line without a colon — write it as `name: value`, or put text that "
+                   "belongs to the line above in quotes on that line")
+        else:
+            prev = above(n)
+            why = (f"this line is indented more than the line above it (line {prev}), which "
+                   "already has a value — line the keys up, with the same number of spaces")
+    elif "quoted scalar" in context and cm:
+        n = cm.line + 1
+        why = "a quote that is never closed — end the text with the same quote mark (\" or ')"
+    elif "flow mapping" in context and cm:
+        n = cm.line + 1
+        why = "a { … } that is not closed, or two items without a comma between them"
+    elif "flow sequence" in context and cm:
+        n = cm.line + 1
+        why = "a [ … ] that is not closed, or two items without a comma between them"
+    elif "expected '-' indicator" in problem or "found '?'" in problem:
+        n = line
+        why = ("a key where a list item was expected — start the line with `- `, or indent "
+               "the list under its key")
+    elif ("did not find expected key" in problem or "expected <block end>" in problem) \
+            and at(line).lstrip().startswith("-"):
+        n = line
+        why = ("a list item (-) where a key was expected — give the list its own key "
+               "(`name:` on the line above, items indented below it)")
+    elif "did not find expected key" in problem or "expected <block end>" in problem:
+        n = line
+        levels, k = set(), n - 1
+        while k > 0 and n - k < 200:
+            if at(k).strip() and not at(k).lstrip().startswith("#"):
+                levels.add(indent(at(k)))
+                if indent(at(k)) == 0:
+                    break
+            k -= 1
+        shown = " or ".join(str(x) for x in sorted(levels)) or "0"
+        why = (f"this line is indented by {indent(at(n))} spaces, which lines up with no line "
+               f"above it (they start at {shown} spaces) — indent it like the key it belongs "
+               "with")
+    elif "undefined alias" in problem:
+        n = line
+        why = "an alias (*name) with no anchor (&name) above it — define the anchor first"
+    elif "second occurrence" in problem or "found duplicate anchor" in problem:
+        n = line
+        why = "the same anchor (&name) is defined twice — give one of them another name"
+    else:
+        return line, f"{problem or exc}"
+    quoted = at(n).replace("\t", "⇥").rstrip()
+    return n, f"{why}; the line reads: «{quoted}»" if quoted else why
 
 
 def decode_text(raw: bytes, path: str) -> tuple[str | None, list[Problem]]:

@@ -109,13 +109,23 @@ def _text(**kw: Any) -> fields.String:
     return fields.String(**kw)
 
 
+def _not_blank(language: str) -> Any:
+    def check(value: str) -> None:
+        if not value.strip():
+            raise ValidationError(f"the {language} text is empty — write it")
+    return check
+
+
 class Languages(Schema):
     class Meta:
         unknown = RAISE
 
-    fi = _text(required=True, error_messages={"required": "missing the Finnish text (fi)"})
-    sv = _text(required=True, error_messages={"required": "missing the Swedish text (sv)"})
-    en = _text(required=True, error_messages={"required": "missing the English text (en)"})
+    fi = _text(required=True, validate=_not_blank("Finnish"),
+               error_messages={"required": "missing the Finnish text (fi)"})
+    sv = _text(required=True, validate=_not_blank("Swedish"),
+               error_messages={"required": "missing the Swedish text (sv)"})
+    en = _text(required=True, validate=_not_blank("English"),
+               error_messages={"required": "missing the English text (en)"})
 
 
 class Source(Schema):
@@ -290,13 +300,74 @@ def _shape_problem(doc: Any, schema: Schema, path: str, where: list[Any], msg: s
 # -- stage 2: meaning --------------------------------------------------------------------
 
 class _Collector:
-    """Problems of one file, each at the line of the path it concerns."""
+    """Problems of one file, each at the line of the path it concerns.
+
+    Unknown names and missing table columns are held back (``defer``) until the whole file
+    is read: one misspelling read in six places is one problem, at the misspelled parameter
+    or column when nothing reads that one, else at the first place that reads the name.
+    """
 
     def __init__(self, doc: LineDict, path: str):
         self.doc, self.path, self.problems = doc, path, []
+        self.seen: set[Any] = set()
+        self.seen_params: set[str] = set()
+        self.deferred: list[tuple[ex.ExprError, list[Any], str]] = []
 
     def add(self, where: list[Any], message: str, code: str) -> None:
         self.problems.append(Problem(*locate(self.doc, where, self.path), message, code))
+
+    def defer(self, exc: ex.ExprError, where: list[Any], what: str) -> None:
+        self.deferred.append((exc, where, what))
+
+    def settle(self, params: dict[str, Any]) -> None:
+        """Turn the deferred names and columns into one problem per misspelling."""
+        groups: dict[tuple[Any, ...], list[tuple[ex.ExprError, list[Any], str]]] = {}
+        for exc, where, what in self.deferred:
+            key = (("column", exc.table, exc.column) if isinstance(exc, ex.MissingColumn)
+                   else ("name", exc.name))
+            groups.setdefault(key, []).append((exc, where, what))
+        for refs in groups.values():
+            refs.sort(key=lambda r: locate(self.doc, r[1], self.path))
+            exc, where, what = refs[0]
+            first = locate(self.doc, where, self.path)
+            also = sorted({locate(self.doc, w, self.path)[1] for _, w, _ in refs[1:]}
+                          - {first[1]})
+            more = f" (also read at line{'s' if len(also) > 1 else ''} " \
+                   f"{', '.join(map(str, also))})" if also else ""
+            if isinstance(exc, ex.MissingColumn):
+                self._settle_column(exc, where, what, first, len(refs), more, params)
+            else:
+                self._settle_name(exc, where, what, first, len(refs), more, params)
+
+    def _settle_column(self, exc: Any, where: list[Any], what: str, first: tuple[str, int],
+                       count: int, more: str, params: dict[str, Any]) -> None:
+        close = difflib.get_close_matches(exc.column, exc.columns, n=1)
+        # several readers agree on the name and nobody reads the column: the table is wrong
+        if close and count > 1 and (exc.table, close[0]) not in self.seen:
+            row = next((k for k, r in params.get(exc.table, {}).items()
+                        if isinstance(r, dict) and close[0] in r), None)
+            self.add(["parameters", exc.table, row, close[0]],
+                     f"table {exc.table}: column {close[0]!r} is read nowhere, but "
+                     f"{_places(count)} read {exc.column!r} (first at line {first[1]}) — "
+                     f"did you mean {exc.column!r}? Rename the column", "unknown_column")
+            return
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        self.add(where, f"{what}: table {exc.table} has no column {exc.column!r} — {hint}"
+                 f"columns: {', '.join(exc.columns)}{more}", "unknown_column")
+
+    def _settle_name(self, exc: Any, where: list[Any], what: str, first: tuple[str, int],
+                     count: int, more: str, params: dict[str, Any]) -> None:
+        if exc.close in params and exc.close not in self.seen and count > 1:
+            self.add(["parameters", exc.close],
+                     f"parameter {exc.close!r} is read nowhere, but {_places(count)} read "
+                     f"{exc.name!r} (first at line {first[1]}) — did you mean {exc.name!r}? "
+                     "Rename the parameter", "unknown_name")
+            return
+        self.add(where, f"{what}: {exc}{more}", "bad_expression")
+
+
+def _places(count: int) -> str:
+    return "1 place" if count == 1 else f"{count} places"
 
 
 def _mapping(value: Any) -> dict:
@@ -328,8 +399,41 @@ def _check_parameters(params: Any, c: _Collector) -> dict[str, Any]:
                 if any(cols != columns[0] for cols in columns):
                     c.add(where, f"table {name}: every row needs the same columns "
                           f"({', '.join(columns[0])})", "bad_table")
-        out[name] = plain(value)
+        out[name] = _unquote_check(plain(value), where, name, c)
     return out
+
+
+_NUMBER_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+
+
+def _looks_typed(text: str) -> str | None:
+    """What a quoted value would be without its quotes: a number, yes/no or a date."""
+    if _NUMBER_TEXT.fullmatch(text):
+        return "a number"
+    if text in ("true", "false"):
+        return "yes/no"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            dt.date.fromisoformat(text)
+            return "a date"
+        except ValueError:
+            return None
+    return None
+
+
+def _unquote_check(value: Any, where: list[Any], label: str, c: _Collector) -> Any:
+    """A number, yes/no or date written in quotes is text, and every rule that compares it
+    would fail far from here: say so once, at the value, and keep the rules quiet."""
+    if isinstance(value, str) and not isinstance(value, Reported):
+        kind = _looks_typed(value)
+        if kind:
+            c.add(where, f"{label} is text \"{value}\" — write {value} without quotes "
+                  f"({kind})", "quoted_value")
+            return Reported(value)
+        return value
+    if isinstance(value, dict):
+        return {k: _unquote_check(v, [*where, k], f"{label}.{k}", c) for k, v in value.items()}
+    return value
 
 
 def _fact_spec(name: str, raw: Any, c: _Collector, where: list[Any]) -> FactSpec | None:
@@ -394,6 +498,9 @@ def _parse_checked(text: Any, scope: ex.Scope, c: _Collector, where: list[Any],
     try:
         tree = ex.parse(text)
         kind = ex.check(tree, scope)
+    except (ex.UnknownName, ex.MissingColumn) as exc:
+        c.defer(exc, where, what)
+        return None
     except ex.ExprError as exc:
         c.add(where, f"{what}: {exc}", "bad_expression")
         return None
@@ -422,6 +529,7 @@ def _build_action(name: str, raw: Any, params: dict[str, Any], c: _Collector,
                                    ex.type_of_value(v) for p, v in params.items()}},
         params=params,
         where={"as_of": "fact", **{p: "parameter" for p in params}},
+        seen=c.seen,
     )
     raw_facts = raw.get("facts") if isinstance(raw.get("facts"), dict) else {}
     for fname, fraw in raw_facts.items():
@@ -644,6 +752,7 @@ def check_version(doc: Any, spath: str, folder: str, stem: str, digest: str,
         c.add(["version"], f"version is {doc['version']!r} but the file is '{stem}.yaml'; "
               f"rename the file to {doc['version']}.yaml or fix the version", "name_mismatch")
     params = _check_parameters(doc.get("parameters") or {}, c)
+    c.seen_params = set(params)
     _run_checks(doc.get("checks"), params, c)
     actions: dict[str, tuple[ActionSpec, ex.Scope]] = {}
     if isinstance(doc.get("actions"), dict):
@@ -658,6 +767,7 @@ def check_version(doc: Any, spath: str, folder: str, stem: str, digest: str,
         rule = _build_rule(i, raw, actions, seen, c)
         if rule:
             rules.append(rule)
+    c.settle(params)
     problems += c.problems
     if problems:
         return None, problems
@@ -678,6 +788,26 @@ def check_version(doc: Any, spath: str, folder: str, stem: str, digest: str,
 
 
 # -- checks: yes/no statements about the parameters, true in every valid version -----------
+
+def _check_columns(check: dict, table: str, columns: dict[str, str], c: _Collector,
+                   where: list[Any]) -> bool:
+    """A for_each check reads the row's columns by name: note what it reads, and defer a
+    name that is no column (a misspelt column is one problem, wherever it is read)."""
+    try:
+        names = ex.names_in(ex.parse(check["that"]))
+    except ex.ExprError:
+        return False                      # _parse_checked reports it
+    cols = sorted(n for n in columns if n != "row")
+    missing = False
+    for name in names:
+        if name in columns:
+            c.seen.add((table, name))
+        elif name not in c.seen_params and difflib.get_close_matches(name, cols, n=1):
+            c.defer(ex.MissingColumn("", table, name, cols), [*where, "that"],
+                    f"check {check.get('id')}")
+            missing = True
+    return missing
+
 
 def _run_checks(raw: Any, params: dict[str, Any], c: _Collector) -> None:
     """Evaluate each check at load; a false one is a problem in the policy's own words."""
@@ -706,13 +836,17 @@ def _run_checks(raw: Any, params: dict[str, Any], c: _Collector) -> None:
             extra = {"row": "string", **{k: ex.type_of_value(v) for k, v in first.items()}}
         scope = ex.Scope(
             types={**{p: ex.type_of_value(v) for p, v in params.items()}, **extra},
-            params=params, where={n: "parameter" for n in (*params, *extra)})
+            params=params, where={n: "parameter" for n in (*params, *extra)}, seen=c.seen)
+        if table_name is not None and _check_columns(check, table_name, extra, c, where):
+            continue
         parsed = _parse_checked(check["that"], scope, c, [*where, "that"],
                                 f"check {check.get('id')}", "boolean")
         if not parsed:
             continue
         for key, cells, at in rows:
             values = {**params, **cells, "row": key}
+            if any(getattr(v, "reported", False) for v in values.values()):
+                continue                  # a value already refused: nothing more to say
             try:
                 ok = ex.evaluate(parsed[0], values)
             except Exception as exc:      # a value the expression cannot take

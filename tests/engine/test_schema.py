@@ -73,3 +73,34 @@ def test_a_flood_of_one_mistake_is_listed_once_per_hundred(tmp_path):
     _, problems = load_version(write_policy(tmp_path, text))
     assert len(problems) == 101
     assert problems[-1].message.startswith("… and 200 more problems of this kind")
+
+
+REAL = Path(__file__).resolve().parents[2] / "policies" / "course-registration" / "2024-01.yaml"
+
+
+@pytest.mark.parametrize("old, new, line, words", [
+    # a typo in a table column read in many places: one problem, at the column
+    ("      min_size: 6   ", "      min_sise: 6   ", "min_sise: 6",
+     "column 'min_sise' is read nowhere, but 8 places read 'min_size'"),
+    ("      move_or_delete_days_before: 30", "      move_or_delete_days_befor: 30",
+     "move_or_delete_days_befor: 30", "did you mean 'move_or_delete_days_before'?"),
+    # wrong indentation: plain words at the line itself
+    ("      max_size: 12\n", "       max_size: 12\n", "       max_size: 12",
+     "indented by 7 spaces, which lines up with no line above it"),
+    # a number in quotes: at the value, not at the seven rules comparing it
+    ("      max_size: 12\n", '      max_size: "12"\n', 'max_size: "12"',
+     'course_types.sidekudos-aikuiset.max_size is text "12" — write 12 without quotes'),
+    # an empty Swedish message
+    ('      sv: "Kursens gruppstorlek är minst', '      sv: ""  #', 'sv: ""',
+     "message.sv: the Swedish text is empty — write it"),
+])
+def test_one_mistake_in_a_real_policy_is_one_problem_at_its_line(tmp_path, old, new, line,
+                                                                   words):
+    text = REAL.read_text(encoding="utf-8")
+    assert old in text
+    broken = text.replace(old, new, 1)
+    path = write_policy(tmp_path, broken, policy="course-registration", version="2024-01")
+    _, problems = load_version(path)
+    assert len(problems) == 1, [str(p) for p in problems]
+    assert line in broken.splitlines()[problems[0].line - 1]
+    assert words in problems[0].message
