@@ -49,7 +49,8 @@ def server(policies_dir, sqlite_url, tmp_path):
     port = free_port()
     env = {**os.environ, "DATABASE_URL": sqlite_url, "POLICIES_DIR": str(policies_dir),
            "VAR_DIR": str(tmp_path / "var"), "REHAB_RULES_HASH_KEY": "k",
-           "PYTHONPATH": str(ROOT)}
+           # every request checks for a newer bundle: a reload reaches both workers at once
+           "BUNDLE_CHECK_SECONDS": "0", "PYTHONPATH": str(ROOT)}
     env.update(multiprocess_environment(tmp_path / "var", env))
     log = (tmp_path / "gunicorn.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn",
