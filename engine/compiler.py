@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine import expressions as ex
@@ -62,6 +62,9 @@ class CompiledRule:
     rule: Rule
     condition: dict[str, Any]
     reads: tuple[str, ...]
+    # the rule's set: and due: as closures (expressions.compile_expr), built once at load
+    set_fns: dict[str, Any] = field(default_factory=dict)
+    due_fn: Any = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class ActionPlan:
     fields: dict[str, str]                # message field → type
     rules: tuple[CompiledRule, ...]
     constants: dict[str, Any]             # parameters as expressions read them
+    derive_fns: tuple[Any, ...] = ()      # ``derived`` as closures, in the same order
 
     @property
     def name(self) -> str:
@@ -322,13 +326,17 @@ def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list
                                         f"rule {rule.id}: when: {exc}", "engine_limit"))
                 condition = NEVER
             reads = tuple(n for n in ex.names_in(rule.when) if where.get(n) != "parameter")
-            compiled.append(CompiledRule(rule, condition, reads))
+            compiled.append(CompiledRule(
+                rule, condition, reads,
+                {k: ex.compile_expr(e) for k, e in rule.sets.items()},
+                ex.compile_expr(rule.due) if rule.due is not None else None))
         derived = (*action.derived, *hoisted.values())
         fields = {n: t for n, t in types.items()
                   if where.get(n) in ("fact", "derived")
                   and not t.startswith("list") and t != "table"}
         plan = ActionPlan(version.policy, version.version, version.digest, action,
-                          derived, fields, tuple(compiled), constants)
+                          derived, fields, tuple(compiled), constants,
+                          tuple(ex.compile_expr(d.expr) for d in derived))
         problems += _check_limits(plan, version.path, action.line)
         plans[name] = plan
     return plans, problems

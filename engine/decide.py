@@ -16,7 +16,6 @@ computed from it); the decision says ``pinned`` so nobody mistakes it for the ru
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from typing import Any
 
 from engine.compiler import ActionPlan
@@ -65,9 +64,8 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
         else:
             fired = evaluator.fired(evaluator.prepare(plan), message)
         bundle = pset.files.bundle
-    decision = _decision(used, plan, day, lang, values, set(fired), explain, bundle,
-                         pinned=version is not None)
-    return replace(decision, chosen_by=chosen[0], chosen_on=chosen[1])
+    return _decision(used, plan, day, lang, values, set(fired), explain, bundle,
+                     pinned=version is not None, chosen=chosen)
 
 
 def _in_force(pset: Any, policy: str, action: str, day: dt.date,
@@ -100,23 +98,23 @@ def _in_force(pset: Any, policy: str, action: str, day: dt.date,
 
 def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
               values: dict[str, Any], fired: set[int], explain: bool,
-              bundle: int | None = None, pinned: bool = False) -> Decision:
+              bundle: int | None = None, pinned: bool = False,
+              chosen: tuple[str, dt.date | None] = ("as_of", None)) -> Decision:
     results: dict[str, Any] = {}
     findings: dict[str, list[Finding]] = {e: [] for e in ("deny", "warn", "info", "oblige")}
-    for i, compiled in enumerate(plan.rules):
-        if i not in fired:
-            continue
+    for i in sorted(fired):              # only fired rules cost anything, in file order
+        compiled = plan.rules[i]
         rule = compiled.rule
         local = values
         due = None
         if rule.effect == "result":
-            computed = {k: compute(e, values, rule.set_sources[k], k)
+            computed = {k: compute(e, values, rule.set_sources[k], k, compiled.set_fns.get(k))
                         for k, e in rule.sets.items()}
             for k, v in computed.items():
                 results.setdefault(k, v)     # the first rule in the file wins
             local = {**values, **computed}
         elif rule.effect == "oblige":
-            due = compute(rule.due, values, rule.due_source or "due", "due")
+            due = compute(rule.due, values, rule.due_source or "due", "due", compiled.due_fn)
             local = {**values, "due": due}
         # a result rule's message explains the values it set: it reads as a notice
         kind = "info" if rule.effect == "result" else rule.effect
@@ -133,6 +131,7 @@ def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
         trace=trace,
         bundle=bundle,
         pinned=pinned,
+        chosen_by=chosen[0], chosen_on=chosen[1],
         personal_facts=plan.action.personal,
     )
 

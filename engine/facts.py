@@ -54,8 +54,11 @@ def is_blank(value: Any) -> bool:
     >>> [is_blank(v) for v in ("", " \\t\\n", "\\u00a0\\u200b\\ufeff", " x ", 0, None)]
     [True, True, True, False, False, False]
     """
-    return isinstance(value, str) and all(
-        ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value)
+    if not isinstance(value, str):
+        return False
+    if value and value.isascii():        # the common case, without a look-up per character
+        return value.isspace()
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value)
 
 
 def parse_date(value: Any) -> dt.date:
@@ -74,10 +77,11 @@ def _scalar(kind: str, value: Any) -> Any:
             raise ValueError("must be text")
         if len(value) > MAX_TEXT:
             raise ValueError(f"is longer than {MAX_TEXT} characters")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("contains characters that are not valid Unicode") from None
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("contains characters that are not valid Unicode") from None
         if is_blank(value):
             # reached only by required facts and list items (check_facts drops an optional
             # fact's blank text first) and by one_of/default values checked in schema.py
@@ -178,12 +182,14 @@ def derive(plan: ActionPlan, facts: dict[str, Any], as_of: dt.date) -> dict[str,
     values = dict(plan.constants)
     values.update(facts)
     values["as_of"] = as_of
-    for d in plan.derived:
-        values[d.name] = compute(d.expr, values, d.source, d.name)
+    for d, fn in zip(plan.derived, plan.derive_fns or [None] * len(plan.derived),
+                     strict=True):
+        values[d.name] = compute(d.expr, values, d.source, d.name, fn)
     return values
 
 
-def compute(expr: Any, values: dict[str, Any], source: str, name: str) -> Any:
+def compute(expr: Any, values: dict[str, Any], source: str, name: str,
+            fn: Any = None) -> Any:
     """Evaluate one expression; a failure blames the fact it read, as a :class:`FactError`.
 
     Used for derived values and for the ``set``/``due`` of fired rules alike, so a value a
@@ -191,7 +197,7 @@ def compute(expr: Any, values: dict[str, Any], source: str, name: str) -> Any:
     422, never the service's 500.
     """
     try:
-        return ex.evaluate(expr, values)
+        return fn(values) if fn is not None else ex.evaluate(expr, values)
     except LookupMiss as miss:
         reads = ex.names_in(expr)
         field = next((n for n in reads if n != miss.table), name)
@@ -208,7 +214,11 @@ def message_for(plan: ActionPlan, values: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for name in plan.fields:
         value = values.get(name)
-        if value is None or isinstance(value, (list, dict, tuple, ex.Table)):
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or kind is float:
+            out[name] = value
+        elif value is None or isinstance(value, (list, dict, tuple, ex.Table)):
             continue
-        out[name] = json_value(value)
+        else:
+            out[name] = json_value(value)
     return out
