@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import expressions as ex
+from engine.conditions import compile_condition
 from engine.errors import Problem
 from engine.model import ActionSpec, Derived, PolicyVersion, Rule
 
@@ -65,6 +66,7 @@ class CompiledRule:
     # the rule's set: and due: as closures (expressions.compile_expr), built once at load
     set_fns: dict[str, Any] = field(default_factory=dict)
     due_fn: Any = None
+    match: Any = None     # the condition as a closure, for the pure-Python evaluator
 
 
 @dataclass(frozen=True)
@@ -329,7 +331,8 @@ def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list
             compiled.append(CompiledRule(
                 rule, condition, reads,
                 {k: ex.compile_expr(e) for k, e in rule.sets.items()},
-                ex.compile_expr(rule.due) if rule.due is not None else None))
+                ex.compile_expr(rule.due) if rule.due is not None else None,
+                compile_condition(condition)))
         derived = (*action.derived, *hoisted.values())
         fields = {n: t for n, t in types.items()
                   if where.get(n) in ("fact", "derived")

@@ -13,47 +13,26 @@ False
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 from engine.compiler import ActionPlan
+from engine.conditions import compile_condition, matches
 
-__all__ = ["PythonEvaluator", "matches"]
-
-_CMP = {"$lt": operator.lt, "$lte": operator.le, "$gt": operator.gt, "$gte": operator.ge,
-        "$eq": operator.eq, "$neq": operator.ne}
-
-
-def matches(condition: dict[str, Any], message: dict[str, Any]) -> bool:
-    """Does ``message`` satisfy ``condition`` as durable_rules would decide it?"""
-    (op, arg), = condition.items()
-    if op == "$and":
-        return all(matches(c, message) for c in arg)
-    if op == "$or":
-        return any(matches(c, message) for c in arg)
-    (field, rvalue), = arg.items()
-    if op == "$ex":
-        return field in message
-    if op == "$nex":
-        return field not in message
-    if field not in message:
-        return False
-    if isinstance(rvalue, dict):
-        other = rvalue["$m"]
-        if other not in message:
-            return False
-        rvalue = message[other]
-    return bool(_CMP[op](message[field], rvalue))
+__all__ = ["PythonEvaluator", "compile_condition", "matches"]   # the last two re-exported
 
 
 class PythonEvaluator:
-    """Same interface as :class:`engine.backend.DurableEvaluator`: prepare, fired, release."""
+    """Same interface as :class:`engine.backend.DurableEvaluator`: prepare, fired, release.
+
+    The conditions are compiled into closures once per plan (the compiler keeps them on each
+    :class:`~engine.compiler.CompiledRule`), so preparing costs nothing.
+    """
 
     def prepare(self, plan: ActionPlan) -> ActionPlan:
         return plan
 
     def fired(self, prepared: ActionPlan, message: dict[str, Any]) -> list[int]:
-        return [i for i, r in enumerate(prepared.rules) if matches(r.condition, message)]
+        return [i for i, r in enumerate(prepared.rules) if r.match(message)]
 
     def release(self, prepared: ActionPlan) -> None:
         return None
