@@ -1,4 +1,4 @@
-"""The only module that imports durable_rules; one decision = one short-lived session.
+"""The only module that imports durable_rules; one session per ruleset, a fact per decision.
 
 Built around what was measured (``../shared/design/durable-rules.md``):
 
@@ -9,8 +9,13 @@ Built around what was measured (``../shared/design/durable-rules.md``):
   state fact and loops forever (§1, upstream #288).
 * A sentinel rule matches every request, so an action always runs; without it, deleting a
   session in which nothing ran frees uninitialised memory (§2).
-* Each decision gets a fresh session id and the session is deleted in ``finally``; each message
-  carries a unique ``id`` so the same content twice is never "already observed".
+* Each ruleset keeps one session (a fresh one mallocs and clears state for every rule, §5):
+  a decision asserts its fact, reads the actions that fired straight from durable's C calls
+  (no Python closure or JSON round trip of the session state per fired rule), and retracts
+  the fact. Each fact carries a unique ``id`` so the same content twice is never "already
+  observed". On any error the session is deleted and the next decision starts a new one; a
+  retired ruleset's session is deleted before the ruleset (``delete_ruleset`` leaves
+  sessions behind, §4).
 * One process-wide lock around every call: the C code has no locks and never releases the GIL,
   so threads gain nothing from running it concurrently and lose everything if they do (§3).
 * Ruleset definitions are deep-copied (creation mutates them) and removed with
@@ -32,8 +37,8 @@ from typing import Any
 import durable_rules_engine
 from durable import engine as durable_engine
 
-from engine.compiler import ActionPlan
 from engine.errors import EvaluationError
+from engine.model import ActionPlan
 
 __all__ = ["DurableEvaluator", "Prepared", "dumps"]
 

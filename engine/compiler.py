@@ -21,24 +21,19 @@ What the stages do:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from engine import expressions as ex
 from engine.conditions import compile_condition
 from engine.errors import Problem
-from engine.model import ActionSpec, Derived, PolicyVersion, Rule
+from engine.model import ActionPlan, CompiledRule, Derived, PolicyVersion, json_value
 
 __all__ = [
     "ALWAYS",
     "LIMITS",
-    "ActionPlan",
-    "CompiledRule",
     "activations",
     "compile_version",
-    "json_value",
     "simultaneous_bound",
 ]
 
@@ -56,41 +51,6 @@ LIMITS = {
 
 _OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "==": "$eq", "!=": "$neq"}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-
-
-@dataclass(frozen=True)
-class CompiledRule:
-    rule: Rule
-    condition: dict[str, Any]
-    reads: tuple[str, ...]
-    # the rule's set: and due: as closures (expressions.compile_expr), built once at load
-    set_fns: dict[str, Any] = field(default_factory=dict)
-    due_fn: Any = None
-    match: Any = None     # the condition as a closure, for the pure-Python evaluator
-
-
-@dataclass(frozen=True)
-class ActionPlan:
-    """Everything needed to evaluate one action of one version."""
-
-    policy: str
-    version: str
-    digest: str
-    action: ActionSpec
-    derived: tuple[Derived, ...]          # the action's own, then hoisted ones
-    fields: dict[str, str]                # message field → type
-    rules: tuple[CompiledRule, ...]
-    constants: dict[str, Any]             # parameters as expressions read them
-    derive_fns: tuple[Any, ...] = ()      # ``derived`` as closures, in the same order
-
-    @property
-    def name(self) -> str:
-        return f"{self.policy}@{self.version}#{self.action.name}~{self.digest[7:19]}"
-
-
-def json_value(value: Any) -> Any:
-    """How a value travels in a durable_rules message: dates as ISO text."""
-    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 class _Hoister:

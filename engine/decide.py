@@ -18,11 +18,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from engine.compiler import ActionPlan
+from engine.derive import compute, derive, message_for
 from engine.errors import FactError
-from engine.facts import check_facts, compute, derive, message_for, parse_date
+from engine.facts import check_facts, parse_date
 from engine.messages import render
-from engine.model import LANGUAGES, Decision, Finding, PolicyVersion, Rule, TraceEntry
+from engine.model import (
+    LANGUAGES,
+    ActionPlan,
+    Decision,
+    Finding,
+    PolicyVersion,
+    Rule,
+    TraceEntry,
+)
 from engine.store import PolicyStore
 
 __all__ = ["decide"]
@@ -60,7 +68,7 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
         values = derive(plan, checked, day)
         message = message_for(plan, values)
         if evaluator is None:
-            fired = store.evaluator.fired(pset.prepared[id(plan)], message)
+            fired = store.evaluator.fired(pset.prepared[plan.name], message)
         else:
             fired = evaluator.fired(evaluator.prepare(plan), message)
         bundle = pset.files.bundle

@@ -1,9 +1,9 @@
-"""Request facts → checked, coerced values → derived values → the engine's message.
+"""Request facts → checked, coerced values (deriving is :mod:`engine.derive`).
 
 durable_rules compares mixed types as strings (``'9' > 100`` is true), so nothing reaches it
 unchecked: every fact is validated against the action's declaration and coerced (dates to
-``datetime.date``, whole floats to int), then derived values are computed in declaration order.
-Errors name the fact, so a provider knows what to fix.
+``datetime.date``, whole floats to int). Errors name the fact, so a provider knows what to
+fix.
 
 Blank text carries no content: a ``string`` or ``hetu`` fact sent as ``""``, ``"   "`` or
 only invisible characters is treated as not sent when the fact is optional (so ``is missing``
@@ -24,13 +24,10 @@ import re
 import unicodedata
 from typing import Any
 
-from engine import expressions as ex
-from engine.compiler import ActionPlan, json_value
 from engine.errors import FactError
-from engine.functions import LookupMiss
 from engine.model import ActionSpec, FactSpec
 
-__all__ = ["check_facts", "check_value", "compute", "derive", "message_for", "parse_date"]
+__all__ = ["check_facts", "check_value", "is_blank", "parse_date"]
 
 MAX_TEXT = 10_000
 MAX_ITEMS = 1_000
@@ -174,51 +171,4 @@ def check_facts(action: ActionSpec, facts: Any) -> dict[str, Any]:
             errors[name] = [str(exc)]
     if errors:
         raise FactError(errors)
-    return out
-
-
-def derive(plan: ActionPlan, facts: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
-    """Every value the rules may read: parameters, facts, ``as_of``, derived values."""
-    values = dict(plan.constants)
-    values.update(facts)
-    values["as_of"] = as_of
-    for d, fn in zip(plan.derived, plan.derive_fns or [None] * len(plan.derived),
-                     strict=True):
-        values[d.name] = compute(d.expr, values, d.source, d.name, fn)
-    return values
-
-
-def compute(expr: Any, values: dict[str, Any], source: str, name: str,
-            fn: Any = None) -> Any:
-    """Evaluate one expression; a failure blames the fact it read, as a :class:`FactError`.
-
-    Used for derived values and for the ``set``/``due`` of fired rules alike, so a value a
-    request makes uncomputable (an unknown table key, a date out of range) is the caller's
-    422, never the service's 500.
-    """
-    try:
-        return fn(values) if fn is not None else ex.evaluate(expr, values)
-    except LookupMiss as miss:
-        reads = ex.names_in(expr)
-        field = next((n for n in reads if n != miss.table), name)
-        known = ", ".join(miss.known)
-        raise FactError({field: [f"{miss.key!r} is not a known value; known: {known}"]},
-                        code="unknown_key") from None
-    except (ValueError, OverflowError, ArithmeticError, TypeError) as exc:
-        field = next((n for n in ex.names_in(expr) if n in values), name)
-        raise FactError({field: [f"cannot compute {source}: {exc}"]}) from None
-
-
-def message_for(plan: ActionPlan, values: dict[str, Any]) -> dict[str, Any]:
-    """The flat fact durable_rules sees: scalar fields only, missing ones left out."""
-    out = {}
-    for name in plan.fields:
-        value = values.get(name)
-        kind = type(value)
-        if kind is str or kind is int or kind is bool or kind is float:
-            out[name] = value
-        elif value is None or isinstance(value, (list, dict, tuple, ex.Table)):
-            continue
-        else:
-            out[name] = json_value(value)
     return out

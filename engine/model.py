@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "EFFECTS",
     "LANGUAGES",
+    "ActionPlan",
     "ActionSpec",
+    "CompiledRule",
     "Decision",
     "Derived",
+    "Evaluator",
     "FactSpec",
     "Finding",
     "Policy",
     "PolicyVersion",
     "Rule",
     "TraceEntry",
+    "json_value",
 ]
 
 LANGUAGES = ("fi", "sv", "en")
@@ -172,6 +176,56 @@ class PolicyVersion:
             "actions": {n: a.describe() for n, a in self.actions.items()},
             "rules": [r.describe() for r in self.rules],
         }
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: Rule
+    condition: dict[str, Any]
+    reads: tuple[str, ...]
+    # the rule's set: and due: as closures (expressions.compile_expr), built once at load
+    set_fns: dict[str, Any] = field(default_factory=dict)
+    due_fn: Any = None
+    match: Any = None     # the condition as a closure, for the pure-Python evaluator
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    """Everything needed to evaluate one action of one version."""
+
+    policy: str
+    version: str
+    digest: str
+    action: ActionSpec
+    derived: tuple[Derived, ...]          # the action's own, then hoisted ones
+    fields: dict[str, str]                # message field → type
+    rules: tuple[CompiledRule, ...]
+    constants: dict[str, Any]             # parameters as expressions read them
+    derive_fns: tuple[Any, ...] = ()      # ``derived`` as closures, in the same order
+
+    @property
+    def name(self) -> str:
+        return f"{self.policy}@{self.version}#{self.action.name}~{self.digest[7:19]}"
+
+
+def json_value(value: Any) -> Any:
+    """How a value travels in a durable_rules message: dates as ISO text."""
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+class Evaluator(Protocol):
+    """What decides which compiled conditions a message satisfies.
+
+    Two implement it: :class:`engine.backend.DurableEvaluator` (durable_rules) and
+    :class:`engine.pyeval.PythonEvaluator` (the same conditions in Python, the second opinion).
+    ``prepare`` is called once per plan when a set is loaded, ``release`` when it retires.
+    """
+
+    def prepare(self, plan: ActionPlan) -> Any: ...
+
+    def fired(self, prepared: Any, message: dict[str, Any]) -> list[int]: ...
+
+    def release(self, prepared: Any) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.compiler import ActionPlan
 from engine.conditions import compile_condition, matches
+from engine.model import ActionPlan
 
 __all__ = ["PythonEvaluator", "compile_condition", "matches"]   # the last two re-exported
 

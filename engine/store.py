@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.compiler import ActionPlan, compile_version
+from engine.compiler import compile_version
 from engine.errors import PolicyError, Problem, UnknownAction, UnknownPolicy, UnknownVersion
 from engine.folder import Limits, PolicyFiles, read_folder
 from engine.loader import locate, read_yaml_bytes
-from engine.model import Policy, PolicyVersion
+from engine.model import ActionPlan, Policy, PolicyVersion
 from engine.overlay import resolve_policy
 from engine.resolve import in_force
 from engine.schema import check_version, digest_of
@@ -149,7 +149,7 @@ class PolicySet:
     policies: dict[str, Policy]
     plans: dict[tuple[str, str], dict[str, ActionPlan]]
     files: PolicyFiles = field(default_factory=lambda: PolicyFiles(""))
-    prepared: dict[int, Any] = field(default_factory=dict)    # id(plan) → evaluator handle
+    prepared: dict[str, Any] = field(default_factory=dict)    # plan name → evaluator handle
     users: int = 0
     retired: bool = False
 
@@ -233,7 +233,7 @@ class PolicyStore:
         for action_plans in plans.values():
             for plan in action_plans.values():
                 try:
-                    built.prepared[id(plan)] = self.evaluator.prepare(plan)
+                    built.prepared[plan.name] = self.evaluator.prepare(plan)
                 except Exception as exc:      # the engine refused what the compiler passed
                     self._release(built)
                     version = built.get_version(plan.policy, plan.version)

@@ -24,8 +24,9 @@ def test_the_closure_decides_what_matches_decides(condition, message, expected):
 
 
 def test_every_compiled_rule_agrees_on_every_fixture_message(real_store):
+    from engine.derive import derive, message_for
     from engine.errors import EngineError
-    from engine.facts import check_facts, derive, message_for
+    from engine.facts import check_facts
     from engine.fixtures import load_cases
     from tests.conftest import FIXTURES
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from engine import PolicyStore
 from engine.backend import DurableEvaluator
-from engine.compiler import ActionPlan
+from engine.model import ActionPlan
 from engine.pyeval import PythonEvaluator
 from tests.conftest import POLICIES, write_policy
 

@@ -88,8 +88,9 @@ def test_names_in():
 
 def test_compiled_closures_compute_what_the_interpreter_computes(real_store):
     """Every derived value, set: and due: of every fixture case, both ways."""
+    from engine.derive import derive
     from engine.errors import EngineError
-    from engine.facts import check_facts, derive
+    from engine.facts import check_facts
     from engine.fixtures import load_cases
     from tests.conftest import FIXTURES
 

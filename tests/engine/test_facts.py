@@ -4,7 +4,7 @@ import pytest
 
 from engine.decide import decide
 from engine.errors import FactError
-from engine.facts import check_facts, check_value, derive, is_blank, message_for, parse_date
+from engine.facts import check_facts, check_value, is_blank, parse_date
 from engine.model import ActionSpec, FactSpec
 from engine.pyeval import PythonEvaluator
 
@@ -58,23 +58,6 @@ def test_unknown_names_list_the_actions_facts_once(demo_store):
     assert "hours, kind" in known
     assert errors["x0"] == [f"not a fact of action day (its facts: {known})"]
     assert all(errors[n] == ["not a fact of action day"] for n in names[1:])
-
-
-def test_unknown_table_key_names_the_fact_and_known_keys(demo_store):
-    plan = _action(demo_store)
-    facts = check_facts(plan.action, {"hours": 5, "kind": "zz"})
-    with pytest.raises(FactError) as info:
-        derive(plan, facts, dt.date(2024, 5, 1))
-    assert info.value.code == "unknown_key"
-    assert info.value.errors == {"kind": ["'zz' is not a known value; known: a, b"]}
-
-
-def test_message_is_flat_scalars_without_missing(demo_store):
-    plan = _action(demo_store)
-    facts = check_facts(plan.action, {"hours": 5, "kind": "a", "groups": ["p", "q", "r"]})
-    msg = message_for(plan, derive(plan, facts, dt.date(2024, 5, 1)))
-    assert msg == {"as_of": "2024-05-01", "hours": 5, "kind": "a", "paid": False,
-                   "size_min": 6, "_h1": 3, "_h2": False}
 
 
 def test_parse_date():
