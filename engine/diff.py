@@ -249,6 +249,7 @@ def diff_versions(before: PolicyVersion, after: PolicyVersion,
     of every version it spans, so a diff across a chain of overlays (2024-01 → 2026-01) also
     shows the notes of 2025-01; without it only ``after``'s own notes are shown.
     """
+    readers = _readers(before, after)
     return PolicyDiff(
         policy=after.policy,
         before=before.version,
@@ -258,8 +259,8 @@ def diff_versions(before: PolicyVersion, after: PolicyVersion,
         title=tuple(_cells(("title",), _by_language(before.title),
                            _by_language(after.title))),
         source=tuple(_cells(("source",), before.source, after.source)),
-        parameters=_parameters(before, after),
-        actions=_actions(before, after),
+        parameters=_parameters(before, after, readers),
+        actions=_actions(before, after, readers),
         rules=_rules(before, after),
     )
 
@@ -341,8 +342,11 @@ def _one_line(source: str | None) -> str | None:
 
 # --- parameters and who reads them ----------------------------------------------------------
 
-def _parameters(before: PolicyVersion, after: PolicyVersion) -> tuple[ParameterDiff, ...]:
-    readers = _readers(before, after)
+Readers = dict[tuple[str, ...], list[str]]
+
+
+def _parameters(before: PolicyVersion, after: PolicyVersion,
+                readers: Readers) -> tuple[ParameterDiff, ...]:
     out = []
     for name in _keys(before.parameters, after.parameters):
         read_by = tuple(readers.get(("parameter", name), ()))
@@ -391,10 +395,10 @@ def _closure(names: set[str], action: ActionSpec | None) -> set[str]:
     return seen
 
 
-def _readers(*versions: PolicyVersion) -> dict[tuple[str, ...], list[str]]:
+def _readers(*versions: PolicyVersion) -> Readers:
     """(``"parameter"``, name) or (``"derived"``, action, name) → rule ids that read it,
     directly or through derived values, in either version (the later version's order first)."""
-    out: dict[tuple[str, ...], list[str]] = {}
+    out: Readers = {}
     for version in reversed(versions):
         for rule in version.rules:
             direct = _rule_names(rule)
@@ -416,8 +420,8 @@ def _readers(*versions: PolicyVersion) -> dict[tuple[str, ...], list[str]]:
 
 # --- actions and facts ----------------------------------------------------------------------
 
-def _actions(before: PolicyVersion, after: PolicyVersion) -> tuple[ItemDiff, ...]:
-    readers = _readers(before, after)
+def _actions(before: PolicyVersion, after: PolicyVersion,
+             readers: Readers) -> tuple[ItemDiff, ...]:
     out = []
     for name in _keys(before.actions, after.actions):
         if name not in after.actions:
@@ -431,8 +435,7 @@ def _actions(before: PolicyVersion, after: PolicyVersion) -> tuple[ItemDiff, ...
     return tuple(out)
 
 
-def _action_changes(a: ActionSpec, b: ActionSpec,
-                    readers: dict[tuple[str, ...], list[str]]) -> tuple[Change, ...]:
+def _action_changes(a: ActionSpec, b: ActionSpec, readers: Readers) -> tuple[Change, ...]:
     changes = list(_cells(("title",), _by_language(a.title), _by_language(b.title)))
     changes += _cells(("facts",), {n: f.describe() for n, f in a.facts.items()},
                       {n: f.describe() for n, f in b.facts.items()})
