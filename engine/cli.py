@@ -16,11 +16,12 @@ from typing import Any
 import click
 
 from engine.decide import decide
+from engine.diff import diff_versions
 from engine.errors import EngineError, PolicyError
 from engine.fixtures import coverage_gaps, load_suite, run_case, write_overrides
 from engine.folder import read_paths
 from engine.messages import format_value
-from engine.store import PolicyStore, load_files
+from engine.store import PolicySet, PolicyStore, load_files, load_folder
 
 __all__ = ["main"]
 
@@ -146,6 +147,37 @@ def eval_(policy: str, action: str, as_of: str, version: str | None, facts_text:
         mark = "fired" if t.fired else "     "
         reads = ", ".join(f"{k}={format_value(v, lang)}" for k, v in t.reads.items())
         click.echo(f"  {mark} {t.rule}: {t.when or '(always)'}  [{reads}]")
+
+
+@main.command("diff")
+@click.argument("policy")
+@click.argument("from_version", metavar="FROM")
+@click.argument("to_version", metavar="TO")
+@click.option("--lang", type=click.Choice(["fi", "sv", "en"]), default="fi", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the difference as JSON")
+@click.option("--policies", "root", type=click.Path(path_type=Path), default=Path("policies"),
+              show_default=True)
+def diff_(policy: str, from_version: str, to_version: str, lang: str, as_json: bool,
+          root: Path) -> None:
+    """What changed from version FROM to version TO of POLICY, both resolved: dates, notes,
+    parameters cell by cell with the rules that read them, facts, actions and rules."""
+    # only loaded and checked, not registered with durable_rules: a diff decides nothing
+    _, policies, _, problems = load_folder(root)
+    if problems:
+        for p in sorted(problems):
+            click.echo(str(p), err=True)
+        raise click.ClickException(f"{len(problems)} problem(s) in policy files")
+    found = PolicySet(policies, {})
+    try:
+        before = found.get_version(policy, from_version)
+        after = found.get_version(policy, to_version)
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from None
+    diff = diff_versions(before, after, found.get_policy(policy).versions)
+    if as_json:
+        click.echo(json.dumps(diff.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(diff.to_text(lang), nl=False)
 
 
 TABLE_BEGIN = "<!-- rules:begin -->"

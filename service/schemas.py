@@ -215,13 +215,104 @@ class DiffQuerySchema(StrictSchema):
     to = fields.String(required=True, validate=[_NAME, _NAME_CHARS])
 
 
+_CHANGE = validate.OneOf(("added", "removed", "changed"))
+
+
+class DiffCellSchema(Schema):
+    """One changed cell: a parameter's value or table cell, a rule's part, a fact's attribute."""
+
+    name = fields.String(metadata={"description": "the path joined with dots, e.g. "
+                                   "course_types.sidekudos-aikuiset.min_size, message.fi"})
+    path = fields.List(fields.String())
+    change = fields.String(validate=_CHANGE)
+    from_ = fields.Raw(data_key="from", attribute="from",
+                       metadata={"description": "the value before; absent when added"})
+    to = fields.Raw(metadata={"description": "the value after; absent when removed"})
+    read_by = fields.List(fields.String(), metadata={
+        "description": "on a derived value: the rules that read it, directly or through "
+                       "other derived values"})
+
+
+class DiffParameterSchema(Schema):
+    name = fields.String()
+    value = fields.Raw(metadata={"description": "the whole value of an added or removed one"})
+    cells = fields.List(fields.Nested(DiffCellSchema), metadata={
+        "description": "of a changed one: one entry per changed cell"})
+    read_by = fields.List(fields.String(), metadata={
+        "description": "rules that read it (in either version), directly or through derived "
+                       "values"})
+
+
+class DiffParametersSchema(Schema):
+    added = fields.List(fields.Nested(DiffParameterSchema))
+    removed = fields.List(fields.Nested(DiffParameterSchema))
+    changed = fields.List(fields.Nested(DiffParameterSchema))
+
+
+class DiffActionSchema(Schema):
+    """An added or removed action as in the version's description; a changed one's parts."""
+
+    name = fields.String()
+    title = fields.Dict()
+    facts = fields.Dict()
+    derived = fields.Dict()
+    version_by = fields.String()
+    changes = fields.List(fields.Nested(DiffCellSchema), metadata={
+        "description": "title.<lang>, facts.<fact>[.<attribute>], derived.<name>, version_by"})
+
+
+class DiffActionsSchema(Schema):
+    added = fields.List(fields.Nested(DiffActionSchema))
+    removed = fields.List(fields.Nested(DiffActionSchema))
+    changed = fields.List(fields.Nested(DiffActionSchema))
+
+
+class DiffRuleSchema(Schema):
+    """An added or removed rule as in the version's description; a changed one's parts."""
+
+    id = fields.String()
+    actions = fields.List(fields.String())
+    effect = fields.String()
+    when = fields.String(allow_none=True)
+    due = fields.String()
+    set = fields.Dict()
+    cite = fields.Dict()
+    message = fields.Dict()
+    changes = fields.List(fields.Nested(DiffCellSchema), metadata={
+        "description": "when, effect, due, set.<key>, message.<lang>, cite.<key>, actions"})
+
+
+class DiffRulesSchema(Schema):
+    added = fields.List(fields.Nested(DiffRuleSchema))
+    removed = fields.List(fields.Nested(DiffRuleSchema))
+    changed = fields.List(fields.Nested(DiffRuleSchema))
+
+
+class DiffDatesSchema(Schema):
+    from_ = fields.String(data_key="from", attribute="from")
+    to = fields.String()
+
+
+class DiffNotesSchema(Schema):
+    version = fields.String()
+    changes = fields.List(fields.Dict(), metadata={
+        "description": "the version's own change notes: cite, fi, sv, en"})
+
+
 class DiffSchema(Schema):
+    """What differs between two resolved versions of one policy (engine/diff.py)."""
+
     policy = fields.String()
-    to_ = fields.String(data_key="to")
-    from_ = fields.String(data_key="from")
-    parameters = fields.Dict()
-    rules = fields.Dict()
-    actions = fields.Dict()
+    from_ = fields.String(data_key="from", attribute="from")
+    to = fields.String()
+    effective_from = fields.Nested(DiffDatesSchema)
+    notes = fields.List(fields.Nested(DiffNotesSchema), metadata={
+        "description": "the change notes of every version the diff spans"})
+    title = fields.List(fields.Nested(DiffCellSchema))
+    source = fields.List(fields.Nested(DiffCellSchema))
+    parameters = fields.Nested(DiffParametersSchema)
+    actions = fields.Nested(DiffActionsSchema)
+    rules = fields.Nested(DiffRulesSchema)
 
 
 # --- errors ---------------------------------------------------------------------------

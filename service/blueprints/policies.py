@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from flask import Response, current_app
 from flask.views import MethodView
 
+from engine.diff import diff_versions
 from service.auth import ANY_ROLE, require
 from service.errors import documented
 from service.extensions import services
 from service.parsing import ApiBlueprint
-from service.policy_diff import diff_versions
 from service.schemas import DiffQuerySchema, DiffSchema, PolicyListSchema, VersionDetailSchema
 
 __all__ = ["blp", "policy_summaries"]
@@ -51,8 +52,15 @@ class PolicyDiff(MethodView):
     @blp.doc(**documented({404: "`unknown_policy`, `unknown_version`",
                            422: "`invalid_request`: `from` or `to` missing"}))
     def get(self, query: dict, policy: str):
-        """What changed from one version to another: parameters, actions and rules."""
+        """What changed from one version to another, both resolved: dates, change notes,
+        parameters cell by cell with the rules that read them, facts, actions and rules."""
         store = services().policies.current()
-        old = store.get_version(policy, query["from_"]).describe()
-        new = store.get_version(policy, query["to"]).describe()
-        return diff_versions(old, new)
+        before = store.get_version(policy, query["from_"])
+        after = store.get_version(policy, query["to"])
+        diff = diff_versions(before, after, store.get_policy(policy).versions)
+        # Finnish and Swedish text as UTF-8, not \u00e4: this view's content comes from the
+        # policy files only (valid UTF-8, checked at load), so it can always be encoded; the
+        # rest of the API keeps Flask's ASCII escapes, which also survive a lone surrogate
+        # echoed from a request.
+        body = current_app.json.dumps(DiffSchema().dump(diff.to_dict()), ensure_ascii=False)
+        return Response(body, mimetype=current_app.json.mimetype)

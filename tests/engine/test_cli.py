@@ -101,3 +101,58 @@ def test_table_prints_and_writes(demo_root, tmp_path):
     assert _run("table", str(demo_root), "--write", str(doc)).exit_code == 0
     text = doc.read_text()
     assert "old" not in text and "`TT-1-short`" in text and text.endswith("end\n")
+
+
+DIFF_OVERLAY = '''\
+policy: demo
+version: "2025-01"
+extends: "2024-01"
+effective_from: 2025-01-01
+changes:
+  - {cite: "4.2", fi: Vähintään viisi tuntia, sv: Minst fem timmar, en: At least five hours}
+parameters:
+  min_hours: 5
+  types:
+    b: {max_size: 9}
+'''
+
+
+def test_diff_text_in_finnish_and_english(demo_root):
+    write_policy(demo_root, DIFF_OVERLAY, version="2025-01")
+    out = _run("diff", "demo", "2024-01", "2025-01", "--policies", str(demo_root))
+    assert out.exit_code == 0
+    assert out.output.startswith("demo: 2024-01 → 2025-01\n"
+                                 "Voimassa alkaen: 2024-01-01 → 2025-01-01\n"
+                                 "Muutosmerkinnät, versio 2025-01:\n"
+                                 "  - 4.2: Vähintään viisi tuntia\n")
+    assert ("Parametrit:\n"
+            "  muutettu min_hours: 6 → 5\n"
+            "    Säännöt, jotka lukevat tätä: TT-1-short\n"
+            "  muutettu types.b.max_size: 8 → 9\n"
+            "    Säännöt, jotka lukevat tätä: TT-4-size\n") in out.output
+    out = _run("diff", "demo", "2024-01", "2025-01", "--policies", str(demo_root),
+               "--lang", "en")
+    assert "Effective from: 2024-01-01 → 2025-01-01\n" in out.output
+    assert "  - 4.2: At least five hours\n" in out.output
+    assert "Parameters:\n  changed min_hours: 6 → 5\n    Rules that read it: TT-1-short\n" \
+        in out.output
+    assert "Rules:" not in out.output
+
+
+def test_diff_json(demo_root):
+    write_policy(demo_root, DIFF_OVERLAY, version="2025-01")
+    out = _run("diff", "demo", "2024-01", "2025-01", "--policies", str(demo_root), "--json")
+    assert out.exit_code == 0 and "Vähintään" in out.output       # not \u00e4
+    body = json.loads(out.output)
+    assert (body["from"], body["to"]) == ("2024-01", "2025-01")
+    [_, types] = body["parameters"]["changed"]
+    assert types["cells"] == [{"name": "types.b.max_size", "path": ["types", "b", "max_size"],
+                               "change": "changed", "from": 8, "to": 9}]
+
+
+def test_diff_unknown_policy_or_version_names_the_known_ones(demo_root):
+    out = _run("diff", "demo", "2024-01", "2030-01", "--policies", str(demo_root))
+    assert out.exit_code == 1
+    assert "has no version '2030-01'; known: 2024-01" in out.output
+    out = _run("diff", "nope", "2024-01", "2025-01", "--policies", str(demo_root))
+    assert out.exit_code == 1 and "unknown policy 'nope'; known: demo" in out.output

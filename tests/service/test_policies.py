@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from engine.diff import diff_versions
+from engine.store import load_folder
+
 
 def test_list_has_titles_and_versions(client, tokens):
     body = client.get("/v1/policies", headers=tokens["provider"]).get_json()
@@ -33,22 +36,47 @@ def test_unknown_policy_is_404(client, tokens):
     assert response.get_json()["error"]["code"] == "unknown_policy"
 
 
-def test_diff(client, tokens):
+def test_diff_is_the_engine_diff_cell_by_cell(client, tokens, policies_dir):
     response = client.get("/v1/policies/tiny/diff?from=2025-01&to=2025-06",
                           headers=tokens["planner"])
     assert response.status_code == 200
     diff = response.get_json()
     assert (diff["from"], diff["to"]) == ("2025-01", "2025-06")
-    assert diff["parameters"]["changed"] == {"min_hours": {"from": 6, "to": 5}}
+    assert diff["effective_from"] == {"from": "2025-01-01", "to": "2025-06-01"}
+    assert diff["parameters"]["changed"] == [{"name": "min_hours", "read_by": ["TS-1-too-short"],
+                                              "cells": [{"name": "min_hours",
+                                                         "path": ["min_hours"],
+                                                         "change": "changed",
+                                                         "from": 6, "to": 5}]}]
     assert [r["id"] for r in diff["rules"]["added"]] == ["TS-3-long"]
     assert [r["id"] for r in diff["rules"]["removed"]] == ["TS-2-note"]
     assert diff["rules"]["changed"] == []
+    # the schema that documents the answer drops nothing of engine/diff.py's content
+    _, policies, _, _ = load_folder(policies_dir)
+    old, new = policies["tiny"].versions
+    assert diff == diff_versions(old, new, policies["tiny"].versions).to_dict()
+
+
+def test_diff_is_utf8_not_escaped(client, tokens):
+    response = client.get("/v1/policies/tiny/diff?from=2025-01&to=2025-06",
+                          headers=tokens["planner"])
+    assert response.mimetype == "application/json"
+    assert "Pitkä päivä".encode() in response.data          # TS-3's message, as UTF-8
+    assert b"\\u00e4" not in response.data
 
 
 def test_diff_needs_both_versions(client, tokens):
-    for query in ("from=2025-01", "to=2025-06", "from=2025-01&to=2025-06&x=1"):
+    for query in ("from=2025-01", "to=2025-06", "from=2025-01&to=2025-06&x=1", "from=&to=x",
+                  "from=a%00b&to=2025-06"):
         response = client.get(f"/v1/policies/tiny/diff?{query}", headers=tokens["planner"])
         assert response.status_code == 422, query
+        assert response.get_json()["error"]["code"] == "invalid_request"
     response = client.get("/v1/policies/tiny/diff?from=2025-01&to=2031-01",
                           headers=tokens["planner"])
+    assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "unknown_version"
+    assert "known: 2025-01, 2025-06" in response.get_json()["error"]["message"]
+    response = client.get("/v1/policies/nope/diff?from=2025-01&to=2025-06",
+                          headers=tokens["planner"])
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "unknown_policy"
