@@ -458,14 +458,15 @@ def facts_from_form(action: ActionSpec, form: Mapping[str, str]) -> dict[str, An
     return facts
 
 
-def _fields(action: ActionSpec, form: Mapping[str, str],
-            fresh: bool) -> list[dict[str, Any]]:
-    """The inputs of the form, with what was typed (never a personal fact's value); a
-    ``fresh`` form shows the facts' defaults."""
+def _fields(action: ActionSpec, form: Mapping[str, str], fresh: bool,
+            scrub: Callable[[str], str]) -> list[dict[str, Any]]:
+    """The inputs of the form, with what was typed: never a personal fact's value, and a
+    code quoted in another field comes back hashed (``scrub``); a ``fresh`` form shows the
+    facts' defaults."""
     out = []
     for name, spec in action.facts.items():
         kind = _field_kind(spec)
-        value = "" if spec.personal else form.get(f"f.{name}", "")
+        value = "" if spec.personal else scrub(form.get(f"f.{name}", ""))
         if fresh and spec.default is not None and f"f.{name}" not in form:
             value = ("on" if spec.default is True else "") if kind == "checkbox" \
                 else show(spec.default)
@@ -503,10 +504,10 @@ def try_page(policy: str, version: str, action: str):
     problem = None
     result = None
     status = 200
+    masker = services().masker
+    facts = facts_from_form(spec, form)
+    known = masker.personal_values(facts, spec.personal)
     if request.method == "POST":
-        masker = services().masker
-        facts = facts_from_form(spec, form)
-        known = masker.personal_values(facts, spec.personal)
         gate = _try_gate(form.get("token", ""))
         if gate is not None:
             status, key = gate
@@ -525,7 +526,9 @@ def try_page(policy: str, version: str, action: str):
                 status = 422
     return render_template(
         "explorer/try.html", policy=store.get_policy(policy), version=found, action=spec,
-        fields=_fields(spec, form, fresh=request.method == "GET"), as_of=as_of,
+        fields=_fields(spec, form, request.method == "GET",
+                       lambda text: masker.scrub_value(text, known)),
+        as_of=masker.scrub(as_of),
         pinned=pinned, errors=errors, problem=problem, result=result,
         loopback_open=bool(current_app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"]
                            and _from_loopback())), status
