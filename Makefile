@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-http lint clean
+.PHONY: run test bench bench-http lint clean browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,7 +19,18 @@ run: $(STAMP)
 	$(BIN)/rehab-rules db upgrade
 	$(BIN)/rehab-rules serve
 
-test: $(STAMP)
+# The explorer's browser tests need Debian's chromium and chromium-driver (CI runs as root).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		if command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium and chromium-driver with apt-get (browser tests)"; \
+			apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; \
+		else \
+			echo "no /usr/bin/chromium or /usr/bin/chromedriver and no apt-get: browser tests skip outside CI"; \
+		fi; \
+	fi
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/rehab-rules check policies
 	$(BIN)/python -m pytest

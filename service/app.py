@@ -16,7 +16,7 @@ from flask import Flask, request
 from flask_swagger_ui import get_swaggerui_blueprint
 
 from service import errors
-from service.blueprints import BLUEPRINTS
+from service.blueprints import BLUEPRINTS, explorer
 from service.bundles import BundleStore
 from service.config import load_config
 from service.database import check_at_head, make_engine
@@ -63,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         api.register_blueprint(blueprint)
     errors.init_app(app)
     _serve_docs(app)
+    explorer.init_app(app)       # HTML pages for people: not in the OpenAPI document
     _count_responses(app)
     return app
 

@@ -17,6 +17,11 @@ POLICIES_BOOTSTRAP         ``1`` on SQLite, else ``0``     publish POLICIES_DIR 
 BUNDLE_CHECK_SECONDS       ``2``                           how often a worker looks for a newer
                                                            active bundle (PostgreSQL also
                                                            listens)
+FIXTURES_DIR               ``fixtures`` beside POLICIES_DIR  fixture cases the explorer shows
+                                                           per rule
+EXPLORER_OPEN              ``1``                           ``/explorer`` pages need no token
+                                                           (``0``: any role's token)
+EXPLORER_TRY_OPEN_ON_LOOPBACK ``1``                        "try it" needs no token from 127/8
 =========================  ==============================  =====================================
 
 The default SQLite file lives in ``VAR_DIR``: two servers started in one folder with different
@@ -43,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_OPEN_ON_LOOPBACK": True,
     "POLICIES_BOOTSTRAP": None,          # None: on for SQLite, off for other databases
     "BUNDLE_CHECK_SECONDS": 2.0,
+    "FIXTURES_DIR": None,                # None: "fixtures" beside POLICIES_DIR
+    "EXPLORER_OPEN": True,
+    "EXPLORER_TRY_OPEN_ON_LOOPBACK": True,
     # flask-smorest / OpenAPI
     "API_TITLE": "rehab-rules",
     "API_VERSION": "v1",
@@ -54,8 +62,10 @@ DEFAULTS: dict[str, Any] = {
 
 ENV_KEYS = ("POLICIES_DIR", "DATABASE_URL", "REHAB_RULES_HASH_KEY", "VAR_DIR", "LOG_LEVEL",
             "TOKEN_CACHE_SECONDS", "METRICS_OPEN_ON_LOOPBACK", "POLICIES_BOOTSTRAP",
-            "BUNDLE_CHECK_SECONDS")
-_FLAGS = ("METRICS_OPEN_ON_LOOPBACK", "POLICIES_BOOTSTRAP")
+            "BUNDLE_CHECK_SECONDS", "FIXTURES_DIR", "EXPLORER_OPEN",
+            "EXPLORER_TRY_OPEN_ON_LOOPBACK")
+_FLAGS = ("METRICS_OPEN_ON_LOOPBACK", "POLICIES_BOOTSTRAP", "EXPLORER_OPEN",
+          "EXPLORER_TRY_OPEN_ON_LOOPBACK")
 _FALSE = ("0", "false", "no", "off")
 
 
@@ -72,6 +82,9 @@ def load_config(overrides: Mapping[str, Any] | None = None,
     if not config.get("DATABASE_URL"):
         # after the overrides, so that create_app({"VAR_DIR": ...}) moves the file too
         config["DATABASE_URL"] = sqlite_url(config["VAR_DIR"])
+    if not config.get("FIXTURES_DIR"):
+        # beside the policies, as in the repository: policies/ and fixtures/ side by side
+        config["FIXTURES_DIR"] = str(Path(config["POLICIES_DIR"]).parent / "fixtures")
     return config
 
 

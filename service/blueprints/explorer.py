@@ -1,0 +1,599 @@
+"""``/explorer``: server-rendered pages where people read the rules the API applies.
+
+Planners review what a new version changes, providers look up which facts an action needs and
+why a day was denied, auditors read a logged decision next to the rules that made it. All of
+it is read from the same loaded set the API serves (``services().policies.current()``), so the
+pages can never disagree with a decision.
+
+A plain Flask blueprint, not a flask-smorest one: these pages are for people and are not part
+of the OpenAPI document. Templates are in ``service/templates/explorer/``, the stylesheet in
+``service/static/``; nothing is fetched from another host, so the pages work with no internet.
+
+Access (settings in :mod:`service.config`):
+
+* reading (policies, versions, actions, diffs) is open; ``EXPLORER_OPEN=0`` asks for a token
+  of any role (``Authorization`` header, or signed in through the form into an HttpOnly
+  cookie);
+* "try it" evaluates with :func:`engine.decide` and never writes the decision log; it needs a
+  provider's or planner's token, except from loopback while
+  ``EXPLORER_TRY_OPEN_ON_LOOPBACK`` is on;
+* a logged decision needs an auditor's or planner's token (form field or header).
+
+Nothing personal is shown in clear: the log holds hashed facts already, and "try it" hashes
+every personal value in its answer and never writes a ``hetu`` fact back into the form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from engine import EngineError, FactError, LookupFailed, decide
+from engine.diff import diff_versions
+from engine.fixtures import load_suite, run_case
+from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion
+from engine.store import PolicyStore
+from service.auth import DECIDERS
+from service.blueprints.explorer_labels import LANGUAGE_NAMES, labels_for
+from service.blueprints.metrics import _from_loopback
+from service.extensions import services
+from service.tokens import Principal
+
+__all__ = ["bp", "init_app"]
+
+bp = Blueprint("explorer", __name__, url_prefix="/explorer")
+
+LANG_COOKIE = "explorer_lang"
+TOKEN_COOKIE = "explorer_token"
+DECISION_READERS = ("auditor", "planner")
+_EXTENSION = "rehab_rules_explorer"
+
+
+class PageError(Exception):
+    """An error page in the reader's language: 401, 403 or 404."""
+
+    def __init__(self, status: int, message: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def init_app(app: Flask) -> None:
+    """Register the explorer and send ``/`` to it; kept out of the OpenAPI document."""
+    app.register_blueprint(bp)
+    app.extensions[_EXTENSION] = FixtureCache()
+
+    @app.route("/")
+    def root() -> Response:
+        return redirect(url_for("explorer.index"))
+
+
+# --- language, headers, errors ---------------------------------------------------------------
+
+@bp.before_request
+def _choose_language() -> None:
+    """``?lang=`` sets the language (and the cookie, below); else the cookie; else the
+    browser's preference; else Finnish."""
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        g.lang, g.set_lang = asked, True
+        return
+    g.set_lang = False
+    cookie = request.cookies.get(LANG_COOKIE)
+    g.lang = cookie if cookie in LANGUAGES else (
+        request.accept_languages.best_match(LANGUAGES) or "fi")
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    if getattr(g, "set_lang", False):
+        response.set_cookie(LANG_COOKIE, g.lang, max_age=365 * 24 * 3600, samesite="Lax",
+                            path="/", secure=request.is_secure, httponly=True)
+    # everything comes from this host; a page never runs another site's script or frame
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.method == "POST" or request.endpoint in ("explorer.decision",):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_template_global()
+def lang_url(lang: str) -> str:
+    """This page in another language: the same path and query, ``lang`` replaced."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return f"{request.path}?{urlencode([*args, ('lang', lang)])}"
+
+
+@bp.context_processor
+def _template_values() -> dict[str, Any]:
+    lang = getattr(g, "lang", "fi")
+    return {"lang": lang, "L": labels_for(lang), "LANGUAGES": LANGUAGES,
+            "LANGUAGE_NAMES": LANGUAGE_NAMES, "t": lambda texts: text_in(texts, lang),
+            "show": show, "signed_in": bool(request.cookies.get(TOKEN_COOKIE))}
+
+
+@bp.errorhandler(PageError)
+def _page_error(error: PageError):
+    titles = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
+    return render_template("explorer/error.html", status=error.status, message=error.message,
+                           title_key=titles.get(error.status, "not_found"),
+                           next_url=request.full_path.rstrip("?")), error.status
+
+
+@bp.errorhandler(LookupFailed)
+def _lookup_failed(error: LookupFailed):
+    return _page_error(PageError(404, error.message))
+
+
+def text_in(texts: Any, lang: str) -> str:
+    """The text in ``lang`` of a {fi, sv, en} mapping, else Finnish, else any; plain text
+    is returned as it is."""
+    if not isinstance(texts, Mapping):
+        return "" if texts is None else str(texts)
+    for key in (lang, "fi", *texts):
+        if texts.get(key):
+            return str(texts[key])
+    return ""
+
+
+def show(value: Any) -> str:
+    """A value as planners write it: true/false, dates as ISO text, structures as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "—"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(_plain(value), ensure_ascii=False)
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --- access ---------------------------------------------------------------------------------
+
+def _token_principal(form_token: str | None = None) -> Principal | None:
+    """The principal of a token from the form, the Authorization header or the sign-in
+    cookie, in that order; None if none is given or it is unknown or revoked."""
+    token = (form_token or "").strip()
+    if not token:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else ""
+    if not token:
+        token = request.cookies.get(TOKEN_COOKIE, "").strip()
+    return services().tokens.verify(token) if token else None
+
+
+def readable(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Open while ``EXPLORER_OPEN``; otherwise a token of any role."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_app.config["EXPLORER_OPEN"] and _token_principal() is None:
+            raise PageError(401)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.post("/login")
+def login():
+    """Keep a token in an HttpOnly cookie, so the read-only pages can be browsed with
+    ``EXPLORER_OPEN=0``; a wrong token gets the form again."""
+    token = request.form.get("token", "").strip()
+    target = request.form.get("next", "")
+    if not target.startswith("/explorer"):
+        target = url_for("explorer.index")
+    if not token or services().tokens.verify(token) is None:
+        raise PageError(401, "unknown or revoked token")
+    response = redirect(target)
+    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict",
+                        secure=request.is_secure, path="/explorer")
+    return response
+
+
+@bp.post("/logout")
+def logout():
+    response = redirect(url_for("explorer.index"))
+    response.delete_cookie(TOKEN_COOKIE, path="/explorer")
+    return response
+
+
+# --- fixtures per rule ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CaseView:
+    """One fixture case as a rule's section lists it."""
+
+    name: str
+    where: str
+    fired: bool | None      # None: the case's request was refused (an error case)
+    ok: bool
+
+
+class FixtureCache:
+    """The fixture suite run once per loaded set: (policy, version, action) → its cases.
+
+    Keyed by the set's digest and the fixtures folder, so a newly published bundle runs the
+    suite again and every other page view reuses the answer. Only the newest run is kept.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, str] | None = None
+        self._cases: dict[tuple[str, str, str], list[tuple[CaseView, tuple[str, ...]]]] = {}
+
+    def cases(self, store: PolicyStore, folder: str) -> dict[
+            tuple[str, str, str], list[tuple[CaseView, tuple[str, ...]]]]:
+        key = (store.digest, str(Path(folder).resolve()))
+        with self._lock:
+            if self._key != key:
+                self._cases = _run_suite(store, Path(folder))
+                self._key = key
+            return self._cases
+
+
+def _run_suite(store: PolicyStore, folder: Path,
+               ) -> dict[tuple[str, str, str], list[tuple[CaseView, tuple[str, ...]]]]:
+    out: dict[tuple[str, str, str], list[tuple[CaseView, tuple[str, ...]]]] = {}
+    if not folder.is_dir():
+        return out
+    cases, _problems = load_suite([folder], store.policies)
+    base = folder.resolve().parent
+    for case in cases:
+        try:
+            result = run_case(store, case)
+        except Exception:        # a broken case must not take the page down
+            continue
+        path = Path(case.path).resolve()
+        shown = path.relative_to(base) if path.is_relative_to(base) else path
+        where = f"{shown.as_posix()}:{case.line}"
+        if case.inherited_from:
+            where += f" ({case.inherited_from})"
+        view = CaseView(case.name, where, None if result.fired is None else True, result.ok)
+        out.setdefault((case.policy, case.version, case.action), []).append(
+            (view, tuple(result.fired or ())))
+    return out
+
+
+def _rule_cases(version: PolicyVersion, action: str) -> dict[str, dict[str, list[CaseView]]]:
+    """rule id → {"fired": […], "silent": […], "refused": […]} for one action's rules."""
+    cache: FixtureCache = current_app.extensions[_EXTENSION]
+    runs = cache.cases(services().policies.current(), current_app.config["FIXTURES_DIR"])
+    found = runs.get((version.policy, version.version, action), [])
+    out: dict[str, dict[str, list[CaseView]]] = {}
+    for rule in version.rules_for(action):
+        groups: dict[str, list[CaseView]] = {"fired": [], "silent": [], "refused": []}
+        for view, fired in found:
+            if view.fired is None:
+                groups["refused"].append(view)
+            else:
+                groups["fired" if rule.id in fired else "silent"].append(view)
+        out[rule.id] = groups
+    return out
+
+
+# --- reading pages ----------------------------------------------------------------------------
+
+def _store() -> PolicyStore:
+    return services().policies.current()
+
+
+@bp.get("")
+@readable
+def index():
+    """Every policy with its versions, newest first."""
+    store = _store()
+    policies = [store.policies[name] for name in sorted(store.policies)]
+    return render_template("explorer/index.html", policies=policies)
+
+
+@bp.get("/policies/<policy>")
+@readable
+def policy_page(policy: str):
+    """A policy's versions: dates, change notes, digest, base, actions; and the diff form."""
+    found = _store().get_policy(policy)
+    return render_template("explorer/policy.html", policy=found,
+                           versions=list(reversed(found.versions)))
+
+
+@bp.get("/policies/<policy>/versions/<version>")
+@readable
+def version_page(policy: str, version: str):
+    """One version in full: source, change notes, parameter tables, actions."""
+    store = _store()
+    found = store.get_version(policy, version)
+    return render_template("explorer/version.html", policy=store.get_policy(policy),
+                           version=found, tables={k: shape(v) for k, v in
+                                                  found.parameters.items()})
+
+
+@bp.get("/policies/<policy>/versions/<version>/actions/<action>")
+@readable
+def action_page(policy: str, version: str, action: str):
+    """What an action takes and how it is judged: facts, derived values, its rules in order
+    with citations, and the fixture cases where each rule fires or stays silent."""
+    store = _store()
+    found = store.get_version(policy, version)
+    spec = _action(found, action)
+    params = _parameters_read(found, spec)
+    return render_template(
+        "explorer/action.html", policy=store.get_policy(policy), version=found, action=spec,
+        rules=found.rules_for(action), cases=_rule_cases(found, action),
+        tables={k: shape(found.parameters[k]) for k in params})
+
+
+@bp.get("/policies/<policy>/diff")
+@readable
+def diff_page(policy: str):
+    """What changed between two versions, both resolved, cell by cell."""
+    store = _store()
+    found = store.get_policy(policy)
+    names = [v.version for v in found.versions]
+    before_name = request.args.get("from") or (names[-2] if len(names) > 1 else names[0])
+    after_name = request.args.get("to") or names[-1]
+    before = store.get_version(policy, before_name)
+    after = store.get_version(policy, after_name)
+    diff = diff_versions(before, after, found.versions)
+    return render_template("explorer/diff.html", policy=found, diff=diff, before=before,
+                           after=after, rule_actions={r.id: r.actions[0] for v in
+                                                      (before, after) for r in v.rules})
+
+
+def _action(version: PolicyVersion, name: str) -> ActionSpec:
+    spec = version.actions.get(name)
+    if spec is None:
+        raise PageError(404, f"policy {version.policy} version {version.version} has no "
+                             f"action {name!r}")
+    return spec
+
+
+def _parameters_read(version: PolicyVersion, spec: ActionSpec) -> list[str]:
+    """The parameters an action's rules and derived values read, in the file's order."""
+    derived = {d.name: d for d in spec.derived}
+    todo = [n for r in version.rules_for(spec.name) for n in r.reads]
+    todo += [n for d in spec.derived for n in d.reads]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            if name in derived:
+                todo.extend(derived[name].reads)
+    return [name for name in version.parameters if name in seen]
+
+
+def shape(value: Any) -> dict[str, Any]:
+    """How a parameter is drawn: a table of rows (a mapping of mappings), a two-column
+    table (a mapping of plain values), a list, or one value."""
+    if isinstance(value, Mapping) and value and all(
+            isinstance(v, Mapping) for v in value.values()):
+        columns: list[str] = []
+        for row in value.values():
+            columns += [str(c) for c in row if str(c) not in columns]
+        rows = [(str(k), [show(row.get(c)) if c in row else "" for c in columns])
+                for k, row in value.items()]
+        return {"kind": "table", "columns": columns, "rows": rows}
+    if isinstance(value, Mapping):
+        return {"kind": "pairs", "rows": [(str(k), show(v)) for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return {"kind": "list", "items": [show(v) for v in value]}
+    return {"kind": "value", "value": show(value)}
+
+
+# --- try it -----------------------------------------------------------------------------------
+
+def _field_kind(spec: FactSpec) -> str:
+    if spec.type == "list":
+        return "textarea"
+    if spec.one_of is not None:
+        return "select"
+    return {"boolean": "checkbox", "integer": "number", "number": "number",
+            "date": "date"}.get(spec.type, "text")
+
+
+def _number(text: str) -> Any:
+    """The number in ``text``, or the text itself so that the engine says what is wrong."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _item(kind: str, text: str) -> Any:
+    return _number(text) if kind in ("integer", "number") else text
+
+
+def facts_from_form(action: ActionSpec, form: Mapping[str, str]) -> dict[str, Any]:
+    """The request facts a filled-in form means: an empty field is a fact left out, a
+    checkbox is true or false, a list is one item per line; the engine checks the rest."""
+    facts: dict[str, Any] = {}
+    for name, spec in action.facts.items():
+        raw = form.get(f"f.{name}", "")
+        kind = _field_kind(spec)
+        if kind == "checkbox":
+            facts[name] = raw not in ("", "0", "false", "off")
+        elif kind == "textarea":
+            lines = [line.strip() for line in raw.splitlines() if line.strip()]
+            if lines:
+                facts[name] = [_item(spec.items or "string", line) for line in lines]
+        elif raw.strip() != "":
+            facts[name] = _item(spec.type, raw.strip())
+    return facts
+
+
+def _fields(action: ActionSpec, form: Mapping[str, str], fresh: bool,
+            scrub: Callable[[str], str]) -> list[dict[str, Any]]:
+    """The inputs of the form, with what was typed: never a personal fact's value, and a
+    code quoted in another field comes back hashed (``scrub``); a ``fresh`` form shows the
+    facts' defaults."""
+    out = []
+    for name, spec in action.facts.items():
+        kind = _field_kind(spec)
+        value = "" if spec.personal else scrub(form.get(f"f.{name}", ""))
+        if fresh and spec.default is not None and f"f.{name}" not in form:
+            value = ("on" if spec.default is True else "") if kind == "checkbox" \
+                else show(spec.default)
+        out.append({"name": name, "spec": spec, "kind": kind, "value": value,
+                    "had_value": bool(spec.personal and form.get(f"f.{name}"))})
+    return out
+
+
+def _try_gate(form_token: str) -> tuple[int, str] | None:
+    """None if this request may evaluate; else (status, why)."""
+    if current_app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"] and _from_loopback():
+        return None
+    principal = _token_principal(form_token)
+    if principal is None:
+        return 401, "unauthorized"
+    if principal.role not in DECIDERS:
+        return 403, "forbidden"
+    return None
+
+
+@bp.route("/policies/<policy>/versions/<version>/actions/<action>/try",
+          methods=["GET", "POST"])
+def try_page(policy: str, version: str, action: str):
+    """A what-if decision from a form: never logged, so it calls the engine directly."""
+    if request.method == "GET" and not current_app.config["EXPLORER_OPEN"] \
+            and _token_principal() is None:
+        raise PageError(401)
+    store = _store()
+    found = store.get_version(policy, version)
+    spec = _action(found, action)
+    form = request.form if request.method == "POST" else request.args
+    as_of = form.get("as_of") or dt.date.today().isoformat()
+    pinned = form.get("version", "")
+    errors: dict[str, list[str]] = {}
+    problem = None
+    result = None
+    status = 200
+    masker = services().masker
+    facts = facts_from_form(spec, form)
+    known = masker.personal_values(facts, spec.personal)
+    if request.method == "POST":
+        gate = _try_gate(form.get("token", ""))
+        if gate is not None:
+            status, key = gate
+            errors["token"] = [labels_for(g.lang)[key]]
+        else:
+            try:
+                decision = decide(store, policy=policy, action=action, as_of=as_of,
+                                  facts=facts, lang=g.lang, explain=True,
+                                  version=pinned or None)
+                result = masker.scrub_value(decision.to_dict(), known)
+            except FactError as exc:
+                errors = masker.scrub_value(exc.errors, known)
+                status = 422
+            except EngineError as exc:
+                problem = masker.scrub_value(exc.message, known)
+                status = 422
+    return render_template(
+        "explorer/try.html", policy=store.get_policy(policy), version=found, action=spec,
+        fields=_fields(spec, form, request.method == "GET",
+                       lambda text: masker.scrub_value(text, known)),
+        as_of=masker.scrub(as_of),
+        pinned=pinned, errors=errors, problem=problem, result=result,
+        loopback_open=bool(current_app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"]
+                           and _from_loopback())), status
+
+
+def try_url(version: PolicyVersion, action: str, as_of: str, facts: Mapping[str, Any],
+            skip: set[str], pinned: str = "") -> str:
+    """The "try it" form of ``version`` prefilled with ``facts`` (those in ``skip`` left
+    out) and a date."""
+    args: list[tuple[str, str]] = [("as_of", as_of)]
+    if pinned:
+        args.append(("version", pinned))
+    for name, value in facts.items():
+        if name in skip:
+            continue
+        if isinstance(value, bool):
+            if value:
+                args.append((f"f.{name}", "on"))
+        elif isinstance(value, list):
+            args.append((f"f.{name}", "\n".join(show(v) for v in value)))
+        else:
+            args.append((f"f.{name}", show(value)))
+    base = url_for("explorer.try_page", policy=version.policy, version=version.version,
+                   action=action)
+    return f"{base}?{urlencode(args)}"
+
+
+# --- a logged decision ------------------------------------------------------------------------
+
+@bp.route("/decisions/<decision_id>", methods=["GET", "POST"])
+def decision(decision_id: str):
+    """A logged decision for auditors and planners: what was decided, under which version,
+    which rules fired, and a link to what the version in force today would decide."""
+    principal = _token_principal(request.form.get("token") if request.method == "POST"
+                                 else None)
+    if principal is None:
+        return make_response(render_template(
+            "explorer/decision_token.html", decision_id=decision_id,
+            failed=request.method == "POST"), 401)
+    if principal.role not in DECISION_READERS:
+        raise PageError(403, f"role {principal.role!r} may not read logged decisions")
+    row = services().log.get(decision_id)
+    if row is None:
+        raise PageError(404, f"no decision {decision_id!r}")
+    store = _store()
+    used = None
+    try:
+        candidate = store.get_version(row["policy"], row["version"])
+        if candidate.digest == row["digest"] and row["action"] in candidate.actions:
+            used = candidate
+    except LookupFailed:
+        pass
+    replay = None
+    personal: set[str] = set()
+    try:
+        today = store.resolve(row["policy"], dt.date.today())
+        if row["action"] in today.actions:
+            personal = set(today.actions[row["action"]].personal)
+            if used is not None:
+                personal |= used.actions[row["action"]].personal
+            replay = try_url(today, row["action"], row["as_of"], row["facts"] or {},
+                             personal, pinned=today.version)
+    except EngineError:
+        pass
+    rules = used.rules_for(row["action"]) if used is not None else ()
+    return render_template("explorer/decision.html", row=row, used=used, rules=rules,
+                           fired=set(row["fired"] or ()), replay=replay,
+                           personal=personal)
