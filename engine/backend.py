@@ -87,14 +87,20 @@ def _number(x: float) -> str:
     return text
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dumps(fact: dict[str, Any]) -> str:
     """JSON of a flat fact in the form durable_rules' parser reads (no exponents).
 
     >>> dumps({"x": 1e-05, "s": "ä", "n": 3})
     '{"x":0.00001,"s":"ä","n":3}'
     """
-    if not any(type(v) is float and v and not 1e-4 <= abs(v) < 1e16 for v in fact.values()):
-        return json.dumps(fact, ensure_ascii=False, separators=(",", ":"))
+    for v in fact.values():
+        if type(v) is float and v and not 1e-4 <= abs(v) < 1e16:
+            break
+    else:
+        return _ENCODE(fact)
     parts = []
     for key, value in fact.items():
         text = _number(value) if isinstance(value, float) else json.dumps(
@@ -161,7 +167,10 @@ class DurableEvaluator:
             if prepared.sid is None:
                 prepared.sid = f"s{next(_sids)}"
             sid = prepared.sid
-            fact = dumps(dict(message, id=f"d{next(_sids)}", sid=sid))
+            # the message's JSON with id and sid appended, without copying the message
+            body = dumps(message)
+            fact = f'{body[:-1]}{"," if len(body) > 2 else ""}"id":"d{next(_sids)}","sid":"{sid}"}}'
+
             handle = prepared.handle
             names: list[str] = []
             try:

@@ -53,6 +53,19 @@ _OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "==": "$eq", "!=": "
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
 
 
+def _fields_of(condition: Any, out: set[str]) -> None:
+    """Every message field a condition reads (both sides of a field-to-field comparison)."""
+    for op, arg in condition.items():
+        if op in ("$and", "$or"):
+            for part in arg:
+                _fields_of(part, out)
+            continue
+        for field_name, rvalue in arg.items():
+            out.add(field_name)
+            if isinstance(rvalue, dict) and "$m" in rvalue:
+                out.add(rvalue["$m"])
+
+
 class _Hoister:
     """Compiles one rule's condition inside one action, hoisting computed operands."""
 
@@ -294,8 +307,13 @@ def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list
                 ex.compile_expr(rule.due) if rule.due is not None else None,
                 compile_condition(condition)))
         derived = (*action.derived, *hoisted.values())
+        # only the fields some condition reads travel to the rule engine: a message of the
+        # action's every fact costs JSON work in Python and parsing in C for nothing
+        read = {"as_of"}
+        for rule in compiled:
+            _fields_of(rule.condition, read)
         fields = {n: t for n, t in types.items()
-                  if where.get(n) in ("fact", "derived")
+                  if where.get(n) in ("fact", "derived") and n in read
                   and not t.startswith("list") and t != "table"}
         plan = ActionPlan(version.policy, version.version, version.digest, action,
                           derived, fields, tuple(compiled), constants,
