@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from engine.facts import parse_date
+from service.decision_log import RULE_ID
 
 __all__ = [
     "DecisionListSchema",
@@ -35,6 +36,7 @@ _NAME = validate.Length(min=1, max=100)
 # would make PostgreSQL refuse the query instead of finding nothing.
 _NAME_CHARS = validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Not a policy, action or version name.")
 LANGS = ("fi", "sv", "en")
+_RULE_ID = validate.Regexp(f"^{RULE_ID.pattern}$", error="Not a rule id (e.g. CR-11-min-attached).")
 
 
 class StrictBoolean(fields.Boolean):
@@ -152,6 +154,10 @@ class LoggedDecisionSchema(_DecisionBody):
     token_id = fields.String()
     facts = fields.Dict(metadata={"description": "as sent, personal identity codes hashed"})
     latency_ms = fields.Float()
+    hetu_checks = fields.Dict(allow_none=True, metadata={
+        "description": "per personal fact, what the policy could derive from the code: "
+                       "{valid, temporary} (null for blank text); null for decisions logged "
+                       "before this was recorded"})
 
 
 class DecisionQuerySchema(StrictSchema):
@@ -168,6 +174,11 @@ class DecisionQuerySchema(StrictSchema):
     pinned = fields.Boolean(truthy={"true"}, falsy={"false"}, metadata={
         "description": "true: only pinned decisions (what-ifs); false: only those under the "
                        "version in force"})
+    digest = fields.String(validate=[validate.Length(min=1, max=80), validate.Regexp(
+        r"^[A-Za-z0-9:]+$", error="Not a digest.")], metadata={
+        "description": "only decisions made under the version with this digest"})
+    fired = fields.String(validate=[validate.Length(min=1, max=100), _RULE_ID], metadata={
+        "description": "only decisions in which this rule fired"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String(validate=validate.Length(min=1, max=200))
 
