@@ -17,6 +17,8 @@ POLICIES_BOOTSTRAP         ``1`` on SQLite, else ``0``     publish POLICIES_DIR 
 BUNDLE_CHECK_SECONDS       ``2``                           how often a worker looks for a newer
                                                            active bundle (PostgreSQL also
                                                            listens)
+IMPACT_MAX_ROWS            ``100000``                      most logged decisions one
+                                                           ``POST …/impact`` replays
 =========================  ==============================  =====================================
 
 The default SQLite file lives in ``VAR_DIR``: two servers started in one folder with different
@@ -43,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_OPEN_ON_LOOPBACK": True,
     "POLICIES_BOOTSTRAP": None,          # None: on for SQLite, off for other databases
     "BUNDLE_CHECK_SECONDS": 2.0,
+    "IMPACT_MAX_ROWS": 100_000,
     # flask-smorest / OpenAPI
     "API_TITLE": "rehab-rules",
     "API_VERSION": "v1",
@@ -54,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
 
 ENV_KEYS = ("POLICIES_DIR", "DATABASE_URL", "REHAB_RULES_HASH_KEY", "VAR_DIR", "LOG_LEVEL",
             "TOKEN_CACHE_SECONDS", "METRICS_OPEN_ON_LOOPBACK", "POLICIES_BOOTSTRAP",
-            "BUNDLE_CHECK_SECONDS")
+            "BUNDLE_CHECK_SECONDS", "IMPACT_MAX_ROWS")
 _FLAGS = ("METRICS_OPEN_ON_LOOPBACK", "POLICIES_BOOTSTRAP")
 _FALSE = ("0", "false", "no", "off")
 
