@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-http lint clean
+.PHONY: run test bench bench-http bench-impact lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,9 @@ bench: $(STAMP)
 
 bench-http: $(STAMP)
 	$(BIN)/python -m bench.http
+
+bench-impact: $(STAMP)
+	$(BIN)/python -m bench.impact
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,16 +189,21 @@ class DecisionLog:
             return conn.execute(query).scalar_one()
 
     def scan(self, *, batch: int = 1000, limit: int | None = None,
+             columns: Sequence[str] | None = None,
              **filters: Any) -> Iterator[list[dict[str, Any]]]:
         """Every matching row (``filters`` as :meth:`count`), newest first, in batches of
-        ``batch`` stored rows (dicts of columns): a long replay never holds the whole log
-        in memory, and each batch is one short indexed query."""
+        ``batch`` stored rows (dicts of ``columns``, default all): a long replay never holds
+        the whole log in memory, and each batch is one short indexed query. Naming only the
+        columns needed saves most of the reading (SQLite's times are parsed in Python)."""
         table = DecisionRow.__table__
+        wanted = [table.c[c] for c in columns or _COLUMNS]
+        if table.c.id not in wanted:
+            wanted.insert(0, table.c.id)
         last: str | None = None
         left = limit
         while left is None or left > 0:
             size = batch if left is None else min(batch, left)
-            query = self._filtered(select(table), **filters).order_by(table.c.id.desc())
+            query = self._filtered(select(*wanted), **filters).order_by(table.c.id.desc())
             if last is not None:
                 query = query.where(table.c.id < last)
             with self.engine.connect() as conn:

@@ -66,6 +66,7 @@ class DecisionRow(Base):
         Index("ix_decisions_time", "time"),
         Index("ix_decisions_provider_id", "provider", "id"),
         Index("ix_decisions_policy_action", "policy", "action"),
+        Index("ix_decisions_policy_id", "policy", "id"),       # replays, newest first
     )
 
 

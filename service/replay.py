@@ -21,9 +21,12 @@ from engine.replay import Impact, Logged
 from service.bundles import files_from
 from service.decision_log import DecisionLog
 
-__all__ = ["BATCH", "draft_files", "draft_store", "logged_from_row", "run_impact"]
+__all__ = ["BATCH", "COLUMNS", "draft_files", "draft_store", "logged_from_row", "run_impact"]
 
 BATCH = 1000     # rows per query: one short read, then a thousand decisions
+# what a replay reads of a row; not time, provider, token, digest, latency or bundle
+COLUMNS = ("id", "policy", "action", "version", "as_of", "lang", "facts", "outcome", "fired",
+           "results", "findings", "pinned", "hetu_checks")
 
 
 def logged_from_row(row: dict[str, Any]) -> Logged:
@@ -85,8 +88,8 @@ def run_impact(log: DecisionLog, store: PolicyStore, policy: str, *,
     ``progress`` is called with the number of rows after each batch.
     """
     impact = Impact(store, version=version, examples=examples, lang=lang)
-    for rows in log.scan(batch=BATCH, limit=limit, policy=policy, action=action,
-                         since=since, until=until):
+    for rows in log.scan(batch=BATCH, limit=limit, columns=COLUMNS, policy=policy,
+                         action=action, since=since, until=until):
         impact.add(logged_from_row(r) for r in rows)
         if progress is not None:
             progress(len(rows))
