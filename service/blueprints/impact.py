@@ -36,7 +36,9 @@ class PolicyImpact(MethodView):
     @blp.arguments(ImpactRequestSchema())
     @blp.response(200, ImpactSchema)
     @blp.doc(**documented({
+        400: "`malformed_json`: the body is not JSON",
         404: "`unknown_policy` (not in the draft)",
+        413: "`payload_too_large`: the body (the draft's files) is over 1 MiB",
         422: "`invalid_policy`: `details.problems` lists every file:line problem of the "
              "draft, nothing is replayed; `too_many_decisions`: more than `IMPACT_MAX_ROWS` "
              "match, narrow since/until or action, or pass limit; `invalid_request`",
