@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-http lint clean browser
+.PHONY: run test bench bench-http bench-impact lint clean browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench: $(STAMP)
 
 bench-http: $(STAMP)
 	$(BIN)/python -m bench.http
+
+bench-impact: $(STAMP)
+	$(BIN)/python -m bench.impact
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

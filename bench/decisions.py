@@ -10,7 +10,9 @@ anything. Printed:
    engine on exactly those cases;
 3. scaling: a 1000-row parameter table against a 10-row one, a generated 300-rule action
    against a 10-rule one;
-4. memory: RSS before and after 20,000 decisions.
+4. memory: RSS before and after 20,000 decisions;
+5. replay (``rehab-rules impact``): µs per logged decision read from a temporary SQLite log of
+   5,000 rows of the same workload, decided again and compared, against ``decide`` alone.
 
 Run: ``make bench`` (or ``.venv/bin/python -m bench.decisions [--seconds S]``).
 """
@@ -166,6 +168,33 @@ def memory(store: PolicyStore, work: list[dict[str, Any]]) -> tuple[float, float
     return before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def replay(store: PolicyStore, work: list[dict[str, Any]], rows: int = 5000,
+           ) -> tuple[float, float]:
+    """µs per decision: replaying a SQLite log of ``rows`` decisions, and ``decide`` alone
+    on the same decisions, measured back to back (best of 3 each)."""
+    from bench.impact import seed_log
+    from service.replay import run_impact
+
+    with tempfile.TemporaryDirectory() as tmp:
+        log = seed_log(f"sqlite:///{Path(tmp) / 'log.db'}", store, work, rows)
+        policies = sorted({w["policy"] for w in work})
+        counts = {p: log.count(policy=p) for p in policies}
+        replay_s, decide_s = [], []
+        items = [work[i % len(work)] for i in range(rows)]
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for p in policies:
+                report = run_impact(log, store, p)
+                assert report["replayed"] == report["unchanged"] == counts[p], report
+            replay_s.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            for w in items:
+                decide(store, **w)
+            decide_s.append(time.perf_counter() - t0)
+        log.engine.dispose()
+    return min(replay_s) / rows * 1e6, min(decide_s) / rows * 1e6
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
@@ -194,6 +223,10 @@ def main(argv: list[str] | None = None) -> None:
     before, after = memory(store, work)
     print(f"  max RSS {before:.1f} MiB → {after:.1f} MiB over 20,000 decisions "
           f"(+{after - before:.1f} MiB)")
+    replay_us, decide_us = replay(store, work)
+    print(f"  {replay_us:9.1f} µs  replay: read from a SQLite log, decide again, compare")
+    print(f"  {decide_us:9.1f} µs  the same decisions through decide alone")
+    print(f"  ratio replay / decide: {replay_us / decide_us:.2f} (target ≤ 1.30)")
     store.close()
 
 

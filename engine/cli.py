@@ -29,8 +29,10 @@ __all__ = ["main"]
 class _Commands(click.Group):
     """Built-in commands plus those other packages register by entry point."""
 
+    plugin_group = "rehab_rules.commands"
+
     def _plugins(self) -> dict[str, Any]:
-        return {ep.name: ep for ep in entry_points(group="rehab_rules.commands")}
+        return {ep.name: ep for ep in entry_points(group=self.plugin_group)}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self._plugins()})
@@ -44,6 +46,12 @@ class _Commands(click.Group):
             except Exception as exc:   # a broken plugin must not take the engine's CLI down
                 click.echo(f"warning: command {name!r} is unavailable: {exc}", err=True)
         return command
+
+
+class _FixturesCommands(_Commands):
+    """``fixtures`` subcommands that need the service (``from-log`` reads the decision log)."""
+
+    plugin_group = "rehab_rules.fixtures_commands"
 
 
 @click.group(cls=_Commands)
@@ -302,9 +310,9 @@ def test_(paths: tuple[Path, ...], coverage: bool, root: Path) -> None:
         sys.exit(1)
 
 
-@main.group("fixtures")
+@main.group("fixtures", cls=_FixturesCommands)
 def fixtures_() -> None:
-    """Fixture cases: accept what a new version now decides."""
+    """Fixture cases: accept what a new version now decides; turn a logged decision into one."""
 
 
 @fixtures_.command("accept")

@@ -23,8 +23,8 @@ from engine.model import Decision, Policy
 from engine.schema import YamlDate, shape_problems
 from engine.store import PolicyStore, collect_files
 
-__all__ = ["Case", "CaseResult", "coverage_gaps", "expectation", "load_cases", "load_suite",
-           "run_case", "with_inherited", "write_overrides"]
+__all__ = ["Case", "CaseResult", "append_cases", "coverage_gaps", "expectation", "load_cases",
+           "load_suite", "run_case", "with_inherited", "write_overrides"]
 
 
 class _Expect(Schema):
@@ -322,22 +322,32 @@ def write_overrides(results: list[CaseResult], root: Path) -> dict[Path, int]:
         by_file.setdefault(path, []).append(entry)
     for path, entries in by_file.items():
         base = next(r.case.inherited_from for r in results if r.case.version == path.parent.name)
-        dumped = yaml.safe_dump(entries, allow_unicode=True, sort_keys=False, width=100,
-                                default_flow_style=None)
-        block = "".join(f"  {line}\n" if line else "\n" for line in dumped.splitlines())
-        note = _ACCEPT_NOTE.format(version=path.parent.name, base=base)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.write_text(f"{note}cases:\n{block}", encoding="utf-8")
-            continue
-        text = path.read_text(encoding="utf-8")
-        doc = yaml.safe_load(text) or {}
-        if "cases" in doc and list(doc)[-1] != "cases":   # appending would land elsewhere
-            path = path.with_name(f"{path.stem}-accepted.yaml")
-            text = path.read_text(encoding="utf-8") if path.exists() else ""
-            doc = yaml.safe_load(text) or {} if text else {}
-        sep = "" if not text or text.endswith("\n") else "\n"
-        head = "" if "cases" in doc else "cases:\n"
-        note = "\n".join(f"  {line}" for line in note.splitlines()) + "\n"
-        path.write_text(f"{text}{sep}{head}{note}{block}", encoding="utf-8")
+        append_cases(path, entries, _ACCEPT_NOTE.format(version=path.parent.name, base=base))
     return {path: len(entries) for path, entries in by_file.items()}
+
+
+def append_cases(path: Path, entries: list[dict[str, Any]], note: str) -> Path:
+    """Append fixture cases (mappings as written in YAML) to ``path``, created if missing,
+    under a ``note`` comment; return the file written.
+
+    Appended text keeps the planner's comments and layout; a file whose ``cases`` is not its
+    last key gets a sibling ``<stem>-accepted.yaml`` instead, where appending stays valid.
+    """
+    dumped = yaml.safe_dump(entries, allow_unicode=True, sort_keys=False, width=100,
+                            default_flow_style=None)
+    block = "".join(f"  {line}\n" if line else "\n" for line in dumped.splitlines())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(f"{note}cases:\n{block}", encoding="utf-8")
+        return path
+    text = path.read_text(encoding="utf-8")
+    doc = yaml.safe_load(text) or {}
+    if "cases" in doc and list(doc)[-1] != "cases":   # appending would land elsewhere
+        path = path.with_name(f"{path.stem}-accepted.yaml")
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        doc = yaml.safe_load(text) or {} if text else {}
+    sep = "" if not text or text.endswith("\n") else "\n"
+    head = "" if "cases" in doc else "cases:\n"
+    note = "\n".join(f"  {line}" for line in note.splitlines()) + "\n"
+    path.write_text(f"{text}{sep}{head}{note}{block}", encoding="utf-8")
+    return path

@@ -1,4 +1,5 @@
-"""The service's commands for the ``rehab-rules`` CLI: ``db``, ``tokens`` and ``serve``.
+"""The service's commands for the ``rehab-rules`` CLI: ``db``, ``tokens``, ``serve``,
+``publish``, ``bundles``, ``impact`` and ``fixtures from-log`` (the last two read the log).
 
 The engine's CLI finds them through the ``rehab_rules.commands`` entry points, so the engine
 itself never imports Flask or SQLAlchemy.
@@ -6,22 +7,32 @@ itself never imports Flask or SQLAlchemy.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+from marshmallow import ValidationError
 from sqlalchemy.engine import make_url
 
-from engine import PolicyError
+from engine import EngineError, PolicyError, PolicyStore
+from engine.fixtures import append_cases, load_suite, run_case
+from engine.folder import PolicyFiles, read_folder
+from engine.replay import NotReplayable, fixture_case, render_report
+from engine.store import load_files
 from service.bundles import BundleStore, cli_actor
 from service.config import load_config
 from service.database import check_at_head, make_engine, upgrade
+from service.decision_log import DecisionLog
 from service.errors import DatabaseNotReady, NotFound
 from service.metrics import multiprocess_environment
+from service.replay import BATCH, draft_files, draft_store, logged_from_row, run_impact
+from service.schemas import Instant
 from service.tokens import ROLES, TokenStore
 
-__all__ = ["bundles", "db", "publish", "serve", "tokens"]
+__all__ = ["bundles", "db", "fixtures_from_log", "impact", "publish", "serve", "tokens"]
 
 _URL = click.option("--database-url", envvar="DATABASE_URL", show_envvar=True,
                     default=lambda: load_config()["DATABASE_URL"],
@@ -220,3 +231,155 @@ def gunicorn_args(host: str, port: int, workers: int, control_socket: bool = Tru
 def _safe(url: str) -> str:
     """The URL without its password, for printing."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+# -- impact of a draft, and a logged decision as a fixture case -----------------------------
+
+def _instant(_ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """--since/--until as the API reads them: an ISO date or date-time, UTC if no offset."""
+    if value is None:
+        return None
+    try:
+        return Instant().deserialize(value)
+    except ValidationError as exc:
+        raise click.BadParameter(" ".join(exc.messages), param=param) from None
+
+
+def _running_files(engine: Any, config: dict[str, Any]) -> PolicyFiles:
+    """The set the service runs: the active bundle, or POLICIES_DIR before any is published."""
+    bundles = BundleStore(engine)
+    active = bundles.active()
+    if active is not None:
+        return bundles.files(active.bundle_id)
+    files, problems = read_folder(config["POLICIES_DIR"])
+    if problems:
+        raise PolicyError(problems)
+    return files
+
+
+@click.command()
+@click.argument("policy")
+@click.option("--draft", "draft", type=click.Path(exists=True, file_okay=False,
+                                                   path_type=Path),
+              help="a policies folder (validated, never published); default: the running set")
+@click.option("--version", "version", metavar="VERSION",
+              help="replay every decision pinned to this version (e.g. the draft's new one); "
+                   "default: the version in force on each decision's dates")
+@click.option("--since", callback=_instant, help="logged at or after (ISO date or date-time)")
+@click.option("--until", callback=_instant, help="logged before (ISO date or date-time)")
+@click.option("--action", help="only decisions of this action")
+@click.option("--limit", type=click.IntRange(min=1), help="at most this many, newest first")
+@click.option("--examples", type=click.IntRange(min=0, max=1000), default=5,
+              show_default=True, help="decision ids kept per group and per rule")
+@click.option("--lang", type=click.Choice(["fi", "sv", "en"]),
+              help="language of the examples' new messages (default: each decision's own)")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@_URL
+def impact(policy: str, draft: Path | None, version: str | None, since: Any, until: Any,
+           action: str | None, limit: int | None, examples: int, lang: str | None,
+           as_json: bool, database_url: str) -> None:
+    """Replay the logged decisions of POLICY under a draft: how many would change, and how.
+
+    Each decision is decided again with its logged facts (personal codes as synthetic ones
+    with the logged validity) under the draft's version in force on its dates, or pinned to
+    --version; a logged what-if stays pinned to its own version. Decisions the draft cannot
+    judge are counted and listed with the reason. Needs --draft or --version.
+    """
+    if draft is None and version is None:
+        raise click.UsageError("give --draft DIR (a policies folder), --version VERSION, "
+                               "or both")
+    engine = make_engine(database_url)
+    try:
+        if draft is not None:
+            files, problems = read_folder(draft)
+            if problems:              # every problem at once, the files' own ones too
+                raise PolicyError(problems + load_files(files)[2])
+            files = draft_files(files, {}, label=files.root)
+        else:
+            files = _running_files(engine, load_config())
+        store = draft_store(files, policy)
+    except PolicyError as exc:
+        for p in exc.problems:
+            click.echo(str(p))
+        raise click.ClickException(f"{len(exc.problems)} problem(s) in the draft; nothing "
+                                   "replayed") from None
+    except EngineError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    log = DecisionLog(engine)
+    try:
+        total = log.count(policy=policy, action=action, since=since, until=until)
+        total = min(total, limit) if limit else total
+        options = dict(version=version, since=since, until=until, action=action, limit=limit,
+                       examples=examples, lang=lang)
+        if sys.stderr.isatty() and total > BATCH:
+            with click.progressbar(length=total, label=f"replaying {total} decisions",
+                                   file=sys.stderr) as bar:
+                report = run_impact(log, store, policy, progress=bar.update, **options)
+        else:
+            report = run_impact(log, store, policy, **options)
+    finally:
+        store.close()
+    report["draft"] = {"source": str(draft) if draft else "running set",
+                       "digest": files.digest}
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"impact on {policy} of {report['draft']['source']}"
+               + (f", pinned to {version}" if version else ", by date"))
+    click.echo(render_report(report))
+
+
+@click.command("from-log")
+@click.argument("decision_id")
+@click.option("--name", help="the case's name (default: 'from log <decision id>')")
+@click.option("--policies", "root", type=click.Path(path_type=Path), default=Path("policies"),
+              show_default=True, help="the folder whose version the case must pass under")
+@click.option("--fixtures", "fixtures_root", type=click.Path(path_type=Path),
+              default=Path("fixtures"), show_default=True)
+@_URL
+def fixtures_from_log(decision_id: str, name: str | None, root: Path, fixtures_root: Path,
+                      database_url: str) -> None:
+    """Append a logged decision as a case to the fixtures of the version it was made under:
+    its as_of, facts, outcome, fired rules, results and due dates. A personal code becomes a
+    synthetic one with the same validity, never the real one. The case is run at once."""
+    row = DecisionLog(make_engine(database_url)).get(decision_id)
+    if row is None:
+        raise click.ClickException(f"no decision {decision_id!r} in the log")
+    item = logged_from_row(row)
+    try:
+        entry = fixture_case(item, name)
+    except NotReplayable as exc:
+        raise click.ClickException(f"{exc.code}: {exc.reason}") from None
+    try:
+        store = PolicyStore.load(root)
+    except PolicyError as exc:
+        for p in exc.problems:
+            click.echo(str(p), err=True)
+        raise click.ClickException(f"{len(exc.problems)} problem(s) in {root}") from None
+    try:
+        if store.get_version(item.policy, item.version).digest != row["digest"]:
+            click.echo(f"note: {root}/{item.policy}/{item.version}.yaml is not the file that "
+                       "decided (its digest differs)", err=True)
+        path = fixtures_root / item.policy / item.version / f"{item.action}.yaml"
+        written = append_cases(path, [entry], _FROM_LOG_NOTE.format(id=item.id))
+        cases, problems = load_suite([written], store.policies)
+        mine = [c for c in cases if c.name == entry["name"] and not c.inherited_from]
+        results = [run_case(store, c) for c in mine[-1:]]
+    except EngineError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    finally:
+        store.close()
+    click.echo(f"wrote case {entry['name']!r} ({item.action}, as of {item.as_of}, "
+               f"{item.outcome}) into {written}")
+    for p in problems:
+        click.echo(str(p))
+    if not results or not results[0].ok:
+        for f in results[0].failures if results else ["the case was not read back"]:
+            click.echo(f"     {f}")
+        raise click.ClickException(f"the new case FAILS under {root}/{item.policy}/"
+                                   f"{item.version}.yaml; see above")
+    click.echo(f"the case passes under {item.policy} {item.version}")
+
+
+_FROM_LOG_NOTE = ("# Written by 'rehab-rules fixtures from-log {id}': what the service decided"
+                  ",\n# personal codes replaced by synthetic ones with the same validity.\n")

@@ -22,6 +22,8 @@ FIXTURES_DIR               ``fixtures`` beside POLICIES_DIR  fixture cases the e
 EXPLORER_OPEN              ``1``                           ``/explorer`` pages need no token
                                                            (``0``: any role's token)
 EXPLORER_TRY_OPEN_ON_LOOPBACK ``1``                        "try it" needs no token from 127/8
+IMPACT_MAX_ROWS            ``100000``                      most logged decisions one
+                                                           ``POST …/impact`` replays
 =========================  ==============================  =====================================
 
 The default SQLite file lives in ``VAR_DIR``: two servers started in one folder with different
@@ -51,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "FIXTURES_DIR": None,                # None: "fixtures" beside POLICIES_DIR
     "EXPLORER_OPEN": True,
     "EXPLORER_TRY_OPEN_ON_LOOPBACK": True,
+    "IMPACT_MAX_ROWS": 100_000,
     # flask-smorest / OpenAPI
     "API_TITLE": "rehab-rules",
     "API_VERSION": "v1",
@@ -63,7 +66,7 @@ DEFAULTS: dict[str, Any] = {
 ENV_KEYS = ("POLICIES_DIR", "DATABASE_URL", "REHAB_RULES_HASH_KEY", "VAR_DIR", "LOG_LEVEL",
             "TOKEN_CACHE_SECONDS", "METRICS_OPEN_ON_LOOPBACK", "POLICIES_BOOTSTRAP",
             "BUNDLE_CHECK_SECONDS", "FIXTURES_DIR", "EXPLORER_OPEN",
-            "EXPLORER_TRY_OPEN_ON_LOOPBACK")
+            "EXPLORER_TRY_OPEN_ON_LOOPBACK", "IMPACT_MAX_ROWS")
 _FLAGS = ("METRICS_OPEN_ON_LOOPBACK", "POLICIES_BOOTSTRAP", "EXPLORER_OPEN",
           "EXPLORER_TRY_OPEN_ON_LOOPBACK")
 _FALSE = ("0", "false", "no", "off")

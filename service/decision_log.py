@@ -11,15 +11,21 @@ import base64
 import binascii
 import datetime as dt
 import json
+import re
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Text, cast, func, select
 
 from service.models import DecisionRow
 
-__all__ = ["BadCursor", "DecisionLog", "LogEntry", "Page", "decode_cursor", "encode_cursor"]
+__all__ = ["RULE_ID", "BadCursor", "DecisionLog", "LogEntry", "Page", "decode_cursor",
+           "encode_cursor"]
+
+# what a rule id looks like (engine/schema.py refuses any other at load)
+RULE_ID = re.compile(r"[A-Z]{2,3}-[0-9]+[A-Za-z0-9-]*")
 
 _FINDINGS = ("violations", "warnings", "notices", "obligations")
 _COLUMNS = [c.name for c in DecisionRow.__table__.columns]
@@ -49,6 +55,8 @@ class LogEntry:
     latency_ms: float
     bundle_id: int | None = None
     pinned: bool = False        # the caller named the version: a what-if, not the rules in force
+    # what the policy could derive from each personal code (engine.replay.hetu_checks)
+    hetu_checks: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,8 +105,10 @@ class DecisionLog:
         values = dict(entry.__dict__)
         values["time"] = _utc(entry.time).strftime("%Y-%m-%d %H:%M:%S.%f")
         values["as_of"] = entry.as_of.isoformat()
-        for column in ("facts", "fired", "results", "findings"):
+        for column in ("facts", "fired", "results", "findings", "hetu_checks"):
             values[column] = json.dumps(values[column], ensure_ascii=False)
+        if entry.hetu_checks is None:
+            values["hetu_checks"] = None       # SQL NULL, as SQLAlchemy stores None
         connection = self.engine.raw_connection()
         try:
             connection.cursor().execute(_SQLITE_INSERT, values)
@@ -123,21 +133,18 @@ class DecisionLog:
              outcome: str | None = None, since: dt.datetime | None = None,
              until: dt.datetime | None = None, bundle: int | None = None,
              version: str | None = None, pinned: bool | None = None,
+             digest: str | None = None, fired: str | None = None,
              restrict_provider: bool = False) -> Page:
         """Newest first. ``restrict_provider`` limits the page to ``provider``'s rows;
-        ``pinned`` tells what-ifs (True) from decisions under the version in force (False)."""
+        ``pinned`` tells what-ifs (True) from decisions under the version in force (False);
+        ``fired`` keeps the decisions in which that rule fired."""
         table = DecisionRow.__table__
         query = select(table).order_by(table.c.id.desc()).limit(limit + 1)
         if restrict_provider:
             query = query.where(table.c.provider == provider)
-        for column, value in (("policy", policy), ("action", action), ("outcome", outcome),
-                              ("bundle_id", bundle), ("version", version), ("pinned", pinned)):
-            if value is not None:
-                query = query.where(table.c[column] == value)
-        if since is not None:
-            query = query.where(table.c.time >= _utc(since))
-        if until is not None:
-            query = query.where(table.c.time < _utc(until))
+        query = self._filtered(query, policy=policy, action=action, outcome=outcome,
+                               bundle_id=bundle, version=version, pinned=pinned,
+                               digest=digest, fired=fired, since=since, until=until)
         if cursor is not None:
             query = query.where(table.c.id < decode_cursor(cursor))
         with self.engine.connect() as conn:
@@ -146,9 +153,69 @@ class DecisionLog:
         items = [to_public(r._mapping) for r in rows[:limit]]
         return Page(items, encode_cursor(items[-1]["decision_id"]) if more else None)
 
-    def count(self) -> int:
+    def _filtered(self, query: Any, *, since: dt.datetime | None = None,
+                  until: dt.datetime | None = None, fired: str | None = None,
+                  **equal: Any) -> Any:
+        """``query`` narrowed by equal columns, a time window and a fired rule."""
+        table = DecisionRow.__table__
+        for column, value in equal.items():
+            if value is not None:
+                query = query.where(table.c[column] == value)
+        if since is not None:
+            query = query.where(table.c.time >= _utc(since))
+        if until is not None:
+            query = query.where(table.c.time < _utc(until))
+        if fired is not None:
+            query = query.where(self._fired(fired))
+        return query
+
+    def _fired(self, rule: str) -> Any:
+        """``fired`` holds ``rule``: the quoted id in the JSON text, case-sensitively on both
+        databases (SQLite's LIKE is not). Exact: an id is never a part of another quoted id,
+        and the caller has checked that ``rule`` looks like a rule id (no quotes)."""
+        if not RULE_ID.fullmatch(rule):
+            raise ValueError(f"not a rule id: {rule!r}")
+        needle = f'"{rule}"'
+        column = DecisionRow.__table__.c.fired
+        if self._sqlite:
+            return func.instr(column, needle) > 0
+        return func.strpos(cast(column, Text), needle) > 0
+
+    def count(self, **filters: Any) -> int:
+        """How many rows; with ``filters`` (as :meth:`list` takes them, ``bundle`` excepted),
+        how many match."""
+        query = self._filtered(select(func.count()).select_from(DecisionRow), **filters)
         with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(DecisionRow)).scalar_one()
+            return conn.execute(query).scalar_one()
+
+    def scan(self, *, batch: int = 1000, limit: int | None = None,
+             columns: Sequence[str] | None = None,
+             **filters: Any) -> Iterator[list[dict[str, Any]]]:
+        """Every matching row (``filters`` as :meth:`count`), newest first, in batches of
+        ``batch`` stored rows (dicts of ``columns``, default all): a long replay never holds
+        the whole log in memory, and each batch is one short indexed query. Naming only the
+        columns needed saves most of the reading (SQLite's times are parsed in Python)."""
+        table = DecisionRow.__table__
+        wanted = [table.c[c] for c in columns or _COLUMNS]
+        if table.c.id not in wanted:
+            wanted.insert(0, table.c.id)
+        last: str | None = None
+        left = limit
+        while left is None or left > 0:
+            size = batch if left is None else min(batch, left)
+            query = self._filtered(select(*wanted), **filters).order_by(table.c.id.desc())
+            if last is not None:
+                query = query.where(table.c.id < last)
+            with self.engine.connect() as conn:
+                rows = [dict(r._mapping) for r in conn.execute(query.limit(size))]
+            if not rows:
+                return
+            yield rows
+            last = rows[-1]["id"]
+            if left is not None:
+                left -= len(rows)
+            if len(rows) < size:
+                return
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -180,4 +247,5 @@ def to_public(row: Any) -> dict[str, Any]:
         "latency_ms": row["latency_ms"],
         "bundle": row["bundle_id"],
         "pinned": bool(row["pinned"]),
+        "hetu_checks": row.get("hetu_checks"),
     }

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from engine.facts import is_blank
+
 __all__ = [
     "HETU_PATTERN",
     "Masker",
@@ -227,12 +229,18 @@ class Masker:
 
     @staticmethod
     def personal_values(facts: dict[str, Any], personal: Iterable[str]) -> list[str]:
-        """The texts of the personal facts in ``facts`` (for :meth:`scrub_value`)."""
+        """The texts of the personal facts in ``facts`` (for :meth:`scrub_value`).
+
+        Blank ones are left out: a personal code sent as ``""`` or ``" "`` (the engine reads
+        it as not sent) is no one's code, and replacing every space or every position of
+        the other texts with its hash made the logged facts unreadable.
+        """
         out: list[str] = []
         for name in personal:
             value = facts.get(name)
             values = value if isinstance(value, (list, tuple)) else [value]
-            out.extend(str(v) for v in values if v is not None and not isinstance(v, bool))
+            out.extend(str(v) for v in values if v is not None and not isinstance(v, bool)
+                       and not is_blank(str(v)))
         return out
 
     def _hash_value(self, value: Any) -> Any:

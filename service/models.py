@@ -55,6 +55,10 @@ class DecisionRow(Base):
     bundle_id: Mapped[int | None] = mapped_column(Integer)   # the policy bundle it used
     # the caller named the version (a what-if) instead of letting as_of pick it
     pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # per personal fact, what the policy could derive from the code: {"valid", "temporary"}
+    # (migration 0004); a replay substitutes a synthetic code judged alike. None: logged before
+    hetu_checks: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True),
+                                                                nullable=True)
 
     __table_args__ = (
         Index("ix_decisions_bundle_id", "bundle_id", "id"),
@@ -62,6 +66,7 @@ class DecisionRow(Base):
         Index("ix_decisions_time", "time"),
         Index("ix_decisions_provider_id", "provider", "id"),
         Index("ix_decisions_policy_action", "policy", "action"),
+        Index("ix_decisions_policy_id", "policy", "id"),       # replays, newest first
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from engine.facts import parse_date
+from service.decision_log import RULE_ID
 
 __all__ = [
     "DecisionListSchema",
@@ -24,6 +25,8 @@ __all__ = [
     "DiffSchema",
     "ErrorEnvelopeSchema",
     "HealthSchema",
+    "ImpactRequestSchema",
+    "ImpactSchema",
     "LoggedDecisionSchema",
     "PolicyListSchema",
     "ReloadSchema",
@@ -35,6 +38,7 @@ _NAME = validate.Length(min=1, max=100)
 # would make PostgreSQL refuse the query instead of finding nothing.
 _NAME_CHARS = validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Not a policy, action or version name.")
 LANGS = ("fi", "sv", "en")
+_RULE_ID = validate.Regexp(f"^{RULE_ID.pattern}$", error="Not a rule id (e.g. CR-11-min-attached).")
 
 
 class StrictBoolean(fields.Boolean):
@@ -152,6 +156,10 @@ class LoggedDecisionSchema(_DecisionBody):
     token_id = fields.String()
     facts = fields.Dict(metadata={"description": "as sent, personal identity codes hashed"})
     latency_ms = fields.Float()
+    hetu_checks = fields.Dict(allow_none=True, metadata={
+        "description": "per personal fact, what the policy could derive from the code: "
+                       "{valid, temporary} (null for blank text); null for decisions logged "
+                       "before this was recorded"})
 
 
 class DecisionQuerySchema(StrictSchema):
@@ -168,6 +176,11 @@ class DecisionQuerySchema(StrictSchema):
     pinned = fields.Boolean(truthy={"true"}, falsy={"false"}, metadata={
         "description": "true: only pinned decisions (what-ifs); false: only those under the "
                        "version in force"})
+    digest = fields.String(validate=[validate.Length(min=1, max=80), validate.Regexp(
+        r"^[A-Za-z0-9:]+$", error="Not a digest.")], metadata={
+        "description": "only decisions made under the version with this digest"})
+    fired = fields.String(validate=[validate.Length(min=1, max=100), _RULE_ID], metadata={
+        "description": "only decisions in which this rule fired"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String(validate=validate.Length(min=1, max=200))
 
@@ -313,6 +326,49 @@ class DiffSchema(Schema):
     parameters = fields.Nested(DiffParametersSchema)
     actions = fields.Nested(DiffActionsSchema)
     rules = fields.Nested(DiffRulesSchema)
+
+
+class ImpactRequestSchema(StrictSchema):
+    files = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=300)),
+                        values=fields.String(), load_default=dict, metadata={
+                            "description": "the draft: \"<policy>/<version>.yaml\" → YAML "
+                                           "text, added to or replacing the running set's "
+                                           "files; validated whole, never published"})
+    version = fields.String(validate=[_NAME, _NAME_CHARS], metadata={
+        "description": "replay every decision pinned to this version (e.g. the draft's new "
+                       "one); without it, the version in force on each decision's dates"})
+    since = Instant(metadata={"description": "logged at or after (ISO date or date-time)"})
+    until = Instant(metadata={"description": "logged before (ISO date or date-time)"})
+    action = fields.String(validate=[_NAME, _NAME_CHARS])
+    limit = fields.Integer(strict=True, validate=validate.Range(min=1), metadata={
+        "description": "at most this many decisions, newest first"})
+    examples = fields.Integer(strict=True, load_default=5, validate=validate.Range(0, 1000),
+                              metadata={"description": "decision ids kept per group and rule"})
+    lang = fields.String(validate=validate.OneOf(LANGS), metadata={
+        "description": "language of the examples' new messages (default: each decision's)"})
+
+    @validates_schema
+    def _range(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "since" in data and "until" in data and data["since"] > data["until"]:
+            raise ValidationError("must not be later than until", "since")
+
+
+class ImpactSchema(Schema):
+    policy = fields.String()
+    version = fields.String(allow_none=True, metadata={"description": "pinned to, if any"})
+    draft = fields.Dict(metadata={"description": "digest of the draft set, files sent"})
+    window = fields.Dict()
+    read = fields.Integer(metadata={"description": "logged decisions read"})
+    replayed = fields.Integer()
+    unchanged = fields.Integer()
+    changed = fields.Dict(metadata={"description": "total, allow_to_deny, deny_to_allow, "
+                                                   "other, other_by_aspect"})
+    rules = fields.Dict(metadata={"description": "rule id → newly_fires, no_longer_fires, "
+                                                 "examples"})
+    examples = fields.Dict(metadata={"description": "per group: decision id, what changed, "
+                                                    "the values its changed rules read"})
+    not_replayable = fields.Dict(metadata={"description": "count, by_reason, decisions (with "
+                                                          "the reason), more"})
 
 
 # --- errors ---------------------------------------------------------------------------

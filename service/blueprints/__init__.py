@@ -1,7 +1,7 @@
 """The API's blueprints, registered in this order by ``create_app``."""
 
-from service.blueprints import admin, decisions, health, metrics, policies
+from service.blueprints import admin, decisions, health, impact, metrics, policies
 
 __all__ = ["BLUEPRINTS"]
 
-BLUEPRINTS = (health.blp, policies.blp, decisions.blp, admin.blp, metrics.blp)
+BLUEPRINTS = (health.blp, policies.blp, impact.blp, decisions.blp, admin.blp, metrics.blp)

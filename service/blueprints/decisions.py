@@ -15,6 +15,7 @@ from flask import g, jsonify
 from flask.views import MethodView
 
 from engine import Decision, decide
+from engine.replay import hetu_checks
 from service.auth import DECIDERS, READERS, require
 from service.decision_log import BadCursor, LogEntry
 from service.errors import Forbidden, InvalidRequest, NotFound, documented
@@ -132,6 +133,7 @@ def _record(decision: Decision, answer: dict[str, Any], facts: dict[str, Any],
         latency_ms=round(latency_ms, 3),
         bundle_id=decision.bundle,
         pinned=decision.pinned,
+        hetu_checks=hetu_checks(facts, personal),
     ))
     log.info("decision %s %s/%s@%s%s %s by %s in %.2f ms", g.decision_id, decision.policy,
              decision.action, decision.version, " (pinned)" if decision.pinned else "",

@@ -25,7 +25,8 @@ def test_openapi_lists_every_endpoint_with_bearer_security(client):
     assert spec["openapi"].startswith("3.")
     assert set(spec["paths"]) == {
         "/v1/health", "/v1/policies", "/v1/policies/{policy}/versions/{version}",
-        "/v1/policies/{policy}/diff", "/v1/decisions", "/v1/decisions/{decision_id}",
+        "/v1/policies/{policy}/diff", "/v1/policies/{policy}/impact", "/v1/decisions",
+        "/v1/decisions/{decision_id}",
         "/v1/admin/reload", "/v1/admin/bundles", "/v1/admin/bundles/{bundle_id}",
         "/v1/admin/bundles/{bundle_id}/activate", "/metrics"}
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
@@ -45,6 +46,8 @@ def test_openapi_documents_every_error_a_view_can_answer(client):
     assert responses[("get", "/v1/policies/{policy}/versions/{version}")] == {"401", "403",
                                                                               "404"}
     assert responses[("post", "/v1/admin/reload")] == {"401", "403", "422"}
+    assert responses[("post", "/v1/policies/{policy}/impact")] == {"400", "401", "403", "404",
+                                                                   "413", "422"}
     assert responses[("get", "/v1/health")] == set()
     error = spec["paths"]["/v1/decisions"]["post"]["responses"]["422"]
     assert "no_version_in_force" in error["description"]

@@ -1,4 +1,5 @@
-"""rehab-rules db | tokens | serve (service/cli.py)."""
+"""rehab-rules db | tokens | serve | publish | bundles | impact | fixtures from-log
+(service/cli.py)."""
 
 from __future__ import annotations
 
@@ -137,3 +138,132 @@ def test_publish_refuses_a_broken_folder_with_every_problem(url, policies_dir):
     assert "latest.yaml:1: version file 'latest' is not named for its date" in result.output
     assert "nothing published" in result.output
     assert "bundle" not in run(cli.bundles, "list", "--database-url", url).output
+
+
+# --- impact and fixtures from-log --------------------------------------------------------
+
+HETU_RULE = """\
+  - id: TS-4-bad-code
+    action: day
+    when: client is present and not valid_hetu(client)
+    effect: deny
+    cite: {seed: "000", section: "4"}
+    message: {fi: "Virheellinen tunnus", sv: "Ogiltig beteckning", en: "Invalid code"}
+"""
+
+
+@pytest.fixture
+def logged(tmp_path, sqlite_url):
+    """A policy folder whose 2025-01 also refuses an invalid personal code, and a SQLite log
+    of decisions made under it: (policies folder, url, decision ids)."""
+    from tests.service.conftest import (
+        HETU,
+        VERSION_1,
+        Tokens,
+        decision_body,
+        make_app,
+        write_policies,
+    )
+
+    root = write_policies(tmp_path / "policies")
+    (root / "tiny" / "2025-01.yaml").write_text(VERSION_1 + HETU_RULE, encoding="utf-8")
+    url = sqlite_url
+    app = make_app(root, url, tmp_path / "var")
+    client, tokens = app.test_client(), Tokens(app.extensions["rehab_rules"].tokens)
+    ids = [client.post("/v1/decisions", json=decision_body(facts=facts),
+                       headers=tokens["provider"]).get_json()["decision_id"]
+           for facts in ({"hours": 5.5}, {"hours": 7, "client": HETU},
+                         {"hours": 7, "client": "131052-308X"}, {"hours": 8})]
+    return root, url, ids
+
+
+def _draft(tmp_path, root, old: str, new: str):
+    import shutil
+
+    draft = tmp_path / "draft"
+    shutil.copytree(root, draft)
+    target = draft / "tiny" / "2025-01.yaml"
+    target.write_text(target.read_text().replace(old, new), encoding="utf-8")
+    return draft
+
+
+def test_impact_of_a_draft_folder(logged, tmp_path):
+    import json
+
+    root, url, ids = logged
+    draft = _draft(tmp_path, root, "min_hours: 6", "min_hours: 5")
+    result = run(cli.impact, "tiny", "--draft", str(draft), "--database-url", url)
+    assert result.exit_code == 0, result.output
+    assert "4 logged decision(s) read: 4 replayed, 3 unchanged, 1 changed, 0 not " \
+           "replayable" in result.output
+    assert "deny → allow: 1" in result.output and ids[0] in result.output
+    assert "TS-1-too-short: no longer fires in 1" in result.output
+    as_json = json.loads(run(cli.impact, "tiny", "--draft", str(draft), "--json",
+                             "--database-url", url).output)
+    assert as_json["changed"]["deny_to_allow"] == 1 and as_json["draft"]["source"] == str(draft)
+    # the personal codes were judged as before: valid stays allowed, invalid stays denied
+    assert as_json["unchanged"] == 3
+
+
+def test_impact_pinned_to_a_version_of_the_running_set(logged):
+    url = logged[1]
+    result = run(cli.impact, "tiny", "--version", "2025-06", "--json", "--database-url", url)
+    assert result.exit_code == 0, result.output
+    import json
+
+    report = json.loads(result.output)
+    # 2025-06: 5 h minimum, no TS-4: 5.5 h allowed, the invalid code no longer denied
+    assert report["changed"]["deny_to_allow"] == 2
+    assert report["rules"]["TS-4-bad-code"]["no_longer_fires"] == 1
+
+
+def test_impact_refuses_a_broken_draft_and_a_missing_choice(logged, tmp_path):
+    root, url, _ = logged
+    draft = _draft(tmp_path, root, "min_hours: 6", "min_hours: [")
+    result = run(cli.impact, "tiny", "--draft", str(draft), "--database-url", url)
+    assert result.exit_code == 1
+    assert f"{draft / 'tiny' / '2025-01.yaml'}:" in result.output
+    assert "nothing replayed" in result.output
+    assert run(cli.impact, "tiny", "--database-url", url).exit_code == 2
+    assert run(cli.impact, "tiny", "--version", "2025-01", "--since", "yesterday",
+               "--database-url", url).exit_code == 2
+
+
+def test_from_log_round_trips_a_decision_with_a_personal_code(logged, tmp_path):
+    import yaml
+
+    from tests.service.conftest import HETU
+
+    root, url, ids = logged
+    fixtures = tmp_path / "fixtures"
+    for decision_id in ids[1:3]:
+        result = run(cli.fixtures_from_log, decision_id, "--policies", str(root),
+                     "--fixtures", str(fixtures), "--database-url", url)
+        assert result.exit_code == 0, result.output
+        assert "the case passes under tiny 2025-01" in result.output
+    written = fixtures / "tiny" / "2025-01" / "day.yaml"
+    text = written.read_text()
+    assert HETU not in text and "131052-308X" not in text and "hetu#" not in text
+    cases = yaml.safe_load(text)["cases"]
+    from engine.functions import valid_hetu
+
+    assert [valid_hetu(c["facts"]["client"]) for c in cases] == [True, False]
+    assert cases[1]["expect"] == {"outcome": "deny", "fired": ["TS-4-bad-code"]}
+    assert cases[0]["name"] == f"from log {ids[1]}" and cases[0]["lang"] == "fi"
+    # and the engine's own runner agrees
+    from engine.cli import main
+
+    checked = CliRunner().invoke(main, ["test", str(fixtures), "--policies", str(root)])
+    assert checked.exit_code == 0 and "2 passed, 0 failed" in checked.output
+
+
+def test_from_log_says_when_the_case_would_not_pass(logged, tmp_path):
+    root, url, ids = logged
+    changed = _draft(tmp_path, root, "min_hours: 6", "min_hours: 5")
+    result = run(cli.fixtures_from_log, ids[0], "--name", "short day", "--policies",
+                 str(changed), "--fixtures", str(tmp_path / "fx"), "--database-url", url)
+    assert result.exit_code == 1
+    assert "not the file that decided" in result.output
+    assert "the new case FAILS" in result.output and "outcome: expected deny" in result.output
+    assert run(cli.fixtures_from_log, "01900000-0000-7000-8000-000000000000",
+               "--database-url", url).exit_code == 1

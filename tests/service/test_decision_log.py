@@ -37,7 +37,7 @@ def test_migration_creates_both_tables_with_their_columns(any_db_url):
     columns = {c["name"] for c in inspector.get_columns("decisions")}
     assert columns == {"id", "time", "provider", "token_id", "policy", "version", "digest",
                        "action", "as_of", "lang", "facts", "outcome", "fired", "results",
-                       "findings", "latency_ms", "bundle_id", "pinned"}
+                       "findings", "latency_ms", "bundle_id", "pinned", "hetu_checks"}
     pinned = next(c for c in inspector.get_columns("decisions") if c["name"] == "pinned")
     assert pinned["nullable"] is False and pinned["default"] is not None
     assert "ix_decisions_pinned" in {i["name"] for i in inspector.get_indexes("decisions")}
@@ -142,3 +142,55 @@ def test_cursor_is_opaque_and_checked():
     for bad in ("", "!!", encode_cursor("not-a-uuid"), "YWJj"):
         with pytest.raises(BadCursor):
             decode_cursor(bad)
+
+
+def test_hetu_checks_round_trip_and_null_before_0004(any_db_url):
+    """Stored beside the hashed facts; rows logged before migration 0004 read None."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from service.database import alembic_config, upgrade
+
+    engine = make_engine(any_db_url)
+    log = DecisionLog(engine)
+    checks = {"client": {"valid": True, "temporary": False}, "blank": None}
+    new, plain = entry(1, hetu_checks=checks), entry(2)
+    log.record(new)
+    log.record(plain)
+    assert log.get(new.id)["hetu_checks"] == checks
+    assert log.get(plain.id)["hetu_checks"] is None
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM decisions WHERE hetu_checks IS NULL")
+                            ).scalar_one() == 1            # SQL NULL, not JSON null
+    command.downgrade(alembic_config(engine), "0003")
+    try:
+        assert "hetu_checks" not in {c["name"] for c in inspect(engine).get_columns("decisions")}
+    finally:
+        upgrade(engine)
+    assert log.get(new.id)["hetu_checks"] is None
+
+
+def test_digest_and_fired_filters(log):
+    entries = [entry(0, fired=["CR-1-a", "CR-10"]), entry(1, fired=["CR-1"], digest="sha256:cd"),
+               entry(2, fired=["cr-1"]), entry(3, fired=[])]
+    for e in entries:
+        log.record(e)
+    ids = lambda page: [d["decision_id"] for d in page.items]  # noqa: E731
+    assert ids(log.list(limit=50, fired="CR-1")) == [entries[1].id]     # exact, case too
+    assert ids(log.list(limit=50, fired="CR-1-a")) == [entries[0].id]
+    assert ids(log.list(limit=50, fired="CR-10")) == [entries[0].id]
+    assert ids(log.list(limit=50, digest="sha256:cd")) == [entries[1].id]
+    assert log.count(fired="CR-1", digest="sha256:cd") == 1
+    with pytest.raises(ValueError):
+        log.list(limit=50, fired='CR-1" OR 1=1')
+
+
+def test_scan_reads_every_matching_row_in_batches(log):
+    entries = [entry(n) for n in range(7)] + [entry(7, policy="other")]
+    for e in entries:
+        log.record(e)
+    batches = list(log.scan(batch=3, policy="tiny"))
+    assert [len(b) for b in batches] == [3, 3, 1]
+    assert [r["id"] for b in batches for r in b] == [e.id for e in reversed(entries[:7])]
+    assert [len(b) for b in log.scan(batch=3, limit=4, policy="tiny")] == [3, 1]
+    assert log.count(policy="tiny", since=T0 + dt.timedelta(minutes=5)) == 2

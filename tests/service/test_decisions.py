@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.conftest import PROVIDER_A, Tokens, decision_body, make_app
+from tests.service.conftest import HETU, PROVIDER_A, Tokens, decision_body, make_app
 
 REAL_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
@@ -142,6 +142,36 @@ def test_list_filters_and_pages(client, tokens):
     assert seen == ids[::-1]
 
 
+def test_list_by_fired_rule_and_digest(any_app):
+    client = any_app.test_client()
+    tokens = Tokens(any_app.extensions["rehab_rules"].tokens)
+    short = [post(client, tokens, facts={"hours": 5}).get_json() for _ in range(2)]
+    post(client, tokens, facts={"hours": 8})
+    noted = post(client, tokens, facts={"hours": 8, "note": "x"}).get_json()
+    get = lambda q: [d["decision_id"] for d in client.get(  # noqa: E731
+        "/v1/decisions", query_string=q, headers=tokens["auditor"]).get_json()["decisions"]]
+    assert get({"fired": "TS-1-too-short"}) == [d["decision_id"] for d in reversed(short)]
+    assert get({"fired": "TS-2-note"}) == [noted["decision_id"]]
+    assert get({"fired": "TS-1"}) == []                  # a whole id, never a prefix
+    assert len(get({"digest": noted["digest"]})) == 4
+    assert get({"digest": "sha256:0"}) == []
+
+
+def test_what_the_policy_derived_from_a_personal_code_is_logged_beside_its_hash(client,
+                                                                                   tokens):
+    decided = post(client, tokens, facts={"hours": 7, "client": HETU}).get_json()
+    logged = client.get(f"/v1/decisions/{decided['decision_id']}",
+                        headers=tokens["auditor"]).get_json()
+    assert logged["facts"]["client"].startswith("hetu#")
+    assert logged["hetu_checks"] == {"client": {"valid": True, "temporary": False}}
+    blank = post(client, tokens, facts={"hours": 7, "client": " "}).get_json()
+    assert client.get(f"/v1/decisions/{blank['decision_id']}", headers=tokens["auditor"]
+                      ).get_json()["hetu_checks"] == {"client": None}
+    none = post(client, tokens, facts={"hours": 7}).get_json()
+    assert client.get(f"/v1/decisions/{none['decision_id']}", headers=tokens["auditor"]
+                      ).get_json()["hetu_checks"] == {}
+
+
 def test_list_by_time(client, tokens):
     post(client, tokens)
     now = dt.datetime.now(dt.UTC)
@@ -166,7 +196,8 @@ def test_list_by_time(client, tokens):
                                    "since=2025-W20-1", "until=20250512",
                                    "since=2025-06-01&until=2025-05-01",
                                    "pinned=yes", "pinned=1", "pinned=", "version=a%20b",
-                                   "version=%00"])
+                                   "version=%00", "fired=TS-1%22", "fired=%25", "fired=ts-1",
+                                   "digest=a%20b"])
 def test_bad_list_queries_are_422(client, tokens, query):
     """Each names one field (since > until is said of since)."""
     response = client.get(f"/v1/decisions?{query}", headers=tokens["auditor"])

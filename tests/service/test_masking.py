@@ -80,6 +80,18 @@ def test_mask_facts_hashes_personal_facts_and_scrubs_everything_else():
     assert facts["client"] == "not-a-valid-code"          # the caller's dict is untouched
 
 
+def test_a_blank_personal_code_leaves_the_other_texts_alone():
+    """A code sent as "" or " " (read as not sent) once had its hash put at every position
+    or for every space of the other facts; found by replaying the log (make bench)."""
+    masker = Masker(b"k")
+    for blank in ("", " ", "\u200b"):
+        masked = masker.mask_facts({"client": blank, "upcoming": "   ", "note": "a b"},
+                                   {"client"})
+        assert masked == {"client": masker.hash(blank), "upcoming": "   ", "note": "a b"}
+        assert masker.scrub_value(["a b"], masker.personal_values({"client": blank},
+                                                                  {"client"})) == ["a b"]
+
+
 def test_personal_lists_are_hashed_item_by_item():
     masker = Masker(b"k")
     assert masker.mask_facts({"ids": [HETU, None]}, {"ids"}) == {"ids": [masker.hash(HETU),

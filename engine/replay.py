@@ -1,0 +1,419 @@
+"""Replaying logged decisions under another policy set, and what changed.
+
+Before a planner's draft goes live, the question is not "do the fixtures pass" but "which real
+decisions would now come out differently". The decision log holds every request the service
+judged (facts, outcome, fired rules, results, messages); :class:`Impact` decides each of them
+again under a draft set and sorts them: unchanged, allow→deny, deny→allow, other changes
+(rules fired, results, obligation due dates, messages only), and not replayable, each with a
+reason. Nothing is dropped silently: a logged request the draft refuses is counted and listed.
+
+The log never holds a personal identity code in clear: a ``hetu`` fact is stored as
+``hetu#<hmac>``. What the policy language can derive from a code is only whether it is valid
+and whether it is temporary (:func:`engine.functions.valid_hetu`, ``temporary_hetu``), so the
+service records exactly that at decision time (:func:`hetu_checks`), and a replay puts back a
+*synthetic* code with the same validity and temporariness (:func:`synthetic_hetu`). The
+engine then judges it as it judged the original. Equal hashes give equal synthetic codes, so
+a rule comparing two codes still sees them equal. A synthetic valid code is born 2080–2099
+(century sign ``A``, year 80–99), so it cannot be a living person's code.
+
+This module knows nothing of databases: the service turns log rows into :class:`Logged`.
+
+>>> synthetic_hetu("hetu#00000000000000000000000000000000", valid=True, temporary=False)
+'010180A0025'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.decide import decide
+from engine.errors import EngineError
+from engine.facts import is_blank
+from engine.functions import temporary_hetu, valid_hetu
+from engine.model import Decision
+from engine.store import PolicyStore
+
+__all__ = [
+    "GROUPS",
+    "Impact",
+    "Logged",
+    "NotReplayable",
+    "fixture_case",
+    "hetu_checks",
+    "render_report",
+    "restore_facts",
+    "synthetic_hetu",
+]
+
+# the change groups of a report, in the order they are shown
+GROUPS = ("allow_to_deny", "deny_to_allow", "other")
+_FINDINGS = ("violations", "warnings", "notices", "obligations")
+_HASH = re.compile(r"^hetu#[0-9a-f]{32}$")
+_HETU_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+MAX_LISTED = 1000      # decisions listed as not replayable; the count is always exact
+
+
+class NotReplayable(Exception):
+    """A logged decision that cannot be judged again; ``code`` is stable, ``reason`` says why."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+@dataclass(frozen=True)
+class Logged:
+    """One logged decision as the replay needs it; ``facts`` are as stored (masked)."""
+
+    id: str
+    policy: str
+    action: str
+    version: str
+    as_of: dt.date
+    lang: str
+    facts: dict[str, Any]
+    outcome: str
+    fired: tuple[str, ...]
+    results: dict[str, Any]
+    findings: dict[str, Any]
+    pinned: bool = False
+    # what the policy could derive from each personal code (see hetu_checks); None: the row
+    # was logged before these were recorded
+    hetu_checks: dict[str, Any] | None = None
+
+
+# -- personal identity codes ----------------------------------------------------------------
+
+def _check(value: Any) -> dict[str, bool] | None:
+    """What the engine could learn from one code; None for blank text (the engine saw none)."""
+    if not isinstance(value, str) or is_blank(value):
+        return None
+    return {"valid": valid_hetu(value), "temporary": temporary_hetu(value)}
+
+
+def hetu_checks(facts: dict[str, Any], personal: Iterable[str]) -> dict[str, Any]:
+    """For each personal fact sent: ``{"valid", "temporary"}`` (a list for a list of codes),
+    or None for blank text. Recorded beside the hashed facts so that a replay can judge the
+    decision as the engine did, without the code.
+
+    >>> hetu_checks({"client": "131052-308T", "hours": 7}, {"client"})
+    {'client': {'valid': True, 'temporary': False}}
+    """
+    out: dict[str, Any] = {}
+    for name in sorted(personal):
+        if name not in facts or facts[name] is None:
+            continue
+        value = facts[name]
+        out[name] = [_check(v) for v in value] if isinstance(value, list) else _check(value)
+    return out
+
+
+def synthetic_hetu(seed: str, valid: bool, temporary: bool = False) -> str:
+    """A made-up code, the same for the same ``seed`` (a hash), valid or not as asked.
+
+    Born 2080–2099 (sign ``A``), so never a living person's; individual number 900–999 when
+    temporary, else 002–899. An invalid one has the right shape and a wrong check character.
+    """
+    n = int(re.sub(r"[^0-9a-f]", "", seed.rpartition("#")[2].lower())[:12] or "0", 16)
+    day, n = 1 + n % 28, n // 28
+    month, n = 1 + n % 12, n // 12
+    year, n = 80 + n % 20, n // 20
+    serial = 900 + n % 100 if temporary else 2 + n % 898
+    digits = f"{day:02d}{month:02d}{year:02d}{serial:03d}"
+    check = int(digits) % 31
+    if not valid:
+        check = (check + 1) % 31
+    return f"{digits[:6]}A{digits[6:]}{_HETU_CHECK[check]}"
+
+
+def _restore(name: str, stored: Any, check: Any) -> Any:
+    if isinstance(stored, list):
+        checks = check if isinstance(check, list) else [check] * len(stored)
+        return [_restore(name, s, c) for s, c in zip(stored, checks, strict=False)]
+    if check is None:
+        return ""                                # blank text: the engine saw none
+    seed = stored if isinstance(stored, str) else repr(stored)
+    return synthetic_hetu(seed, bool(check.get("valid")), bool(check.get("temporary")))
+
+
+def _hashed(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(_hashed(v) for v in value)
+    return isinstance(value, str) and bool(_HASH.match(value))
+
+
+def restore_facts(item: Logged) -> dict[str, Any]:
+    """The logged facts with every hashed personal code replaced by a synthetic one that the
+    policy judges alike. Raises :class:`NotReplayable` for a code whose checks were never
+    recorded (a row logged before they were)."""
+    facts = dict(item.facts)
+    checks = item.hetu_checks
+    for name, check in (checks or {}).items():
+        if name in facts:
+            facts[name] = _restore(name, facts[name], check)
+    if checks is None:
+        hashed = sorted(n for n, v in facts.items() if _hashed(v))
+        if hashed:
+            raise NotReplayable("hetu_unknown", f"{', '.join(hashed)}: a personal identity "
+                                "code logged before its validity was recorded; the hash "
+                                "alone cannot be judged")
+    return facts
+
+
+# -- comparing -----------------------------------------------------------------------------
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) \
+            and not isinstance(a, bool) and not isinstance(b, bool):
+        return abs(a - b) < 1e-9
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def _differences(item: Logged, d: Decision) -> list[str]:
+    """Which aspects differ: outcome, fired, results, obligations (due dates), messages."""
+    out = []
+    if d.outcome != item.outcome:
+        out.append("outcome")
+    if set(d.fired) != set(item.fired):
+        out.append("fired")
+    if not _same(_json(d.results), item.results):
+        out.append("results")
+    logged = item.findings or {}
+    dues = {o.rule: o.due for o in d.obligations}
+    if dues != {o.get("rule"): o.get("due") for o in logged.get("obligations") or []}:
+        out.append("obligations")
+    new = [(f.rule, f.message) for k in _FINDINGS for f in getattr(d, k)]
+    old = [(f.get("rule"), f.get("message")) for k in _FINDINGS for f in logged.get(k) or []]
+    if sorted(new) != sorted(old):
+        out.append("messages")
+    return out
+
+
+@dataclass
+class _Rule:
+    newly_fires: int = 0
+    no_longer_fires: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+class Impact:
+    """Replays logged decisions of one policy under ``store`` and keeps the counts.
+
+    ``version`` pins every replay to that version (a draft version not yet in force, or any
+    other); without it a decision is replayed under the version in force on its dates, as the
+    service would decide it (``version_by`` included), and a logged what-if (pinned) stays
+    pinned to its own version. ``examples`` is how many decision ids each group and each rule
+    keeps; examples are decided once more with ``explain`` for the values their changed rules
+    read, with messages in ``lang`` (default: the decision's own language).
+    """
+
+    def __init__(self, store: PolicyStore, *, version: str | None = None, examples: int = 5,
+                 lang: str | None = None):
+        self.store, self.version, self.examples, self.lang = store, version, examples, lang
+        self.read = 0
+        self.unchanged = 0
+        self.groups: dict[str, list[dict[str, Any]]] = {g: [] for g in GROUPS}
+        self.counts: Counter[str] = Counter()
+        self.aspects: Counter[str] = Counter()
+        self.rules: dict[str, _Rule] = {}
+        self.refused: list[dict[str, str]] = []
+        self.refused_by: Counter[str] = Counter()
+        self.changed_ids: dict[str, list[str]] = {g: [] for g in GROUPS}
+
+    def _decide(self, item: Logged, facts: dict[str, Any], explain: bool = False,
+                lang: str | None = None) -> Decision:
+        version = self.version or (item.version if item.pinned else None)
+        return decide(self.store, policy=item.policy, action=item.action, as_of=item.as_of,
+                      facts=facts, lang=lang or item.lang, explain=explain, version=version)
+
+    def add(self, items: Iterable[Logged]) -> None:
+        """Replay a batch of logged decisions."""
+        for item in items:
+            self.read += 1
+            try:
+                facts = restore_facts(item)
+                decision = self._decide(item, facts)
+            except NotReplayable as exc:
+                self._refuse(item, exc.code, exc.reason)
+                continue
+            except EngineError as exc:
+                self._refuse(item, exc.code, exc.message)
+                continue
+            aspects = _differences(item, decision)
+            if not aspects:
+                self.unchanged += 1
+                continue
+            self._changed(item, facts, decision, aspects)
+
+    def _refuse(self, item: Logged, code: str, reason: str) -> None:
+        self.refused_by[code] += 1
+        if len(self.refused) < MAX_LISTED:
+            self.refused.append({"decision_id": item.id, "as_of": item.as_of.isoformat(),
+                                 "action": item.action, "code": code, "reason": reason})
+
+    def _changed(self, item: Logged, facts: dict[str, Any], decision: Decision,
+                 aspects: list[str]) -> None:
+        if "outcome" in aspects:
+            group = f"{item.outcome}_to_{decision.outcome}"
+        else:
+            group = "other"
+            for aspect in aspects:
+                self.aspects[aspect] += 1
+            if aspects == ["messages"]:
+                self.aspects["messages_only"] += 1
+        self.counts[group] += 1
+        self.changed_ids[group].append(item.id)
+        newly = sorted(set(decision.fired) - set(item.fired))
+        gone = sorted(set(item.fired) - set(decision.fired))
+        for rule in newly + gone:
+            entry = self.rules.setdefault(rule, _Rule())
+            if rule in newly:
+                entry.newly_fires += 1
+            else:
+                entry.no_longer_fires += 1
+            if len(entry.examples) < self.examples:
+                entry.examples.append(item.id)
+        if len(self.groups[group]) < self.examples:
+            self.groups[group].append(self._example(item, facts, decision, aspects,
+                                                    newly, gone))
+
+    def _example(self, item: Logged, facts: dict[str, Any], decision: Decision,
+                 aspects: list[str], newly: list[str], gone: list[str]) -> dict[str, Any]:
+        """One changed decision, with the values read by the rules whose firing changed (or,
+        when none did, by every rule that fired)."""
+        explained = self._decide(item, facts, explain=True, lang=self.lang)
+        watched = set(newly + gone) or set(decision.fired)
+        mattered: dict[str, Any] = {}
+        for entry in explained.trace or ():
+            if entry.rule in watched:
+                mattered.update(entry.reads)
+        messages = [f.to_dict() for k in _FINDINGS for f in getattr(explained, k)
+                    if f.rule in newly]
+        return {
+            "decision_id": item.id, "action": item.action, "as_of": item.as_of.isoformat(),
+            "logged_version": item.version, "replayed_version": decision.version,
+            "before": item.outcome, "after": decision.outcome, "changed": aspects,
+            "newly_fired": newly, "no_longer_fired": gone,
+            "facts_that_mattered": _json(mattered), "new_messages": messages,
+        }
+
+    def report(self) -> dict[str, Any]:
+        """Counts, per-rule changes, examples and the decisions that could not be replayed."""
+        replayed = self.read - sum(self.refused_by.values())
+        changed = sum(self.counts.values())
+        return {
+            "read": self.read,
+            "replayed": replayed,
+            "unchanged": self.unchanged,
+            "changed": {
+                "total": changed,
+                **{g: self.counts[g] for g in GROUPS},
+                "other_by_aspect": {a: self.aspects[a] for a in
+                                    ("fired", "results", "obligations", "messages",
+                                     "messages_only")},
+            },
+            "rules": {rule: {"newly_fires": r.newly_fires, "no_longer_fires": r.no_longer_fires,
+                             "examples": r.examples}
+                      for rule, r in sorted(self.rules.items())},
+            "examples": self.groups,
+            "not_replayable": {
+                "count": sum(self.refused_by.values()),
+                "by_reason": dict(sorted(self.refused_by.items())),
+                "decisions": self.refused,
+                "more": max(0, sum(self.refused_by.values()) - len(self.refused)),
+            },
+        }
+
+
+# -- text ----------------------------------------------------------------------------------
+
+_LABELS = {"allow_to_deny": "allow → deny", "deny_to_allow": "deny → allow",
+           "other": "other changes"}
+
+
+def render_report(report: dict[str, Any]) -> str:
+    """The report as a planner reads it on a terminal."""
+    c = report["changed"]
+    lines = [f"{report['read']} logged decision(s) read: {report['replayed']} replayed, "
+             f"{report['unchanged']} unchanged, {c['total']} changed, "
+             f"{report['not_replayable']['count']} not replayable"]
+    for group in GROUPS:
+        lines.append(f"  {_LABELS[group]}: {c[group]}")
+    aspects = c["other_by_aspect"]
+    if c["other"]:
+        lines.append("    " + ", ".join(f"{k.replace('_', ' ')} {v}"
+                                        for k, v in aspects.items() if v))
+    if report["rules"]:
+        lines.append("rules:")
+        for rule, r in report["rules"].items():
+            parts = []
+            if r["newly_fires"]:
+                parts.append(f"newly fires in {r['newly_fires']}")
+            if r["no_longer_fires"]:
+                parts.append(f"no longer fires in {r['no_longer_fires']}")
+            lines.append(f"  {rule}: {', '.join(parts)}  (e.g. {', '.join(r['examples'])})")
+    for group in GROUPS:
+        for ex in report["examples"][group]:
+            lines.append(f"{_LABELS[group]} {ex['decision_id']} ({ex['action']}, as of "
+                         f"{ex['as_of']}, {ex['logged_version']} → {ex['replayed_version']}): "
+                         f"{', '.join(ex['changed'])}")
+            if ex["newly_fired"] or ex["no_longer_fired"]:
+                lines.append(f"    fires now {ex['newly_fired']}, no longer "
+                             f"{ex['no_longer_fired']}")
+            if ex["facts_that_mattered"]:
+                lines.append("    read: " + ", ".join(
+                    f"{k}={v}" for k, v in ex["facts_that_mattered"].items()))
+            for m in ex["new_messages"]:
+                lines.append(f"    {m['rule']}: {m['message']}")
+    refused = report["not_replayable"]
+    if refused["count"]:
+        lines.append("not replayable: " + ", ".join(f"{k} {v}"
+                                                    for k, v in refused["by_reason"].items()))
+        for r in refused["decisions"]:
+            lines.append(f"  {r['decision_id']} ({r['action']}, as of {r['as_of']}): "
+                         f"{r['code']}: {r['reason']}")
+        if refused["more"]:
+            lines.append(f"  … and {refused['more']} more")
+    return "\n".join(lines)
+
+
+# -- a logged decision as a fixture case ---------------------------------------------------
+
+def fixture_case(item: Logged, name: str | None = None) -> dict[str, Any]:
+    """A fixture case (the mapping written to YAML) that expects what the log says was
+    decided: outcome, fired rules, results and obligation due dates. Personal codes become
+    synthetic ones with the same validity (:func:`restore_facts`), never the real ones."""
+    facts = restore_facts(item)
+    case: dict[str, Any] = {"name": name or f"from log {item.id}", "action": item.action,
+                            "as_of": item.as_of}
+    if item.lang != "en":
+        case["lang"] = item.lang
+    case["facts"] = facts
+    expect: dict[str, Any] = {"outcome": item.outcome, "fired": list(item.fired)}
+    if item.results:
+        expect["results"] = dict(item.results)
+    dues = {o["rule"]: o["due"] for o in (item.findings or {}).get("obligations") or []
+            if o.get("due")}
+    if dues:
+        expect["obligations"] = dues
+    case["expect"] = expect
+    return case

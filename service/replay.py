@@ -1,0 +1,101 @@
+"""The impact of a draft: the decision log read in batches and replayed under the draft.
+
+Shared by ``rehab-rules impact`` and ``POST /v1/policies/{policy}/impact``. A draft is
+validated whole like anything published, but it is only ever loaded into a store of its own:
+it is never stored as a bundle, never activated, and the running set is never touched. The
+replay itself is :class:`engine.replay.Impact`; this module turns log rows into
+:class:`engine.replay.Logged` and reads them newest first, one indexed query per batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from engine import PolicyError, PolicyStore
+from engine.errors import UnknownPolicy
+from engine.folder import PolicyFiles
+from engine.pyeval import PythonEvaluator
+from engine.replay import Impact, Logged
+from service.bundles import files_from
+from service.decision_log import DecisionLog
+
+__all__ = ["BATCH", "COLUMNS", "draft_files", "draft_store", "logged_from_row", "run_impact"]
+
+BATCH = 1000     # rows per query: one short read, then a thousand decisions
+# what a replay reads of a row; not time, provider, token, digest, latency or bundle
+COLUMNS = ("id", "policy", "action", "version", "as_of", "lang", "facts", "outcome", "fired",
+           "results", "findings", "pinned", "hetu_checks")
+
+
+def logged_from_row(row: dict[str, Any]) -> Logged:
+    """A stored row (or a public log entry) as the replay reads it."""
+    def get(key: str, public: str | None = None) -> Any:
+        return row[key] if key in row else row[public or key]
+
+    as_of = get("as_of")
+    return Logged(
+        id=get("id", "decision_id"), policy=row["policy"], action=row["action"],
+        version=row["version"],
+        as_of=as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(as_of),
+        lang=row["lang"], facts=dict(row["facts"] or {}), outcome=row["outcome"],
+        fired=tuple(row["fired"] or ()), results=dict(row["results"] or {}),
+        findings=dict(row["findings"]) if "findings" in row else {
+            k: row.get(k) or [] for k in ("violations", "warnings", "notices", "obligations")},
+        pinned=bool(row.get("pinned")), hetu_checks=row.get("hetu_checks"))
+
+
+def draft_files(running: PolicyFiles, sent: dict[str, str],
+                label: str = "draft") -> PolicyFiles:
+    """The running set's files with ``sent`` (``{"<policy>/<version>.yaml": text}``) added
+    or replacing theirs: a draft of one new version file is the whole set plus that file.
+    Problems are reported under ``label/<policy>/<version>.yaml``.
+
+    Raises :class:`PolicyError` with every problem of the result, as publishing would.
+    """
+    files, problems = files_from(sent, label) if sent else (PolicyFiles(label), [])
+    if problems:
+        raise PolicyError(problems)
+    merged = PolicyFiles(label, {**running.files, **files.files})
+    # the Python evaluator registers nothing in the rule engine's process-wide host
+    PolicyStore.from_files(merged, evaluator=PythonEvaluator()).close()
+    return merged
+
+
+def draft_store(files: PolicyFiles, policy: str) -> PolicyStore:
+    """A store of ``policy``'s files only, on the rule engine the service decides with.
+
+    The whole set has been validated already; compiling only the policy replayed keeps a
+    large set's other rulesets out of the engine. Close it when done.
+    """
+    prefix = f"{policy}/"
+    mine = {rel: data for rel, data in files.files.items() if rel.startswith(prefix)}
+    if not mine:
+        known = sorted({rel.partition("/")[0] for rel in files.files})
+        raise UnknownPolicy(f"the draft has no policy {policy!r}; known: {', '.join(known)}",
+                            {"policy": policy})
+    return PolicyStore.from_files(PolicyFiles(files.root, mine))
+
+
+def run_impact(log: DecisionLog, store: PolicyStore, policy: str, *,
+               version: str | None = None, since: dt.datetime | None = None,
+               until: dt.datetime | None = None, action: str | None = None,
+               limit: int | None = None, examples: int = 5, lang: str | None = None,
+               progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Replay every logged decision of ``policy`` in the window under ``store``; the report.
+
+    ``progress`` is called with the number of rows after each batch.
+    """
+    impact = Impact(store, version=version, examples=examples, lang=lang)
+    for rows in log.scan(batch=BATCH, limit=limit, columns=COLUMNS, policy=policy,
+                         action=action, since=since, until=until):
+        impact.add(logged_from_row(r) for r in rows)
+        if progress is not None:
+            progress(len(rows))
+    report = impact.report()
+    return {"policy": policy, "version": version,
+            "window": {"since": since.isoformat() if since else None,
+                       "until": until.isoformat() if until else None,
+                       "action": action, "limit": limit},
+            **report}

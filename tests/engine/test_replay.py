@@ -1,0 +1,182 @@
+"""Replaying logged decisions under a draft (engine/replay.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+
+import pytest
+
+from engine import PolicyStore, decide
+from engine.functions import temporary_hetu, valid_hetu
+from engine.replay import (
+    Impact,
+    Logged,
+    fixture_case,
+    hetu_checks,
+    render_report,
+    restore_facts,
+    synthetic_hetu,
+)
+from tests.conftest import DEMO, write_policy
+
+VALID, TEMPORARY, INVALID = "131052-308T", "010594Y9021", "131052-308X"
+_ids = itertools.count(1)
+
+
+def logged(store: PolicyStore, facts: dict, *, lang: str = "en", checks: bool = True,
+           as_of: str = "2024-05-01", version: str | None = None) -> Logged:
+    """What the service logs for one decision: personal codes hashed, checks beside them."""
+    d = decide(store, policy="demo", action="day", as_of=as_of, facts=facts, lang=lang,
+               version=version)
+    answer = d.to_dict()
+    masked = {k: "hetu#" + hashlib.sha256(v.encode()).hexdigest()[:32]
+              if k in d.personal_facts else v for k, v in facts.items()}
+    return Logged(
+        id=f"id-{next(_ids):04d}", policy="demo", action="day", version=d.version,
+        as_of=d.as_of, lang=lang, facts=masked, outcome=d.outcome, fired=d.fired,
+        results=answer["results"], pinned=d.pinned,
+        findings={k: answer[k] for k in ("violations", "warnings", "notices", "obligations")},
+        hetu_checks=hetu_checks(facts, d.personal_facts) if checks else None)
+
+
+@pytest.fixture
+def draft(tmp_path):
+    """The demo with min_hours 5 (was 6): a one-parameter change."""
+    root = tmp_path / "draft"
+    write_policy(root, DEMO.replace("min_hours: 6", "min_hours: 5"))
+    store = PolicyStore.load(root)
+    yield store
+    store.close()
+
+
+def test_synthetic_codes_keep_validity_and_temporariness_and_equality():
+    for seed, valid, temporary in itertools.product(
+            ["hetu#" + hashlib.sha256(bytes([i])).hexdigest()[:32] for i in range(50)],
+            (True, False), (True, False)):
+        code = synthetic_hetu(seed, valid, temporary)
+        assert valid_hetu(code) is valid
+        assert temporary_hetu(code) is (valid and temporary)
+        assert code == synthetic_hetu(seed, valid, temporary)
+        assert code[6] == "A" and int(code[4:6]) >= 80          # born 2080–2099
+    assert synthetic_hetu("hetu#" + "1" * 32, True) != synthetic_hetu("hetu#" + "2" * 32, True)
+
+
+def test_hetu_checks_record_what_the_engine_could_derive():
+    facts = {"code": TEMPORARY, "codes": [VALID, INVALID], "blank": " ", "hours": 7}
+    assert hetu_checks(facts, {"code", "codes", "blank", "absent"}) == {
+        "code": {"valid": True, "temporary": True},
+        "codes": [{"valid": True, "temporary": False}, {"valid": False, "temporary": False}],
+        "blank": None}
+
+
+def test_restored_facts_hold_synthetic_codes_never_the_hash(demo_store):
+    item = logged(demo_store, {"hours": 7, "kind": "a", "code": VALID})
+    facts = restore_facts(item)
+    assert valid_hetu(facts["code"]) and facts["code"] != VALID
+    blank = logged(demo_store, {"hours": 7, "kind": "a", "code": "  "})
+    assert restore_facts(blank)["code"] == ""
+    legacy = logged(demo_store, {"hours": 7, "kind": "a", "code": VALID}, checks=False)
+    with pytest.raises(Exception, match="before its validity was recorded"):
+        restore_facts(legacy)
+
+
+def test_a_one_parameter_draft_gives_exact_counts(demo_store, draft):
+    items = [
+        logged(demo_store, {"hours": 5.5, "kind": "a"}),                    # deny → allow
+        logged(demo_store, {"hours": 4.5, "kind": "a"}),                    # still deny
+        logged(demo_store, {"hours": 5.5, "kind": "a", "code": INVALID}),   # deny, by TT-6 only
+        logged(demo_store, {"hours": 5.5, "kind": "a", "code": VALID}),     # deny → allow
+        logged(demo_store, {"hours": 7, "kind": "a", "code": TEMPORARY}),   # unchanged
+        logged(demo_store, {"hours": 7, "kind": "b"}, lang="fi"),           # unchanged
+        logged(demo_store, {"hours": 7, "kind": "a", "code": VALID}, checks=False),
+    ]
+    impact = Impact(draft, examples=10)
+    impact.add(items[:4])
+    impact.add(items[4:])                                       # batches add up
+    report = impact.report()
+    assert (report["read"], report["replayed"], report["unchanged"]) == (7, 6, 3)
+    assert report["changed"]["deny_to_allow"] == 2 and report["changed"]["allow_to_deny"] == 0
+    # still denied, by the invalid code alone: TT-1 no longer fires, its message is gone
+    assert report["changed"]["other"] == 1
+    assert report["changed"]["other_by_aspect"] == {
+        "fired": 1, "results": 0, "obligations": 0, "messages": 1, "messages_only": 0}
+    assert report["changed"]["total"] == 3
+    assert report["rules"] == {"TT-1-short": {
+        "newly_fires": 0, "no_longer_fires": 3,
+        "examples": [items[0].id, items[2].id, items[3].id]}}
+    examples = report["examples"]["deny_to_allow"]
+    assert [e["decision_id"] for e in examples] == [items[0].id, items[3].id]
+    assert examples[0]["facts_that_mattered"] == {"hours": 5.5}
+    assert examples[0]["before"] == "deny" and examples[0]["after"] == "allow"
+    refused = report["not_replayable"]
+    assert refused["count"] == 1 and refused["by_reason"] == {"hetu_unknown": 1}
+    assert refused["decisions"][0]["decision_id"] == items[6].id
+    text = render_report(report)
+    assert "7 logged decision(s) read: 6 replayed, 3 unchanged, 3 changed, 1 not replayable" \
+        in text
+    assert "TT-1-short: no longer fires in 3" in text and "hetu_unknown" in text
+
+
+def test_other_changes_are_told_apart(demo_store, tmp_path):
+    root = tmp_path / "other"
+    write_policy(root, DEMO.replace("add_months(start, 6)", "add_months(start, 7)")
+                 .replace('en: "Too short: {hours} h"', 'en: "Short: {hours} h"')
+                 .replace("a: {min_size: 6, max_size: 12}", "a: {min_size: 5, max_size: 12}"))
+    store = PolicyStore.load(root)
+    try:
+        items = [logged(demo_store, {"hours": 7, "kind": "a", "start": "2026-01-31"}),
+                 logged(demo_store, {"hours": 5, "kind": "b"}),
+                 logged(demo_store, {"hours": 5, "kind": "b"}, lang="fi"),
+                 logged(demo_store, {"hours": 7, "kind": "a"}),
+                 logged(demo_store, {"hours": 7, "kind": "b"})]
+        impact = Impact(store)
+        impact.add(items)
+        report = impact.report()
+    finally:
+        store.close()
+    # 1: due date and size result; 2: message only (en); 3: fi message unchanged;
+    # 4: size result; 5: unchanged (kind b)
+    assert report["unchanged"] == 2
+    assert report["changed"]["other"] == 3
+    assert report["changed"]["other_by_aspect"] == {
+        "fired": 0, "results": 2, "obligations": 1, "messages": 3, "messages_only": 1}
+    assert report["rules"] == {}
+
+
+def test_pinning_and_refusals(demo_store, tmp_path):
+    root = tmp_path / "two"
+    write_policy(root)
+    write_policy(root, DEMO.replace('version: "2024-01"', 'version: "2027-01"').replace(
+        "effective_from: 2024-01-01", "effective_from: 2027-01-01").replace(
+        "min_hours: 6", "min_hours: 5"), version="2027-01")
+    store = PolicyStore.load(root)
+    try:
+        items = [logged(demo_store, {"hours": 5.5, "kind": "a"}),
+                 logged(demo_store, {"hours": 5.5, "kind": "a"}, as_of="2023-06-01",
+                        version="2024-01")]
+        by_date = Impact(store)
+        by_date.add(items)
+        pinned = Impact(store, version="2027-01")
+        pinned.add(items)
+        unknown = Impact(store, version="2030-01")
+        unknown.add(items[:1])
+    finally:
+        store.close()
+    # by date 2024-01 is in force (and a logged what-if stays pinned to its version)
+    assert by_date.report()["unchanged"] == 2
+    assert pinned.report()["changed"]["deny_to_allow"] == 2
+    assert pinned.report()["examples"]["deny_to_allow"][0]["replayed_version"] == "2027-01"
+    assert unknown.report()["not_replayable"]["by_reason"] == {"unknown_version": 1}
+
+
+def test_a_logged_decision_becomes_a_case_with_a_synthetic_code(demo_store):
+    item = logged(demo_store, {"hours": 5, "kind": "a", "code": INVALID,
+                               "start": "2026-08-31"}, lang="sv")
+    case = fixture_case(item, name="short")
+    assert case["name"] == "short" and case["lang"] == "sv"
+    assert case["facts"]["code"] not in (INVALID, item.facts["code"])
+    assert not valid_hetu(case["facts"]["code"])
+    assert case["expect"] == {"outcome": "deny", "fired": list(item.fired),
+                              "results": item.results,
+                              "obligations": {"TT-3-due": "2027-02-28"}}

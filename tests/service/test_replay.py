@@ -1,0 +1,94 @@
+"""Reading the log and replaying it under a draft (service/replay.py), SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import PolicyError
+from engine.errors import UnknownPolicy
+from engine.folder import read_folder
+from service.decision_log import DecisionLog
+from service.replay import draft_files, draft_store, logged_from_row, run_impact
+from tests.service.conftest import HETU, VERSION_1, Tokens, decision_body
+
+# hours 5.5 (denied by 6 h), 5 (denied by both), 7 (allowed by both), with and without a code
+HOURS = [5.5, 5.5, 5, 7, 7, 5.5]
+
+
+@pytest.fixture
+def seeded(any_app):
+    """Six real decisions logged by the app (2025-01: at least 6 h), one with a code."""
+    client = any_app.test_client()
+    tokens = Tokens(any_app.extensions["rehab_rules"].tokens)
+    ids = []
+    for i, hours in enumerate(HOURS):
+        facts = {"hours": hours, **({"client": HETU} if i == 1 else {})}
+        answer = client.post("/v1/decisions", json=decision_body(facts=facts),
+                             headers=tokens["provider"]).get_json()
+        ids.append(answer["decision_id"])
+    return any_app, ids
+
+
+def test_a_draft_that_changes_one_parameter_gives_exact_counts(seeded, policies_dir):
+    app, ids = seeded
+    running, _ = read_folder(policies_dir)
+    files = draft_files(running, {"tiny/2025-01.yaml": VERSION_1.replace(
+        "min_hours: 6", "min_hours: 5.5")})
+    store = draft_store(files, "tiny")
+    log = app.extensions["rehab_rules"].log
+    seen = []
+    try:
+        report = run_impact(log, store, "tiny", examples=10, progress=seen.append)
+    finally:
+        store.close()
+    assert (report["read"], report["replayed"], report["unchanged"]) == (6, 6, 2)
+    assert report["changed"]["deny_to_allow"] == 3
+    assert report["changed"]["allow_to_deny"] == 0
+    # 5 h is still too short, but its message now says "< 5.5 h"
+    assert report["changed"]["other"] == 1
+    assert report["changed"]["other_by_aspect"]["messages_only"] == 1
+    assert [e["decision_id"] for e in report["examples"]["other"]] == [ids[2]]
+    assert {e["decision_id"] for e in report["examples"]["deny_to_allow"]} == {
+        ids[0], ids[1], ids[5]}
+    assert report["rules"]["TS-1-too-short"]["no_longer_fires"] == 3
+    assert report["not_replayable"]["count"] == 0
+    assert seen == [6]                        # one batch
+
+
+def test_window_action_and_limit(seeded, policies_dir):
+    app = seeded[0]
+    running, _ = read_folder(policies_dir)
+    store = draft_store(draft_files(running, {}), "tiny")
+    log = app.extensions["rehab_rules"].log
+    try:
+        newest = run_impact(log, store, "tiny", limit=2)
+        other = run_impact(log, store, "tiny", action="night")
+    finally:
+        store.close()
+    assert newest["read"] == 2 and newest["unchanged"] == 2
+    assert other["read"] == 0
+
+
+def test_rows_become_logged_decisions(seeded):
+    app, ids = seeded
+    log: DecisionLog = app.extensions["rehab_rules"].log
+    rows = [r for batch in log.scan(policy="tiny") for r in batch]
+    item = logged_from_row(next(r for r in rows if r["id"] == ids[1]))
+    assert item.facts["client"].startswith("hetu#")
+    assert item.hetu_checks == {"client": {"valid": True, "temporary": False}}
+    assert item.findings["violations"][0]["rule"] == "TS-1-too-short"
+    public = logged_from_row(log.get(ids[1]))
+    assert public == item
+
+
+def test_a_broken_or_foreign_draft_is_refused(policies_dir):
+    running, _ = read_folder(policies_dir)
+    with pytest.raises(PolicyError) as refused:
+        draft_files(running, {"tiny/2025-01.yaml": VERSION_1.replace("min_hours: 6",
+                                                                     "min_hours: [")})
+    assert refused.value.problems[0].path == "draft/tiny/2025-01.yaml"
+    with pytest.raises(PolicyError):
+        draft_files(running, {"nested/tiny/x.yaml": "x: 1"})
+    with pytest.raises(UnknownPolicy):
+        draft_store(draft_files(running, {}), "other")
+
