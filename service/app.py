@@ -21,6 +21,7 @@ from service.bundles import BundleStore
 from service.config import load_config
 from service.database import check_at_head, make_engine
 from service.decision_log import DecisionLog
+from service.decisions import DecisionHandler
 from service.extensions import ServiceApi, Services
 from service.masking import Masker, ScrubFilter, load_or_create_key
 from service.metrics import Metrics
@@ -42,6 +43,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     var_dir = Path(app.config["VAR_DIR"])
     metrics = Metrics()
     bundles = BundleStore(engine)
+    decision_log = DecisionLog(engine)
+    masker = Masker(load_or_create_key(app.config["REHAB_RULES_HASH_KEY"], var_dir))
     bootstrap = app.config["POLICIES_BOOTSTRAP"]
     if bootstrap is None:
         bootstrap = engine.dialect.name == "sqlite"
@@ -50,10 +53,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                               check_seconds=float(app.config["BUNDLE_CHECK_SECONDS"]),
                               metrics=metrics),
         bundles=bundles,
-        log=DecisionLog(engine),
+        log=decision_log,
         tokens=TokenStore(engine, float(app.config["TOKEN_CACHE_SECONDS"])),
-        masker=Masker(load_or_create_key(app.config["REHAB_RULES_HASH_KEY"], var_dir)),
+        masker=masker,
         metrics=metrics,
+        decisions=DecisionHandler(decision_log, masker, metrics),
     )
 
     api = ServiceApi(app, spec_kwargs={"info": {

@@ -92,26 +92,36 @@ class DecisionLog:
 
     def record(self, entry: LogEntry) -> None:
         """One row, committed before the caller answers: a decision is never unlogged."""
+        self.record_many([entry])
+
+    def record_many(self, entries: list[LogEntry]) -> None:
+        """Several rows in one transaction (a batch request): all are logged, or none and the
+        caller answers with an error."""
+        if not entries:
+            return
         if self._sqlite:
-            self._record_sqlite(entry)
+            self._record_sqlite(entries)
             return
         with self.engine.begin() as conn:
-            conn.execute(self._insert, [dict(entry.__dict__)])  # no deep copy
+            conn.execute(self._insert, [dict(e.__dict__) for e in entries])  # no deep copy
 
-    def _record_sqlite(self, entry: LogEntry) -> None:
+    def _record_sqlite(self, entries: list[LogEntry]) -> None:
         """The same INSERT straight through the driver: on SQLite the Core layer costs as
         much as the write itself, on the path every decision takes. Values are stored as
         SQLAlchemy would store them, so reads and time filters see no difference."""
-        values = dict(entry.__dict__)
-        values["time"] = _utc(entry.time).strftime("%Y-%m-%d %H:%M:%S.%f")
-        values["as_of"] = entry.as_of.isoformat()
-        for column in ("facts", "fired", "results", "findings", "hetu_checks"):
-            values[column] = json.dumps(values[column], ensure_ascii=False)
-        if entry.hetu_checks is None:
-            values["hetu_checks"] = None       # SQL NULL, as SQLAlchemy stores None
+        rows = []
+        for entry in entries:
+            values = dict(entry.__dict__)
+            values["time"] = _utc(entry.time).strftime("%Y-%m-%d %H:%M:%S.%f")
+            values["as_of"] = entry.as_of.isoformat()
+            for column in ("facts", "fired", "results", "findings", "hetu_checks"):
+                values[column] = json.dumps(values[column], ensure_ascii=False)
+            if entry.hetu_checks is None:
+                values["hetu_checks"] = None       # SQL NULL, as SQLAlchemy stores None
+            rows.append(values)
         connection = self.engine.raw_connection()
         try:
-            connection.cursor().execute(_SQLITE_INSERT, values)
+            connection.cursor().executemany(_SQLITE_INSERT, rows)
             connection.commit()
         finally:
             connection.close()

@@ -53,6 +53,7 @@ __all__ = [
     "PayloadTooLarge",
     "ServiceError",
     "Unauthorized",
+    "client_error",
     "documented",
     "error_response",
     "init_app",
@@ -129,6 +130,21 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     422: "invalid_request",
 }
+
+
+def client_error(exc: BaseException) -> tuple[int, dict[str, Any]] | None:
+    """``(status, error)`` for an error that is the client's (4xx), else ``None``.
+
+    The batch endpoint answers each item's error with it; the handler below does the same
+    for a single request.
+    """
+    if isinstance(exc, ServiceError) and exc.status < 500:
+        return exc.status, redact(_capped(exc.to_dict()))
+    if isinstance(exc, EngineError) and not isinstance(exc, EvaluationError):
+        for family, status in _ENGINE_STATUS:
+            if isinstance(exc, family):
+                return status, redact(_capped(exc.to_dict()))
+    return None
 
 
 def error_response(exc: BaseException):

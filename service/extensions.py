@@ -13,6 +13,7 @@ from flask_smorest import Api
 
 from service.bundles import BundleStore
 from service.decision_log import DecisionLog
+from service.decisions import DecisionHandler
 from service.errors import error_response
 from service.masking import Masker
 from service.metrics import Metrics
@@ -40,6 +41,7 @@ class Services:
     tokens: TokenStore
     masker: Masker
     metrics: Metrics
+    decisions: DecisionHandler
 
 
 def services() -> Services:

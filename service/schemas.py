@@ -190,6 +190,27 @@ class DecisionQuerySchema(StrictSchema):
             raise ValidationError("must not be later than until", "since")
 
 
+class BatchRequestSchema(StrictSchema):
+    decisions = fields.List(fields.Raw(), required=True, metadata={
+        "description": "up to 1,000 decision requests, each shaped like the body of "
+                       "`POST /v1/decisions`; each is checked on its own"})
+
+
+class BatchItemSchema(Schema):
+    index = fields.Integer(metadata={"description": "the item's place in the request"})
+    status = fields.Integer(metadata={"description": "200, or the HTTP status the item alone "
+                                                     "would have had"})
+    decision = fields.Nested(DecisionResponseSchema)
+    error = fields.Dict(metadata={"description": "`{code, message, details}` as in any error"})
+
+
+class BatchResponseSchema(Schema):
+    results = fields.List(fields.Nested(BatchItemSchema), metadata={
+        "description": "one per request item, in order"})
+    decided = fields.Integer()
+    failed = fields.Integer()
+
+
 class DecisionListSchema(Schema):
     decisions = fields.List(fields.Nested(LoggedDecisionSchema))
     next_cursor = fields.String(allow_none=True)

@@ -7,23 +7,29 @@ or how rows are stored.
 
 from __future__ import annotations
 
-import datetime as dt
-import time
 from typing import Any
 
 from flask import g, jsonify
 from flask.views import MethodView
+from marshmallow import ValidationError
 
-from engine import Decision, decide
-from engine.replay import hetu_checks
 from service.auth import DECIDERS, READERS, require
-from service.decision_log import BadCursor, LogEntry
-from service.errors import Forbidden, InvalidRequest, NotFound, documented
+from service.decision_log import BadCursor
+from service.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    client_error,
+    documented,
+)
 from service.extensions import services
 from service.ids import new_decision_id
-from service.masking import get_logger
+from service.masking import get_logger, redact
 from service.parsing import ApiBlueprint
 from service.schemas import (
+    BatchRequestSchema,
+    BatchResponseSchema,
     DecisionListSchema,
     DecisionQuerySchema,
     DecisionRequestSchema,
@@ -55,21 +61,14 @@ class Decisions(MethodView):
         """Evaluate facts against the version in force at `as_of`, or against the pinned
         `version` whatever `as_of` says (the answer then says `pinned: true`); the answer is
         logged."""
-        started = time.perf_counter()
         g.decision_id = new_decision_id()
         svc = services()
-        store = svc.policies.current()
-        decision = decide(store, policy=body["policy"], action=body["action"],
-                          as_of=body["as_of"], facts=body["facts"], lang=body["lang"],
-                          explain=body["explain"], version=body.get("version"))
-        answer = {"decision_id": g.decision_id, **decision.to_dict()}
-        latency_ms = (time.perf_counter() - started) * 1000
-        _record(decision, answer, body["facts"], decision.personal_facts, latency_ms)
-        svc.metrics.count_decision(decision.policy, decision.action, decision.outcome,
-                                   time.perf_counter() - started)
+        decided = svc.decisions.decide(svc.policies.current(), g.principal, body,
+                                       g.decision_id)
+        svc.decisions.record([decided])
         # The engine's dict already has the documented shape (a test keeps the schema equal
         # to it); a marshmallow dump would only copy it on the hottest path of the service.
-        return jsonify(answer)
+        return jsonify(decided.answer)
 
     @require(*READERS)
     @blp.arguments(DecisionQuerySchema(), location="query", unknown="raise")
@@ -107,34 +106,51 @@ class LoggedDecision(MethodView):
         return row
 
 
-def _record(decision: Decision, answer: dict[str, Any], facts: dict[str, Any],
-            personal: set[str], latency_ms: float) -> None:
-    """Write the log row, with personal identity codes hashed, and one log line."""
+MAX_BATCH = 1000
+
+
+@blp.route("/batch", methods=["POST"])
+@require(*DECIDERS)
+@blp.arguments(BatchRequestSchema())
+@blp.response(200, BatchResponseSchema)
+@blp.doc(**documented({
+    400: "`malformed_json`: the body is not JSON",
+    413: f"`payload_too_large`: over {MAX_BATCH} decisions, or a body over 1 MiB",
+    422: "`invalid_request`: `decisions` is not a list of objects",
+}))
+def batch(body: dict[str, Any]):
+    """Up to 1,000 decisions in one request (e.g. every rehabilitation day of a month before
+    invoicing), answered in order. Each is evaluated and logged with its own decision id, all
+    in one transaction; an invalid item gets its own `error` entry (with its HTTP `status`)
+    and does not sink the others."""
+    items = body["decisions"]
+    if len(items) > MAX_BATCH:
+        raise PayloadTooLarge(f"{len(items)} decisions in one batch; at most {MAX_BATCH}",
+                              {"decisions": len(items), "max": MAX_BATCH})
     svc = services()
-    principal = g.principal
-    known = svc.masker.personal_values(facts, personal)
-    findings = {k: answer[k] for k in ("violations", "warnings", "notices", "obligations")}
-    svc.log.record(LogEntry(
-        id=g.decision_id,
-        time=dt.datetime.now(dt.UTC),
-        provider=principal.provider_id,
-        token_id=principal.token_id,
-        policy=decision.policy,
-        version=decision.version,
-        digest=decision.digest,
-        action=decision.action,
-        as_of=decision.as_of,
-        lang=answer["lang"],
-        facts=svc.masker.mask_facts(facts, personal),
-        outcome=decision.outcome,
-        fired=list(decision.fired),
-        results=svc.masker.scrub_value(answer["results"], known),
-        findings=svc.masker.scrub_value(findings, known),
-        latency_ms=round(latency_ms, 3),
-        bundle_id=decision.bundle,
-        pinned=decision.pinned,
-        hetu_checks=hetu_checks(facts, personal),
-    ))
-    log.info("decision %s %s/%s@%s%s %s by %s in %.2f ms", g.decision_id, decision.policy,
-             decision.action, decision.version, " (pinned)" if decision.pinned else "",
-             decision.outcome, principal.token_id, latency_ms)
+    store = svc.policies.current()
+    schema = DecisionRequestSchema()
+    results: list[dict[str, Any]] = []
+    decided = []
+    for i, item in enumerate(items):
+        try:
+            request = schema.load(item)
+            one = svc.decisions.decide(store, g.principal, request)
+        except ValidationError as exc:
+            fields = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
+            results.append({"index": i, "status": 422, "error": redact({
+                "code": "invalid_request",
+                "message": f"invalid request: {', '.join(sorted(map(str, fields)))}",
+                "details": {"fields": fields}})})
+            continue
+        except Exception as exc:
+            mapped = client_error(exc)
+            if mapped is None:
+                raise
+            results.append({"index": i, "status": mapped[0], "error": mapped[1]})
+            continue
+        decided.append(one)
+        results.append({"index": i, "status": 200, "decision": one.answer})
+    svc.decisions.record(decided)
+    return jsonify({"results": results, "decided": len(decided),
+                    "failed": len(results) - len(decided)})

@@ -26,7 +26,7 @@ def test_openapi_lists_every_endpoint_with_bearer_security(client):
     assert set(spec["paths"]) == {
         "/v1/health", "/v1/policies", "/v1/policies/{policy}/versions/{version}",
         "/v1/policies/{policy}/diff", "/v1/policies/{policy}/impact", "/v1/decisions",
-        "/v1/decisions/{decision_id}",
+        "/v1/decisions/{decision_id}", "/v1/decisions/batch",
         "/v1/admin/reload", "/v1/admin/bundles", "/v1/admin/bundles/{bundle_id}",
         "/v1/admin/bundles/{bundle_id}/activate", "/metrics"}
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

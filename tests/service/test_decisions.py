@@ -240,3 +240,55 @@ def test_odd_text_reaches_neither_database_as_an_error(any_app):
     response = client.post("/v1/decisions", json=decision_body(policy="ti\x00ny"),
                            headers=tokens["provider"])
     assert response.status_code == 404
+
+
+# --- POST /v1/decisions/batch -------------------------------------------------------------
+
+def test_batch_answers_in_order_and_logs_each_with_its_own_id(client, tokens):
+    items = [decision_body(facts={"hours": h}) for h in (5, 7)]
+    items.insert(1, decision_body(facts={"hours": "x"}))           # invalid facts
+    items.append(decision_body(policy="nope"))                      # unknown policy
+    items.append("not an object")
+    items.append(decision_body(facts={"hours": 6, "client": HETU}))
+    response = client.post("/v1/decisions/batch", json={"decisions": items},
+                           headers=tokens["provider"])
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert [r["status"] for r in body["results"]] == [200, 422, 200, 404, 422, 200]
+    assert [r["index"] for r in body["results"]] == list(range(6))
+    assert body["decided"] == 3 and body["failed"] == 3
+    assert body["results"][0]["decision"]["outcome"] == "deny"
+    assert body["results"][2]["decision"]["outcome"] == "allow"
+    assert body["results"][1]["error"]["code"] == "invalid_facts"
+    assert "hours" in body["results"][1]["error"]["details"]["fields"]
+    assert body["results"][3]["error"]["code"] == "unknown_policy"
+    assert body["results"][4]["error"]["code"] == "invalid_request"
+    ids = [r["decision"]["decision_id"] for r in body["results"] if r["status"] == 200]
+    assert len(set(ids)) == 3
+    for decision_id in ids:
+        logged = client.get(f"/v1/decisions/{decision_id}", headers=tokens["provider"])
+        assert logged.status_code == 200
+        assert HETU not in logged.get_data(as_text=True)
+
+
+def test_batch_over_the_limit_is_413_and_logs_nothing(client, tokens):
+    response = client.post("/v1/decisions/batch",
+                           json={"decisions": [decision_body()] * 1001},
+                           headers=tokens["provider"])
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "payload_too_large"
+    listed = client.get("/v1/decisions", headers=tokens["auditor"]).get_json()
+    assert listed["decisions"] == []
+
+
+@pytest.mark.parametrize("body", [{}, {"decisions": "x"}, {"decisions": [], "extra": 1}])
+def test_batch_with_a_bad_envelope_is_422(client, tokens, body):
+    response = client.post("/v1/decisions/batch", json=body, headers=tokens["provider"])
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "invalid_request"
+
+
+def test_batch_needs_a_deciding_role(client, tokens):
+    response = client.post("/v1/decisions/batch", json={"decisions": []},
+                           headers=tokens["auditor"])
+    assert response.status_code == 403
