@@ -24,6 +24,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from engine.errors import Problem
@@ -86,9 +87,12 @@ class PolicyFiles:
     def display(self, relative: str) -> str:
         return f"{self.root}/{relative}" if self.root else relative
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """sha256 over every path and content: the same files give the same digest."""
+        """sha256 over every path and content: the same files give the same digest.
+
+        Computed once per set (the files never change), since /v1/health reports it.
+        """
         h = hashlib.sha256()
         for rel in sorted(self.files):
             h.update(rel.encode("utf-8") + b"\0")
