@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import EvaluationError
-from service.blueprints import decisions as decisions_module
+from service import decisions as decisions_module
 from service.errors import MAX_FIELDS, DatabaseNotReady, ServiceError, error_response
 from tests.service.conftest import decision_body
 
