@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-http bench-impact lint clean browser
+.PHONY: run test bench bench-memory bench-http bench-impact lint clean browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -38,6 +38,9 @@ test: $(STAMP) browser
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.decisions
+
+bench-memory: $(STAMP)
+	$(BIN)/python -m bench.decisions --only-memory --memory 1000000
 
 bench-http: $(STAMP)
 	$(BIN)/python -m bench.http

@@ -158,12 +158,15 @@ def scaling(seconds: float) -> list[tuple[str, float]]:
             ("generated: 300 rules, 10-row table", _generated_us(10, 300, seconds))]
 
 
-def memory(store: PolicyStore, work: list[dict[str, Any]]) -> tuple[float, float]:
+def memory(store: PolicyStore, work: list[dict[str, Any]],
+           decisions: int = 20_000) -> tuple[float, float]:
+    """Max RSS after a warm-up, and after ``decisions`` more (``--memory 1000000`` for the
+    million-decision check: the long-lived sessions must not grow)."""
     one = _cycle(work, lambda w: decide(store, **w))
     for _ in range(2000):
         one()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    for _ in range(20_000):
+    for _ in range(decisions):
         one()
     return before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -195,14 +198,26 @@ def replay(store: PolicyStore, work: list[dict[str, Any]], rows: int = 5000,
     return min(replay_s) / rows * 1e6, min(decide_s) / rows * 1e6
 
 
+def _print_memory(before: float, after: float, decisions: int) -> None:
+    print(f"  max RSS {before:.1f} MiB → {after:.1f} MiB over {decisions:,} decisions "
+          f"(+{after - before:.1f} MiB, {(after / before - 1) * 100:+.1f} %)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
+    parser.add_argument("--memory", type=int, default=20_000, metavar="N",
+                        help="decisions for the memory check (1000000 takes a few minutes)")
+    parser.add_argument("--only-memory", action="store_true", help="run the memory check only")
     args = parser.parse_args(argv)
     store = PolicyStore.load(ROOT / "policies")
     work = workload(store)
     if not work:
         raise SystemExit("no fixture case yields a decision: nothing to measure")
+    if args.only_memory:
+        _print_memory(*memory(store, work, args.memory), args.memory)
+        store.close()
+        return
     print(f"python {sys.version.split()[0]}; {args.seconds:g} s per measurement, median of 5")
     rows = mixed(store, work, args.seconds)
     for label, us in rows:
@@ -220,9 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     base = rows[0][1]
     print(f"  ratio 1000-row / 10-row table: {rows[1][1] / base:.2f}; "
           f"300 rules / 10 rules: {rows[2][1] / base:.2f}")
-    before, after = memory(store, work)
-    print(f"  max RSS {before:.1f} MiB → {after:.1f} MiB over 20,000 decisions "
-          f"(+{after - before:.1f} MiB)")
+    _print_memory(*memory(store, work, args.memory), args.memory)
     replay_us, decide_us = replay(store, work)
     print(f"  {replay_us:9.1f} µs  replay: read from a SQLite log, decide again, compare")
     print(f"  {decide_us:9.1f} µs  the same decisions through decide alone")
