@@ -23,6 +23,7 @@ from typing import Any
 
 from engine import PolicyStore, decide
 from engine.fixtures import load_suite, run_case
+from engine.model import FINDING_KINDS
 from engine.replay import hetu_checks
 from service.database import make_engine, upgrade
 from service.decision_log import DecisionLog
@@ -34,7 +35,6 @@ from service.replay import draft_files, draft_store, run_impact
 ROOT = Path(__file__).resolve().parent.parent
 OVERLAY = (ROOT / "tests" / "scenarios" / "course-registration-2027" / "policies"
            / "course-registration" / "2027-01.yaml")
-_FINDINGS = ("violations", "warnings", "notices", "obligations")
 
 
 def cases_of(store: PolicyStore, policy: str | None = None,
@@ -68,7 +68,7 @@ def seed_log(url: str, store: PolicyStore, work: list[dict[str, Any]], rows: int
             "version": d.version, "digest": d.digest, "action": d.action, "as_of": d.as_of,
             "lang": d.lang, "facts": masker.mask_facts(w["facts"], d.personal_facts),
             "outcome": d.outcome, "fired": list(d.fired), "results": answer["results"],
-            "findings": {k: answer[k] for k in _FINDINGS}, "latency_ms": 0.1,
+            "findings": {k: answer[k] for k in FINDING_KINDS}, "latency_ms": 0.1,
             "bundle_id": None, "pinned": d.pinned,
             "hetu_checks": hetu_checks(w["facts"], d.personal_facts)})
     now = dt.datetime.now(dt.UTC)

@@ -21,6 +21,7 @@ from engine.errors import EngineError, PolicyError
 from engine.fixtures import coverage_gaps, load_suite, run_case, write_overrides
 from engine.folder import read_paths
 from engine.messages import format_value
+from engine.model import LANGUAGES
 from engine.store import PolicySet, PolicyStore, load_files, load_folder
 
 __all__ = ["main"]
@@ -117,7 +118,7 @@ def _read_facts(text: str) -> Any:
               help="evaluate under this version whatever --as-of says (a what-if); "
                    "the decision says pinned")
 @click.option("--facts", "facts_text", required=True, help="JSON object, or @file.json")
-@click.option("--lang", type=click.Choice(["fi", "sv", "en"]), default="fi", show_default=True)
+@click.option("--lang", type=click.Choice(LANGUAGES), default="fi", show_default=True)
 @click.option("--explain", is_flag=True, help="list every rule considered and what it read")
 @click.option("--json", "as_json", is_flag=True, help="print the decision as JSON")
 @click.option("--policies", "root", type=click.Path(path_type=Path), default=Path("policies"),
@@ -161,7 +162,7 @@ def eval_(policy: str, action: str, as_of: str, version: str | None, facts_text:
 @click.argument("policy")
 @click.argument("from_version", metavar="FROM")
 @click.argument("to_version", metavar="TO")
-@click.option("--lang", type=click.Choice(["fi", "sv", "en"]), default="fi", show_default=True)
+@click.option("--lang", type=click.Choice(LANGUAGES), default="fi", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print the difference as JSON")
 @click.option("--policies", "root", type=click.Path(path_type=Path), default=Path("policies"),
               show_default=True)

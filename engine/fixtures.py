@@ -19,7 +19,7 @@ from marshmallow import Schema, fields, validate
 from engine.decide import decide
 from engine.errors import EngineError, LookupFailed, Problem
 from engine.loader import LineDict, line_at, plain, read_yaml
-from engine.model import Decision, Policy
+from engine.model import LANGUAGES, Decision, Policy
 from engine.schema import YamlDate, shape_problems
 from engine.store import PolicyStore, collect_files
 
@@ -39,7 +39,7 @@ class _Case(Schema):
     name = fields.String(required=True)
     action = fields.String(required=True)
     as_of = YamlDate(required=True)
-    lang = fields.String(validate=validate.OneOf(["fi", "sv", "en"]))
+    lang = fields.String(validate=validate.OneOf(LANGUAGES))
     facts = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
     expect = fields.Nested(_Expect, required=True)
     replaces = fields.String()      # the inherited case (same action) this one stands for

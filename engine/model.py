@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 __all__ = [
     "EFFECTS",
+    "FINDING_EFFECT",
+    "FINDING_KINDS",
     "LANGUAGES",
     "ActionPlan",
     "ActionSpec",
@@ -29,6 +31,11 @@ __all__ = [
 ]
 
 LANGUAGES = ("fi", "sv", "en")
+# a decision's findings by kind, in the order they are answered and logged; the effect of
+# the rules whose messages each holds (a result rule's message reads as a notice)
+FINDING_KINDS = ("violations", "warnings", "notices", "obligations")
+FINDING_EFFECT = {"violations": "deny", "warnings": "warn", "notices": "info",
+                  "obligations": "oblige"}
 EFFECTS = ("deny", "warn", "info", "oblige", "result")
 
 

@@ -35,7 +35,7 @@ from engine.decide import decide
 from engine.errors import EngineError
 from engine.facts import is_blank
 from engine.functions import temporary_hetu, valid_hetu
-from engine.model import Decision
+from engine.model import FINDING_KINDS, Decision
 from engine.store import PolicyStore
 
 __all__ = [
@@ -52,7 +52,6 @@ __all__ = [
 
 # the change groups of a report, in the order they are shown
 GROUPS = ("allow_to_deny", "deny_to_allow", "other")
-_FINDINGS = ("violations", "warnings", "notices", "obligations")
 _HASH = re.compile(r"^hetu#[0-9a-f]{32}$")
 _HETU_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 MAX_LISTED = 1000      # decisions listed as not replayable; the count is always exact
@@ -201,8 +200,8 @@ def _differences(item: Logged, d: Decision) -> list[str]:
     dues = {o.rule: o.due for o in d.obligations}
     if dues != {o.get("rule"): o.get("due") for o in logged.get("obligations") or []}:
         out.append("obligations")
-    new = [(f.rule, f.message) for k in _FINDINGS for f in getattr(d, k)]
-    old = [(f.get("rule"), f.get("message")) for k in _FINDINGS for f in logged.get(k) or []]
+    new = [(f.rule, f.message) for k in FINDING_KINDS for f in getattr(d, k)]
+    old = [(f.get("rule"), f.get("message")) for k in FINDING_KINDS for f in logged.get(k) or []]
     if sorted(new) != sorted(old):
         out.append("messages")
     return out
@@ -306,7 +305,7 @@ class Impact:
         for entry in explained.trace or ():
             if entry.rule in watched:
                 mattered.update(entry.reads)
-        messages = [f.to_dict() for k in _FINDINGS for f in getattr(explained, k)
+        messages = [f.to_dict() for k in FINDING_KINDS for f in getattr(explained, k)
                     if f.rule in newly]
         return {
             "decision_id": item.id, "action": item.action, "as_of": item.as_of.isoformat(),

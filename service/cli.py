@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from engine import EngineError, PolicyError, PolicyStore
 from engine.fixtures import append_cases, load_suite, run_case
 from engine.folder import PolicyFiles, read_folder
+from engine.model import LANGUAGES
 from engine.replay import NotReplayable, fixture_case, render_report
 from engine.store import load_files
 from service.bundles import BundleStore, cli_actor
@@ -271,7 +272,7 @@ def _running_files(engine: Any, config: dict[str, Any]) -> PolicyFiles:
 @click.option("--limit", type=click.IntRange(min=1), help="at most this many, newest first")
 @click.option("--examples", type=click.IntRange(min=0, max=1000), default=5,
               show_default=True, help="decision ids kept per group and per rule")
-@click.option("--lang", type=click.Choice(["fi", "sv", "en"]),
+@click.option("--lang", type=click.Choice(LANGUAGES),
               help="language of the examples' new messages (default: each decision's own)")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @_URL

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Text, cast, func, select
 
+from engine.model import FINDING_KINDS
 from service.models import DecisionRow
 
 __all__ = ["RULE_ID", "BadCursor", "DecisionLog", "LogEntry", "Page", "decode_cursor",
@@ -27,7 +28,6 @@ __all__ = ["RULE_ID", "BadCursor", "DecisionLog", "LogEntry", "Page", "decode_cu
 # what a rule id looks like (engine/schema.py refuses any other at load)
 RULE_ID = re.compile(r"[A-Z]{2,3}-[0-9]+[A-Za-z0-9-]*")
 
-_FINDINGS = ("violations", "warnings", "notices", "obligations")
 _COLUMNS = [c.name for c in DecisionRow.__table__.columns]
 _SQLITE_INSERT = (f"INSERT INTO decisions ({', '.join(_COLUMNS)}) "
                   f"VALUES ({', '.join(':' + c for c in _COLUMNS)})")
@@ -253,7 +253,7 @@ def to_public(row: Any) -> dict[str, Any]:
         "facts": row["facts"],
         "fired": row["fired"],
         "results": row["results"],
-        **{name: findings.get(name, []) for name in _FINDINGS},
+        **{name: findings.get(name, []) for name in FINDING_KINDS},
         "latency_ms": row["latency_ms"],
         "bundle": row["bundle_id"],
         "pinned": bool(row["pinned"]),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import Decision, PolicyStore, decide
+from engine.model import FINDING_KINDS
 from engine.replay import hetu_checks
 from service.decision_log import DecisionLog, LogEntry
 from service.ids import new_decision_id
@@ -26,7 +27,6 @@ __all__ = ["Decided", "DecisionHandler"]
 
 log = get_logger("service.decisions")
 
-_FINDINGS = ("violations", "warnings", "notices", "obligations")
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class DecisionHandler:
                answer: dict[str, Any], facts: dict[str, Any], latency_ms: float) -> LogEntry:
         personal = decision.personal_facts
         known = self.masker.personal_values(facts, personal)
-        findings = {k: answer[k] for k in _FINDINGS}
+        findings = {k: answer[k] for k in FINDING_KINDS}
         return LogEntry(
             id=decision_id,
             time=dt.datetime.now(dt.UTC),

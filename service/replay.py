@@ -16,6 +16,7 @@ from typing import Any
 from engine import PolicyError, PolicyStore
 from engine.errors import UnknownPolicy
 from engine.folder import PolicyFiles
+from engine.model import FINDING_KINDS
 from engine.pyeval import PythonEvaluator
 from engine.replay import Impact, Logged
 from service.bundles import files_from
@@ -42,7 +43,7 @@ def logged_from_row(row: dict[str, Any]) -> Logged:
         lang=row["lang"], facts=dict(row["facts"] or {}), outcome=row["outcome"],
         fired=tuple(row["fired"] or ()), results=dict(row["results"] or {}),
         findings=dict(row["findings"]) if "findings" in row else {
-            k: row.get(k) or [] for k in ("violations", "warnings", "notices", "obligations")},
+            k: row.get(k) or [] for k in FINDING_KINDS},
         pinned=bool(row.get("pinned")), hetu_checks=row.get("hetu_checks"))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from engine.facts import parse_date
+from engine.model import LANGUAGES
 from service.decision_log import RULE_ID
 
 __all__ = [
@@ -37,7 +38,6 @@ _NAME = validate.Length(min=1, max=100)
 # What a policy, action or version name can look like: anything else cannot exist, and a NUL
 # would make PostgreSQL refuse the query instead of finding nothing.
 _NAME_CHARS = validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Not a policy, action or version name.")
-LANGS = ("fi", "sv", "en")
 _RULE_ID = validate.Regexp(f"^{RULE_ID.pattern}$", error="Not a rule id (e.g. CR-11-min-attached).")
 
 
@@ -103,7 +103,7 @@ class DecisionRequestSchema(StrictSchema):
     version = fields.String(validate=[_NAME, _NAME_CHARS], metadata={
         "description": "evaluate under this version whatever as_of says; the decision says "
                        "pinned: true"})
-    lang = fields.String(load_default="fi", validate=validate.OneOf(LANGS))
+    lang = fields.String(load_default="fi", validate=validate.OneOf(LANGUAGES))
     explain = StrictBoolean(load_default=False)
     facts = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True),
                         required=True)
@@ -365,7 +365,7 @@ class ImpactRequestSchema(StrictSchema):
         "description": "at most this many decisions, newest first"})
     examples = fields.Integer(strict=True, load_default=5, validate=validate.Range(0, 1000),
                               metadata={"description": "decision ids kept per group and rule"})
-    lang = fields.String(validate=validate.OneOf(LANGS), metadata={
+    lang = fields.String(validate=validate.OneOf(LANGUAGES), metadata={
         "description": "language of the examples' new messages (default: each decision's)"})
 
     @validates_schema

@@ -151,3 +151,37 @@ def test_blank_optional_fact_is_missing_to_the_rules(demo_store, evaluator):
                  facts={"hours": 7, "kind": "a", "code": "x"}, evaluator=evaluator)
     assert "TT-6-code" not in sent.fired
     assert "TT-6-code" in bad.fired
+
+
+_SPECS = [
+    FactSpec("s", "string"), FactSpec("h", "hetu"), FactSpec("c", "string", one_of=("a", "b")),
+    FactSpec("i", "integer"), FactSpec("r", "integer", min=0, max=24),
+    FactSpec("f", "number", min=0.5, max=7.5), FactSpec("n", "number"),
+    FactSpec("b", "boolean"), FactSpec("d", "date"), FactSpec("l", "list", items="string"),
+    FactSpec("k", "integer", one_of=(1, 2, 3)),
+]
+_VALUES = [
+    "", " ", "a", "b", "c", "ä", "\u200b", "\ud800", "x" * 10_000, "x" * 10_001, "2024-02-29",
+    0, 1, -1, 3, 24, 25, 0.5, 7.5, 7.6, 2.0, 2.5, 10**15, -(10**15), 10**15 - 1, float("nan"),
+    float("inf"), True, False, None, [], ["a"], [""], {}, dt.date(2024, 1, 1),
+]
+
+
+@pytest.mark.parametrize("spec", _SPECS, ids=lambda s: s.name)
+def test_the_compiled_checker_answers_as_the_full_check(spec):
+    """The shortcut for plainly valid values never changes a value or an error."""
+    from engine.facts import _check_one, _compile_one
+
+    fast = _compile_one(spec)
+    for value in _VALUES:
+        try:
+            want: object = ("ok", _check_one(spec, value))
+        except ValueError as exc:
+            want = ("error", str(exc))
+        try:
+            got: object = ("ok", fast(value))
+        except ValueError as exc:
+            got = ("error", str(exc))
+        assert got == want, value
+        if want[0] == "ok":
+            assert type(got[1]) is type(want[1]), value
