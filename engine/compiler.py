@@ -27,6 +27,7 @@ from typing import Any
 from engine import expressions as ex
 from engine.conditions import compile_condition
 from engine.errors import Problem
+from engine.facts import compile_checker
 from engine.model import ActionPlan, CompiledRule, Derived, PolicyVersion, json_value
 
 __all__ = [
@@ -317,7 +318,8 @@ def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list
                   and not t.startswith("list") and t != "table"}
         plan = ActionPlan(version.policy, version.version, version.digest, action,
                           derived, fields, tuple(compiled), constants,
-                          tuple(ex.compile_expr(d.expr) for d in derived))
+                          tuple(ex.compile_expr(d.expr) for d in derived),
+                          compile_checker(action))
         problems += _check_limits(plan, version.path, action.line)
         plans[name] = plan
     return plans, problems

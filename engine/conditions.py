@@ -50,10 +50,7 @@ def compile_condition(condition: dict[str, Any]) -> Callable[[dict[str, Any]], b
     """
     (op, arg), = condition.items()
     if op in ("$and", "$or"):
-        parts = tuple(compile_condition(c) for c in arg)
-        if op == "$and":
-            return lambda m: all(p(m) for p in parts)
-        return lambda m: any(p(m) for p in parts)
+        return _junction(op, tuple(compile_condition(c) for c in arg))
     (field, rvalue), = arg.items()
     if op == "$ex":
         return lambda m: field in m
@@ -66,7 +63,38 @@ def compile_condition(condition: dict[str, Any]) -> Callable[[dict[str, Any]], b
         def against_field(m: dict[str, Any]) -> bool:
             return field in m and other in m and bool(cmp(m[field], m[other]))
         return against_field
+    if op == "$eq":
+        # a missing field is never equal: the marker equals nothing but itself
+        return lambda m: bool(m.get(field, _ABSENT) == rvalue)
 
     def against_value(m: dict[str, Any]) -> bool:
-        return field in m and bool(cmp(m[field], rvalue))
+        x = m.get(field, _ABSENT)
+        return x is not _ABSENT and bool(cmp(x, rvalue))
     return against_value
+
+
+_ABSENT = object()
+
+
+def _junction(op: str, parts: tuple[Callable[[dict[str, Any]], bool], ...]
+              ) -> Callable[[dict[str, Any]], bool]:
+    """``$and``/``$or`` of compiled parts; two parts (the usual case) without a generator."""
+    if len(parts) == 2:
+        first, second = parts
+        if op == "$and":
+            return lambda m: first(m) and second(m)
+        return lambda m: first(m) or second(m)
+    if op == "$and":
+        def all_of(m: dict[str, Any]) -> bool:
+            for part in parts:
+                if not part(m):
+                    return False
+            return True
+        return all_of
+
+    def any_of(m: dict[str, Any]) -> bool:
+        for part in parts:
+            if part(m):
+                return True
+        return False
+    return any_of

@@ -20,7 +20,7 @@ from typing import Any
 
 from engine.derive import compute, derive, message_for
 from engine.errors import FactError
-from engine.facts import check_facts, parse_date
+from engine.facts import parse_date
 from engine.messages import render
 from engine.model import (
     LANGUAGES,
@@ -64,8 +64,7 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
         else:
             used, chosen = pset.get_version(policy, version), ("version", None)
         plan = pset.plan(used, action)
-        checked = check_facts(plan.action, facts)
-        values = derive(plan, checked, day)
+        values = derive(plan, plan.check(facts), day)
         message = message_for(plan, values)
         if evaluator is None:
             fired = store.evaluator.fired(pset.prepared[plan.name], message)
@@ -109,8 +108,9 @@ def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
               bundle: int | None = None, pinned: bool = False,
               chosen: tuple[str, dt.date | None] = ("as_of", None)) -> Decision:
     results: dict[str, Any] = {}
-    findings: dict[str, list[Finding]] = {e: [] for e in ("deny", "warn", "info", "oblige")}
-    for i in sorted(fired):              # only fired rules cost anything, in file order
+    findings: dict[str, list[Finding]] = {"deny": [], "warn": [], "info": [], "oblige": []}
+    order = sorted(fired)
+    for i in order:                      # only fired rules cost anything, in file order
         compiled = plan.rules[i]
         rule = compiled.rule
         local = values
@@ -129,28 +129,18 @@ def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
         findings[kind].append(_finding(rule, local, lang, due))
     trace = tuple(_trace(plan, values, fired)) if explain else None
     return Decision(
-        policy=version.policy, version=version.version, digest=version.digest,
-        action=plan.action.name, as_of=day, lang=lang,
-        outcome="deny" if findings["deny"] else "allow",
-        violations=tuple(findings["deny"]), warnings=tuple(findings["warn"]),
-        notices=tuple(findings["info"]), obligations=tuple(findings["oblige"]),
-        results=results,
-        fired=tuple(plan.rules[i].rule.id for i in sorted(fired)),
-        trace=trace,
-        bundle=bundle,
-        pinned=pinned,
-        chosen_by=chosen[0], chosen_on=chosen[1],
-        personal_facts=plan.action.personal,
+        version.policy, version.version, version.digest, plan.action.name, day, lang,
+        "deny" if findings["deny"] else "allow",
+        tuple(findings["deny"]), tuple(findings["warn"]), tuple(findings["info"]),
+        tuple(findings["oblige"]), results,
+        tuple(plan.rules[i].rule.id for i in order),
+        trace, bundle, chosen[0], chosen[1], pinned, plan.action.personal,
     )
 
 
 def _finding(rule: Rule, values: dict[str, Any], lang: str, due: Any) -> Finding:
-    return Finding(
-        rule=rule.id, effect=rule.effect,
-        message=render(rule.message[lang], values, lang),
-        cite=dict(rule.cite),
-        due=due.isoformat() if isinstance(due, dt.date) else None,
-    )
+    return Finding(rule.id, rule.effect, render(rule.message[lang], values, lang),
+                   dict(rule.cite), due.isoformat() if isinstance(due, dt.date) else None)
 
 
 MASK = "***"

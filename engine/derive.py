@@ -25,10 +25,18 @@ def derive(plan: ActionPlan, facts: dict[str, Any], as_of: dt.date) -> dict[str,
     values = dict(plan.constants)
     values.update(facts)
     values["as_of"] = as_of
-    for d, fn in zip(plan.derived, plan.derive_fns or [None] * len(plan.derived),
-                     strict=True):
-        values[d.name] = compute(d.expr, values, d.source, d.name, fn)
+    try:
+        for d, fn in zip(plan.derived, plan.derive_fns, strict=True):
+            values[d.name] = fn(values)
+    except _FAILURES:
+        # again, one value at a time, so the failure is explained and blamed on a fact
+        for d, fn in zip(plan.derived, plan.derive_fns, strict=True):
+            values[d.name] = compute(d.expr, values, d.source, d.name, fn)
     return values
+
+
+# what :func:`compute` turns into the caller's 422
+_FAILURES = (LookupMiss, ValueError, OverflowError, ArithmeticError, TypeError)
 
 
 def compute(expr: Any, values: dict[str, Any], source: str, name: str,
@@ -55,8 +63,9 @@ def compute(expr: Any, values: dict[str, Any], source: str, name: str,
 def message_for(plan: ActionPlan, values: dict[str, Any]) -> dict[str, Any]:
     """The flat fact durable_rules sees: scalar fields only, missing ones left out."""
     out = {}
+    get = values.get
     for name in plan.fields:
-        value = values.get(name)
+        value = get(name)
         kind = type(value)
         if kind is str or kind is int or kind is bool or kind is float:
             out[name] = value

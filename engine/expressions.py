@@ -652,6 +652,8 @@ def compile_expr(node: Any) -> Callable[[dict[str, Any]], Any]:
         return lambda v: _arith(op, left(v), right(v))
     if isinstance(node, Cmp):
         left, right, cmp = compile_expr(node.left), compile_expr(node.right), _OPS[node.op]
+        if isinstance(node.right, Lit) and node.right.value is not None:
+            return _compare_constant(node, left, cmp)
 
         def compare(v: dict[str, Any]) -> bool:
             a = left(v)
@@ -675,6 +677,11 @@ def compile_expr(node: Any) -> Callable[[dict[str, Any]], Any]:
         return lambda v: (operand(v) is None) == missing
     if isinstance(node, BoolOp):
         parts = tuple(compile_expr(i) for i in node.items)
+        if len(parts) == 2:              # the usual case, without a generator per call
+            first, second = parts
+            if node.op == "and":
+                return lambda v: True if first(v) and second(v) else False
+            return lambda v: True if first(v) or second(v) else False
         if node.op == "and":
             return lambda v: all(f(v) for f in parts)
         return lambda v: any(f(v) for f in parts)
@@ -685,6 +692,10 @@ def compile_expr(node: Any) -> Callable[[dict[str, Any]], Any]:
         args = tuple(compile_expr(a) for a in node.args)
         impl, none_safe = fn.impl, fn.none_safe
         if node.fn in ("lookup", "has_key", "lookup_or"):
+            probe = _table_probe(node, args[1], impl)
+            if probe is not None:
+                return probe
+
             def lookup(v: dict[str, Any]) -> Any:
                 values = [f(v) for f in args]
                 if not none_safe and any(a is None for a in values):
@@ -700,6 +711,66 @@ def compile_expr(node: Any) -> Callable[[dict[str, Any]], Any]:
             return impl(*values)
         return call
     raise ExprError(f"cannot compile {node!r}")
+
+
+def _compare_constant(node: Cmp, left: Callable[[dict[str, Any]], Any],
+                      cmp: Callable[[Any, Any], bool]) -> Callable[[dict[str, Any]], bool]:
+    """``x < 5``, ``kind == "a"``: a comparison with a literal, the commonest there is."""
+    const = node.right.value
+    if isinstance(node.left, Name):
+        name = node.left.name
+
+        def name_vs_constant(v: dict[str, Any]) -> bool:
+            a = v.get(name)
+            return a is not None and cmp(a, const)
+        return name_vs_constant
+
+    def vs_constant(v: dict[str, Any]) -> bool:
+        a = left(v)
+        return a is not None and cmp(a, const)
+    return vs_constant
+
+
+def _table_probe(node: Call, key: Callable[[dict[str, Any]], Any],
+                 impl: Callable[..., Any]) -> Callable[[dict[str, Any]], Any] | None:
+    """``lookup``, ``lookup_or`` or ``has_key`` on a named table with a literal column and
+    default, as one dictionary probe; what :func:`evaluate` does with them, step by step.
+
+    None when the call has another shape (the general closure serves it).
+    """
+    if not isinstance(node.args[0], Name) or not all(isinstance(a, Lit) for a in node.args[2:]):
+        return None
+    table = node.args[0].name
+    rest = [a.value for a in node.args[2:]]
+    if node.fn == "has_key":
+        def has_key(v: dict[str, Any]) -> Any:
+            t, k = v.get(table), key(v)
+            if t is None or k is None:
+                return None
+            return k in t.rows
+        return has_key
+    if node.fn == "lookup_or":
+        *column, default = rest
+
+        def lookup_or(v: dict[str, Any]) -> Any:
+            rows, k = v.get(table).rows, key(v)
+            if k not in rows:
+                return default
+            row = rows[k]
+            return row[column[0]] if column else row
+        return lookup_or
+    column = rest
+
+    def lookup(v: dict[str, Any]) -> Any:
+        t, k = v.get(table), key(v)
+        if t is None or k is None:
+            return None
+        rows = t.rows
+        if k not in rows:
+            return impl((t.name, rows), k, *column)     # raises the LookupMiss that names it
+        row = rows[k]
+        return row[column[0]] if column else row
+    return lookup
 
 
 def _arith(op: str, a: Any, b: Any) -> Any:

@@ -15,8 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,6 +182,23 @@ class PolicySet:
         return plans[action]
 
 
+class _InUse:
+    """The context of :meth:`PolicyStore.using`; a class, not a generator, because every
+    decision enters one (a ``@contextmanager`` costs several times as much)."""
+
+    __slots__ = ("_set", "_store")
+
+    def __init__(self, store: PolicyStore):
+        self._store = store
+
+    def __enter__(self) -> PolicySet:
+        self._set = self._store._enter()
+        return self._set
+
+    def __exit__(self, *exc: object) -> None:
+        self._store._leave(self._set)
+
+
 class PolicyStore:
     """Policies loaded from a folder, ready to decide with; safe to share between threads.
 
@@ -275,23 +291,25 @@ class PolicyStore:
             self.evaluator.release(handle)
         old.prepared.clear()
 
-    @contextmanager
-    def using(self) -> Iterator[PolicySet]:
-        """The current set, kept alive (not released) until the block ends."""
+    def using(self) -> _InUse:
+        """``with store.using() as pset``: the current set, not released until the block ends."""
+        return _InUse(self)
+
+    def _enter(self) -> PolicySet:
         with self._lock:
             current = self._set
             if current is None:
                 raise PolicyError([Problem(str(self.root or "policies"), 1, "no policies loaded",
                                            "empty")])
             current.users += 1
-        try:
-            yield current
-        finally:
-            with self._lock:
-                current.users -= 1
-                release = current.retired and current.users == 0
-            if release:
-                self._release(current)
+        return current
+
+    def _leave(self, current: PolicySet) -> None:
+        with self._lock:
+            current.users -= 1
+            release = current.retired and current.users == 0
+        if release:
+            self._release(current)
 
     # -- reading (always from the current set) ---------------------------------------------
 
