@@ -37,10 +37,22 @@ __all__ = ["decide"]
 
 
 def _as_date(as_of: dt.date | str) -> dt.date:
+    """``as_of`` as a date; the text of a recent one is parsed once (a day has many requests)."""
+    day = _DAYS.get(as_of) if type(as_of) is str else None
+    if day is not None:
+        return day
     try:
-        return parse_date(as_of)
+        day = parse_date(as_of)
     except (ValueError, TypeError):
         raise FactError({"as_of": ["must be a date written YYYY-MM-DD"]}) from None
+    if type(as_of) is str:
+        if len(_DAYS) >= 4096:           # bounded: a long replay must not grow it for ever
+            _DAYS.clear()
+        _DAYS[as_of] = day
+    return day
+
+
+_DAYS: dict[str, dt.date] = {}
 
 
 def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str,

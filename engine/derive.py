@@ -64,7 +64,12 @@ def message_for(plan: ActionPlan, values: dict[str, Any]) -> dict[str, Any]:
     """The flat fact durable_rules sees: scalar fields only, missing ones left out."""
     out = {}
     get = values.get
-    for name in plan.fields:
+    plain, other = plan.message_fields
+    for name in plain:                   # checked and typed: JSON as they are
+        value = get(name)
+        if value is not None:
+            out[name] = value
+    for name in other:
         value = get(name)
         kind = type(value)
         if kind is str or kind is int or kind is bool or kind is float:

@@ -221,6 +221,21 @@ class ActionPlan:
     def name(self) -> str:
         return f"{self.policy}@{self.version}#{self.action.name}~{self.digest[7:19]}"
 
+    @cached_property
+    def message_fields(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The message's fields whose checked values are JSON as they are (text, numbers,
+        yes/no), and the rest (dates, untyped values), which need a look."""
+        plain = tuple(n for n, t in self.fields.items() if t in _PLAIN)
+        return plain, tuple(n for n in self.fields if n not in plain)
+
+    @cached_property
+    def matchers(self) -> tuple[tuple[int, Any], ...]:
+        """Each rule's index and condition closure, for the pure-Python evaluator."""
+        return tuple(enumerate(r.match for r in self.rules))
+
+
+_PLAIN = frozenset({"string", "hetu", "integer", "number", "boolean"})
+
 
 def json_value(value: Any) -> Any:
     """How a value travels in a durable_rules message: dates as ISO text."""

@@ -32,7 +32,7 @@ class PythonEvaluator:
         return plan
 
     def fired(self, prepared: ActionPlan, message: dict[str, Any]) -> list[int]:
-        return [i for i, r in enumerate(prepared.rules) if r.match(message)]
+        return [i for i, match in prepared.matchers if match(message)]
 
-    def release(self, prepared: ActionPlan) -> None:
+    def release(self, prepared: Any) -> None:
         return None

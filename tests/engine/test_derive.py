@@ -29,3 +29,33 @@ def test_message_is_flat_scalars_without_missing(demo_store):
     # only what some condition reads: size_min is read by a result rule's set:, not a when:
     assert msg == {"as_of": "2024-05-01", "hours": 5, "kind": "a", "paid": False,
                    "_h1": 3, "_h2": False}
+
+
+def test_the_typed_message_equals_the_generic_one_on_every_fixture(real_store):
+    """``message_for`` trusts the checked types of text, numbers and yes/no; this is the
+    check that the trust holds: the message is what looking at every value would give."""
+    from engine.errors import EngineError
+    from engine.expressions import Table
+    from engine.fixtures import load_cases
+    from engine.model import json_value
+    from tests.conftest import FIXTURES
+
+    def generic(plan, values):
+        return {n: json_value(values[n]) for n in plan.fields
+                if values.get(n) is not None
+                and not isinstance(values[n], (list, dict, tuple, Table))}
+
+    cases, _ = load_cases([FIXTURES])
+    compared = 0
+    for case in cases:
+        plan = real_store.current.plan(real_store.get_version(case.policy, case.version),
+                                       case.action)
+        try:
+            values = derive(plan, check_facts(plan.action, case.facts), case.as_of)
+        except EngineError:
+            continue
+        message = message_for(plan, values)
+        assert message == generic(plan, values), case.name
+        assert all(type(v) in (str, int, float, bool) for v in message.values()), case.name
+        compared += 1
+    assert compared > 400
