@@ -310,7 +310,7 @@ def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list
         derived = (*action.derived, *hoisted.values())
         # only the fields some condition reads travel to the rule engine: a message of the
         # action's every fact costs JSON work in Python and parsing in C for nothing
-        read = {"as_of"}
+        read: set[str] = set()
         for rule in compiled:
             _fields_of(rule.condition, read)
         fields = {n: t for n, t in types.items()

@@ -83,7 +83,7 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
         else:
             fired = evaluator.fired(evaluator.prepare(plan), message)
         bundle = pset.files.bundle
-    return _decision(used, plan, day, lang, values, set(fired), explain, bundle,
+    return _decision(used, plan, day, lang, values, fired, explain, bundle,
                      pinned=version is not None, chosen=chosen)
 
 
@@ -116,13 +116,12 @@ def _in_force(pset: Any, policy: str, action: str, day: dt.date,
 
 
 def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
-              values: dict[str, Any], fired: set[int], explain: bool,
+              values: dict[str, Any], fired: list[int], explain: bool,
               bundle: int | None = None, pinned: bool = False,
               chosen: tuple[str, dt.date | None] = ("as_of", None)) -> Decision:
     results: dict[str, Any] = {}
     findings: dict[str, list[Finding]] = {"deny": [], "warn": [], "info": [], "oblige": []}
-    order = sorted(fired)
-    for i in order:                      # only fired rules cost anything, in file order
+    for i in fired:                      # only fired rules cost anything, in file order
         compiled = plan.rules[i]
         rule = compiled.rule
         local = values
@@ -139,13 +138,13 @@ def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
         # a result rule's message explains the values it set: it reads as a notice
         kind = "info" if rule.effect == "result" else rule.effect
         findings[kind].append(_finding(rule, local, lang, due))
-    trace = tuple(_trace(plan, values, fired)) if explain else None
+    trace = tuple(_trace(plan, values, set(fired))) if explain else None
     return Decision(
         version.policy, version.version, version.digest, plan.action.name, day, lang,
         "deny" if findings["deny"] else "allow",
         tuple(findings["deny"]), tuple(findings["warn"]), tuple(findings["info"]),
         tuple(findings["oblige"]), results,
-        tuple(plan.rules[i].rule.id for i in order),
+        tuple([plan.rules[i].rule.id for i in fired]),
         trace, bundle, chosen[0], chosen[1], pinned, plan.action.personal,
     )
 

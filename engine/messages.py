@@ -36,9 +36,26 @@ def format_value(value: Any, lang: str) -> str:
 
 def render(template: str, values: dict[str, Any], lang: str) -> str:
     """Replace each ``{name}`` (checked at load time) with its value."""
+    parts = _PARSED.get(template)
+    if parts is None:
+        parts = _parse(template)
+    if len(parts) == 1 and parts[0][1] is None:
+        return parts[0][0]               # a message without values
     out = []
-    for literal, field, _, _ in _FORMATTER.parse(template):
+    for literal, field in parts:
         out.append(literal)
         if field is not None:
             out.append(format_value(values.get(field), lang))
     return "".join(out)
+
+
+def _parse(template: str) -> tuple[tuple[str, str | None], ...]:
+    """A template split once into its text and its ``{names}``; kept for the next decision."""
+    parts = tuple((literal, field) for literal, field, _, _ in _FORMATTER.parse(template))
+    if len(_PARSED) >= 65536:             # bounded: templates come from loaded policies
+        _PARSED.clear()
+    _PARSED[template] = parts or (("", None),)
+    return _PARSED[template]
+
+
+_PARSED: dict[str, tuple[tuple[str, str | None], ...]] = {}

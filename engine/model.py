@@ -252,7 +252,8 @@ class Evaluator(Protocol):
 
     def prepare(self, plan: ActionPlan) -> Any: ...
 
-    def fired(self, prepared: Any, message: dict[str, Any]) -> list[int]: ...
+    def fired(self, prepared: Any, message: dict[str, Any]) -> list[int]:
+        """The indices of the rules ``message`` satisfies: ascending, each once."""
 
     def release(self, prepared: Any) -> None: ...
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,13 +23,14 @@ from engine.errors import NoVersionInForce
 
 __all__ = ["in_force"]
 
+_EFFECTIVE = operator.attrgetter("effective_from")
+
 
 def in_force(versions: Sequence[Any], as_of: dt.date, policy: str = "") -> Any:
     """The version in force on ``as_of``; ``versions`` are sorted by ``effective_from``."""
-    dates = [v.effective_from for v in versions]
-    i = bisect.bisect_right(dates, as_of)
+    i = bisect.bisect_right(versions, as_of, key=_EFFECTIVE)    # no list of dates per call
     if i == 0:
-        first = dates[0].isoformat() if dates else "never"
+        first = versions[0].effective_from.isoformat() if versions else "never"
         raise NoVersionInForce(
             f"no version of {policy or 'the policy'} is in force on {as_of.isoformat()}; "
             f"the first takes effect on {first}",
