@@ -7,8 +7,10 @@ Built around what was measured (``../shared/design/durable-rules.md``):
 * Facts are *asserted* (every matching rule fires), never posted (only the first fires) (§2).
 * Every pattern is ANDed with ``{'$nex': {'$s': 1}}`` so no rule matches the session's own
   state fact and loops forever (§1, upstream #288).
-* A sentinel rule matches every request, so an action always runs; without it, deleting a
-  session in which nothing ran frees uninitialised memory (§2).
+* A sentinel rule makes an action run in every session before it can be deleted; without it,
+  deleting a session in which nothing ran frees uninitialised memory (§2). It matches the
+  field ``_opens``, which only a session's first fact carries (no planner's name starts with
+  ``_``): on every later decision it would be one more activation to run and drain.
 * Each ruleset keeps one session (a fresh one mallocs and clears state for every rule, §5):
   a decision asserts its fact, reads the actions that fired straight from durable's C calls
   (no Python closure or JSON round trip of the session state per fired rule), and retracts
@@ -43,6 +45,7 @@ from engine.model import ActionPlan
 __all__ = ["DurableEvaluator", "Prepared", "dumps"]
 
 GUARD = {"$nex": {"$s": 1}}
+OPENS = "_opens"          # carried by a session's first fact only: the sentinel matches it
 _LOCK = threading.Lock()
 _HOST: durable_engine.Host | None = None
 _sids = itertools.count(1)
@@ -72,7 +75,7 @@ def _definition(plan: ActionPlan) -> dict[str, Any]:
         rules[f"r{i}"] = {"all": [{"m": {"$and": [GUARD, condition]}}], "run": _nothing}
     rules["sentinel"] = {
         "pri": 1_000_000,
-        "all": [{"m": {"$and": [GUARD, {"$ex": {"sid": 1}}]}}],
+        "all": [{"m": {"$and": [GUARD, {"$ex": {OPENS: 1}}]}}],
         "run": _nothing,
     }
     return rules
@@ -87,7 +90,18 @@ def _number(x: float) -> str:
     return text
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+def _encoder() -> Any:
+    """JSON text of a flat dict, by the C encoder made once (``JSONEncoder.encode`` makes
+    one per call, a third of the cost of this step); the Python one where C is missing."""
+    make = json.encoder.c_make_encoder
+    if make is None:                     # pragma: no cover - CPython always has it
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    encode = make(None, None, json.encoder.encode_basestring, None, ":", ",", False, False,
+                  True)
+    return lambda fact: "".join(encode(fact, 0))
+
+
+_ENCODE = _encoder()
 
 
 def dumps(fact: dict[str, Any]) -> str:
@@ -96,6 +110,8 @@ def dumps(fact: dict[str, Any]) -> str:
     >>> dumps({"x": 1e-05, "s": "ä", "n": 3})
     '{"x":0.00001,"s":"ä","n":3}'
     """
+    if float not in map(type, fact.values()):
+        return _ENCODE(fact)
     for v in fact.values():
         if type(v) is float and v and not 1e-4 <= abs(v) < 1e16:
             break
@@ -163,13 +179,16 @@ class DurableEvaluator:
 
     def fired(self, prepared: Prepared, message: dict[str, Any]) -> list[int]:
         """Indices of the plan's rules that match ``message`` (a flat dict of scalars)."""
+        body = dumps(message)
         with _LOCK:
-            if prepared.sid is None:
-                prepared.sid = f"s{next(_sids)}"
             sid = prepared.sid
+            opens = ""
+            if sid is None:                # a new session: its first fact fires the sentinel
+                sid = prepared.sid = f"s{next(_sids)}"
+                opens = f',"{OPENS}":1'
             # the message's JSON with id and sid appended, without copying the message
-            body = dumps(message)
-            fact = f'{body[:-1]}{"," if len(body) > 2 else ""}"id":"d{next(_sids)}","sid":"{sid}"}}'
+            fact = (f'{body[:-1]}{"," if len(body) > 2 else ""}"id":"d{next(_sids)}",'
+                    f'"sid":"{sid}"{opens}}}')
 
             handle = prepared.handle
             names: list[str] = []
@@ -186,6 +205,8 @@ class DurableEvaluator:
             except Exception as exc:     # the engine's own error codes, MemoryError, …
                 self._drop_session(prepared)
                 raise EvaluationError(f"rule engine failed: {exc}") from exc
+        if len(names) == 1:                # the usual case: one rule fired once
+            return [int(names[0][1:])] if names[0][0] == "r" else []
         # once per rule, though each true branch of an $or fires it
         return sorted({int(n[1:]) for n in names if n[0] == "r"})
 

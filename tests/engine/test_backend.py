@@ -114,3 +114,37 @@ def test_missing_right_hand_field_never_matches_with_the_compiler_guard(tmp_path
         assert d.fired == ("TT-1-short", "TT-4-size")
     finally:
         store.close()
+
+
+def test_a_session_whose_decisions_match_nothing_is_deleted_safely(tmp_path):
+    """durable-rules.md §2: deleting a session in which no action ran frees uninitialised
+    memory. The sentinel fires on a session's first fact only, so a ruleset whose every
+    decision matches nothing, released again and again, must neither crash nor answer
+    anything but "no rule"."""
+    from engine import PolicyStore
+    from tests.conftest import DEMO, write_policy
+
+    one_rule = DEMO[:DEMO.index("rules:")] + """rules:
+  - id: TT-1-short
+    action: day
+    when: hours < min_hours
+    effect: deny
+    cite: {seed: "004", section: "4.2"}
+    message: {fi: "Lyhyt", sv: "Kort", en: "Short"}
+"""
+    write_policy(tmp_path / "p", one_rule)
+    store = PolicyStore.load(tmp_path / "p")
+    try:
+        plan = _plan(store)
+        ev = DurableEvaluator()
+        for round_ in range(200):
+            handle = ev.prepare(plan)
+            try:
+                for _ in range(3):
+                    assert ev.fired(handle, {"as_of": "2024-05-01", "hours": 7}) == []
+                if round_ % 2:
+                    assert ev.fired(handle, {"as_of": "2024-05-01", "hours": 5}) == [0]
+            finally:
+                ev.release(handle)
+    finally:
+        store.close()
