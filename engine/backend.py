@@ -14,7 +14,7 @@ Built around what was measured (``../shared/design/durable-rules.md``):
 * Each ruleset keeps one session (a fresh one mallocs and clears state for every rule, §5):
   a decision asserts its fact, reads the actions that fired straight from durable's C calls
   (no Python closure or JSON round trip of the session state per fired rule), and retracts
-  the fact. Each fact carries a unique ``id`` so the same content twice is never "already
+  the fact by its id alone (the session keeps facts by id; a test pins that this removes it). Each fact carries a unique ``id`` so the same content twice is never "already
   observed". On any error the session is deleted and the next decision starts a new one; a
   retired ruleset's session is deleted before the ruleset (``delete_ruleset`` leaves
   sessions behind, §4).
@@ -187,8 +187,8 @@ class DurableEvaluator:
                 sid = prepared.sid = f"s{next(_sids)}"
                 opens = f',"{OPENS}":1'
             # the message's JSON with id and sid appended, without copying the message
-            fact = (f'{body[:-1]}{"," if len(body) > 2 else ""}"id":"d{next(_sids)}",'
-                    f'"sid":"{sid}"{opens}}}')
+            ident = f'"id":"d{next(_sids)}","sid":"{sid}"'
+            fact = f'{body[:-1]}{"," if len(body) > 2 else ""}{ident}{opens}}}'
 
             handle = prepared.handle
             names: list[str] = []
@@ -198,7 +198,8 @@ class DurableEvaluator:
                     state = result[1]
                     _drain(handle, state,
                            durable_rules_engine.start_action_for_state(handle, state), names)
-                result = durable_rules_engine.retract_fact(handle, fact)
+                # the session finds the fact by its id: the rest need not be parsed again
+                result = durable_rules_engine.retract_fact(handle, f"{{{ident}}}")
                 if result[0] == 0:             # a retraction fires nothing we compile; drain
                     _drain(handle, result[1], durable_rules_engine.start_action_for_state(
                         handle, result[1]), [])
