@@ -14,7 +14,8 @@ Built around what was measured (``../shared/design/durable-rules.md``):
 * Each ruleset keeps one session (a fresh one mallocs and clears state for every rule, §5):
   a decision asserts its fact, reads the actions that fired straight from durable's C calls
   (no Python closure or JSON round trip of the session state per fired rule), and retracts
-  the fact by its id alone (the session keeps facts by id; a test pins that this removes it). Each fact carries a unique ``id`` so the same content twice is never "already
+  the fact by its id alone (the session keeps facts by id; a test pins that this removes
+  it). Each fact carries a unique ``id`` so the same content twice is never "already
   observed". On any error the session is deleted and the next decision starts a new one; a
   retired ruleset's session is deleted before the ruleset (``delete_ruleset`` leaves
   sessions behind, §4).
