@@ -22,6 +22,8 @@ What the stages do:
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
 from typing import Any
 
 from engine import expressions as ex
@@ -308,18 +310,74 @@ def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list
                 ex.compile_expr(rule.due) if rule.due is not None else None,
                 compile_condition(condition)))
         derived = (*action.derived, *hoisted.values())
-        # only the fields some condition reads travel to the rule engine: a message of the
-        # action's every fact costs JSON work in Python and parsing in C for nothing
-        read: set[str] = set()
-        for rule in compiled:
-            _fields_of(rule.condition, read)
-        fields = {n: t for n, t in types.items()
-                  if where.get(n) in ("fact", "derived") and n in read
-                  and not t.startswith("list") and t != "table"}
-        plan = ActionPlan(version.policy, version.version, version.digest, action,
-                          derived, fields, tuple(compiled), constants,
-                          tuple(ex.compile_expr(d.expr) for d in derived),
-                          compile_checker(action))
+        plan = _plan(version, action, derived, compiled, constants, types, where)
         problems += _check_limits(plan, version.path, action.line)
+        indexed = _indexed(compiled, types, where, constants)
+        if indexed is not None:          # limits are judged on the rules as written
+            compiled, index, table = indexed
+            plan = _plan(version, action, (*derived, index), compiled,
+                         {**constants, table.name: table}, types, where)
         plans[name] = plan
     return plans, problems
+
+
+def _plan(version: PolicyVersion, action: Any, derived: tuple[Derived, ...],
+          compiled: list[CompiledRule], constants: dict[str, Any], types: dict[str, str],
+          where: dict[str, str]) -> ActionPlan:
+    # only the fields some condition reads travel to the rule engine: a message of the
+    # action's every fact costs JSON work in Python and parsing in C for nothing
+    read: set[str] = set()
+    for rule in compiled:
+        _fields_of(rule.condition, read)
+    fields = {n: t for n, t in types.items()
+              if where.get(n) in ("fact", "derived") and n in read
+              and not t.startswith("list") and t != "table"}
+    return ActionPlan(version.policy, version.version, version.digest, action,
+                      derived, fields, tuple(compiled), constants,
+                      tuple(ex.compile_expr(d.expr) for d in derived),
+                      compile_checker(action))
+
+
+INDEX_MIN = 24     # distinct values of one field below which durable's linear tests are cheaper
+
+
+def _indexed(compiled: list[CompiledRule], types: dict[str, str], where: dict[str, str],
+             constants: dict[str, Any]
+             ) -> tuple[list[CompiledRule], Derived, ex.Table] | None:
+    """Rules told apart by ``field == constant`` (``kind == "k17"``), grouped into buckets.
+
+    durable_rules has no value index (durable-rules.md §5): under one node it tests every
+    child in turn, so 300 rules of ``kind == "k<i>" and …`` cost 300 tests per fact. Here the
+    field's values are numbered into about √n buckets, a hidden value ``_index`` (the bucket
+    of the request's value, 0 for none) is computed before evaluation, and each such rule
+    tests ``_index == <its bucket>`` first: durable shares that node between the rules of a
+    bucket, so a fact meets √n bucket tests and the √n rules of one bucket. A rule still fires
+    exactly when it did (its own test stays); the Python evaluator reads the same conditions.
+    """
+    discs = [_discriminators(r.condition) for r in compiled]
+    values: dict[str, dict[Any, None]] = {}
+    for d in discs:
+        for f, v in d.items():
+            if types.get(f) in ("string", "integer") and where.get(f) in ("fact", "derived"):
+                values.setdefault(f, {})[v] = None
+    if not values:
+        return None
+    field_ = max(values, key=lambda f: len(values[f]))
+    distinct = list(values[field_])
+    if len(distinct) < INDEX_MIN:
+        return None
+    size = math.isqrt(len(distinct) - 1) + 1
+    bucket = {v: i // size + 1 for i, v in enumerate(distinct)}
+    name, table_name = "_index", "_index_of"
+    table = ex.Table(table_name, bucket)
+    index = Derived(name, f"the bucket of {field_}", ex.Call("lookup_or", (
+        ex.Name(table_name), ex.Name(field_), ex.Lit(0, "integer"))), "integer", (field_,),
+        hidden=True)
+    types[name], where[name] = "integer", "derived"
+    out = []
+    for rule, d in zip(compiled, discs, strict=True):
+        if field_ in d:
+            condition = {"$and": [{"$eq": {name: bucket[d[field_]]}}, rule.condition]}
+            rule = replace(rule, condition=condition, match=compile_condition(condition))
+        out.append(rule)
+    return out, index, table

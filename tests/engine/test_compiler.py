@@ -104,3 +104,82 @@ def test_constants_the_engine_cannot_read_are_refused(tmp_path):
     version, problems = load_version(write_policy(tmp_path, text))
     _, problems = compile_version(version)
     assert "too large or too small for the rule engine" in problems[0].message
+
+
+def _many_kinds(n: int) -> str:
+    rules = "\n".join(
+        f'  - id: TT-{i}-gen\n    action: act\n    when: kind == "k{i}" and amount > limit\n'
+        f'    effect: deny\n    cite: {{seed: "000", section: "g"}}\n'
+        f'    message: {{fi: "r{i}", sv: "r{i}", en: "r{i}"}}' for i in range(n))
+    return f"""policy: gen
+version: "2025-01"
+effective_from: 2025-01-01
+title: {{fi: G, sv: G, en: G}}
+source: {{document: generated}}
+parameters:
+  limit: 10
+actions:
+  act:
+    facts:
+      kind: {{type: string, optional: true}}
+      amount: {{type: integer}}
+rules:
+{rules}
+  - id: TT-90-big
+    action: act
+    when: amount > 50
+    effect: warn
+    cite: {{seed: "000", section: "g"}}
+    message: {{fi: b, sv: b, en: b}}
+  - id: TT-91-or
+    action: act
+    when: kind == "k3" or amount == 7
+    effect: info
+    cite: {{seed: "000", section: "g"}}
+    message: {{fi: o, sv: o, en: o}}
+"""
+
+
+def test_rules_told_apart_by_one_field_are_bucketed_and_decide_as_written(tmp_path):
+    """durable tests every child of a node in turn; 40 rules of ``kind == "k<i>"`` get a
+    hidden bucket test first. What fires must not change, on either evaluator."""
+    from engine import PolicyStore, decide
+    from engine.pyeval import PythonEvaluator
+
+    write_policy(tmp_path / "p", _many_kinds(40), policy="gen", version="2025-01")
+    store = PolicyStore.load(tmp_path / "p")
+    try:
+        plan = store.current.plans[("gen", "2025-01")]["act"]
+        first = plan.rules[0].condition["$and"][0]
+        assert first == {"$eq": {"_index": 1}}              # buckets of ⌈√40⌉ = 7 values
+        assert plan.rules[39].condition["$and"][0] == {"$eq": {"_index": 6}}
+        assert "_index" not in store.current.get_version("gen", "2025-01").describe()[
+            "actions"]["act"]["derived"]                     # hidden from planners
+        kinds = [f"k{i}" for i in range(40)] + ["k99", None]
+        for kind in kinds:
+            for amount in (5, 7, 11, 60):
+                facts = {"amount": amount} | ({"kind": kind} if kind else {})
+                want = []
+                if kind in {f"k{i}" for i in range(40)} and amount > 10:
+                    want.append(f"TT-{kind[1:]}-gen")
+                if amount > 50:
+                    want.append("TT-90-big")
+                if kind == "k3" or amount == 7:
+                    want.append("TT-91-or")
+                for ev in (None, PythonEvaluator()):
+                    got = decide(store, policy="gen", action="act", as_of="2025-06-01",
+                                 facts=facts, lang="en", evaluator=ev)
+                    assert list(got.fired) == want, (facts, ev)
+    finally:
+        store.close()
+
+
+def test_few_distinct_values_are_not_bucketed(tmp_path):
+    from engine.compiler import INDEX_MIN
+
+    version, problems = load_version(write_policy(
+        tmp_path, _many_kinds(INDEX_MIN - 1), policy="gen", version="2025-01"))
+    plans, problems = compile_version(version)
+    assert problems == []
+    assert all("_index" not in str(r.condition) for r in plans["act"].rules)
+    assert "_index" not in plans["act"].fields
