@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import exc, inspect
 
 from service.database import make_engine
 from service.decision_log import BadCursor, DecisionLog, LogEntry, decode_cursor, encode_cursor
@@ -194,3 +195,51 @@ def test_scan_reads_every_matching_row_in_batches(log):
     assert [r["id"] for b in batches for r in b] == [e.id for e in reversed(entries[:7])]
     assert [len(b) for b in log.scan(batch=3, limit=4, policy="tiny")] == [3, 1]
     assert log.count(policy="tiny", since=T0 + dt.timedelta(minutes=5)) == 2
+
+
+def test_a_batch_is_logged_whole_or_not_at_all(log):
+    first, second = entry(0), entry(1)
+    with pytest.raises((sqlite3.IntegrityError, exc.IntegrityError)):     # the same id twice
+        log.record_many([first, second, first])
+    assert log.count() == 0
+    log.record_many([first, second])     # the writer is usable again afterwards
+    assert log.count() == 2
+
+
+def _write_in_child(url: str, n: int) -> None:
+    log = DecisionLog(make_engine(url))
+    for i in range(n):
+        log.record(entry(i))
+
+
+def _write_with_inherited_log(log: DecisionLog, n: int) -> None:
+    for i in range(n):
+        log.record(entry(i))
+
+
+def test_sqlite_writers_in_several_processes_all_commit(sqlite_url, tmp_path):
+    """gunicorn forks its workers: each opens its own connection and lock file handle, also
+    when it inherits a log that already wrote (a connection used across a fork is not safe
+    and a shared lock file handle would lock nothing)."""
+    import multiprocessing
+
+    log = DecisionLog(make_engine(sqlite_url))
+    log.record(entry(0))                 # this process's connection exists before the fork
+    fork = multiprocessing.get_context("fork")
+    children = [fork.Process(target=_write_with_inherited_log, args=(log, 60))
+                for _ in range(2)]
+    children += [fork.Process(target=_write_in_child, args=(sqlite_url, 60))]
+    for child in children:
+        child.start()
+    try:
+        for child in children:
+            child.join(timeout=60)
+        assert [child.exitcode for child in children] == [0, 0, 0]
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.kill()
+                child.join()
+    log.record(entry(1))
+    assert log.count() == 2 + 3 * 60
+    assert (tmp_path / "var" / "log.db-writer.lock").exists()
