@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, Text, cast, func, select
@@ -34,6 +34,9 @@ __all__ = ["RULE_ID", "BadCursor", "DecisionLog", "LogEntry", "Page", "decode_cu
 RULE_ID = re.compile(r"[A-Z]{2,3}-[0-9]+[A-Za-z0-9-]*")
 
 _COLUMNS = [c.name for c in DecisionRow.__table__.columns]
+_JSON_COLUMNS = ("facts", "fired", "results", "findings", "hetu_checks")
+# json.dumps(value, ensure_ascii=False) without building an encoder per call
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
 _SQLITE_INSERT = (f"INSERT INTO decisions ({', '.join(_COLUMNS)}) "
                   f"VALUES ({', '.join(':' + c for c in _COLUMNS)})")
 
@@ -62,6 +65,9 @@ class LogEntry:
     pinned: bool = False        # the caller named the version: a what-if, not the rules in force
     # what the policy could derive from each personal code (engine.replay.hetu_checks)
     hetu_checks: dict[str, Any] | None = None
+    # not a column: the JSON text of facts, results and findings, when the masker already
+    # wrote it to search it (service.masking.Masker.mask_decision); stored as it is
+    texts: dict[str, str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,8 @@ class DecisionLog:
             self._record_sqlite(entries)
             return
         with self.engine.begin() as conn:
-            conn.execute(self._insert, [dict(e.__dict__) for e in entries])  # no deep copy
+            conn.execute(self._insert, [{c: getattr(e, c) for c in _COLUMNS}
+                                        for e in entries])
 
     def _record_sqlite(self, entries: list[LogEntry]) -> None:
         """The same INSERT straight through the driver: on SQLite the Core layer costs as
@@ -117,11 +124,13 @@ class DecisionLog:
         SQLAlchemy would store them, so reads and time filters see no difference."""
         rows = []
         for entry in entries:
-            values = dict(entry.__dict__)
+            values = {c: getattr(entry, c) for c in _COLUMNS}
             values["time"] = _utc(entry.time).strftime("%Y-%m-%d %H:%M:%S.%f")
             values["as_of"] = entry.as_of.isoformat()
-            for column in ("facts", "fired", "results", "findings", "hetu_checks"):
-                values[column] = json.dumps(values[column], ensure_ascii=False)
+            texts = entry.texts or {}
+            for column in _JSON_COLUMNS:
+                text = texts.get(column)
+                values[column] = _dumps(values[column]) if text is None else text
             if entry.hetu_checks is None:
                 values["hetu_checks"] = None       # SQL NULL, as SQLAlchemy stores None
             rows.append(values)
