@@ -360,9 +360,15 @@ class ScrubFilter(logging.Filter):
     It needs no key: a log line gets a fixed placeholder, not a pseudonym. Percent escapes
     are decoded before matching (a URL in an access log line is still encoded), and only the
     code is replaced: the rest of the line stays as it was.
+
+    A record of a ``service`` logger passes two of these (its logger's and the handler's,
+    which also catches loggers made without :func:`get_logger`); the second sees that the
+    record is as the first left it and does not scrub it again.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.args is None and getattr(record, "_scrubbed", None) is record.msg:
+            return True
         message = record.getMessage()
         record.msg = _scrub_line(message)
         record.args = None
@@ -372,6 +378,7 @@ class ScrubFilter(logging.Filter):
             record.exc_text = _scrub_line(record.exc_text)
         if record.stack_info:
             record.stack_info = _scrub_line(record.stack_info)
+        record._scrubbed = record.msg          # type: ignore[attr-defined]
         return True
 
 

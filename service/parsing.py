@@ -42,11 +42,19 @@ def _finite(text: str) -> float:
     return value
 
 
+# one decoder for every body: json.loads with these hooks would build one per call
+_DECODE = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite).decode
+
+
 def loads_strict(data: bytes | str) -> Any:
     """``json.loads`` that accepts only what RFC 8259 does; every failure is a
     ``JSONDecodeError`` (webargs answers it with 400)."""
     try:
-        return json.loads(data, parse_constant=_no_constants, parse_float=_finite)
+        if isinstance(data, (bytes, bytearray)):      # as json.loads reads bytes
+            data = data.decode(json.detect_encoding(data), "surrogatepass")
+        elif data.startswith("\ufeff"):              # and refuses a text with a BOM
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM", data, 0)
+        return _DECODE(data)
     except json.JSONDecodeError:
         raise
     except (ValueError, RecursionError) as exc:     # incl. UnicodeDecodeError, huge ints

@@ -349,3 +349,19 @@ _VALUES = st.recursive(st.one_of(_TEXTS, st.integers(), st.none(), st.booleans()
        message=_TEXTS)
 def test_generated_decisions_mask_alike_in_one_pass(facts, personal, results, message):
     _check_one_pass(Masker(b"k"), facts, personal, results, _findings(message))
+
+
+def test_a_record_is_scrubbed_once_however_many_filters_it_passes(monkeypatch):
+    import service.masking as masking
+
+    calls = []
+    real = masking._scrub_line
+    monkeypatch.setattr(masking, "_scrub_line", lambda text: calls.append(text) or real(text))
+    first, second = ScrubFilter(), ScrubFilter()
+    record = logging.LogRecord("service.x", logging.INFO, __file__, 1, "asiakas %s", (HETU,),
+                               None)
+    assert first.filter(record) and second.filter(record)
+    assert record.getMessage() == "asiakas <hetu>" and len(calls) == 1
+    record.msg, record.args = "toinen %s", (OTHER_HETU,)     # changed after the first: again
+    assert second.filter(record)
+    assert record.getMessage() == "toinen <hetu>" and len(calls) == 2
