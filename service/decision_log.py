@@ -100,7 +100,11 @@ class DecisionLog:
         self.engine = engine
         self._insert = DecisionRow.__table__.insert()
         self._sqlite = engine.dialect.name == "sqlite"
-        self._writer = _SqliteWriter(engine) if self._sqlite else None
+        self._writer: _SqliteWriter | _PostgresWriter | None = None
+        if self._sqlite:
+            self._writer = _SqliteWriter(engine)
+        elif engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+            self._writer = _PostgresWriter(engine)
 
     def record(self, entry: LogEntry) -> None:
         """One row, committed before the caller answers: a decision is never unlogged."""
@@ -108,34 +112,20 @@ class DecisionLog:
 
     def record_many(self, entries: list[LogEntry]) -> None:
         """Several rows in one transaction (a batch request): all are logged, or none and the
-        caller answers with an error."""
+        caller answers with an error.
+
+        On SQLite and on PostgreSQL with psycopg the rows go straight through the driver
+        (:class:`_SqliteWriter`, :class:`_PostgresWriter`): on the path every decision takes,
+        SQLAlchemy's pool and Core layer cost as much as the write. Values are stored as
+        SQLAlchemy stores them, so every read sees no difference."""
         if not entries:
             return
-        if self._sqlite:
-            self._record_sqlite(entries)
+        if self._writer is not None:
+            self._writer.insert(entries)
             return
         with self.engine.begin() as conn:
             conn.execute(self._insert, [{c: getattr(e, c) for c in _COLUMNS}
                                         for e in entries])
-
-    def _record_sqlite(self, entries: list[LogEntry]) -> None:
-        """The same INSERT straight through the driver: on SQLite the Core layer costs as
-        much as the write itself, on the path every decision takes. Values are stored as
-        SQLAlchemy would store them, so reads and time filters see no difference."""
-        rows = []
-        for entry in entries:
-            values = {c: getattr(entry, c) for c in _COLUMNS}
-            values["time"] = _utc(entry.time).strftime("%Y-%m-%d %H:%M:%S.%f")
-            values["as_of"] = entry.as_of.isoformat()
-            texts = entry.texts or {}
-            for column in _JSON_COLUMNS:
-                text = texts.get(column)
-                values[column] = _dumps(values[column]) if text is None else text
-            if entry.hetu_checks is None:
-                values["hetu_checks"] = None       # SQL NULL, as SQLAlchemy stores None
-            rows.append(values)
-        assert self._writer is not None
-        self._writer.insert(rows)
 
     def get(self, decision_id: str) -> dict[str, Any] | None:
         """The logged decision, or None; a text that is no UUID is no decision id."""
@@ -268,8 +258,9 @@ class _SqliteWriter:
         self._conn: sqlite3.Connection | None = None
         self._lock_fd = -1
 
-    def insert(self, rows: list[dict[str, Any]]) -> None:
-        """``rows`` committed in one transaction, or none of them (the error propagates)."""
+    def insert(self, entries: list[LogEntry]) -> None:
+        """``entries`` committed in one transaction, or none of them (the error propagates)."""
+        rows = [self._row(e) for e in entries]
         if self.path is None:
             self._insert_pooled(rows)
             return
@@ -291,6 +282,20 @@ class _SqliteWriter:
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
+    @staticmethod
+    def _row(entry: LogEntry) -> dict[str, Any]:
+        """The values as SQLAlchemy stores them on SQLite (times as text, JSON as text)."""
+        values = {c: getattr(entry, c) for c in _COLUMNS}
+        values["time"] = _utc(entry.time).strftime("%Y-%m-%d %H:%M:%S.%f")
+        values["as_of"] = entry.as_of.isoformat()
+        texts = entry.texts or {}
+        for column in _JSON_COLUMNS:
+            text = texts.get(column)
+            values[column] = _dumps(values[column]) if text is None else text
+        if entry.hetu_checks is None:
+            values["hetu_checks"] = None       # SQL NULL, as SQLAlchemy stores None
+        return values
+
     def _open(self, path: str) -> None:
         """This process's connection and lock file: a fork inherits neither's use."""
         self._conn = sqlite3.connect(path, timeout=30, isolation_level=None,
@@ -308,6 +313,107 @@ class _SqliteWriter:
             connection.commit()
         finally:
             connection.close()
+
+
+_PG_INSERT = (f"INSERT INTO decisions ({', '.join(_COLUMNS)}) "
+              f"VALUES ({', '.join(['%s'] * len(_COLUMNS))})")
+# connections a forked child inherited: never used, never closed (closing one would end the
+# parent's session on the shared socket), only kept from the garbage collector
+_INHERITED: list[Any] = []
+
+
+class _PostgresWriter:
+    """The log's writes on PostgreSQL: one psycopg connection per process, a prepared INSERT.
+
+    Through SQLAlchemy a one-row insert took a pool checkout with its pre-ping (a round trip
+    of its own), BEGIN, the Core statement with the JSON written again, and COMMIT. Here the
+    connection runs in autocommit, so a one-row INSERT is its own transaction: one round
+    trip, prepared once per connection, with the JSON texts the masker already wrote. The
+    rows of a batch go in one ``executemany`` (pipelined by psycopg) inside one transaction.
+
+    The connection is made by the engine (its settings, its adapters) and then taken out of
+    its pool. If it broke (the server restarted while it was idle, say), the writer
+    reconnects and writes once more; should the first attempt have committed after all, the
+    second meets its own ids (the primary key) and, finding every one of them logged,
+    counts as done. So a row is logged once, and an error means it was not logged.
+    """
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._conn: Any = None
+
+    def insert(self, entries: list[LogEntry]) -> None:
+        """``entries`` committed in one transaction, or none of them (the error propagates)."""
+        import psycopg
+
+        rows = [self._row(e) for e in entries]
+        with self._lock:
+            fresh = self._connect()
+            try:
+                self._write(rows)
+                return
+            except psycopg.OperationalError:
+                self._discard()
+                if fresh:
+                    raise
+            self._connect()
+            try:
+                self._write(rows)
+            except psycopg.errors.UniqueViolation:
+                if not self._all_logged([r[0] for r in rows]):
+                    raise
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        conn = self._conn
+        if len(rows) == 1:
+            conn.execute(_PG_INSERT, rows[0], prepare=True)
+            return
+        with conn.transaction():
+            conn.cursor().executemany(_PG_INSERT, rows)
+
+    def _all_logged(self, ids: list[str]) -> bool:
+        count = self._conn.execute("SELECT count(*) FROM decisions WHERE id = ANY(%s)",
+                                   [ids]).fetchone()[0]
+        return count == len(set(ids))
+
+    @staticmethod
+    def _row(entry: LogEntry) -> tuple[Any, ...]:
+        """The values in column order; JSON as text (the column is ``json``), None as NULL."""
+        texts = entry.texts or {}
+        values = []
+        for column in _COLUMNS:
+            value = getattr(entry, column)
+            if column in _JSON_COLUMNS and value is not None:
+                value = texts.get(column) or _dumps(value)
+            values.append(value)
+        return tuple(values)
+
+    def _connect(self) -> bool:
+        """Make sure this process has a live connection; True when it was made just now."""
+        pid = os.getpid()
+        if self._conn is not None and self._pid != pid:
+            _INHERITED.append(self._conn)       # the parent's: leave it be
+            self._conn = None
+        if self._conn is not None and not self._conn.closed and not self._conn.broken:
+            return False
+        self._discard()
+        fairy = self._engine.raw_connection()
+        fairy.detach()                          # ours now, not the pool's
+        conn = fairy.dbapi_connection
+        conn.rollback()                         # idle, whatever the pool left
+        conn.autocommit = True
+        self._conn, self._pid = conn, pid
+        return True
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:                   # already broken: nothing to close
+                pass
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

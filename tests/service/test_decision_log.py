@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
+import psycopg
 import pytest
-from sqlalchemy import exc, inspect
+from sqlalchemy import exc, inspect, text
 
 from service.database import make_engine
 from service.decision_log import BadCursor, DecisionLog, LogEntry, decode_cursor, encode_cursor
@@ -198,8 +199,9 @@ def test_scan_reads_every_matching_row_in_batches(log):
 
 
 def test_a_batch_is_logged_whole_or_not_at_all(log):
+    """The same id twice: refused by the primary key, and nothing of the batch is kept."""
     first, second = entry(0), entry(1)
-    with pytest.raises((sqlite3.IntegrityError, exc.IntegrityError)):     # the same id twice
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError, exc.IntegrityError)):
         log.record_many([first, second, first])
     assert log.count() == 0
     log.record_many([first, second])     # the writer is usable again afterwards
@@ -243,3 +245,47 @@ def test_sqlite_writers_in_several_processes_all_commit(sqlite_url, tmp_path):
     log.record(entry(1))
     assert log.count() == 2 + 3 * 60
     assert (tmp_path / "var" / "log.db-writer.lock").exists()
+
+
+@pytest.mark.postgres
+def test_postgres_writer_reconnects_when_the_server_dropped_its_connection(postgres_url):
+    from tests.service.conftest import _clean
+
+    _clean(postgres_url)
+    engine = make_engine(postgres_url)
+    log = DecisionLog(engine)
+    log.record(entry(0))
+    backend = log._writer._conn.info.backend_pid
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    log.record(entry(1))                 # the idle connection is gone: a new one, once
+    assert log.count() == 2
+    assert log._writer._conn.info.backend_pid != backend
+
+
+@pytest.mark.postgres
+def test_postgres_writer_counts_a_commit_whose_answer_it_lost(postgres_url, monkeypatch):
+    """The connection broke after the server committed: the second attempt meets the ids
+    already logged and is done, instead of failing a decision that was logged."""
+    from tests.service.conftest import _clean
+
+    _clean(postgres_url)
+    log = DecisionLog(make_engine(postgres_url))
+    log.record(entry(0))
+    writer = log._writer
+    real = type(writer)._write
+    calls = []
+
+    def commit_then_break(self, rows):
+        calls.append(len(rows))
+        real(self, rows)
+        if len(calls) == 1:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(type(writer), "_write", commit_then_break)
+    batch = [entry(1), entry(2)]
+    log.record_many(batch)
+    assert calls == [2, 2] and log.count() == 3
+    calls.clear()
+    with pytest.raises(psycopg.IntegrityError):      # a real duplicate is still refused
+        log.record_many([entry(3), batch[0]])
