@@ -67,7 +67,8 @@ class LogEntry:
     hetu_checks: dict[str, Any] | None = None
     # not a column: the JSON text of facts, results and findings, when the masker already
     # wrote it to search it (service.masking.Masker.mask_decision); stored as it is
-    texts: dict[str, str] | None = field(default=None, compare=False, repr=False)
+    texts: dict[str, str] | None = field(default=None, compare=False, repr=False,
+                                         metadata={"column": False})
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
+from engine.model import LANGUAGES
 from service.blueprints.decisions import REQUEST
 from service.fastload import FastLoader
 from service.schemas import DecisionRequestSchema
@@ -88,7 +89,7 @@ def test_an_invalid_body_is_left_to_marshmallow(data):
     assert outcome(SCHEMA.load, data)[0] == "error"
 
 
-_TEXT = st.one_of(st.sampled_from(["", "tiny", "day", "2025-01", "fi", "sv", "en", "x" * 100,
+_TEXT = st.one_of(st.sampled_from(["", "tiny", "day", "2025-01", *LANGUAGES, "x" * 100,
                                    "x" * 101, "a b", "2025-03-10", "../x", "FI", "x\n"]),
                   st.text(max_size=12))
 _VALUE = st.one_of(_TEXT, st.none(), st.booleans(), st.integers(-3, 3),
@@ -101,7 +102,7 @@ _KEY = st.sampled_from(["policy", "action", "as_of", "version", "lang", "explain
 @st.composite
 def bodies(draw: st.DrawFn) -> Any:
     """Mostly valid bodies with a few fields dropped, added or replaced by anything."""
-    body = decision_body(lang=draw(st.sampled_from(["fi", "sv", "en"])),
+    body = decision_body(lang=draw(st.sampled_from(LANGUAGES)),
                          explain=draw(st.booleans()))
     if draw(st.booleans()):
         body["version"] = draw(st.sampled_from(["2025-01", "2025-06"]))
