@@ -26,7 +26,7 @@ import flask
 from flask_smorest import Blueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 __all__ = ["ApiBlueprint", "StrictJsonParser", "loads_strict"]
 
@@ -61,9 +61,31 @@ def loads_strict(data: bytes | str) -> Any:
         raise json.JSONDecodeError(str(exc) or type(exc).__name__, "<body>", 0) from exc
 
 
+def _declared_body(req: flask.Request) -> bytes | None:
+    """The body of a request that declares its length (within the limit), read in one call
+    from the server's stream and kept where ``get_data`` finds it; None when werkzeug must
+    read it (no length, too long, or already being read).
+
+    werkzeug's wrapped stream reads a small body in several Python layers and calls, about
+    as costly as validating it; a declared length needs none of that.
+    """
+    length = req.content_length
+    limit = req.max_content_length
+    if (not length or (limit is not None and length > limit)
+            or getattr(req, "_cached_data", None) is not None or "stream" in req.__dict__):
+        return None
+    data = req.environ["wsgi.input"].read(length)
+    if len(data) != length:              # as werkzeug's stream does when the client left
+        raise ClientDisconnected()
+    req._cached_data = data              # what get_data(cache=True) returns from now on
+    return data
+
+
 class StrictJsonParser(FlaskParser):
     def _raw_load_json(self, req: flask.Request) -> Any:
-        data = req.get_data(cache=True)
+        data = _declared_body(req)
+        if data is None:
+            data = req.get_data(cache=True)
         limit = req.max_content_length
         if limit is not None and req.content_length is None and len(data) >= limit:
             raise RequestEntityTooLarge()
