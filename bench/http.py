@@ -1,11 +1,12 @@
 """``make bench-http``: the decision endpoint against a no-op endpoint, over real HTTP.
 
 Starts gunicorn (sync workers, 2 by default) on a free loopback port with a fresh SQLite
-decision log, creates a provider token, and loads ``GET /v1/health``, ``POST /v1/decisions``
-and ``POST /v1/decisions/batch`` (100 copies of the same decision body) in turn at 16
-connections with wrk (installed with apt-get if missing and possible) or else a bounded Python
-load generator. It prints req/s, p50 and p99 of each and three ratios, each against a baseline
-measured in the same run (issue 12), with every decision logged before it is answered:
+decision log (``--database-url`` for a fresh schema in PostgreSQL), creates a provider token,
+and loads ``GET /v1/health``, ``POST /v1/decisions`` and ``POST /v1/decisions/batch`` (100
+copies of the same decision body) in turn at 16 connections with wrk (installed with apt-get
+if missing and possible) or else a bounded Python load generator. It prints req/s, p50 and
+p99 of each and three ratios, each against a baseline measured in the same run (issue 12),
+with every decision logged before it is answered:
 
 - decision req/s / no-op req/s, target ≥ 0.6;
 - decision p99 / no-op p99, target ≤ 1.5;
@@ -18,6 +19,7 @@ This is a measurement, not a test: it never fails on the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench._load import Result, Target, python_load, wrk_load
@@ -137,6 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=3000,
                         help="per endpoint and round (Python)")
     parser.add_argument("--python", action="store_true", help="skip wrk")
+    parser.add_argument("--database-url", help="log to this PostgreSQL database (a schema "
+                        "of its own, dropped afterwards) instead of a fresh SQLite file")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
@@ -144,10 +149,10 @@ def main(argv: list[str] | None = None) -> None:
     from service.decision_log import DecisionLog
     from service.tokens import TokenStore
 
-    with tempfile.TemporaryDirectory(prefix="rehab-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rehab-bench-") as tmp, \
+            _database(Path(tmp), args.database_url) as url:
         work = Path(tmp)
         policies, body = _workload(work)
-        url = f"sqlite:///{work / 'var' / 'bench.db'}"
         upgrade(url)
         engine = make_engine(url)
         token = TokenStore(engine).create("provider", "1234567-1", "bench")[0]
@@ -155,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         base = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATABASE_URL": url, "POLICIES_DIR": str(policies),
                "VAR_DIR": str(work / "var"), "LOG_LEVEL": "INFO",
-               "PYTHONPATH": str(ROOT)}
+               "POLICIES_BOOTSTRAP": "1", "PYTHONPATH": str(ROOT)}
         from service.cli import gunicorn_args
         from service.metrics import multiprocess_environment
 
@@ -221,6 +226,30 @@ def main(argv: list[str] | None = None) -> None:
               f"({1e6 / (batched.rps * BATCH):.0f} / {1e6 / decision.rps:.0f} µs; "
               f"rounds: {_list(per_batch)}; target ≤ 0.3)")
         print(f"  {logged} decisions logged")
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def _database(work: Path, url: str | None) -> Iterator[str]:
+    """A fresh SQLite file in ``work``, or a fresh schema in the PostgreSQL database ``url``
+    (dropped afterwards, whatever happened)."""
+    if url is None:
+        yield f"sqlite:///{work / 'var' / 'bench.db'}"
+        return
+    from sqlalchemy import text
+
+    from service.database import make_engine
+
+    schema = f"rr_bench_{os.getpid()}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def _list(values: list[float]) -> str:
