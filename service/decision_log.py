@@ -230,6 +230,12 @@ class DecisionLog:
                 return
 
 
+# connections a forked child inherited: never used and never closed (that would end the
+# parent's PostgreSQL session on the shared socket, or break SQLite's locks), only kept
+# from the garbage collector
+_INHERITED: list[Any] = []
+
+
 class _SqliteWriter:
     """The log's writes on SQLite: one connection per process, writers queued by a lock file.
 
@@ -298,14 +304,27 @@ class _SqliteWriter:
         return values
 
     def _open(self, path: str) -> None:
-        """This process's connection and lock file: a fork inherits neither's use."""
-        self._conn = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                     check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")      # as service.database sets them
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA mmap_size=268435456")
+        """This process's connection and lock file: a fork inherits neither's use.
+
+        A connection inherited from the parent is left alone (SQLite forbids using or
+        closing it in the child), only kept from the garbage collector; the child's copy
+        of the lock file descriptor is closed (the parent's lock, if any, stays its own).
+        """
+        if self._conn is not None:
+            _INHERITED.append(self._conn)
+            self._conn = None
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")      # as service.database sets them
+        conn.execute("PRAGMA synchronous=NORMAL")
+        # After another worker's commit SQLite drops its page cache and reads every page
+        # again; mapped, the database file's pages need no read() each.
+        conn.execute("PRAGMA mmap_size=268435456")
         self._lock_fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        self._pid = os.getpid()
+        self._conn, self._pid = conn, os.getpid()
 
     def _insert_pooled(self, rows: list[dict[str, Any]]) -> None:
         connection = self._engine.raw_connection()
@@ -318,9 +337,6 @@ class _SqliteWriter:
 
 _PG_INSERT = (f"INSERT INTO decisions ({', '.join(_COLUMNS)}) "
               f"VALUES ({', '.join(['%s'] * len(_COLUMNS))})")
-# connections a forked child inherited: never used, never closed (closing one would end the
-# parent's session on the shared socket), only kept from the garbage collector
-_INHERITED: list[Any] = []
 
 
 class _PostgresWriter:

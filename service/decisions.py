@@ -94,6 +94,6 @@ class DecisionHandler:
             latency_ms=round(latency_ms, 3),
             bundle_id=decision.bundle,
             pinned=decision.pinned,
-            hetu_checks=hetu_checks(facts, personal) if personal else {},
+            hetu_checks=hetu_checks(facts, personal),
             texts=masked.texts,
         )
