@@ -25,18 +25,24 @@ from sqlalchemy import Engine, Text, cast, func, select
 from sqlalchemy.engine import make_url
 
 from engine.model import FINDING_KINDS
+from service.masking import get_logger
 from service.models import DecisionRow
 
 __all__ = ["RULE_ID", "BadCursor", "DecisionLog", "LogEntry", "Page", "decode_cursor",
            "encode_cursor"]
 
 # what a rule id looks like (engine/schema.py refuses any other at load)
+log = get_logger("service.decision_log")
+
 RULE_ID = re.compile(r"[A-Z]{2,3}-[0-9]+[A-Za-z0-9-]*")
 
 _COLUMNS = [c.name for c in DecisionRow.__table__.columns]
 _JSON_COLUMNS = ("facts", "fired", "results", "findings", "hetu_checks")
 # json.dumps(value, ensure_ascii=False) without building an encoder per call
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
+# a PASSIVE checkpoint after this many commits of one process's writer (SQLite's own comes
+# at 1000 WAL pages, about 100 rows of the log)
+CHECKPOINT_EVERY = 50
 _SQLITE_INSERT = (f"INSERT INTO decisions ({', '.join(_COLUMNS)}) "
                   f"VALUES ({', '.join(':' + c for c in _COLUMNS)})")
 
@@ -253,6 +259,13 @@ class _SqliteWriter:
     cost as much as the INSERT. A thread lock serialises threads of one process, which
     share both. A database that is not a plain file (in memory, URI options) is written
     through the engine's pool instead.
+
+    SQLite checkpoints the WAL into the database (two fsyncs with synchronous=NORMAL)
+    inside the COMMIT that fills it past 1000 pages: that decision waited for it, and so
+    did the other worker, queued on the lock. Here the writer's own checkpoints are off and
+    it runs a PASSIVE one every :data:`CHECKPOINT_EVERY` commits, after releasing the lock
+    (it never blocks a writer; the decision is committed by then, so a failed checkpoint
+    is only logged). Other connections keep SQLite's own.
     """
 
     def __init__(self, engine: Engine):
@@ -264,6 +277,7 @@ class _SqliteWriter:
         self._pid: int | None = None
         self._conn: sqlite3.Connection | None = None
         self._lock_fd = -1
+        self._commits = 0
 
     def insert(self, entries: list[LogEntry]) -> None:
         """``entries`` committed in one transaction, or none of them (the error propagates)."""
@@ -288,6 +302,16 @@ class _SqliteWriter:
                     raise
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY == 0:
+                self._checkpoint(conn)
+
+    @staticmethod
+    def _checkpoint(conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:        # the rows are in; the next one tries again
+            log.warning("decision log checkpoint failed: %s", exc)
 
     @staticmethod
     def _row(entry: LogEntry) -> dict[str, Any]:
@@ -323,8 +347,9 @@ class _SqliteWriter:
         # After another worker's commit SQLite drops its page cache and reads every page
         # again; mapped, the database file's pages need no read() each.
         conn.execute("PRAGMA mmap_size=268435456")
+        conn.execute("PRAGMA wal_autocheckpoint=0")    # this writer's: see _checkpoint
         self._lock_fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        self._conn, self._pid = conn, os.getpid()
+        self._conn, self._pid, self._commits = conn, os.getpid(), 0
 
     def _insert_pooled(self, rows: list[dict[str, Any]]) -> None:
         connection = self._engine.raw_connection()

@@ -289,3 +289,24 @@ def test_postgres_writer_counts_a_commit_whose_answer_it_lost(postgres_url, monk
     calls.clear()
     with pytest.raises(psycopg.IntegrityError):      # a real duplicate is still refused
         log.record_many([entry(3), batch[0]])
+
+
+def test_sqlite_writer_checkpoints_the_wal_itself_after_the_commit(sqlite_url, tmp_path,
+                                                                   caplog):
+    """SQLite's own checkpoint is off for the writer, which runs one every CHECKPOINT_EVERY
+    commits: the WAL stays small; a failed checkpoint is logged, the rows stay logged."""
+    from service.decision_log import CHECKPOINT_EVERY, _SqliteWriter
+
+    log = DecisionLog(make_engine(sqlite_url))
+    rows = 8 * CHECKPOINT_EVERY
+    for i in range(rows):
+        log.record(entry(i))
+    wal = tmp_path / "var" / "log.db-wal"
+    # unchecked, each commit adds its pages (a dozen or so, 4 KiB each) to the WAL
+    assert wal.stat().st_size < rows * 4096 * 4 / 3
+    assert log.count() == rows
+    broken = sqlite3.connect(":memory:")
+    broken.close()
+    with caplog.at_level("WARNING", logger="service.decision_log"):
+        _SqliteWriter._checkpoint(broken)
+    assert "checkpoint failed" in caplog.text
