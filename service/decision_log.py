@@ -10,25 +10,39 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import fcntl
 import json
+import os
 import re
+import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, Text, cast, func, select
+from sqlalchemy.engine import make_url
 
 from engine.model import FINDING_KINDS
+from service.masking import get_logger
 from service.models import DecisionRow
 
 __all__ = ["RULE_ID", "BadCursor", "DecisionLog", "LogEntry", "Page", "decode_cursor",
            "encode_cursor"]
 
 # what a rule id looks like (engine/schema.py refuses any other at load)
+log = get_logger("service.decision_log")
+
 RULE_ID = re.compile(r"[A-Z]{2,3}-[0-9]+[A-Za-z0-9-]*")
 
 _COLUMNS = [c.name for c in DecisionRow.__table__.columns]
+_JSON_COLUMNS = ("facts", "fired", "results", "findings", "hetu_checks")
+# json.dumps(value, ensure_ascii=False) without building an encoder per call
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+# a PASSIVE checkpoint after this many commits of one process's writer (SQLite's own comes
+# at 1000 WAL pages, about 100 rows of the log)
+CHECKPOINT_EVERY = 50
 _SQLITE_INSERT = (f"INSERT INTO decisions ({', '.join(_COLUMNS)}) "
                   f"VALUES ({', '.join(':' + c for c in _COLUMNS)})")
 
@@ -57,6 +71,10 @@ class LogEntry:
     pinned: bool = False        # the caller named the version: a what-if, not the rules in force
     # what the policy could derive from each personal code (engine.replay.hetu_checks)
     hetu_checks: dict[str, Any] | None = None
+    # not a column: the JSON text of facts, results and findings, when the masker already
+    # wrote it to search it (service.masking.Masker.mask_decision); stored as it is
+    texts: dict[str, str] | None = field(default=None, compare=False, repr=False,
+                                         metadata={"column": False})
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,11 @@ class DecisionLog:
         self.engine = engine
         self._insert = DecisionRow.__table__.insert()
         self._sqlite = engine.dialect.name == "sqlite"
+        self._writer: _SqliteWriter | _PostgresWriter | None = None
+        if self._sqlite:
+            self._writer = _SqliteWriter(engine)
+        elif engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+            self._writer = _PostgresWriter(engine)
 
     def record(self, entry: LogEntry) -> None:
         """One row, committed before the caller answers: a decision is never unlogged."""
@@ -96,35 +119,20 @@ class DecisionLog:
 
     def record_many(self, entries: list[LogEntry]) -> None:
         """Several rows in one transaction (a batch request): all are logged, or none and the
-        caller answers with an error."""
+        caller answers with an error.
+
+        On SQLite and on PostgreSQL with psycopg the rows go straight through the driver
+        (:class:`_SqliteWriter`, :class:`_PostgresWriter`): on the path every decision takes,
+        SQLAlchemy's pool and Core layer cost as much as the write. Values are stored as
+        SQLAlchemy stores them, so every read sees no difference."""
         if not entries:
             return
-        if self._sqlite:
-            self._record_sqlite(entries)
+        if self._writer is not None:
+            self._writer.insert(entries)
             return
         with self.engine.begin() as conn:
-            conn.execute(self._insert, [dict(e.__dict__) for e in entries])  # no deep copy
-
-    def _record_sqlite(self, entries: list[LogEntry]) -> None:
-        """The same INSERT straight through the driver: on SQLite the Core layer costs as
-        much as the write itself, on the path every decision takes. Values are stored as
-        SQLAlchemy would store them, so reads and time filters see no difference."""
-        rows = []
-        for entry in entries:
-            values = dict(entry.__dict__)
-            values["time"] = _utc(entry.time).strftime("%Y-%m-%d %H:%M:%S.%f")
-            values["as_of"] = entry.as_of.isoformat()
-            for column in ("facts", "fired", "results", "findings", "hetu_checks"):
-                values[column] = json.dumps(values[column], ensure_ascii=False)
-            if entry.hetu_checks is None:
-                values["hetu_checks"] = None       # SQL NULL, as SQLAlchemy stores None
-            rows.append(values)
-        connection = self.engine.raw_connection()
-        try:
-            connection.cursor().executemany(_SQLITE_INSERT, rows)
-            connection.commit()
-        finally:
-            connection.close()
+            conn.execute(self._insert, [{c: getattr(e, c) for c in _COLUMNS}
+                                        for e in entries])
 
     def get(self, decision_id: str) -> dict[str, Any] | None:
         """The logged decision, or None; a text that is no UUID is no decision id."""
@@ -226,6 +234,228 @@ class DecisionLog:
                 left -= len(rows)
             if len(rows) < size:
                 return
+
+
+# connections a forked child inherited: never used and never closed (that would end the
+# parent's PostgreSQL session on the shared socket, or break SQLite's locks), only kept
+# from the garbage collector
+_INHERITED: list[Any] = []
+
+
+class _SqliteWriter:
+    """The log's writes on SQLite: one connection per process, writers queued by a lock file.
+
+    SQLite lets one writer in at a time, and a writer that finds the database locked sleeps
+    in its busy handler — 1, 2, 5, 10 … ms, however soon the lock is free again. With two
+    gunicorn workers writing a row per request, those sleeps were a large part of a
+    decision's time and most of its p99. Here every writer of this log first takes an
+    exclusive ``flock`` on ``<database>-writer.lock``: the kernel queues the waiters and
+    wakes the next one the moment the lock is released, so the busy handler never runs
+    between workers. SQLite's own locking still guards the file (another process that
+    writes without the lock file, the CLI, still waits on the busy timeout).
+
+    The connection is opened once per process (gunicorn forks; a connection or a lock
+    shared across a fork would be no lock) and kept: SQLAlchemy's pool checkout and reset
+    cost as much as the INSERT. A thread lock serialises threads of one process, which
+    share both. A database that is not a plain file (in memory, URI options) is written
+    through the engine's pool instead.
+
+    SQLite checkpoints the WAL into the database (two fsyncs with synchronous=NORMAL)
+    inside the COMMIT that fills it past 1000 pages: that decision waited for it, and so
+    did the other worker, queued on the lock. Here the writer's own checkpoints are off and
+    it runs a PASSIVE one every :data:`CHECKPOINT_EVERY` commits, after releasing the lock
+    (it never blocks a writer; the decision is committed by then, so a failed checkpoint
+    is only logged). Other connections keep SQLite's own.
+    """
+
+    def __init__(self, engine: Engine):
+        url = make_url(engine.url)
+        path = url.database or ""
+        self.path = path if path and path != ":memory:" and not url.query else None
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._lock_fd = -1
+        self._commits = 0
+
+    def insert(self, entries: list[LogEntry]) -> None:
+        """``entries`` committed in one transaction, or none of them (the error propagates)."""
+        rows = [self._row(e) for e in entries]
+        if self.path is None:
+            self._insert_pooled(rows)
+            return
+        with self._lock:
+            if self._pid != os.getpid():
+                self._open(self.path)
+            conn = self._conn
+            assert conn is not None
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany(_SQLITE_INSERT, rows)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY == 0:
+                self._checkpoint(conn)
+
+    @staticmethod
+    def _checkpoint(conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:        # the rows are in; the next one tries again
+            log.warning("decision log checkpoint failed: %s", exc)
+
+    @staticmethod
+    def _row(entry: LogEntry) -> dict[str, Any]:
+        """The values as SQLAlchemy stores them on SQLite (times as text, JSON as text)."""
+        values = {c: getattr(entry, c) for c in _COLUMNS}
+        values["time"] = _utc(entry.time).strftime("%Y-%m-%d %H:%M:%S.%f")
+        values["as_of"] = entry.as_of.isoformat()
+        texts = entry.texts or {}
+        for column in _JSON_COLUMNS:
+            text = texts.get(column)
+            values[column] = _dumps(values[column]) if text is None else text
+        if entry.hetu_checks is None:
+            values["hetu_checks"] = None       # SQL NULL, as SQLAlchemy stores None
+        return values
+
+    def _open(self, path: str) -> None:
+        """This process's connection and lock file: a fork inherits neither's use.
+
+        A connection inherited from the parent is left alone (SQLite forbids using or
+        closing it in the child), only kept from the garbage collector; the child's copy
+        of the lock file descriptor is closed (the parent's lock, if any, stays its own).
+        """
+        if self._conn is not None:
+            _INHERITED.append(self._conn)
+            self._conn = None
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")      # as service.database sets them
+        conn.execute("PRAGMA synchronous=NORMAL")
+        # After another worker's commit SQLite drops its page cache and reads every page
+        # again; mapped, the database file's pages need no read() each.
+        conn.execute("PRAGMA mmap_size=268435456")
+        conn.execute("PRAGMA wal_autocheckpoint=0")    # this writer's: see _checkpoint
+        self._lock_fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._conn, self._pid, self._commits = conn, os.getpid(), 0
+
+    def _insert_pooled(self, rows: list[dict[str, Any]]) -> None:
+        connection = self._engine.raw_connection()
+        try:
+            connection.cursor().executemany(_SQLITE_INSERT, rows)
+            connection.commit()
+        finally:
+            connection.close()
+
+
+_PG_INSERT = (f"INSERT INTO decisions ({', '.join(_COLUMNS)}) "
+              f"VALUES ({', '.join(['%s'] * len(_COLUMNS))})")
+
+
+class _PostgresWriter:
+    """The log's writes on PostgreSQL: one psycopg connection per process, a prepared INSERT.
+
+    Through SQLAlchemy a one-row insert took a pool checkout with its pre-ping (a round trip
+    of its own), BEGIN, the Core statement with the JSON written again, and COMMIT. Here the
+    connection runs in autocommit, so a one-row INSERT is its own transaction: one round
+    trip, prepared once per connection, with the JSON texts the masker already wrote. The
+    rows of a batch go in one ``executemany`` (pipelined by psycopg) inside one transaction.
+
+    The connection is made by the engine (its settings, its adapters) and then taken out of
+    its pool. If it broke (the server restarted while it was idle, say), the writer
+    reconnects and writes once more; should the first attempt have committed after all, the
+    second meets its own ids (the primary key) and, finding every one of them logged,
+    counts as done. So a row is logged once, and an error means it was not logged.
+    """
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._conn: Any = None
+
+    def insert(self, entries: list[LogEntry]) -> None:
+        """``entries`` committed in one transaction, or none of them (the error propagates)."""
+        import psycopg
+
+        rows = [self._row(e) for e in entries]
+        with self._lock:
+            fresh = self._connect()
+            try:
+                self._write(rows)
+                return
+            except psycopg.OperationalError:
+                self._discard()
+                if fresh:
+                    raise
+            self._connect()
+            try:
+                self._write(rows)
+            except psycopg.errors.UniqueViolation:
+                if not self._all_logged([r[0] for r in rows]):
+                    raise
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        conn = self._conn
+        if len(rows) == 1:
+            conn.execute(_PG_INSERT, rows[0], prepare=True)
+            return
+        with conn.transaction():
+            conn.cursor().executemany(_PG_INSERT, rows)
+
+    def _all_logged(self, ids: list[str]) -> bool:
+        count = self._conn.execute("SELECT count(*) FROM decisions WHERE id = ANY(%s)",
+                                   [ids]).fetchone()[0]
+        return count == len(set(ids))
+
+    @staticmethod
+    def _row(entry: LogEntry) -> tuple[Any, ...]:
+        """The values in column order; JSON as text (the column is ``json``), None as NULL."""
+        texts = entry.texts or {}
+        values = []
+        for column in _COLUMNS:
+            value = getattr(entry, column)
+            if column in _JSON_COLUMNS and value is not None:
+                value = texts.get(column) or _dumps(value)
+            values.append(value)
+        return tuple(values)
+
+    def _connect(self) -> bool:
+        """Make sure this process has a live connection; True when it was made just now."""
+        pid = os.getpid()
+        if self._conn is not None and self._pid != pid:
+            _INHERITED.append(self._conn)       # the parent's: leave it be
+            self._conn = None
+        if self._conn is not None and not self._conn.closed and not self._conn.broken:
+            return False
+        self._discard()
+        fairy = self._engine.raw_connection()
+        fairy.detach()                          # ours now, not the pool's
+        conn = fairy.dbapi_connection
+        conn.rollback()                         # idle, whatever the pool left
+        conn.autocommit = True
+        self._conn, self._pid = conn, pid
+        return True
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:                   # already broken: nothing to close
+                pass
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

@@ -73,8 +73,8 @@ class DecisionHandler:
     def _entry(self, decision_id: str, principal: Principal, decision: Decision,
                answer: dict[str, Any], facts: dict[str, Any], latency_ms: float) -> LogEntry:
         personal = decision.personal_facts
-        known = self.masker.personal_values(facts, personal)
-        findings = {k: answer[k] for k in FINDING_KINDS}
+        masked = self.masker.mask_decision(facts, personal, answer["results"],
+                                           {k: answer[k] for k in FINDING_KINDS})
         return LogEntry(
             id=decision_id,
             time=dt.datetime.now(dt.UTC),
@@ -86,13 +86,14 @@ class DecisionHandler:
             action=decision.action,
             as_of=decision.as_of,
             lang=answer["lang"],
-            facts=self.masker.mask_facts(facts, personal),
+            facts=masked.facts,
             outcome=decision.outcome,
             fired=list(decision.fired),
-            results=self.masker.scrub_value(answer["results"], known),
-            findings=self.masker.scrub_value(findings, known),
+            results=masked.results,
+            findings=masked.findings,
             latency_ms=round(latency_ms, 3),
             bundle_id=decision.bundle,
             pinned=decision.pinned,
             hetu_checks=hetu_checks(facts, personal),
+            texts=masked.texts,
         )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
@@ -29,6 +30,7 @@ import secrets
 import time
 import unicodedata
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ from engine.facts import is_blank
 
 __all__ = [
     "HETU_PATTERN",
+    "Masked",
     "Masker",
     "ScrubFilter",
     "fold",
@@ -174,6 +177,27 @@ def _substitute(text: str, replace: Callable[[str], str], percent: bool = False)
     return "".join(out)
 
 
+# What json.dumps escapes (ensure_ascii=False): a text with one of these is not written as
+# itself inside JSON, so it cannot be looked for in the JSON text.
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+
+
+# The JSON text of a logged value, as the decision log stores it: json.dumps(value,
+# ensure_ascii=False), without building an encoder per call.
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+
+
+@dataclass(frozen=True)
+class Masked:
+    """What one decision logs of its facts and findings, safe to store; ``texts`` is their
+    JSON (``facts``, ``results``, ``findings``) when the masker wrote it, else None."""
+
+    facts: dict[str, Any]
+    results: Any
+    findings: Any
+    texts: dict[str, str] | None = None
+
+
 class Masker:
     """Replaces personal identity codes by ``hetu#<hmac>`` in facts and free text."""
 
@@ -204,6 +228,38 @@ class Masker:
             )
             for name, value in facts.items()
         }
+
+    def mask_decision(self, facts: dict[str, Any], personal: Iterable[str], results: Any,
+                      findings: Any) -> Masked:
+        """A decision's facts, results and findings as they may be logged: exactly what
+        :meth:`mask_facts` and :meth:`scrub_value` (with the personal values) make of them.
+
+        Usually nothing in them is a code: the personal facts are hashed and every other
+        text is kept. Instead of scrubbing each text on its own (a dozen searches and a copy
+        of every dict and list), the three are written as JSON, which the log stores anyway,
+        and each JSON text is searched once. JSON writes every character a code can be made
+        of as itself, so a text without a code-shaped part, a personal value or a character
+        to fold has none in any key or value inside it. Anything found — or a personal value
+        JSON would escape — sends the decision through the full scrub, text by text.
+        """
+        personal = frozenset(personal)
+        known = self.personal_values(facts, personal)
+        if any(_JSON_ESCAPED.search(k) for k in known):
+            return self._mask_fully(facts, personal, results, findings, known)
+        masked = {name: self._hash_value(value) if name in personal else value
+                  for name, value in facts.items()} if personal else facts
+        texts = {"facts": _dumps(masked), "results": _dumps(results),
+                 "findings": _dumps(findings)}
+        for text in texts.values():
+            if (_needs_folding(text, percent=False) or HETU_PATTERN.search(text)
+                    or any(k in text for k in known)):
+                return self._mask_fully(facts, personal, results, findings, known)
+        return Masked(dict(masked), results, findings, texts)
+
+    def _mask_fully(self, facts: dict[str, Any], personal: frozenset[str], results: Any,
+                    findings: Any, known: list[str]) -> Masked:
+        return Masked(self.mask_facts(facts, personal), self.scrub_value(results, known),
+                      self.scrub_value(findings, known))
 
     def scrub_value(self, value: Any, known: Iterable[str] = ()) -> Any:
         """``value`` with every string inside it (keys included) scrubbed.
@@ -304,9 +360,15 @@ class ScrubFilter(logging.Filter):
     It needs no key: a log line gets a fixed placeholder, not a pseudonym. Percent escapes
     are decoded before matching (a URL in an access log line is still encoded), and only the
     code is replaced: the rest of the line stays as it was.
+
+    A record of a ``service`` logger passes two of these (its logger's and the handler's,
+    which also catches loggers made without :func:`get_logger`); the second sees that the
+    record is as the first left it and does not scrub it again.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.args is None and getattr(record, "_scrubbed", None) is record.msg:
+            return True
         message = record.getMessage()
         record.msg = _scrub_line(message)
         record.args = None
@@ -316,6 +378,7 @@ class ScrubFilter(logging.Filter):
             record.exc_text = _scrub_line(record.exc_text)
         if record.stack_info:
             record.stack_info = _scrub_line(record.stack_info)
+        record._scrubbed = record.msg          # type: ignore[attr-defined]
         return True
 
 

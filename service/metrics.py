@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -72,13 +73,28 @@ class Metrics:
             "rehab_rules_policy_bundle_stale",
             "1 while a worker cannot load the active bundle and serves an older one.",
             registry=self.registry, multiprocess_mode="liveall")
+        # labelled children by their labels: ``labels()`` checks and joins the label
+        # values on every call, on the path of every request; the label sets are few
+        self._decision_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._response_children: dict[tuple[str, str, int], Any] = {}
 
     def count_decision(self, policy: str, action: str, outcome: str, seconds: float) -> None:
-        self.decisions.labels(policy, action, outcome).inc()
-        self.decision_seconds.labels(policy, action).observe(seconds)
+        key = (policy, action, outcome)
+        children = self._decision_children.get(key)
+        if children is None:
+            children = self._decision_children[key] = (
+                self.decisions.labels(policy, action, outcome),
+                self.decision_seconds.labels(policy, action))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def count_response(self, method: str, endpoint: str, status: int) -> None:
-        self.responses.labels(method, endpoint, str(status)).inc()
+        key = (method, endpoint, status)
+        child = self._response_children.get(key)
+        if child is None:
+            child = self._response_children[key] = self.responses.labels(
+                method, endpoint, str(status))
+        child.inc()
 
     def count_reload(self, result: str) -> None:
         self.reloads.labels(result).inc()

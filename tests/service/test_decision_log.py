@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
+import psycopg
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import exc, inspect, text
 
 from service.database import make_engine
 from service.decision_log import BadCursor, DecisionLog, LogEntry, decode_cursor, encode_cursor
@@ -194,3 +196,117 @@ def test_scan_reads_every_matching_row_in_batches(log):
     assert [r["id"] for b in batches for r in b] == [e.id for e in reversed(entries[:7])]
     assert [len(b) for b in log.scan(batch=3, limit=4, policy="tiny")] == [3, 1]
     assert log.count(policy="tiny", since=T0 + dt.timedelta(minutes=5)) == 2
+
+
+def test_a_batch_is_logged_whole_or_not_at_all(log):
+    """The same id twice: refused by the primary key, and nothing of the batch is kept."""
+    first, second = entry(0), entry(1)
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError, exc.IntegrityError)):
+        log.record_many([first, second, first])
+    assert log.count() == 0
+    log.record_many([first, second])     # the writer is usable again afterwards
+    assert log.count() == 2
+
+
+def _write_in_child(url: str, n: int) -> None:
+    log = DecisionLog(make_engine(url))
+    for i in range(n):
+        log.record(entry(i))
+
+
+def _write_with_inherited_log(log: DecisionLog, n: int) -> None:
+    for i in range(n):
+        log.record(entry(i))
+
+
+def test_sqlite_writers_in_several_processes_all_commit(sqlite_url, tmp_path):
+    """gunicorn forks its workers: each opens its own connection and lock file handle, also
+    when it inherits a log that already wrote (a connection used across a fork is not safe
+    and a shared lock file handle would lock nothing)."""
+    import multiprocessing
+
+    log = DecisionLog(make_engine(sqlite_url))
+    log.record(entry(0))                 # this process's connection exists before the fork
+    fork = multiprocessing.get_context("fork")
+    children = [fork.Process(target=_write_with_inherited_log, args=(log, 60))
+                for _ in range(2)]
+    children += [fork.Process(target=_write_in_child, args=(sqlite_url, 60))]
+    for child in children:
+        child.start()
+    try:
+        for child in children:
+            child.join(timeout=60)
+        assert [child.exitcode for child in children] == [0, 0, 0]
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.kill()
+                child.join()
+    log.record(entry(1))
+    assert log.count() == 2 + 3 * 60
+    assert (tmp_path / "var" / "log.db-writer.lock").exists()
+
+
+@pytest.mark.postgres
+def test_postgres_writer_reconnects_when_the_server_dropped_its_connection(postgres_url):
+    from tests.service.conftest import _clean
+
+    _clean(postgres_url)
+    engine = make_engine(postgres_url)
+    log = DecisionLog(engine)
+    log.record(entry(0))
+    backend = log._writer._conn.info.backend_pid
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    log.record(entry(1))                 # the idle connection is gone: a new one, once
+    assert log.count() == 2
+    assert log._writer._conn.info.backend_pid != backend
+
+
+@pytest.mark.postgres
+def test_postgres_writer_counts_a_commit_whose_answer_it_lost(postgres_url, monkeypatch):
+    """The connection broke after the server committed: the second attempt meets the ids
+    already logged and is done, instead of failing a decision that was logged."""
+    from tests.service.conftest import _clean
+
+    _clean(postgres_url)
+    log = DecisionLog(make_engine(postgres_url))
+    log.record(entry(0))
+    writer = log._writer
+    real = type(writer)._write
+    calls = []
+
+    def commit_then_break(self, rows):
+        calls.append(len(rows))
+        real(self, rows)
+        if len(calls) == 1:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(type(writer), "_write", commit_then_break)
+    batch = [entry(1), entry(2)]
+    log.record_many(batch)
+    assert calls == [2, 2] and log.count() == 3
+    calls.clear()
+    with pytest.raises(psycopg.IntegrityError):      # a real duplicate is still refused
+        log.record_many([entry(3), batch[0]])
+
+
+def test_sqlite_writer_checkpoints_the_wal_itself_after_the_commit(sqlite_url, tmp_path,
+                                                                   caplog):
+    """SQLite's own checkpoint is off for the writer, which runs one every CHECKPOINT_EVERY
+    commits: the WAL stays small; a failed checkpoint is logged, the rows stay logged."""
+    from service.decision_log import CHECKPOINT_EVERY, _SqliteWriter
+
+    log = DecisionLog(make_engine(sqlite_url))
+    rows = 8 * CHECKPOINT_EVERY
+    for i in range(rows):
+        log.record(entry(i))
+    wal = tmp_path / "var" / "log.db-wal"
+    # unchecked, each commit adds its pages (a dozen or so, 4 KiB each) to the WAL
+    assert wal.stat().st_size < rows * 4096 * 4 / 3
+    assert log.count() == rows
+    broken = sqlite3.connect(":memory:")
+    broken.close()
+    with caplog.at_level("WARNING", logger="service.decision_log"):
+        _SqliteWriter._checkpoint(broken)
+    assert "checkpoint failed" in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import sys
 import unicodedata
@@ -10,6 +11,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from gunicorn.config import Config
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from service.gunicorn_logging import ScrubbingLogger
@@ -267,3 +270,98 @@ def test_full_width_code_in_a_message_that_prints_a_fact_is_masked_in_the_decisi
     raw = b"".join(p.read_bytes() for p in (tmp_path / "var").glob("log.db*"))
     for place in (stored, str(logged), raw.decode("utf-8", "replace")):
         assert "131052" not in fold(place) and "１" not in place
+
+
+# --- one pass: mask_decision against the text-by-text scrub -----------------------------
+
+def _by_text(masker: Masker, facts, personal, results, findings):
+    known = masker.personal_values(facts, personal)
+    return (masker.mask_facts(facts, personal), masker.scrub_value(results, known),
+            masker.scrub_value(findings, known))
+
+
+def _check_one_pass(masker: Masker, facts, personal, results, findings) -> bool:
+    """mask_decision == the scrub text by text; its JSON texts are those of what it masked.
+    True when it took the one-pass way (texts written)."""
+    masked = masker.mask_decision(facts, personal, results, findings)
+    assert (masked.facts, masked.results, masked.findings) == _by_text(
+        masker, facts, personal, results, findings)
+    if masked.texts is not None:
+        assert masked.texts == {"facts": json.dumps(masked.facts, ensure_ascii=False),
+                                "results": json.dumps(masked.results, ensure_ascii=False),
+                                "findings": json.dumps(masked.findings, ensure_ascii=False)}
+    return masked.texts is not None
+
+
+def _findings(message: str) -> dict:
+    return {"violations": [{"rule": "TS-1", "message": message, "cite": {"seed": "000"}}],
+            "warnings": [], "notices": [], "obligations": []}
+
+
+ONE_PASS_CASES = [
+    # (facts, personal, results, findings, one pass expected)
+    ({"hours": 5, "note": "ääkköset"}, set(), {"ok": True}, _findings("Liian lyhyt"), True),
+    ({"client": HETU, "hours": 5}, {"client"}, {}, _findings("5 h < 6 h"), True),
+    ({"client": [HETU, None], "hours": 5}, {"client"}, {}, _findings("ok"), True),
+    ({"client": None}, {"client"}, {}, _findings("ok"), True),
+    ({"client": "", "note": "a b"}, {"client"}, {}, _findings("a b"), True),
+    ({"note": f"about {HETU}"}, set(), {}, _findings("ok"), False),
+    ({"note": "x"}, set(), {"who": OTHER_HETU}, _findings("ok"), False),
+    ({"note": "x"}, set(), {}, _findings(f"asiakas {HETU}"), False),
+    ({HETU: 1}, set(), {}, _findings("ok"), False),
+    ({"nested": {"k": [{"deep": HETU.lower()}]}}, set(), {}, _findings("ok"), False),
+    ({"client": "12345", "note": "id 12345"}, {"client"}, {}, _findings("ok"), False),
+    ({"client": "12345"}, {"client"}, {}, _findings("väärä 12345"), False),
+    ({"client": "12345"}, {"client"}, {"12345": 1}, _findings("ok"), False),
+    ({"client": 'a"b', "note": 'a"b'}, {"client"}, {}, _findings("ok"), False),
+    ({"client": "a\\b"}, {"client"}, {}, _findings("a\\b"), False),
+    ({"client": "a\nb"}, {"client"}, {}, _findings("x"), False),
+    ({"note": "１３１０５２-３０８Ｔ"}, set(), {}, _findings("ok"), False),
+    ({"note": "x"}, set(), {}, _findings("١٣١٠٥٢-٣٠٨T"), False),
+    ({"note": "131052\u2011308T"}, set(), {}, _findings("ok"), False),
+    ({"note": "1310\u200b52-308T"}, set(), {}, _findings("ok"), False),
+    ({"note": 'quote " and \\ and \n'}, set(), {}, _findings("tab\there"), True),
+    ({"hours": 1310523081}, set(), {"n": 131052.308}, _findings("ok"), True),
+]
+
+
+def test_mask_decision_equals_the_scrub_text_by_text():
+    masker = Masker(b"k")
+    for facts, personal, results, findings, one_pass in ONE_PASS_CASES:
+        assert _check_one_pass(masker, facts, personal, results, findings) is one_pass, facts
+
+
+_PIECES = st.sampled_from([HETU, OTHER_HETU, "131052", "-308T", "308T", "12345", "１３",
+                           "٣", "\u2011", "\u200b", "\u00ad", '"', "\\", "\n", "ä", "x",
+                           " ", "0", "1", "A", "-", "+", "hetu#"])
+_TEXTS = st.lists(_PIECES, max_size=6).map("".join)
+_VALUES = st.recursive(st.one_of(_TEXTS, st.integers(), st.none(), st.booleans()),
+                       lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                               st.dictionaries(_TEXTS, inner, max_size=3)),
+                       max_leaves=8)
+
+
+@settings(max_examples=800, deadline=None)
+@given(facts=st.dictionaries(st.sampled_from(["client", "other", "note", "hours", HETU]),
+                             _VALUES, max_size=4),
+       personal=st.sets(st.sampled_from(["client", "other"]), max_size=2),
+       results=st.dictionaries(_TEXTS, _VALUES, max_size=2),
+       message=_TEXTS)
+def test_generated_decisions_mask_alike_in_one_pass(facts, personal, results, message):
+    _check_one_pass(Masker(b"k"), facts, personal, results, _findings(message))
+
+
+def test_a_record_is_scrubbed_once_however_many_filters_it_passes(monkeypatch):
+    import service.masking as masking
+
+    calls = []
+    real = masking._scrub_line
+    monkeypatch.setattr(masking, "_scrub_line", lambda text: calls.append(text) or real(text))
+    first, second = ScrubFilter(), ScrubFilter()
+    record = logging.LogRecord("service.x", logging.INFO, __file__, 1, "asiakas %s", (HETU,),
+                               None)
+    assert first.filter(record) and second.filter(record)
+    assert record.getMessage() == "asiakas <hetu>" and len(calls) == 1
+    record.msg, record.args = "toinen %s", (OTHER_HETU,)     # changed after the first: again
+    assert second.filter(record)
+    assert record.getMessage() == "toinen <hetu>" and len(calls) == 2
