@@ -21,6 +21,7 @@ from typing import Any
 from engine.derive import compute, derive, message_for
 from engine.errors import FactError
 from engine.facts import parse_date
+from engine.invisible import is_blank
 from engine.messages import render
 from engine.model import (
     LANGUAGES,
@@ -103,7 +104,7 @@ def _in_force(pset: Any, policy: str, action: str, day: dt.date,
     if by == "as_of":
         return first, ("as_of", day)
     raw = facts.get(by) if isinstance(facts, dict) else None
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+    if raw is None or is_blank(raw):
         if spec.facts[by].required:
             raise FactError({by: [f"required ({spec.facts[by].type}): its date chooses the "
                                   "version of the policy (version_by)"]})

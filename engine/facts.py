@@ -21,14 +21,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 from engine.errors import FactError
+from engine.invisible import is_blank
 from engine.model import ActionSpec, FactSpec
 
-__all__ = ["check_facts", "check_value", "compile_checker", "is_blank", "parse_date"]
+__all__ = ["check_facts", "check_value", "compile_checker", "parse_date"]
 
 MAX_TEXT = 10_000
 MAX_ITEMS = 1_000
@@ -39,24 +39,6 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 TEXT_TYPES = ("string", "hetu")
-
-
-def is_blank(value: Any) -> bool:
-    """True for text with nothing visible in it: empty, whitespace, or invisible characters.
-
-    Whitespace is what ``str.isspace`` says (also no-break and ideographic spaces); invisible
-    characters are Unicode format characters (category Cf: zero-width space, zero-width
-    joiners, word joiner, byte-order mark, soft hyphen, direction marks), which a form or a
-    copy-paste can leave behind and which would otherwise pass for a written justification.
-
-    >>> [is_blank(v) for v in ("", " \\t\\n", "\\u00a0\\u200b\\ufeff", " x ", 0, None)]
-    [True, True, True, False, False, False]
-    """
-    if not isinstance(value, str):
-        return False
-    if value and value.isascii():        # the common case, without a look-up per character
-        return value.isspace()
-    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value)
 
 
 def parse_date(value: Any) -> dt.date:

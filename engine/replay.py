@@ -33,8 +33,8 @@ from typing import Any
 
 from engine.decide import decide
 from engine.errors import EngineError
-from engine.facts import is_blank
 from engine.functions import temporary_hetu, valid_hetu
+from engine.invisible import is_blank
 from engine.model import FINDING_KINDS, Decision
 from engine.store import PolicyStore
 

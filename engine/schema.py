@@ -25,6 +25,7 @@ from engine import expressions as ex
 from engine.errors import Problem
 from engine.facts import check_value
 from engine.folder import Limits
+from engine.invisible import is_blank
 from engine.loader import (
     LineDict,
     LineList,
@@ -111,7 +112,7 @@ def _text(**kw: Any) -> fields.String:
 
 def _not_blank(language: str) -> Any:
     def check(value: str) -> None:
-        if not value.strip():
+        if is_blank(value):
             raise ValidationError(f"the {language} text is empty — write it")
     return check
 

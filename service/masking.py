@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from engine.facts import is_blank
+from engine.invisible import is_blank
 
 __all__ = [
     "HETU_PATTERN",

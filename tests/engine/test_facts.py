@@ -4,7 +4,8 @@ import pytest
 
 from engine.decide import decide
 from engine.errors import FactError
-from engine.facts import check_facts, check_value, is_blank, parse_date
+from engine.facts import check_facts, check_value, parse_date
+from engine.invisible import is_blank
 from engine.model import ActionSpec, FactSpec
 from engine.pyeval import PythonEvaluator
 
