@@ -32,9 +32,14 @@ from engine.store import load_files
 from service.errors import NotFound
 from service.models import ActivationRow, BundleRow
 
-__all__ = ["NOTIFY_CHANNEL", "Activation", "Bundle", "BundleStore", "cli_actor", "files_from"]
+__all__ = ["MAX_ID", "NOTIFY_CHANNEL", "Activation", "Bundle", "BundleStore", "cli_actor",
+           "files_from"]
 
 NOTIFY_CHANNEL = "rehab_rules_bundles"
+# The largest id the ``INTEGER`` columns hold on both databases (PostgreSQL's is 32-bit). A
+# larger number cannot name a bundle, and handing it to the driver is an OverflowError on
+# SQLite and an out-of-range error on PostgreSQL, not "no such bundle".
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,7 @@ class BundleStore:
 
     def activate(self, bundle_id: int, by: str) -> Activation:
         """Make ``bundle_id`` the live bundle everywhere (roll back or forward)."""
+        _check_id(bundle_id)
         with self.engine.begin() as conn:
             if conn.execute(select(BundleRow.id).where(BundleRow.id == bundle_id)
                             ).scalar() is None:
@@ -179,6 +185,7 @@ class BundleStore:
 
     def files(self, bundle_id: int) -> PolicyFiles:
         """The bundle's files, ready for :meth:`engine.PolicyStore.replace`."""
+        _check_id(bundle_id)
         with self.engine.connect() as conn:
             row = conn.execute(select(BundleRow.files).where(BundleRow.id == bundle_id)
                                ).first()
@@ -190,6 +197,7 @@ class BundleStore:
                            bundle=bundle_id)
 
     def get(self, bundle_id: int) -> Bundle:
+        _check_id(bundle_id)
         with self.engine.connect() as conn:
             row = conn.execute(select(BundleRow).where(BundleRow.id == bundle_id)).first()
         if row is None:
@@ -222,6 +230,13 @@ class BundleStore:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(BundleRow)).scalar_one()
+
+
+def _check_id(bundle_id: int) -> None:
+    """NotFound for a number no bundle can have, before it reaches the database."""
+    if not 1 <= bundle_id <= MAX_ID:
+        raise NotFound(f"no bundle {bundle_id}: bundle ids run from 1 to {MAX_ID}",
+                       {"bundle": bundle_id}, code="unknown_bundle")
 
 
 def validate(files: PolicyFiles) -> None:

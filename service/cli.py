@@ -30,7 +30,7 @@ from service.decision_log import DecisionLog
 from service.errors import DatabaseNotReady, NotFound
 from service.metrics import multiprocess_environment
 from service.replay import BATCH, draft_files, draft_store, logged_from_row, run_impact
-from service.schemas import Instant
+from service.schemas import MAX_INTEGER, Instant
 from service.tokens import ROLES, TokenStore
 
 __all__ = ["bundles", "db", "fixtures_from_log", "impact", "publish", "serve", "tokens"]
@@ -175,8 +175,10 @@ def tokens_revoke(token_id: str, database_url: str) -> None:
 
 @click.command()
 @click.option("--host", envvar="HOST", default="127.0.0.1", show_default=True)
-@click.option("--port", envvar="PORT", default=8080, type=int, show_default=True)
-@click.option("--workers", envvar="WORKERS", default=2, type=int, show_default=True,
+@click.option("--port", envvar="PORT", default=8080, type=click.IntRange(0, 65535),
+              show_default=True)
+@click.option("--workers", envvar="WORKERS", default=2, type=click.IntRange(1, 256),
+              show_default=True,
               help="sync worker processes; about one per core")
 def serve(host: str, port: int, workers: int) -> None:
     """Run the API under gunicorn with sync workers (the engine scales by processes)."""
@@ -269,7 +271,8 @@ def _running_files(engine: Any, config: dict[str, Any]) -> PolicyFiles:
 @click.option("--since", callback=_instant, help="logged at or after (ISO date or date-time)")
 @click.option("--until", callback=_instant, help="logged before (ISO date or date-time)")
 @click.option("--action", help="only decisions of this action")
-@click.option("--limit", type=click.IntRange(min=1), help="at most this many, newest first")
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_INTEGER),
+              help="at most this many, newest first")
 @click.option("--examples", type=click.IntRange(min=0, max=1000), default=5,
               show_default=True, help="decision ids kept per group and per rule")
 @click.option("--lang", type=click.Choice(LANGUAGES),

@@ -18,6 +18,7 @@ from engine.model import LANGUAGES
 from service.decision_log import RULE_ID
 
 __all__ = [
+    "MAX_INTEGER",
     "DecisionListSchema",
     "DecisionQuerySchema",
     "DecisionRequestSchema",
@@ -33,6 +34,11 @@ __all__ = [
     "ReloadSchema",
     "VersionDetailSchema",
 ]
+
+# The largest integer a request may carry in a query or a body where it reaches the
+# database (a bundle id, a LIMIT): the INTEGER columns hold no more on either database, and a
+# larger value would be the driver's OverflowError (a 500) instead of the client's 422.
+MAX_INTEGER = 2**31 - 1
 
 _NAME = validate.Length(min=1, max=100)
 # What a policy, action or version name can look like: anything else cannot exist, and a NUL
@@ -168,7 +174,7 @@ class DecisionQuerySchema(StrictSchema):
     outcome = fields.String(validate=validate.OneOf(("allow", "deny")))
     since = Instant(metadata={"description": "ISO date or date-time, inclusive"})
     until = Instant(metadata={"description": "ISO date or date-time, exclusive"})
-    bundle = fields.Integer(strict=False, validate=validate.Range(min=1, max=2**31 - 1),
+    bundle = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_INTEGER),
                             metadata={"description": "only decisions made under this bundle"})
     version = fields.String(validate=[_NAME, _NAME_CHARS],
                             metadata={"description": "only decisions made under this version"})
@@ -361,7 +367,7 @@ class ImpactRequestSchema(StrictSchema):
     since = Instant(metadata={"description": "logged at or after (ISO date or date-time)"})
     until = Instant(metadata={"description": "logged before (ISO date or date-time)"})
     action = fields.String(validate=[_NAME, _NAME_CHARS])
-    limit = fields.Integer(strict=True, validate=validate.Range(min=1), metadata={
+    limit = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_INTEGER), metadata={
         "description": "at most this many decisions, newest first"})
     examples = fields.Integer(strict=True, load_default=5, validate=validate.Range(0, 1000),
                               metadata={"description": "decision ids kept per group and rule"})
