@@ -25,6 +25,7 @@ from service.decisions import DecisionHandler
 from service.extensions import ServiceApi, Services
 from service.masking import Masker, ScrubFilter, load_or_create_key
 from service.metrics import Metrics
+from service.parsing import read_whole_body
 from service.policy_source import PolicySource
 from service.tokens import TokenStore
 
@@ -66,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     errors.init_app(app)
+    app.before_request(lambda: read_whole_body(request))
     _serve_docs(app)
     explorer.init_app(app)       # HTML pages for people: not in the OpenAPI document
     _count_responses(app)

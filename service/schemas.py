@@ -379,6 +379,14 @@ class ImpactRequestSchema(StrictSchema):
         if "since" in data and "until" in data and data["since"] > data["until"]:
             raise ValidationError("must not be later than until", "since")
 
+    @validates_schema
+    def _something_to_replay(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """As ``rehab-rules impact`` asks for --draft or --version: with neither (an empty
+        or missing body) every decision would be replayed under the rules that made it."""
+        if not data.get("files") and "version" not in data:
+            raise ValidationError("send the draft's files, or a version to pin every "
+                                  "decision to (or both)", "files")
+
 
 class ImpactSchema(Schema):
     policy = fields.String()

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -126,6 +126,19 @@ def lang_url(lang: str) -> str:
     """This page in another language: the same path and query, ``lang`` replaced."""
     args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
     return f"{request.path}?{urlencode([*args, ('lang', lang)])}"
+
+
+@bp.app_template_test("web_url")
+def web_url(value: Any) -> bool:
+    """True for an ``http(s)://host…`` address: the only kind a page renders as a link
+    (a ``javascript:``, ``data:`` or ``file:`` URL from a policy file stays text)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
 @bp.context_processor
