@@ -43,9 +43,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     check_at_head(engine)
     var_dir = Path(app.config["VAR_DIR"])
     metrics = Metrics()
-    bundles = BundleStore(engine)
-    decision_log = DecisionLog(engine)
     masker = Masker(load_or_create_key(app.config["REHAB_RULES_HASH_KEY"], var_dir))
+    bundles = BundleStore(engine, masker)
+    decision_log = DecisionLog(engine)
     bootstrap = app.config["POLICIES_BOOTSTRAP"]
     if bootstrap is None:
         bootstrap = engine.dialect.name == "sqlite"
@@ -55,7 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                               metrics=metrics),
         bundles=bundles,
         log=decision_log,
-        tokens=TokenStore(engine, float(app.config["TOKEN_CACHE_SECONDS"])),
+        tokens=TokenStore(engine, float(app.config["TOKEN_CACHE_SECONDS"]), masker),
         masker=masker,
         metrics=metrics,
         decisions=DecisionHandler(decision_log, masker, metrics),
