@@ -23,6 +23,7 @@ from service.database import check_at_head, make_engine
 from service.decision_log import DecisionLog
 from service.decisions import DecisionHandler
 from service.extensions import ServiceApi, Services
+from service.idempotency import Idempotency
 from service.masking import Masker, ScrubFilter, load_or_create_key
 from service.metrics import Metrics
 from service.parsing import read_whole_body
@@ -43,7 +44,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     check_at_head(engine)
     var_dir = Path(app.config["VAR_DIR"])
     metrics = Metrics()
-    masker = Masker(load_or_create_key(app.config["REHAB_RULES_HASH_KEY"], var_dir))
+    secret = load_or_create_key(app.config["REHAB_RULES_HASH_KEY"], var_dir)
+    masker = Masker(secret)
     bundles = BundleStore(engine, masker)
     decision_log = DecisionLog(engine)
     bootstrap = app.config["POLICIES_BOOTSTRAP"]
@@ -59,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         masker=masker,
         metrics=metrics,
         decisions=DecisionHandler(decision_log, masker, metrics),
+        idempotency=Idempotency(engine, secret, float(app.config["IDEMPOTENCY_SECONDS"])),
     )
 
     api = ServiceApi(app, spec_kwargs={"info": {

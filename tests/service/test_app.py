@@ -41,7 +41,8 @@ def test_openapi_documents_every_error_a_view_can_answer(client):
     responses = {(method, path): set(op["responses"]) - {"default", "200"}
                  for path, ops in spec["paths"].items() for method, op in ops.items()
                  if method != "parameters"}
-    assert responses[("post", "/v1/decisions")] == {"400", "401", "403", "404", "413", "422"}
+    assert responses[("post", "/v1/decisions")] == {"400", "401", "403", "404", "409", "413",
+                                                      "422"}
     assert responses[("get", "/v1/decisions/{decision_id}")] == {"401", "403", "404"}
     assert responses[("get", "/v1/policies/{policy}/versions/{version}")] == {"401", "403",
                                                                               "404"}

@@ -276,9 +276,9 @@ def test_postgres_writer_counts_a_commit_whose_answer_it_lost(postgres_url, monk
     real = type(writer)._write
     calls = []
 
-    def commit_then_break(self, rows):
+    def commit_then_break(self, rows, key_row=None):
         calls.append(len(rows))
-        real(self, rows)
+        real(self, rows, key_row)
         if len(calls) == 1:
             raise psycopg.OperationalError("server closed the connection unexpectedly")
 
