@@ -434,11 +434,19 @@ class BundleStatusSchema(Schema):
     worker = fields.Integer(metadata={"description": "the answering worker's process id"})
 
 
+class DatabaseStatusSchema(Schema):
+    status = fields.String(metadata={"enum": ["ok", "unavailable"]})
+    error = fields.String(allow_none=True, metadata={
+        "description": "why this worker could not reach the database the last time it tried"})
+
+
 class HealthSchema(Schema):
-    status = fields.String(metadata={"enum": ["ok", "degraded"], "description":
-                                     "degraded: this worker serves an older bundle"})
+    status = fields.String(metadata={"enum": ["ok", "degraded", "unavailable"], "description":
+                                     "degraded: this worker serves an older bundle; "
+                                     "unavailable (503): it cannot reach the database"})
     policies = fields.Integer()
     bundle = fields.Nested(BundleStatusSchema)
+    database = fields.Nested(DatabaseStatusSchema)
 
 
 class ReloadSchema(Schema):

@@ -42,14 +42,14 @@ def test_openapi_documents_every_error_a_view_can_answer(client):
                  for path, ops in spec["paths"].items() for method, op in ops.items()
                  if method != "parameters"}
     assert responses[("post", "/v1/decisions")] == {"400", "401", "403", "404", "409", "413",
-                                                      "422"}
-    assert responses[("get", "/v1/decisions/{decision_id}")] == {"401", "403", "404"}
+                                                      "422", "503"}
+    assert responses[("get", "/v1/decisions/{decision_id}")] == {"401", "403", "404", "503"}
     assert responses[("get", "/v1/policies/{policy}/versions/{version}")] == {"401", "403",
-                                                                              "404"}
-    assert responses[("post", "/v1/admin/reload")] == {"401", "403", "422"}
+                                                                              "404", "503"}
+    assert responses[("post", "/v1/admin/reload")] == {"401", "403", "422", "503"}
     assert responses[("post", "/v1/policies/{policy}/impact")] == {"400", "401", "403", "404",
-                                                                   "413", "422"}
-    assert responses[("get", "/v1/health")] == set()
+                                                                   "413", "422", "503"}
+    assert responses[("get", "/v1/health")] == {"503"}
     error = spec["paths"]["/v1/decisions"]["post"]["responses"]["422"]
     assert "no_version_in_force" in error["description"]
     assert error["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorEnvelope")

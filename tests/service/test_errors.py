@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from engine import EvaluationError
 from service import decisions as decisions_module
-from service.errors import MAX_FIELDS, DatabaseNotReady, ServiceError, error_response
+from service.errors import (
+    MAX_FIELDS,
+    DatabaseNotReady,
+    DatabaseUnavailable,
+    ServiceError,
+    error_response,
+)
 from tests.service.conftest import decision_body
 
 
@@ -205,8 +211,9 @@ def test_every_service_error_has_a_distinct_code_and_status():
     for cls in ServiceError.__subclasses__():
         assert cls.code not in seen
         seen.add(cls.code)
-        # the client's errors are 4xx; only the start-up check is the operator's
-        assert 400 <= cls.status < 500 or cls is DatabaseNotReady
+        # the client's errors are 4xx; the start-up check is the operator's, and an outage
+        # is 503 (send it again later)
+        assert 400 <= cls.status < 500 or cls in (DatabaseNotReady, DatabaseUnavailable)
 
 
 def test_error_response_outside_a_request(app):
