@@ -29,8 +29,8 @@ from service.idempotency import KeyTaken
 from service.masking import get_logger
 from service.models import DecisionRow, IdempotencyRow
 
-__all__ = ["RULE_ID", "BadCursor", "DecisionLog", "LogEntry", "Page", "decode_cursor",
-           "encode_cursor"]
+__all__ = ["CURSOR_PATTERN", "RULE_ID", "BadCursor", "DecisionLog", "LogEntry", "Page",
+           "decode_cursor", "encode_cursor"]
 
 # what a rule id looks like (engine/schema.py refuses any other at load)
 log = get_logger("service.decision_log")
@@ -93,12 +93,21 @@ class BadCursor(ValueError):
     """The cursor was not made by this service."""
 
 
+# A cursor is the last decision id of a page as 32 hex digits: every such text is a place
+# in the log, so the OpenAPI document can describe a cursor exactly (``CURSOR_PATTERN``).
+CURSOR_PATTERN = "^[0-9a-f]{32}$"
+_CURSOR = re.compile(CURSOR_PATTERN[1:-1])
+
+
 def encode_cursor(decision_id: str) -> str:
-    return base64.urlsafe_b64encode(decision_id.encode()).decode().rstrip("=")
+    return uuid.UUID(decision_id).hex
 
 
 def decode_cursor(cursor: str) -> str:
-    """The decision id inside ``cursor``; BadCursor for anything else."""
+    """The decision id inside ``cursor``; BadCursor for anything else. The cursors of
+    earlier releases (the id's text in unpadded URL-safe base64) are still read."""
+    if _CURSOR.fullmatch(cursor):
+        return str(uuid.UUID(hex=cursor))
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         return str(uuid.UUID(raw))

@@ -15,7 +15,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from engine.facts import parse_date
 from engine.model import LANGUAGES
-from service.decision_log import RULE_ID
+from service.decision_log import CURSOR_PATTERN, RULE_ID
 
 __all__ = [
     "MAX_INTEGER",
@@ -59,7 +59,7 @@ class StrictBoolean(fields.Boolean):
 # Python's fromisoformat also reads week dates ("2025-W20-1") and basic forms ("20250512"),
 # which a client almost certainly did not mean; the API takes the extended forms only.
 _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-_TIME = r"[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,6})?)?"
+_TIME = r"[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
 # An unencoded "+" in a query string arrives as a space: " 02:00" is read as "+02:00".
 _OFFSET = r"Z|[+\- ][0-9]{2}:?[0-9]{2}"
 _INSTANT = re.compile(rf"(?P<date>{_DATE})(?:(?P<time>{_TIME})(?P<offset>{_OFFSET})?)?",
@@ -78,8 +78,16 @@ class IsoDate(fields.Date):
             raise ValidationError("Not a valid date: write YYYY-MM-DD.") from exc
 
 
-class Instant(fields.Field):
-    """An ISO 8601 date or date-time; a bare date means its midnight UTC."""
+class Instant(fields.String):
+    """An ISO 8601 date or date-time; a bare date means its midnight UTC.
+
+    Documented as a date or an RFC 3339 date-time (``anyOf``), which is what it reads."""
+
+    def __init__(self, **kwargs: Any):
+        metadata = {"anyOf": [{"type": "string", "format": "date"},
+                              {"type": "string", "format": "date-time"}],
+                    **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> dt.datetime:
         match = _INSTANT.fullmatch(value) if isinstance(value, str) else None
@@ -188,7 +196,9 @@ class DecisionQuerySchema(StrictSchema):
     fired = fields.String(validate=[validate.Length(min=1, max=100), _RULE_ID], metadata={
         "description": "only decisions in which this rule fired"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(validate=validate.Length(min=1, max=200))
+    cursor = fields.String(validate=validate.Regexp(CURSOR_PATTERN, error=(
+        "Not a cursor: pass next_cursor of the previous page.")), metadata={
+        "description": "next_cursor of the previous page"})
 
     @validates_schema
     def _range(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -197,7 +207,7 @@ class DecisionQuerySchema(StrictSchema):
 
 
 class BatchRequestSchema(StrictSchema):
-    decisions = fields.List(fields.Raw(), required=True, metadata={
+    decisions = fields.List(fields.Raw(allow_none=True), required=True, metadata={
         "description": "up to 1,000 decision requests, each shaped like the body of "
                        "`POST /v1/decisions`; each is checked on its own"})
 
@@ -356,8 +366,8 @@ class DiffSchema(Schema):
 
 
 class ImpactRequestSchema(StrictSchema):
-    files = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=300)),
-                        values=fields.String(), load_default=dict, metadata={
+    files = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict,
+                        metadata={
                             "description": "the draft: \"<policy>/<version>.yaml\" → YAML "
                                            "text, added to or replacing the running set's "
                                            "files; validated whole, never published"})
@@ -480,8 +490,8 @@ class BundleListSchema(Schema):
 
 
 class PublishSchema(StrictSchema):
-    files = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=300)),
-                        values=fields.String(), required=True, metadata={
+    files = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                        validate=validate.Length(min=1), metadata={"minProperties": 1,
                             "description": "every version file: \"<policy>/<version>.yaml\""
                                            " → its YAML text"})
     note = fields.String(validate=validate.Length(max=2000))

@@ -151,13 +151,16 @@ class Decisions(MethodView):
         return {"decisions": page.items, "next_cursor": page.next_cursor}
 
 
-@blp.route("/<string:decision_id>")
+# A decision id is a UUID: only one matches this rule, so /batch is never read as an id (its
+# Allow header lists POST alone) and a path that is no id is a plain 404.
+@blp.route("/<uuid:decision_id>")
 class LoggedDecision(MethodView):
     @require(*READERS)
     @blp.response(200, LoggedDecisionSchema)
     @blp.doc(**documented({404: "`unknown_decision`"}))
-    def get(self, decision_id: str):
+    def get(self, decision_id: Any):
         """One logged decision; a provider may read only its own."""
+        decision_id = str(decision_id)
         row = services().log.get(decision_id)
         if row is None:
             raise NotFound(f"no decision {decision_id!r}", code="unknown_decision")
