@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import sys
+import time
 import unicodedata
 from pathlib import Path
 from types import SimpleNamespace
@@ -538,3 +539,167 @@ def test_no_page_echoes_a_code_back_in_its_text_or_its_links(client):
         response = client.post(try_url, data={"as_of": "2025-03-10", "f.hours": "5",
                                               "f.client": code, "f.note": code})
         assert not leaks(response.get_data(as_text=True)), code
+
+
+# --- the corpus through a real gunicorn: every place text enters, every place it is kept ---
+
+def _raw_http(port: int, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """One request written byte for byte (any method, UTF-8 in the request line and the
+    headers, as the probe sent them); the status (0 if none) and the body."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head + b"\r\nConnection: close\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\n\r\n" + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head_, _, rest = data.partition(b"\r\n\r\n")
+    parts = head_.split(b" ", 2)
+    return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0), rest
+
+
+def test_the_corpus_leaves_no_code_in_the_database_wal_logs_metrics_or_pages(
+        policies_dir, sqlite_url, tmp_path):
+    """Issue 21's figure: every spelling of the corpus sent through every entry point — JSON
+    facts and keys, the batch, a draft's files and note, paths, queries, methods, headers,
+    the request line in raw UTF-8, Idempotency-Key, "try it" by GET and POST, explorer
+    paths, the sign-in form, a token's name — and then 0 codes in clear in the database
+    (every table), its files (WAL included), gunicorn's access and error logs, /metrics
+    and every page."""
+    import os
+    import subprocess
+    from urllib.parse import quote
+
+    from service.cli import gunicorn_args
+    from service.metrics import multiprocess_environment
+    from tests.service.conftest import VERSION_1
+    from tests.service.test_gunicorn import ROOT, call, free_port
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": sqlite_url, "POLICIES_DIR": str(policies_dir),
+           "VAR_DIR": str(tmp_path / "var"), "REHAB_RULES_HASH_KEY": "k", "ACCESS_LOG": "1",
+           "LOG_LEVEL": "DEBUG", "PYTHONPATH": str(ROOT), "BUNDLE_CHECK_SECONDS": "0"}
+    env.update(multiprocess_environment(tmp_path / "var", env))
+    cli = Path(sys.executable).with_name("rehab-rules")
+    tokens = {}
+    for role, provider in (("provider", "1234567-1"), ("planner", None)):
+        args = [str(cli), "tokens", "create", "--role", role, "--name",
+                f"{role} " + " ".join(CORPUS), "--database-url", sqlite_url]
+        created = subprocess.run(args + (["--provider-id", provider] if provider else []),
+                                 env=env, capture_output=True, text=True, check=True)
+        tokens[role] = created.stdout.strip()
+    log_path = tmp_path / "gunicorn.log"
+    log = log_path.open("wb")
+    args = gunicorn_args("127.0.0.1", port, 2, control_socket=False)
+    args[-1:-1] = ["--access-logfile", "-", "--log-level", "debug"]
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", *args],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    pages: list[str] = []
+    sent = 0
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if call(port, "GET", "/v1/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.2)
+        provider = f"Authorization: Bearer {tokens['provider']}".encode()
+        planner = f"Authorization: Bearer {tokens['planner']}".encode()
+        try_path = "/explorer/policies/tiny/versions/2025-01/actions/day/try"
+        for i, code in enumerate(CORPUS):
+            u8, q = code.encode("utf-8"), quote(code, safe="").encode()
+            facts = {"hours": 5, "client": code, "note": f"asiakas {code}", code: 1}
+            body = json.dumps(decision_body(facts=facts), ensure_ascii=False).encode()
+            ok = json.dumps(decision_body(facts={k: v for k, v in facts.items() if k != code}),
+                            ensure_ascii=False).encode()
+            requests = [
+                (b"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 + provider + b"\r\nUser-Agent: " + u8 + b"\r\nReferer: /r?c=" + q, body),
+                (b"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 + provider + b"\r\nIdempotency-Key: k" + str(i).encode() + q[:200], ok),
+                (b"POST /v1/decisions/batch HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/json\r\n" + provider,
+                 b'{"decisions": [' + ok + b", " + body + b"]}"),
+                (b"GET /v1/decisions?cursor=" + q + b"&policy=" + q + b" HTTP/1.1\r\nHost: x\r\n"
+                 + planner, b""),
+                (b"GET /v1/decisions/" + u8 + b"?x=" + u8 + b" HTTP/1.1\r\nHost: x\r\n" + planner,
+                 b""),
+                (b"GET /v1/" + q + b"/" + quote(q.decode(), safe="").encode()
+                 + b" HTTP/1.1\r\nHost: x", b""),
+                (b"131052-308T /v1/health HTTP/1.1\r\nHost: x", b""),
+                (u8 + b" /v1/decisions HTTP/1.1\r\nHost: x", b""),
+                (b"POST /v1/admin/bundles HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                 b"\r\n" + planner, json.dumps({
+                     "note": f"asiakas {code}", "activate": False, "files": {
+                         "tiny/2025-01.yaml": VERSION_1 + f"# esimerkki {code}\n",
+                         "tiny/2025-06.yaml": VERSION_1.replace("2025-01", "2025-06")}},
+                     ensure_ascii=False).encode()),
+                (b"POST /v1/policies/tiny/impact HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/json\r\n" + planner,
+                 json.dumps({"version": code, "files": {f"{code}.yaml": code}},
+                            ensure_ascii=False).encode()),
+            ]
+            explorer = [
+                try_path.encode() + b"?as_of=2025-03-10&f.hours=5&f.client=" + q + b"&f.note=" + q,
+                try_path.encode() + b"?f.note=" + u8 + b"&lang=" + q,
+                b"/explorer/policies/" + q, b"/explorer/decisions/" + q,
+                b"/explorer/policies/tiny/versions/2025-01/actions/" + q,
+                b"/explorer/policies/tiny/diff?from=" + q + b"&to=2025-06",
+            ]
+            requests += [(b"GET " + path + b" HTTP/1.1\r\nHost: x", b"") for path in explorer]
+            form = ("as_of=2025-03-10&f.hours=5&f.client=" + q.decode() + "&f.note=" + q.decode()
+                    ).encode()
+            requests += [
+                (b"POST " + try_path.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/x-www-form-urlencoded", form),
+                (b"POST /explorer/login HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/x-www-form-urlencoded", b"token=" + q + b"&next=/explorer/" + q),
+            ]
+            for head, payload in requests:
+                status, answer = _raw_http(port, head, payload)
+                sent += 1
+                assert status != 500, (head, answer[:500])
+                if head.split(b" ", 2)[1].startswith(b"/explorer"):
+                    pages.append(answer.decode("utf-8", "replace"))
+        status, metrics = _raw_http(port, b"GET /metrics HTTP/1.1\r\nHost: x")
+        assert status == 200
+        # the database's files while the workers hold them open: the last connection to
+        # close checkpoints the WAL into the database and removes it
+        files = {p.name: p.read_bytes()
+                 for p in Path(sqlite_url.split("///", 1)[1]).parent.glob("log.db*")}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    from service.database import make_engine
+
+    engine = make_engine(sqlite_url)
+    with engine.connect() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"))]
+        database = {t: repr(conn.execute(text(f'SELECT * FROM "{t}"')).all()) for t in tables}
+    engine.dispose()
+    assert any(name.endswith("-wal") for name in files)
+    logged = log_path.read_bytes()
+    # both logs were written: the access log and the service's decision lines
+    assert b'"POST /v1/decisions HTTP/1.1" 200' in logged and b"service.decisions" in logged
+    places = {**{f"table {t}": v for t, v in database.items()},
+              **{f"file {n}": d.decode("utf-8", "replace") + d.decode("latin-1")
+                 for n, d in files.items()},
+              "gunicorn access and error log": logged.decode("utf-8", "replace")
+              + logged.decode("latin-1"),
+              "metrics": metrics.decode("utf-8", "replace"),
+              **{f"page {i}": p for i, p in enumerate(pages)}}
+    found = {place: leaks(content) for place, content in places.items() if leaks(content)}
+    assert found == {}, {p: [line for line in places[p].splitlines() if leaks(line)][:3]
+                         for p in found}
+    assert sent == 18 * len(CORPUS) and len(pages) == 8 * len(CORPUS)
