@@ -12,6 +12,8 @@ keys are collected as problems instead of silently keeping the last value.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,8 @@ import yaml
 from engine.errors import Problem
 from engine.folder import Limits
 
-__all__ = ["LineDict", "LineList", "Reported", "decode_text", "line_at", "locate", "plain",
-           "read_yaml", "read_yaml_bytes", "read_yaml_text"]
+__all__ = ["LineDict", "LineList", "Reported", "decode_text", "line_at", "locate", "looks_typed",
+           "plain", "read_yaml", "read_yaml_bytes", "read_yaml_text"]
 
 
 class Reported(str):
@@ -423,3 +425,21 @@ def read_yaml(path: Path, limits: Limits | None = None) -> tuple[Any, list[Probl
     raw = path.read_bytes()
     doc, problems = read_yaml_bytes(raw, str(path), limits)
     return doc, problems, raw
+
+
+_NUMBER_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+
+
+def looks_typed(text: str) -> str | None:
+    """What a quoted value would be without its quotes: a number, yes/no or a date."""
+    if _NUMBER_TEXT.fullmatch(text):
+        return "a number"
+    if text in ("true", "false"):
+        return "yes/no"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            dt.date.fromisoformat(text)
+            return "a date"
+        except ValueError:
+            return None
+    return None

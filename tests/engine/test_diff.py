@@ -77,7 +77,8 @@ def test_table_rows_added_and_removed_and_list_parameters(tmp_path):
     new = DEMO.replace('version: "2024-01"', 'version: "2025-01"').replace(
         "effective_from: 2024-01-01", "effective_from: 2025-01-01").replace(
         "    b: {min_size: 4, max_size: 8}\n", "    c: {min_size: 1, max_size: 2}\n"
-        "  holidays: [2025-12-24, 2025-12-25]\n")
+        "  holidays: [2025-12-24, 2025-12-25]\n").replace(
+        "min_hours > 0\n", "min_hours > 0 and length(holidays) > 0\n")
     diff = _diff(tmp_path, ("2025-01", new))
     types, holidays = diff.parameters
     assert [c.to_dict() for c in types.cells] == [
@@ -130,7 +131,8 @@ rules:
     effect: info
     cite: {seed: "004", section: "9"}
     message: {fi: "Pitkä", sv: "Lång", en: "Long"}
-remove_rules: [TT-2-unpaid]
+remove:
+  rules: [TT-2-unpaid]
 '''
 
 
@@ -185,7 +187,7 @@ FACTS = DEMO.replace('version: "2024-01"', 'version: "2025-01"').replace(
     "      code: {type: hetu, optional: true}\n", "      note: {type: string, optional: true}\n"
 ).replace('size_min: lookup(types, kind, "min_size")',
           'size_min: lookup(types, kind, "max_size")\n      half: hours / 2').replace(
-    "when: code is present and not valid_hetu(code)", "when: note is present").replace(
+    "when: code is present and not valid_hetu(code)", "when: note is present and half > 1").replace(
     "  day:\n", "  day:\n    title: {fi: Päivä, sv: Dag, en: Day}\n").replace(
     "rules:\n", "  week:\n    title: {fi: Viikko, sv: Vecka, en: Week}\n    facts:\n"
     "      days: {type: integer}\nrules:\n")
@@ -211,7 +213,7 @@ def test_facts_derived_values_and_actions(tmp_path):
         ("derived.half", "added", None, "hours / 2"),
     ]
     size_min = day.changes[-2]
-    assert size_min.read_by == ("TT-4-size",) and day.changes[-1].read_by == ()
+    assert size_min.read_by == ("TT-4-size",) and day.changes[-1].read_by == ("TT-6-code",)
     body = diff.to_dict()["actions"]
     assert [a["name"] for a in body["added"]] == ["week"]
     assert body["added"][0]["title"]["fi"] == "Viikko"

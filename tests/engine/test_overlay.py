@@ -36,7 +36,8 @@ rules:
     effect: warn
     cite: {seed: "004", section: "4.2 (2025)"}
     message: {fi: "Lyhyt", sv: "Kort", en: "Short"}
-remove_rules: [TT-2-unpaid]
+remove:
+  rules: [TT-2-unpaid]
 '''
 
 
@@ -97,19 +98,23 @@ def test_a_mistake_in_the_base_is_reported_once_at_the_base(tmp_path):
         ("2024-01.yaml", "bad_expression"), ("2025-01.yaml", "base_broken")]
 
 
-def test_an_overlay_that_breaks_an_inherited_rule_points_at_the_inherited_line(tmp_path):
+def test_removing_a_parameter_still_read_is_one_problem_at_the_remove_line(tmp_path):
     write_policy(tmp_path)
-    write_policy(tmp_path, OVERLAY.replace("remove_rules: [TT-2-unpaid]",
-                                           "remove_parameters: [min_hours]")
+    write_policy(tmp_path, OVERLAY.replace("  rules: [TT-2-unpaid]",
+                                           "  parameters: [min_hours]")
                  .replace("  min_hours: 5\n", ""), version="2025-01")
     _, problems = _load(tmp_path)
-    names = sorted((Path(p.path).name, p.code) for p in problems)
-    # TT-1-short is replaced in the overlay, so only the overlay's own line reads min_hours
-    assert names == [("2025-01.yaml", "bad_expression")]
+    # one problem, at the overlay's remove: line, naming every reader (base and overlay)
+    [problem] = problems
+    assert (Path(problem.path).name, problem.line, problem.code) == (
+        "2025-01.yaml", OVERLAY.count("\n", 0, OVERLAY.index("  rules: [TT-2-unpaid]")),
+        "removed_but_read")
+    assert problem.message.startswith("remove: min_hours is still read by check size-range")
+    assert "rule TT-1-short: when (" in problem.message and "take those away" in problem.message
 
 
 def test_overlay_only_keys_do_not_survive(tmp_path):
     write_policy(tmp_path)
     write_policy(tmp_path, OVERLAY, version="2025-01")
     versions, _ = _load(tmp_path)
-    assert "remove_rules" not in versions["2025-01"].describe()
+    assert "remove" not in versions["2025-01"].describe()
