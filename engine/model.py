@@ -56,6 +56,8 @@ class FactSpec:
     max: float | None = None
     personal: bool = False
     line: int = 0
+    one_of_from: str | None = None     # the table or list parameter one_of names, if any
+    kept_for: str | None = None        # why a fact no rule reads is declared (the log …)
 
     def describe(self) -> dict[str, Any]:
         """The public description providers read to learn the fact names."""

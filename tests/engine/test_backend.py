@@ -130,7 +130,7 @@ def test_a_session_whose_decisions_match_nothing_is_deleted_safely(tmp_path):
     when: hours < min_hours
     effect: deny
     cite: {seed: "004", section: "4.2"}
-    message: {fi: "Lyhyt", sv: "Kort", en: "Short"}
+    message: {fi: "Lyhyt {size_min}", sv: "Kort", en: "Short"}
 """
     write_policy(tmp_path / "p", one_rule)
     store = PolicyStore.load(tmp_path / "p")
