@@ -79,6 +79,7 @@ class CaseResult:
     fired: tuple[str, ...] | None = None     # None when the request was refused
     decision: Decision | None = None         # what the engine decided, for ``accept``
     error: str | None = None                 # the code it refused with, if it did
+    details: dict[str, Any] | None = None    # and the refusal's details (the facts it names)
 
     @property
     def ok(self) -> bool:
@@ -123,7 +124,17 @@ def _read(paths: list[Path | str]) -> tuple[list[Case], Drops, list[Problem]]:
         key = (path.parent.parent.name, path.parent.name)
         for i, name in enumerate(doc.get("drop") or []):
             drops.setdefault(key, {})[name] = (str(path), line_at(doc, ["drop", i]))
+        first: dict[tuple[str, str], int] = {}
         for i, raw in enumerate(doc.get("cases") or []):
+            line = line_at(doc, ["cases", i])
+            if (raw["action"], raw["name"]) in first:
+                problems.append(Problem(str(path), line, f"case {raw['name']!r} of action "
+                                        f"{raw['action']} is written twice in this file (first "
+                                        f"at line {first[(raw['action'], raw['name'])]}); a "
+                                        "case's name tells it apart — rename one",
+                                        "duplicate_case"))
+                continue
+            first[(raw["action"], raw["name"])] = line
             cases.append(Case(
                 path=str(path), line=line_at(doc, ["cases", i]),
                 policy=key[0], version=key[1],
@@ -233,7 +244,7 @@ def run_case(store: PolicyStore, case: Case, evaluator: Any = None) -> CaseResul
                           facts=case.facts, lang=case.lang, evaluator=evaluator,
                           version=case.version)
     except EngineError as exc:
-        result.error = exc.code
+        result.error, result.details = exc.code, exc.details
         if expect.get("error") != exc.code:
             result.failures.append(f"refused with {exc.code}: {exc.message}")
         return result
