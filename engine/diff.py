@@ -17,8 +17,9 @@ in fi, sv or en) and served by ``GET /v1/policies/{policy}/diff`` (:meth:`Policy
 >>> diff = diff_versions(tt.versions[0], tt.versions[1], tt.versions)
 >>> [(p.name, p.kind) for p in diff.parameters]
 [('rehab_day_hours', 'removed'), ('rehab_day_min_hours', 'added')]
->>> [(r.name, r.kind) for r in diff.rules]
-[('TT-1-day-length', 'changed'), ('TT-1-workplace-hours', 'changed')]
+>>> [(r.name, r.kind) for r in diff.rules]   # doctest: +NORMALIZE_WHITESPACE
+[('TT-1-day-length', 'changed'), ('TT-1-workplace-hours', 'changed'),
+ ('TT-1-longer-day-goal', 'added')]
 >>> print(diff.to_text("en").splitlines()[1])
 Effective from: 2023-01-01 → 2025-04-01
 """

@@ -268,13 +268,17 @@ def test_tyokokeilu_2025_04_is_only_the_tt1_change():
     assert [(p["name"], p["value"]) for p in params["added"]] == [("rehab_day_min_hours", 6)]
     readers = ["TT-1-day-length", "TT-3-day-not-billable", "TT-3-realised-day"]
     assert params["removed"][0]["read_by"] == readers    # TT-3 through day_denied
-    assert params["added"][0]["read_by"] == readers
+    # the longer day is measured against the same 6 hours ("pidemmän kuin 6h")
+    assert params["added"][0]["read_by"] == [
+        "TT-1-day-length", "TT-1-longer-day-goal", "TT-3-day-not-billable", "TT-3-realised-day"]
     actions = body["actions"]
     assert (actions["added"], actions["removed"]) == ([], [])
     assert [(a["name"], [c["name"] for c in a["changes"]]) for a in actions["changed"]] == [
-        ("rehab_day", ["derived.day_denied"])]
+        ("rehab_day", ["facts.longer_day_goal", "derived.day_denied"])]
     rules = body["rules"]
-    assert (rules["added"], rules["removed"]) == ([], [])
+    # "mikäli se on asiakkaan tavoitteena": a day longer than 6 hours as the customer's goal
+    assert [r["id"] for r in rules["added"]] == ["TT-1-longer-day-goal"]
+    assert rules["removed"] == []
     assert [r["id"] for r in rules["changed"]] == ["TT-1-day-length", "TT-1-workplace-hours"]
     assert [c["name"] for c in rules["changed"][0]["changes"]] == [
         "when", "message.fi", "message.sv", "message.en", "cite.section",
