@@ -121,12 +121,24 @@ class Change:
     def name(self) -> str:
         return ".".join(self.path)
 
+    @property
+    def items(self) -> tuple[list[Any], list[Any]] | None:
+        """For a changed list: the items added and the items removed (a list is written
+        whole in an overlay; these are what the planner changed in it)."""
+        if self.kind != "changed" or not isinstance(self.before, (list, tuple)) \
+                or not isinstance(self.after, (list, tuple)):
+            return None
+        old, new = [_jsonable(v) for v in self.before], [_jsonable(v) for v in self.after]
+        return [v for v in new if v not in old], [v for v in old if v not in new]
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "path": list(self.path), "change": self.kind}
         if self.kind != "added":
             out["from"] = _jsonable(self.before)
         if self.kind != "removed":
             out["to"] = _jsonable(self.after)
+        if self.items is not None:
+            out["added_items"], out["removed_items"] = self.items
         if self.read_by is not None:
             out["read_by"] = list(self.read_by)
         return out
@@ -527,7 +539,12 @@ def _change_lines(c: Change, words: dict[str, str], indent: str) -> list[str]:
     """``changed name: 6 → 5``, or the two values on lines of their own when long."""
     head = f"{indent}{words[c.kind]} {c.name}"
     values = [_show(v) for v, k in ((c.before, "added"), (c.after, "removed")) if c.kind != k]
-    if all(len(v) <= _SHORT for v in values):
+    if c.items is not None and (c.items[0] or c.items[1]):
+        added, removed = c.items
+        lines = [f"{head}: " + "; ".join(
+            [*(f"{words['added']} {_show(v)}" for v in added),
+             *(f"{words['removed']} {_show(v)}" for v in removed)])]
+    elif all(len(v) <= _SHORT for v in values):
         lines = [f"{head}: {' → '.join(values)}"]
     else:
         marks = {"added": ["+"], "removed": ["-"], "changed": ["-", "+"]}[c.kind]

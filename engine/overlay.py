@@ -206,6 +206,9 @@ def merge(base: LineDict, over: LineDict, path: str,
     out.line, out.source = over.line, path
     out.pop("changes", None)                   # notes belong to the version that wrote them
     out.removed = m.removed          # schema.py tells a reader of one at the remove: line
+    remove = over.get("remove")
+    out.remove_lines = {str(k): locate(remove, [k], path) for k in remove} \
+        if isinstance(remove, LineDict) else {}
     for key, value in over.items():
         if key in OVERLAY_ONLY:
             continue
@@ -238,8 +241,9 @@ def _merge_value(path: tuple[Any, ...], old: Any, new: Any, parent: LineDict, ke
               f"kind of value, also take the old one away: remove: "
               f"{{{_dotted(path[:-1]) or 'parameters'}: [{path[-1]}]}}", "shape_changed")
         return _KEEP
-    if isinstance(old, LineList) and isinstance(new, LineList):
-        _check_dropped(path, old, new, parent, key, m)
+    if isinstance(old, LineList) and isinstance(new, LineList) \
+            and not _keeps_items(path, old, new, parent, key, m):
+        return _KEEP
     return new
 
 
@@ -357,8 +361,8 @@ def _new_parameter_fits(name: Any, new: LineDict, m: _Merge) -> bool:
     return True
 
 
-def _check_dropped(path: tuple[Any, ...], old: LineList, new: LineList, parent: LineDict,
-                   key: Any, m: _Merge) -> None:
+def _keeps_items(path: tuple[Any, ...], old: LineList, new: LineList, parent: LineDict,
+                 key: Any, m: _Merge) -> bool:
     """A list is replaced whole; what it leaves out of the base's list must be removed by
     name, so a planner who wrote only the value to add is told what else would go."""
     kept = [repr(_plain_value(v)) for v in new]
@@ -369,6 +373,7 @@ def _check_dropped(path: tuple[Any, ...], old: LineList, new: LineList, parent: 
               f"list; a list is written whole — add {'them' if len(dropped) > 1 else 'it'} "
               f"to the list, or take {'them' if len(dropped) > 1 else 'it'} away by name: "
               f"remove: {{{_dotted(path)}: [{shown}]}}", "list_dropped")
+    return not dropped
 
 
 def _merge_by_id(base: LineList, over: LineList, what: str, m: _Merge) -> LineList:

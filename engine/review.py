@@ -94,8 +94,12 @@ def _summary(version: PolicyVersion, diff: PolicyDiff) -> list[str]:
 
 def _change_line(section: str, c: Change, read_by: Iterable[str] | None) -> str:
     values = [_short(v) for v, k in ((c.before, "added"), (c.after, "removed")) if c.kind != k]
+    shown = " → ".join(values)
+    if c.items is not None and (c.items[0] or c.items[1]):
+        shown = "; ".join([*(f"added {_short(v)}" for v in c.items[0]),
+                           *(f"removed {_short(v)}" for v in c.items[1])])
     readers = f"  (read by {', '.join(read_by)})" if read_by else ""
-    return f"{c.kind} {section}.{c.name}: {' → '.join(values)}{readers}"
+    return f"{c.kind} {section}.{c.name}: {shown}{readers}"
 
 
 def _short(value: Any) -> str:

@@ -880,7 +880,15 @@ def _run_checks(raw: Any, params: dict[str, Any], c: _Collector) -> None:
     """Evaluate each check at load; a false one is a problem in the policy's own words."""
     if not isinstance(raw, list):
         return
+    ids: dict[str, int] = {}
     for i, check in enumerate(raw):
+        cid = check.get("id") if isinstance(check, dict) else None
+        if isinstance(cid, str) and cid in ids:
+            c.add(["checks", i, "id"], f"check id {cid} is used twice (first at line "
+                  f"{ids[cid]}); ids must be unique", "duplicate_check")
+            continue
+        if isinstance(cid, str):
+            ids[cid] = line_at(c.doc, ["checks", i, "id"])
         if not isinstance(check, dict) or not isinstance(check.get("that"), str) \
                 or not isinstance(check.get("message"), dict):
             continue                      # the shape stage has said what is missing
@@ -1014,7 +1022,8 @@ def _check_sendable(actions: dict[str, tuple[ActionSpec, ex.Scope]], rules: list
             where = ["rules", index, *(["set", key[1]] if len(key) == 2 else key)]
             for action in rule.actions:
                 if action in actions:
-                    _sendable(tree, actions[action][0], where, label, params, c, reported)
+                    _sendable(tree, actions[action][0], where, f"rule {rule.id}: {label}",
+                              params, c, reported)
 
 
 def _sendable(tree: Any, spec: ActionSpec, where: list[Any], what: str,
@@ -1024,12 +1033,19 @@ def _sendable(tree: Any, spec: ActionSpec, where: list[Any], what: str,
         if f is None or f.one_of is None or f.type in ("boolean", "date"):
             continue
         source = f"one_of: {f.one_of_from}" if f.one_of_from else "its one_of"
+        # an overlay that narrowed the values hears it at its own line, not the base's
+        narrowed: list[Any] = [["actions", spec.name, "facts", fact, "one_of"]]
+        if f.one_of_from:
+            narrowed.append(["parameters", f.one_of_from])
+            removed_from = getattr(c.doc, "remove_lines", {}).get(f"parameters.{f.one_of_from}")
+            if removed_from:
+                narrowed.append(removed_from)
         if param is None:
             if value in f.one_of or (what, fact, value) in reported:
                 continue
             reported.add((what, fact, value))
-            c.add(where, f"{what}: {value!r} is not a value {fact} can take ({source}: "
-                  f"{_values(f.one_of)}); no request can send it — "
+            c.add_at(_here(c, [where, *narrowed]), f"{what}: {value!r} is not a value {fact} "
+                  f"can take ({source}: {_values(f.one_of)}); no request can send it — "
                   f"{_did_you_mean(value, f.one_of)}add it to the values, or fix the text",
                   "unsendable_value")
             continue
@@ -1038,11 +1054,20 @@ def _sendable(tree: Any, spec: ActionSpec, where: list[Any], what: str,
             if _iso_text(item) in f.one_of or (param, j) in reported:
                 continue
             reported.add((param, j))
-            c.add(["parameters", param, j], f"parameter {param}: {item!r} is not a value "
+            c.add_at(_here(c, [["parameters", param, j], *narrowed]),
+                  f"parameter {param}: {item!r} is not a value "
                   f"{fact} of action {spec.name} can take ({source}: {_values(f.one_of)}), "
-                  f"but {what} compares them; {_did_you_mean(item, f.one_of)}"
-                  + (f"add it to {f.one_of_from} too" if f.one_of_from
-                     else "add it to the fact's one_of too"), "unsendable_value")
+                  f"but {what} compares them; {_did_you_mean(item, f.one_of)}add it to "
+                  + (f.one_of_from if f.one_of_from else "the fact's one_of")
+                  + f", or take it out of {param}", "unsendable_value")
+
+
+def _here(c: _Collector, candidates: list[Any]) -> tuple[str, int]:
+    """The first of the places (paths in the document, or file and line) that this file
+    wrote, else the first: a problem an overlay causes in what its base wrote is told at the
+    overlay's line."""
+    places = [p if isinstance(p, tuple) else locate(c.doc, p, c.path) for p in candidates]
+    return next((p for p in places if p[0] == c.path), places[0])
 
 
 def _compared(tree: Any) -> Any:

@@ -142,3 +142,18 @@ def test_a_rehab_day_is_billable_exactly_when_it_is_allowed_and_not_sick(real_st
     billable = decision.results["billable"]
     assert billable == decision.results["counts_as_rehab_day"]
     assert billable == (decision.outcome == "allow" and not facts["sick"]), decision.fired
+
+
+def test_the_guides_complete_version_validates(tmp_path):
+    """policies/README.md says its complete example validates on its own: it must, under
+    every check the guide teaches (every name read, one_of naming the table)."""
+    from engine.store import load_folder
+    from tests.conftest import POLICIES
+
+    text = (POLICIES / "README.md").read_text(encoding="utf-8")
+    example = text.split("## A complete version", 1)[1].split("```yaml\n", 1)[1].split("```")[0]
+    target = tmp_path / "tyokokeilu-tyohonvalmennus" / "2025-04.yaml"
+    target.parent.mkdir()
+    target.write_text(example, encoding="utf-8")
+    _, policies, _, problems = load_folder(tmp_path)
+    assert problems == [] and "tyokokeilu-tyohonvalmennus" in policies

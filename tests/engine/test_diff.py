@@ -99,6 +99,11 @@ def test_table_rows_added_and_removed_and_list_parameters(tmp_path):
     [p] = diff.parameters
     assert [(c.name, c.kind) for c in p.cells] == [("holidays", "changed")]
     assert p.to_dict()["cells"][0]["to"] == ["2025-12-24", "2025-12-26"]
+    # what a planner changed in the list: the items added and removed, not the whole list
+    assert p.to_dict()["cells"][0]["added_items"] == ["2025-12-26"]
+    assert p.to_dict()["cells"][0]["removed_items"] == ["2025-12-25"]
+    assert "  changed holidays: added 2025-12-26; removed 2025-12-25\n" in diff.to_text("en")
+    assert "muutettu holidays: lisätty 2025-12-26; poistettu 2025-12-25" in diff.to_text("fi")
 
 
 RULES = '''\
