@@ -25,7 +25,9 @@ from engine.loader import LineDict, locate, read_yaml_bytes
 from engine.model import LANGUAGES, PolicyVersion, Rule
 from engine.usage import expression_reads, placeholders
 
-__all__ = ["Review", "blame_refusals", "is_refusal_change", "review_set"]
+__all__ = ["SUMMARY_LINES", "Review", "blame_refusals", "is_refusal_change", "review_set"]
+
+SUMMARY_LINES = 12        # per version in check's summary; rehab-rules diff shows the rest
 
 
 @dataclass
@@ -89,7 +91,11 @@ def _summary(version: PolicyVersion, diff: PolicyDiff) -> list[str]:
                                                                      "removed")}
     head = (f"{version.policy} {version.version} (extends {version.extends}): "
             f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed")
-    return [head, *(f"  {line}" for line in lines)]
+    shown = [f"  {line}" for line in lines[:SUMMARY_LINES]]
+    if len(lines) > SUMMARY_LINES:
+        shown.append(f"  … and {len(lines) - SUMMARY_LINES} more: rehab-rules diff "
+                     f"{version.policy} {version.extends} {version.version}")
+    return [head, *shown]
 
 
 def _change_line(section: str, c: Change, read_by: Iterable[str] | None) -> str:
@@ -98,7 +104,9 @@ def _change_line(section: str, c: Change, read_by: Iterable[str] | None) -> str:
     if c.items is not None and (c.items[0] or c.items[1]):
         shown = "; ".join([*(f"added {_short(v)}" for v in c.items[0]),
                            *(f"removed {_short(v)}" for v in c.items[1])])
-    readers = f"  (read by {', '.join(read_by)})" if read_by else ""
+    ids = list(read_by or ())
+    more = f" and {len(ids) - 3} more" if len(ids) > 3 else ""
+    readers = f"  (read by {', '.join(ids[:3])}{more})" if ids else ""
     return f"{c.kind} {section}.{c.name}: {shown}{readers}"
 
 
