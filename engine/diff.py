@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import expressions as ex
-from engine.model import LANGUAGES, ActionSpec, PolicyVersion, Rule
+from engine.model import LANGUAGES, ActionSpec, PolicyVersion, Rule, json_form
 
 __all__ = [
     "KINDS",
@@ -128,15 +128,15 @@ class Change:
         if self.kind != "changed" or not isinstance(self.before, (list, tuple)) \
                 or not isinstance(self.after, (list, tuple)):
             return None
-        old, new = [_jsonable(v) for v in self.before], [_jsonable(v) for v in self.after]
+        old, new = [json_form(v) for v in self.before], [json_form(v) for v in self.after]
         return [v for v in new if v not in old], [v for v in old if v not in new]
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "path": list(self.path), "change": self.kind}
         if self.kind != "added":
-            out["from"] = _jsonable(self.before)
+            out["from"] = json_form(self.before)
         if self.kind != "removed":
-            out["to"] = _jsonable(self.after)
+            out["to"] = json_form(self.after)
         if self.items is not None:
             out["added_items"], out["removed_items"] = self.items
         if self.read_by is not None:
@@ -160,7 +160,7 @@ class ParameterDiff:
         if self.kind == "changed":
             out["cells"] = [c.to_dict() for c in self.cells]
         else:
-            out["value"] = _jsonable(self.after if self.kind == "added" else self.before)
+            out["value"] = json_form(self.after if self.kind == "added" else self.before)
         out["read_by"] = list(self.read_by)
         return out
 
@@ -510,19 +510,8 @@ def _items_dict(items: tuple[ItemDiff, ...], key: str) -> dict[str, list[dict[st
             out["changed"].append({key: item.name,
                                    "changes": [c.to_dict() for c in item.changes]})
         else:
-            out[item.kind].append({key: item.name, **_jsonable(item.description)})
+            out[item.kind].append({key: item.name, **json_form(item.description)})
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    """Dates as ISO text, tuples as lists, keys as text: the JSON form of a value."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _show(value: Any) -> str:
@@ -531,8 +520,8 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list, tuple, Mapping)):
-        return json.dumps(_jsonable(value), ensure_ascii=False)
-    return str(_jsonable(value))
+        return json.dumps(json_form(value), ensure_ascii=False)
+    return str(json_form(value))
 
 
 def _change_lines(c: Change, words: dict[str, str], indent: str) -> list[str]:

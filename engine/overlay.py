@@ -49,6 +49,7 @@ from typing import Any
 
 from engine.errors import Problem
 from engine.loader import LineDict, LineList, locate, looks_typed
+from engine.model import json_form
 
 __all__ = ["BY_ID", "OVERLAY_ONLY", "resolve_policy"]
 
@@ -365,10 +366,10 @@ def _keeps_items(path: tuple[Any, ...], old: LineList, new: LineList, parent: Li
                  key: Any, m: _Merge) -> bool:
     """A list is replaced whole; what it leaves out of the base's list must be removed by
     name, so a planner who wrote only the value to add is told what else would go."""
-    kept = [repr(_plain_value(v)) for v in new]
-    dropped = [v for v in old if repr(_plain_value(v)) not in kept]
+    kept = [repr(json_form(v)) for v in new]
+    dropped = [v for v in old if repr(json_form(v)) not in kept]
     if dropped:
-        shown = ", ".join(str(_plain_value(v)) for v in dropped)
+        shown = ", ".join(str(json_form(v)) for v in dropped)
         m.add(parent, key, f"{_dotted(path)} leaves out {shown} of version {m.base_name}'s "
               f"list; a list is written whole — add {'them' if len(dropped) > 1 else 'it'} "
               f"to the list, or take {'them' if len(dropped) > 1 else 'it'} away by name: "
@@ -451,14 +452,14 @@ def _remove(doc: LineDict, over: LineDict, m: _Merge) -> None:
                           f"there; {_hint(name, container)}take it out of the list",
                           "unknown_name")
         elif isinstance(container, LineList):
-            present = [repr(_plain_value(v)) for v in container]
+            present = [repr(json_form(v)) for v in container]
             for j, name in enumerate(names):
-                if repr(_plain_value(name)) not in present:
+                if repr(json_form(name)) not in present:
                     m.add(names, j, f"remove: {where}: version {m.base_name}'s list has no "
-                          f"{name!r}; {_hint(name, [_plain_value(v) for v in container])}"
+                          f"{name!r}; {_hint(name, [json_form(v) for v in container])}"
                           "take it out of the list", "unknown_name")
-            gone = {repr(_plain_value(n)) for n in names}
-            keep = [i for i, v in enumerate(container) if repr(_plain_value(v)) not in gone]
+            gone = {repr(json_form(n)) for n in names}
+            keep = [i for i, v in enumerate(container) if repr(json_form(v)) not in gone]
             kept = _copy_list(container, keep)          # in place: the parent holds it
             container[:] = kept
             container.lines, container.sources = kept.lines, kept.sources
@@ -503,10 +504,6 @@ def _remove_by_id(doc: LineDict, what: str, ids: LineList, m: _Merge) -> None:
 
 
 # -- words ---------------------------------------------------------------------------------
-
-def _plain_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.date) else value
-
 
 def _dotted(path: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in path)

@@ -45,6 +45,7 @@ from engine.model import (
     FactSpec,
     PolicyVersion,
     Rule,
+    json_form,
 )
 from engine.usage import usage_of
 
@@ -488,11 +489,11 @@ def _fact_spec(name: str, raw: Any, c: _Collector, where: list[Any],
                           ("one_of", list(one_of or ()) if one_of_from is None else [])):
         for value in values:
             try:
-                check_value(bare, _iso_text(value))
+                check_value(bare, json_form(value))
             except ValueError as exc:
                 c.add([*where, label], f"fact {name}: {label} {value!r} {exc}", "bad_fact")
     if one_of is not None and default is not None and ftype != "list" \
-            and _iso_text(default) not in one_of:
+            and json_form(default) not in one_of:
         c.add([*where, "default"], f"fact {name}: default {default!r} is not one of its values "
               f"({_values(one_of)}); {_did_you_mean(default, one_of)}", "bad_fact")
     return FactSpec(
@@ -512,15 +513,15 @@ def _one_of(fact: str, raw: Any, params: dict[str, Any], c: _Collector,
     """The values a fact may take, and the parameter they come from when ``one_of`` names
     one: a table gives its keys, a list parameter its items."""
     if isinstance(raw, list):
-        return tuple(_iso_text(v) for v in raw), None
+        return tuple(json_form(v) for v in raw), None
     if not isinstance(raw, str):
         return None, None
     value = params.get(raw)
     if isinstance(value, dict) and value:
-        return tuple(_iso_text(k) for k in value), raw
+        return tuple(json_form(k) for k in value), raw
     if isinstance(value, list) and value and not any(isinstance(v, (dict, list))
                                                      for v in value):
-        return tuple(_iso_text(v) for v in value), raw
+        return tuple(json_form(v) for v in value), raw
     candidates = [p for p, v in params.items() if isinstance(v, (dict, list)) and v]
     what = "no parameter" if value is None else "not a table or a list of values"
     c.add(where, f"fact {fact}: one_of names {raw!r}, {what}; {_did_you_mean(raw, candidates)}"
@@ -541,15 +542,6 @@ def _did_you_mean(value: Any, known: Any) -> str:
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _iso_text(value: Any) -> Any:
-    """YAML reads a default of 2025-01-01 as a date; requests send it as text."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_iso_text(v) for v in value]
-    return value
 
 
 def _fact_type(spec: FactSpec) -> str:
@@ -1051,7 +1043,7 @@ def _sendable(tree: Any, spec: ActionSpec, where: list[Any], what: str,
             continue
         items = params.get(param)
         for j, item in enumerate(items if isinstance(items, list) else ()):
-            if _iso_text(item) in f.one_of or (param, j) in reported:
+            if json_form(item) in f.one_of or (param, j) in reported:
                 continue
             reported.add((param, j))
             c.add_at(_here(c, [["parameters", param, j], *narrowed]),
