@@ -79,7 +79,7 @@ def _number(x: float) -> str:
 
 def _encoder() -> Any:
     """JSON text of a flat dict, by the C encoder made once (``JSONEncoder.encode`` makes
-    one per call, a third of the cost of this step); the Python one where C is missing."""
+    one per call); the Python one where C is missing."""
     make = json.encoder.c_make_encoder
     if make is None:                     # pragma: no cover - CPython always has it
         return json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -116,7 +116,7 @@ class Prepared:
     """A registered ruleset, known by its unique name, with the one session it decides in.
 
     The session is kept between decisions (a fresh one costs a malloc and memset per rule,
-    which made a 300-rule action three times a 10-rule one): each decision asserts its fact,
+    so its cost would grow with the rules): each decision asserts its fact,
     reads the actions that fired, and retracts the fact again. Any failure drops the session,
     and the next decision starts a new one.
     """

@@ -16,7 +16,7 @@ The quirks:
 * **the C calls** — ``assert_fact``, ``retract_fact``, ``start_action_for_state``,
   ``complete_and_start_action``, ``delete_state`` and ``delete_ruleset`` of the module
   ``durable_rules_engine``, called directly: durable's own Python loop parses the session
-  state as JSON and calls back per fired rule (a third of a decision).
+  state as JSON and calls back per fired rule, on every decision.
 * **result codes** — ``assert_fact`` answers ``(code, state)``: 0 = some rule matched (actions
   are pending), 1 = no rule matched, 2 = the fact was already observed. Any other code raises
   :class:`UnknownResult`: it would mean the library changed, and reading it as "no rule

@@ -317,9 +317,9 @@ class TraceEntry:
 class Decision(NamedTuple):
     """What one decision found; :meth:`to_dict` is its answer.
 
-    A named tuple rather than a frozen dataclass: just as immutable, and built in a third
-    of the time (a frozen dataclass sets each of these fields through ``object.__setattr__``),
-    which was a tenth of a whole decision.
+    A named tuple rather than a frozen dataclass: just as immutable, and cheaper to build (a
+    frozen dataclass sets each of these fields through ``object.__setattr__``); one is built
+    on every decision.
     """
 
     policy: str
