@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-memory bench-http bench-impact lint clean browser lock test-pythons
+.PHONY: run test test-fast bench bench-memory bench-http bench-impact lint clean browser lock test-pythons
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/rehab-rules check policies
 	$(BIN)/python -m pytest
+
+# Everything but the browser, PostgreSQL and real processes (gunicorn, kills): for iterating
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not slow and not postgres" -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.decisions
