@@ -4,14 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-memory bench-http bench-impact lint clean browser
+.PHONY: run test test-fast bench bench-memory bench-http bench-impact lint clean browser lock test-pythons
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev]'
+# constraints.txt: the versions CI tested (make lock writes it). CPPFLAGS lets
+# durable-rules 2.0.28 build on Python 3.13, which removed PyEval_CallObject.
+DURABLE_FLAGS := CPPFLAGS="-DPyEval_CallObject=PyObject_CallObject"
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(DURABLE_FLAGS) $(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -36,6 +40,11 @@ test: $(STAMP) browser
 	$(BIN)/rehab-rules check policies
 	$(BIN)/python -m pytest
 
+# Everything but the browser, PostgreSQL and real processes (gunicorn, kills): for iterating
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not slow and not postgres" -p no:cacheprovider
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.decisions
 
@@ -51,5 +60,26 @@ bench-impact: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Write constraints.txt from what the virtual environment holds (after changing pyproject.toml)
+lock: $(BIN)/python
+	$(DURABLE_FLAGS) $(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip freeze --exclude-editable | sed '/^-e /d' > constraints.txt
+
+# The engine's tests on every Python from 3.11 up that this machine has (each in .venv-X.Y)
+PYTHONS ?= 3.11 3.12 3.13
+test-pythons:
+	@for v in $(PYTHONS); do \
+		py=; for c in python$$v $$HOME/.pyenv/versions/$$v*/bin/python$$v; do \
+			$$c -c pass 2>/dev/null && { py=$$c; break; }; done; \
+		[ -n "$$py" ] || { echo "python$$v: not on this machine"; continue; }; \
+		[ -x .venv-$$v/bin/python ] || $$py -m venv .venv-$$v; \
+		.venv-$$v/bin/python -c "import durable_rules_engine" 2>/dev/null || \
+			$(DURABLE_FLAGS) .venv-$$v/bin/pip install --quiet --no-cache-dir --force-reinstall \
+				--no-deps -c constraints.txt durable-rules || exit 1; \
+		$(DURABLE_FLAGS) .venv-$$v/bin/pip install --quiet -c constraints.txt -e '.[dev]' || exit 1; \
+		echo "== Python $$v"; .venv-$$v/bin/python -m pytest -q -p no:cacheprovider tests/engine \
+			tests/test_policies.py tests/test_fixture_cases.py tests/test_planner_mistakes.py || exit 1; \
+	done
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* var .pytest_cache .ruff_cache .hypothesis

@@ -34,10 +34,11 @@ def _rehab_day(facts: dict[str, Any], exactly_six: bool) -> str:
     used = facts.get("days_used_before", 0)
     counted = not sick and not flex
     if exactly_six:                               # 2023-01; 04/2025 made it "at least"
-        too_short = counted and total != 6
-    else:
-        too_short = counted and total < 6
-    deny = (too_short
+        wrong_length = counted and total != 6
+    else:                                         # longer only as the customer's goal
+        wrong_length = counted and (total < 6 or (
+            total > 6 and not facts.get("longer_day_goal", False)))
+    deny = (wrong_length
             or (counted and at_work < 5)
             or at_work > total
             or (not sick and service == "tyohonvalmennus" and not facts.get("paid_work", False))

@@ -74,7 +74,8 @@ def _workload(work: Path) -> tuple[Path, dict]:
         return ROOT / "policies", {
             "policy": "tyokokeilu-tyohonvalmennus", "action": "rehab_day",
             "as_of": "2025-05-12",
-            "facts": {"service": "tyokokeilu", "hours_total": 7, "hours_at_workplace": 6}}
+            "facts": {"service": "tyokokeilu", "hours_total": 7, "hours_at_workplace": 6,
+                      "longer_day_goal": True}}
     (work / "policies" / "tiny").mkdir(parents=True)
     (work / "policies" / "tiny" / "2025-01.yaml").write_text(TINY_POLICY, encoding="utf-8")
     return work / "policies", {"policy": "tiny", "action": "day", "as_of": "2025-03-10",

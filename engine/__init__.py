@@ -1,9 +1,11 @@
 """rehab-rules engine: versioned YAML policies → durable_rules → decisions with citations.
 
-The flow of one decision: :func:`decide` resolves the version in force on ``as_of``
-(:mod:`engine.resolve`), checks and coerces the facts and derives values
-(:mod:`engine.facts`), evaluates the compiled conditions (:mod:`engine.backend`, the only
-importer of durable_rules) and builds a :class:`Decision` with messages in fi, sv or en.
+The flow of one decision: :func:`decide` resolves the version in force on ``as_of`` or on
+the date fact ``version_by`` names (:mod:`engine.resolve`), checks and coerces the facts
+(:mod:`engine.facts`), derives values (:mod:`engine.derive`), evaluates the compiled
+conditions (:mod:`engine.backend`, through :mod:`engine.durable_host`, the only importer of
+durable_rules) and builds a :class:`Decision` with messages in fi, sv or en
+(:mod:`engine.messages`).
 
 The engine never imports Flask or SQLAlchemy.
 """

@@ -1,4 +1,7 @@
-"""The only module that imports durable_rules; one session per ruleset, a fact per decision.
+"""Deciding on durable_rules: one session per ruleset, a fact per decision.
+
+durable_rules itself is reached only through :mod:`engine.durable_host`, which fences every
+private part and result code relied on.
 
 Built around what was measured (``../shared/design/durable-rules.md``):
 
@@ -37,9 +40,7 @@ import threading
 from decimal import Decimal
 from typing import Any
 
-import durable_rules_engine
-from durable import engine as durable_engine
-
+from engine import durable_host
 from engine.errors import EvaluationError
 from engine.model import ActionPlan
 
@@ -48,23 +49,8 @@ __all__ = ["DurableEvaluator", "Prepared", "dumps"]
 GUARD = {"$nex": {"$s": 1}}
 OPENS = "_opens"          # carried by a session's first fact only: the sentinel matches it
 _LOCK = threading.Lock()
-_HOST: durable_engine.Host | None = None
 _sids = itertools.count(1)
 _names = itertools.count(1)
-
-
-class _QuietHost(durable_engine.Host):
-    """A durable_rules host without the dispatch and timer threads."""
-
-    def _run(self) -> None:
-        return None
-
-
-def _host() -> durable_engine.Host:
-    global _HOST
-    if _HOST is None:
-        _HOST = _QuietHost()
-    return _HOST
 
 
 def _nothing(c: Any) -> None:
@@ -93,7 +79,7 @@ def _number(x: float) -> str:
 
 def _encoder() -> Any:
     """JSON text of a flat dict, by the C encoder made once (``JSONEncoder.encode`` makes
-    one per call, a third of the cost of this step); the Python one where C is missing."""
+    one per call); the Python one where C is missing."""
     make = json.encoder.c_make_encoder
     if make is None:                     # pragma: no cover - CPython always has it
         return json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -130,7 +116,7 @@ class Prepared:
     """A registered ruleset, known by its unique name, with the one session it decides in.
 
     The session is kept between decisions (a fresh one costs a malloc and memset per rule,
-    which made a 300-rule action three times a 10-rule one): each decision asserts its fact,
+    so its cost would grow with the rules): each decision asserts its fact,
     reads the actions that fired, and retracts the fact again. Any failure drops the session,
     and the next decision starts a new one.
     """
@@ -152,19 +138,17 @@ def _action_name(message: str) -> str:
     return message[start:message.index('"', start)]
 
 
-def _drain(handle: Any, state_handle: Any, action: Any, names: list[str]) -> None:
-    """Run every pending action of a session, recording only which rule each belongs to.
+def _drain(handle: Any, state: Any, names: list[str]) -> None:
+    """Record which rule each pending action of a session belongs to.
 
     This is durable_rules' own action loop (``Ruleset._flush_actions``) without the Python
     closure, the session state's JSON round trip and the callbacks per fired rule: our rules
     record and do nothing else, and they never change the state.
     """
-    if not action:
+    if state is None:
         return
-    message = action[1]                  # start_action…: (state, message); then a message
-    while message:
+    for message in durable_host.fired_actions(handle, state):
         names.append(_action_name(message))
-        message = durable_rules_engine.complete_and_start_action(handle, state_handle)
 
 
 class DurableEvaluator:
@@ -174,9 +158,7 @@ class DurableEvaluator:
         """Register the plan's ruleset under a name no other load has used."""
         name = f"{plan.name}~{next(_names)}"
         with _LOCK:
-            host = _host()
-            host.set_rulesets({name: _definition(plan)})
-            return Prepared(name, host.get_ruleset(name)._handle)
+            return Prepared(name, durable_host.register(name, _definition(plan)))
 
     def fired(self, prepared: Prepared, message: dict[str, Any]) -> list[int]:
         """Indices of the plan's rules that match ``message`` (a flat dict of scalars)."""
@@ -194,16 +176,10 @@ class DurableEvaluator:
             handle = prepared.handle
             names: list[str] = []
             try:
-                result = durable_rules_engine.assert_fact(handle, fact)
-                if result[0] == 0:
-                    state = result[1]
-                    _drain(handle, state,
-                           durable_rules_engine.start_action_for_state(handle, state), names)
-                # the session finds the fact by its id: the rest need not be parsed again
-                result = durable_rules_engine.retract_fact(handle, f"{{{ident}}}")
-                if result[0] == 0:             # a retraction fires nothing we compile; drain
-                    _drain(handle, result[1], durable_rules_engine.start_action_for_state(
-                        handle, result[1]), [])
+                _drain(handle, durable_host.assert_fact(handle, fact), names)
+                # the session finds the fact by its id: the rest need not be parsed again;
+                # a retraction fires nothing we compile, but what waits is drained
+                _drain(handle, durable_host.retract_fact(handle, f"{{{ident}}}"), [])
             except Exception as exc:     # the engine's own error codes, MemoryError, …
                 self._drop_session(prepared)
                 raise EvaluationError(f"rule engine failed: {exc}") from exc
@@ -215,25 +191,22 @@ class DurableEvaluator:
     @staticmethod
     def _drop_session(prepared: Prepared) -> None:
         sid, prepared.sid = prepared.sid, None
-        try:
-            durable_rules_engine.delete_state(prepared.handle, sid)
-        except Exception:                # 309: the session was never created
-            pass
+        if sid is not None:
+            try:
+                durable_host.delete_state(prepared.handle, sid)
+            except Exception:            # the session is unusable either way: drop it
+                pass
 
     def release(self, prepared: Prepared) -> None:
         """Remove a retired ruleset from the engine (no decision may still be using it)."""
         with _LOCK:
-            host = _host()
-            ruleset = host._ruleset_directory.pop(prepared.name, None)
-            if ruleset is None:
+            if prepared.name not in durable_host.registered():
                 return
-            host._ruleset_list.remove(ruleset)
-            if prepared.sid is not None:      # delete_ruleset leaves sessions behind (§4)
-                self._drop_session(prepared)
-            durable_rules_engine.delete_ruleset(ruleset._handle)
+            self._drop_session(prepared)       # delete_ruleset leaves sessions behind (§4)
+            durable_host.delete_ruleset(prepared.name)
 
     @staticmethod
     def registered() -> list[str]:
         """Names of the rulesets currently in the engine (for tests of reload)."""
         with _LOCK:
-            return sorted(_host()._ruleset_directory)
+            return durable_host.registered()

@@ -22,6 +22,7 @@ from engine.fixtures import coverage_gaps, load_suite, run_case, write_overrides
 from engine.folder import read_paths
 from engine.messages import format_value
 from engine.model import LANGUAGES
+from engine.review import blame_refusals, is_refusal_change, review_set
 from engine.store import PolicySet, PolicyStore, load_files, load_folder
 
 __all__ = ["main"]
@@ -271,7 +272,12 @@ def _run_fixtures(store: PolicyStore, paths: tuple[Path, ...],
         click.echo(str(p))
     results = [run_case(store, c) for c in cases]
     failed = [r for r in results if not r.ok]
+    refused = [r for r in failed if is_refusal_change(r)]
+    for p in blame_refusals(refused, store):        # first: they are never accepted silently
+        click.echo(str(p))
     for r in failed:
+        if r in refused:
+            continue
         label = "CHANGED" if r.case.inherited_from else "FAIL"
         click.echo(f"{label} {r.case.where}: {r.case.name}")
         for f in r.failures:
@@ -323,9 +329,16 @@ def fixtures_() -> None:
               show_default=True)
 @click.option("--fixtures", "fixtures_root", type=click.Path(path_type=Path),
               default=Path("fixtures"), show_default=True)
-def fixtures_accept(policy: str, version: str, root: Path, fixtures_root: Path) -> None:
+@click.option("--include-refusals", is_flag=True,
+              help="also write cases that are now refused (or now decided where they were "
+                   "refused) with that as their expectation")
+def fixtures_accept(policy: str, version: str, root: Path, fixtures_root: Path,
+                    include_refusals: bool) -> None:
     """Write the cases VERSION inherits and now decides differently as its own cases, with
-    what it decides now. Review the written files (git diff) before you commit them."""
+    what it decides now. Review the written files (git diff) before you commit them.
+
+    A case that decided and is now refused (or the reverse) is listed, not written — did the
+    overlay drop a row or a value? — and the command exits 1, unless --include-refusals."""
     store = _load_store(root)
     try:
         store.get_version(policy, version)
@@ -342,9 +355,19 @@ def fixtures_accept(policy: str, version: str, root: Path, fixtures_root: Path) 
     if not changed:
         click.echo(f"every case {policy} {version} inherits decides as before; nothing to do")
         return
-    for path, count in write_overrides(changed, fixtures_root).items():
+    refused = [r for r in changed if is_refusal_change(r)]
+    written = changed if include_refusals else [r for r in changed if r not in refused]
+    for path, count in write_overrides(written, fixtures_root).items():
         click.echo(f"wrote {count} case(s) into {path}")
-    click.echo("review them (git diff), then run rehab-rules check")
+    if written:
+        click.echo("review them (git diff), then run rehab-rules check")
+    if refused and not include_refusals:
+        for p in blame_refusals(refused, store):
+            click.echo(str(p))
+        click.echo(f"not written: {len(refused)} case(s) that would record a refusal (or a "
+                   "decision where there was a refusal) as the new truth; to write them "
+                   "anyway, run again with --include-refusals")
+        sys.exit(1)
 
 
 @main.command("check")
@@ -368,11 +391,17 @@ def check(root: Path, fixtures_root: Path | None, fix: bool) -> None:
             click.echo(str(p))
         click.echo(f"{len(exc.problems)} problem(s) in policy files; fix them first")
         sys.exit(1)
-    bad = 0
-    click.echo(f"2. fixtures in {fixtures_root}, with coverage")
+    click.echo("2. what each version changes, and what to look at before publishing")
+    review = review_set(store.policies, store.current.files)
+    for line in review.summary:
+        click.echo(f"   {line}")
+    for p in review.problems:
+        click.echo(str(p))
+    bad = len(review.problems)
+    click.echo(f"3. fixtures in {fixtures_root}, with coverage")
     passed, failed, gaps = _run_fixtures(store, (fixtures_root,), coverage=True)
     bad += failed + gaps
-    click.echo("3. the rule table")
+    click.echo("4. the rule table")
     bad += _check_table(store, root / "README.md", fix)
     click.echo(f"{passed} passed, {failed} failed")
     click.echo("OK: ready to publish" if not bad else "not ready: fix what is listed above")

@@ -21,7 +21,6 @@ from typing import Any
 from engine.derive import compute, derive, message_for
 from engine.errors import FactError
 from engine.facts import parse_date
-from engine.invisible import is_blank
 from engine.messages import render
 from engine.model import (
     LANGUAGES,
@@ -32,6 +31,7 @@ from engine.model import (
     Rule,
     TraceEntry,
 )
+from engine.resolve import version_for
 from engine.store import PolicyStore
 
 __all__ = ["decide"]
@@ -73,7 +73,7 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
     day = _as_date(as_of)
     with store.using() as pset:
         if version is None:
-            used, chosen = _in_force(pset, policy, action, day, facts)
+            used, chosen = version_for(pset, policy, action, day, facts)
         else:
             used, chosen = pset.get_version(policy, version), ("version", None)
         plan = pset.plan(used, action)
@@ -86,34 +86,6 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
         bundle = pset.files.bundle
     return _decision(used, plan, day, lang, values, fired, explain, bundle,
                      pinned=version is not None, chosen=chosen)
-
-
-def _in_force(pset: Any, policy: str, action: str, day: dt.date,
-              facts: dict[str, Any]) -> tuple[PolicyVersion, tuple[str, dt.date | None]]:
-    """The version in force, and which date chose it.
-
-    Usually ``as_of``. An action (or its policy) may say ``version_by: <date fact>``, e.g. the
-    start date of the rehabilitation, because a service description usually applies to
-    rehabilitation *starting* on or after its date: the version in force on ``as_of`` names
-    that fact, and the version in force on the fact's date decides. An optional fact left
-    out falls back to ``as_of``.
-    """
-    first = pset.resolve(policy, day)
-    spec = pset.plan(first, action).action
-    by = spec.version_by
-    if by == "as_of":
-        return first, ("as_of", day)
-    raw = facts.get(by) if isinstance(facts, dict) else None
-    if raw is None or is_blank(raw):
-        if spec.facts[by].required:
-            raise FactError({by: [f"required ({spec.facts[by].type}): its date chooses the "
-                                  "version of the policy (version_by)"]})
-        return first, ("as_of", day)
-    try:
-        when = parse_date(raw)
-    except (ValueError, TypeError):
-        raise FactError({by: ["must be a date written YYYY-MM-DD"]}) from None
-    return pset.resolve(policy, when), (by, when)
 
 
 def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,

@@ -17,8 +17,9 @@ in fi, sv or en) and served by ``GET /v1/policies/{policy}/diff`` (:meth:`Policy
 >>> diff = diff_versions(tt.versions[0], tt.versions[1], tt.versions)
 >>> [(p.name, p.kind) for p in diff.parameters]
 [('rehab_day_hours', 'removed'), ('rehab_day_min_hours', 'added')]
->>> [(r.name, r.kind) for r in diff.rules]
-[('TT-1-day-length', 'changed'), ('TT-1-workplace-hours', 'changed')]
+>>> [(r.name, r.kind) for r in diff.rules]   # doctest: +NORMALIZE_WHITESPACE
+[('TT-1-day-length', 'changed'), ('TT-1-workplace-hours', 'changed'),
+ ('TT-1-longer-day-goal', 'added')]
 >>> print(diff.to_text("en").splitlines()[1])
 Effective from: 2023-01-01 → 2025-04-01
 """
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import expressions as ex
-from engine.model import LANGUAGES, ActionSpec, PolicyVersion, Rule
+from engine.model import LANGUAGES, ActionSpec, PolicyVersion, Rule, json_form
 
 __all__ = [
     "KINDS",
@@ -120,12 +121,24 @@ class Change:
     def name(self) -> str:
         return ".".join(self.path)
 
+    @property
+    def items(self) -> tuple[list[Any], list[Any]] | None:
+        """For a changed list: the items added and the items removed (a list is written
+        whole in an overlay; these are what the planner changed in it)."""
+        if self.kind != "changed" or not isinstance(self.before, (list, tuple)) \
+                or not isinstance(self.after, (list, tuple)):
+            return None
+        old, new = [json_form(v) for v in self.before], [json_form(v) for v in self.after]
+        return [v for v in new if v not in old], [v for v in old if v not in new]
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "path": list(self.path), "change": self.kind}
         if self.kind != "added":
-            out["from"] = _jsonable(self.before)
+            out["from"] = json_form(self.before)
         if self.kind != "removed":
-            out["to"] = _jsonable(self.after)
+            out["to"] = json_form(self.after)
+        if self.items is not None:
+            out["added_items"], out["removed_items"] = self.items
         if self.read_by is not None:
             out["read_by"] = list(self.read_by)
         return out
@@ -147,7 +160,7 @@ class ParameterDiff:
         if self.kind == "changed":
             out["cells"] = [c.to_dict() for c in self.cells]
         else:
-            out["value"] = _jsonable(self.after if self.kind == "added" else self.before)
+            out["value"] = json_form(self.after if self.kind == "added" else self.before)
         out["read_by"] = list(self.read_by)
         return out
 
@@ -497,19 +510,8 @@ def _items_dict(items: tuple[ItemDiff, ...], key: str) -> dict[str, list[dict[st
             out["changed"].append({key: item.name,
                                    "changes": [c.to_dict() for c in item.changes]})
         else:
-            out[item.kind].append({key: item.name, **_jsonable(item.description)})
+            out[item.kind].append({key: item.name, **json_form(item.description)})
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    """Dates as ISO text, tuples as lists, keys as text: the JSON form of a value."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _show(value: Any) -> str:
@@ -518,15 +520,20 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list, tuple, Mapping)):
-        return json.dumps(_jsonable(value), ensure_ascii=False)
-    return str(_jsonable(value))
+        return json.dumps(json_form(value), ensure_ascii=False)
+    return str(json_form(value))
 
 
 def _change_lines(c: Change, words: dict[str, str], indent: str) -> list[str]:
     """``changed name: 6 → 5``, or the two values on lines of their own when long."""
     head = f"{indent}{words[c.kind]} {c.name}"
     values = [_show(v) for v, k in ((c.before, "added"), (c.after, "removed")) if c.kind != k]
-    if all(len(v) <= _SHORT for v in values):
+    if c.items is not None and (c.items[0] or c.items[1]):
+        added, removed = c.items
+        lines = [f"{head}: " + "; ".join(
+            [*(f"{words['added']} {_show(v)}" for v in added),
+             *(f"{words['removed']} {_show(v)}" for v in removed)])]
+    elif all(len(v) <= _SHORT for v in values):
         lines = [f"{head}: {' → '.join(values)}"]
     else:
         marks = {"added": ["+"], "removed": ["-"], "changed": ["-", "+"]}[c.kind]

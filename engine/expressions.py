@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.functions import FUNCTIONS, NUMERIC, Function
+from engine.invisible import is_blank
 
 __all__ = [
     "Arith",
@@ -327,7 +328,7 @@ class _Parser:
 
 def parse(text: str) -> Any:
     """Parse expression text into a tree; raise :class:`ExprError` with a readable reason."""
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or is_blank(text):
         raise ExprError("the expression is empty")
     if len(text) > MAX_LENGTH:
         raise ExprError(f"longer than {MAX_LENGTH} characters; split it into smaller steps "

@@ -19,7 +19,7 @@ from marshmallow import Schema, fields, validate
 from engine.decide import decide
 from engine.errors import EngineError, LookupFailed, Problem
 from engine.loader import LineDict, line_at, plain, read_yaml
-from engine.model import LANGUAGES, Decision, Policy
+from engine.model import LANGUAGES, Decision, Policy, json_form
 from engine.schema import YamlDate, shape_problems
 from engine.store import PolicyStore, collect_files
 
@@ -79,6 +79,7 @@ class CaseResult:
     fired: tuple[str, ...] | None = None     # None when the request was refused
     decision: Decision | None = None         # what the engine decided, for ``accept``
     error: str | None = None                 # the code it refused with, if it did
+    details: dict[str, Any] | None = None    # and the refusal's details (the facts it names)
 
     @property
     def ok(self) -> bool:
@@ -123,13 +124,23 @@ def _read(paths: list[Path | str]) -> tuple[list[Case], Drops, list[Problem]]:
         key = (path.parent.parent.name, path.parent.name)
         for i, name in enumerate(doc.get("drop") or []):
             drops.setdefault(key, {})[name] = (str(path), line_at(doc, ["drop", i]))
+        first: dict[tuple[str, str], int] = {}
         for i, raw in enumerate(doc.get("cases") or []):
+            line = line_at(doc, ["cases", i])
+            if (raw["action"], raw["name"]) in first:
+                problems.append(Problem(str(path), line, f"case {raw['name']!r} of action "
+                                        f"{raw['action']} is written twice in this file (first "
+                                        f"at line {first[(raw['action'], raw['name'])]}); a "
+                                        "case's name tells it apart — rename one",
+                                        "duplicate_case"))
+                continue
+            first[(raw["action"], raw["name"])] = line
             cases.append(Case(
                 path=str(path), line=line_at(doc, ["cases", i]),
                 policy=key[0], version=key[1],
                 name=raw["name"], action=raw["action"],
                 as_of=YamlDate().deserialize(raw["as_of"]),
-                facts={k: _iso(v) for k, v in plain(raw.get("facts") or {}).items()},
+                facts={k: json_form(v) for k, v in plain(raw.get("facts") or {}).items()},
                 expect=plain(raw["expect"]), lang=raw.get("lang", "en"),
                 replaces=raw.get("replaces"),
             ))
@@ -190,15 +201,6 @@ def with_inherited(cases: list[Case], drops: Drops, policies: dict[str, Policy],
     return out
 
 
-def _iso(value: Any) -> Any:
-    """YAML reads 2025-01-01 as a date; a request carries text, so fixtures do too."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_iso(v) for v in value]
-    return value
-
-
 def _same(expected: Any, actual: Any) -> bool:
     if isinstance(expected, dt.date):
         expected = expected.isoformat()
@@ -233,7 +235,7 @@ def run_case(store: PolicyStore, case: Case, evaluator: Any = None) -> CaseResul
                           facts=case.facts, lang=case.lang, evaluator=evaluator,
                           version=case.version)
     except EngineError as exc:
-        result.error = exc.code
+        result.error, result.details = exc.code, exc.details
         if expect.get("error") != exc.code:
             result.failures.append(f"refused with {exc.code}: {exc.message}")
         return result
@@ -252,11 +254,12 @@ def run_case(store: PolicyStore, case: Case, evaluator: Any = None) -> CaseResul
     for key, want in (expect.get("results") or {}).items():
         got = decision.results.get(key)
         if key not in decision.results or not _same(want, got):
-            result.failures.append(f"results.{key}: expected {_iso(want)!r}, got {_iso(got)!r}")
+            result.failures.append(f"results.{key}: expected {json_form(want)!r}, "
+                                   f"got {json_form(got)!r}")
     dues = {o.rule: o.due for o in decision.obligations}
     for rule, want in (expect.get("obligations") or {}).items():
         if not _same(want, dues.get(rule)):
-            result.failures.append(f"obligations.{rule}: expected due {_iso(want)}, got "
+            result.failures.append(f"obligations.{rule}: expected due {json_form(want)}, got "
                                    f"{dues.get(rule)}")
     return result
 
@@ -300,7 +303,7 @@ def expectation(result: CaseResult) -> dict[str, Any]:
     d, wanted = result.decision, result.case.expect
     out: dict[str, Any] = {"outcome": d.outcome, "fired": list(d.fired)}
     if wanted.get("results"):
-        out["results"] = {k: _iso(d.results[k]) for k in wanted["results"] if k in d.results}
+        out["results"] = {k: json_form(d.results[k]) for k in wanted["results"] if k in d.results}
     dues = {o.rule: o.due for o in d.obligations if o.due}
     if wanted.get("obligations") or dues:
         out["obligations"] = dues

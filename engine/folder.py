@@ -20,6 +20,7 @@ relative path. It is all the engine needs to load a set, and all a bundle needs 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import os
 import re
@@ -136,7 +137,9 @@ class _Reader:
                 path = target
             st = path.stat()
         except (OSError, RuntimeError) as exc:
-            why = "leads in a circle" if "loop" in str(exc).lower() else "leads nowhere"
+            # 3.11 and 3.12 raise RuntimeError("Symlink loop …"), 3.13 OSError(ELOOP)
+            loop = "loop" in str(exc).lower() or getattr(exc, "errno", None) == errno.ELOOP
+            why = "leads in a circle" if loop else "leads nowhere"
             self.problem(rel, f"the link {why}; remove it or point it at a real file",
                          "bad_link")
             return None

@@ -12,6 +12,9 @@ keys are collected as problems instead of silently keeping the last value.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,8 @@ import yaml
 from engine.errors import Problem
 from engine.folder import Limits
 
-__all__ = ["LineDict", "LineList", "Reported", "decode_text", "line_at", "locate", "plain",
-           "read_yaml", "read_yaml_bytes", "read_yaml_text"]
+__all__ = ["LineDict", "LineList", "Reported", "decode_text", "line_at", "locate", "looks_typed",
+           "plain", "read_yaml", "read_yaml_bytes", "read_yaml_text"]
 
 
 class Reported(str):
@@ -282,7 +285,8 @@ def explain_syntax(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
 
     The parsers report where they gave up, often the line *after* the mistake, in their own
     terms ("expected <block end>, but found '<block mapping start>'"). A planner needs the
-    line that is wrong, what is wrong with it and how to fix it, with the line quoted.
+    line that is wrong, what is wrong with it and how to fix it, with the line quoted. Each
+    kind of mistake is one small reading below (:data:`_READINGS`), tried in order.
 
     >>> import yaml
     >>> try:
@@ -291,99 +295,143 @@ def explain_syntax(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
     ...     print(explain_syntax(exc, "a:\\n  b: 1\\n   c: 2\\n")[0])
     3
     """
-    lines = text.splitlines()
-    problem, context = str(exc.problem or ""), str(exc.context or "")
-    pm, cm = exc.problem_mark, exc.context_mark
-    line = pm.line + 1 if pm else (cm.line + 1 if cm else 1)
+    err = _YamlError(exc, text)
+    if "could not determine a constructor" in err.problem:
+        return err.line, (f"{err.problem} — policy files may not carry tags such as "
+                          "!!python/...; remove the tag")
+    for reading in _READINGS:
+        found = reading(err)
+        if found is not None:
+            n, why = found
+            quoted = err.at(n).replace("\t", "⇥").rstrip()
+            return n, f"{why}; the line reads: «{quoted}»" if quoted else why
+    return err.line, f"{err.problem or exc}"
 
-    def at(n: int) -> str:
-        return lines[n - 1] if 0 < n <= len(lines) else ""
 
-    def indent(s: str) -> int:
-        return len(s) - len(s.lstrip(" "))
+class _YamlError:
+    """One YAML syntax error and the text it is in: the parser's words, its marks, the lines."""
 
-    def above(n: int) -> int:
+    def __init__(self, exc: yaml.MarkedYAMLError, text: str):
+        self.lines = text.splitlines()
+        self.problem, self.context = str(exc.problem or ""), str(exc.context or "")
+        self.pm, self.cm = exc.problem_mark, exc.context_mark
+        self.line = self.pm.line + 1 if self.pm else (self.cm.line + 1 if self.cm else 1)
+        self.context_line = self.cm.line + 1 if self.cm else None
+
+    def at(self, n: int) -> str:
+        return self.lines[n - 1] if 0 < n <= len(self.lines) else ""
+
+    @staticmethod
+    def indent(line: str) -> int:
+        return len(line) - len(line.lstrip(" "))
+
+    def above(self, n: int) -> int:
         """The nearest line above ``n`` that holds something (not blank, not a comment)."""
         n -= 1
-        while n > 0 and (not at(n).strip() or at(n).lstrip().startswith("#")):
+        while n > 0 and (not self.at(n).strip() or self.at(n).lstrip().startswith("#")):
             n -= 1
         return n
 
-    if "could not determine a constructor" in problem:
-        return line, (f"{problem} — policy files may not carry tags such as !!python/...; "
-                      "remove the tag")
-    def odd_quotes(n: int) -> bool:
-        body = at(n).split(" #")[0].replace('\\"', "")
+    def odd_quotes(self, n: int) -> bool:
+        body = self.at(n).split(" #")[0].replace('\\"', "")
         return body.count('"') % 2 == 1
 
-    tab = next((n for n in range(max(1, line - 1), line + 1) if "\t" in at(n)), None)
-    flow_line = cm.line + 1 if cm and "flow" in context else line
-    if odd_quotes(flow_line) and ("flow" in context or "quoted" in context):
-        n = flow_line
-        why = "a quote that is never closed — end the text with the same quote mark (\" or ')"
-    elif "tab" in problem or "'\\t'" in problem or (tab and "cannot start any token" in problem):
-        n = tab or line
-        why = "a tab character — indent with spaces only (two per level)"
-    elif "could not find expected ':'" in problem and cm:
-        n = cm.line + 1
-        why = ("a line without a colon — write it as `name: value`, or put text that "
-               "belongs to the line above in quotes on that line")
-    elif "mapping values are not allowed" in problem:
-        n = line
-        before = at(n)[:pm.column] if pm else ""
-        prev = above(n)
-        if ": " in before or before.rstrip().endswith(":"):
-            why = ("a second colon in a value — put the value in double quotes, e.g. "
-                   'key: "text: more text"')
-        elif prev and ":" not in at(prev) and not at(prev).lstrip().startswith("- "):
-            n = prev
-            why = ("a line without a colon — write it as `name: value`, or put text that "
-                   "belongs to the line above in quotes on that line")
-        else:
-            prev = above(n)
-            why = (f"this line is indented more than the line above it (line {prev}), which "
-                   "already has a value — line the keys up, with the same number of spaces")
-    elif "quoted scalar" in context and cm:
-        n = cm.line + 1
-        why = "a quote that is never closed — end the text with the same quote mark (\" or ')"
-    elif "flow mapping" in context and cm:
-        n = cm.line + 1
-        why = "a { … } that is not closed, or two items without a comma between them"
-    elif "flow sequence" in context and cm:
-        n = cm.line + 1
-        why = "a [ … ] that is not closed, or two items without a comma between them"
-    elif "expected '-' indicator" in problem or "found '?'" in problem:
-        n = line
-        why = ("a key where a list item was expected — start the line with `- `, or indent "
-               "the list under its key")
-    elif ("did not find expected key" in problem or "expected <block end>" in problem) \
-            and at(line).lstrip().startswith("-"):
-        n = line
-        why = ("a list item (-) where a key was expected — give the list its own key "
-               "(`name:` on the line above, items indented below it)")
-    elif "did not find expected key" in problem or "expected <block end>" in problem:
-        n = line
+    def levels_above(self, n: int) -> list[int]:
+        """The indents of the lines above ``n`` up to the nearest one at the margin."""
         levels, k = set(), n - 1
         while k > 0 and n - k < 200:
-            if at(k).strip() and not at(k).lstrip().startswith("#"):
-                levels.add(indent(at(k)))
-                if indent(at(k)) == 0:
+            if self.at(k).strip() and not self.at(k).lstrip().startswith("#"):
+                levels.add(self.indent(self.at(k)))
+                if self.indent(self.at(k)) == 0:
                     break
             k -= 1
-        shown = " or ".join(str(x) for x in sorted(levels)) or "0"
-        why = (f"this line is indented by {indent(at(n))} spaces, which lines up with no line "
-               f"above it (they start at {shown} spaces) — indent it like the key it belongs "
-               "with")
-    elif "undefined alias" in problem:
-        n = line
-        why = "an alias (*name) with no anchor (&name) above it — define the anchor first"
-    elif "second occurrence" in problem or "found duplicate anchor" in problem:
-        n = line
-        why = "the same anchor (&name) is defined twice — give one of them another name"
-    else:
-        return line, f"{problem or exc}"
-    quoted = at(n).replace("\t", "⇥").rstrip()
-    return n, f"{why}; the line reads: «{quoted}»" if quoted else why
+        return sorted(levels)
+
+
+Reading = Callable[[_YamlError], "tuple[int, str] | None"]
+_UNCLOSED = "a quote that is never closed — end the text with the same quote mark (\" or ')"
+_NO_COLON = ("a line without a colon — write it as `name: value`, or put text that belongs to "
+             "the line above in quotes on that line")
+
+
+def _unclosed_quote_in_flow(e: _YamlError) -> tuple[int, str] | None:
+    n = e.context_line if e.context_line and "flow" in e.context else e.line
+    if e.odd_quotes(n) and ("flow" in e.context or "quoted" in e.context):
+        return n, _UNCLOSED
+    return None
+
+
+def _tab(e: _YamlError) -> tuple[int, str] | None:
+    tab = next((n for n in range(max(1, e.line - 1), e.line + 1) if "\t" in e.at(n)), None)
+    if "tab" in e.problem or "'\\t'" in e.problem or (tab and "cannot start any token"
+                                                      in e.problem):
+        return tab or e.line, "a tab character — indent with spaces only (two per level)"
+    return None
+
+
+def _missing_colon(e: _YamlError) -> tuple[int, str] | None:
+    if "could not find expected ':'" in e.problem and e.context_line:
+        return e.context_line, _NO_COLON
+    return None
+
+
+def _mapping_values(e: _YamlError) -> tuple[int, str] | None:
+    if "mapping values are not allowed" not in e.problem:
+        return None
+    before = e.at(e.line)[:e.pm.column] if e.pm else ""
+    prev = e.above(e.line)
+    if ": " in before or before.rstrip().endswith(":"):
+        return e.line, ('a second colon in a value — put the value in double quotes, e.g. '
+                        'key: "text: more text"')
+    if prev and ":" not in e.at(prev) and not e.at(prev).lstrip().startswith("- "):
+        return prev, _NO_COLON
+    return e.line, (f"this line is indented more than the line above it (line {prev}), "
+                    "which already has a value — line the keys up, with the same number of "
+                    "spaces")
+
+
+def _open_context(e: _YamlError) -> tuple[int, str] | None:
+    if not e.context_line:
+        return None
+    for context, why in (("quoted scalar", _UNCLOSED),
+                         ("flow mapping", "a { … } that is not closed, or two items without a "
+                                          "comma between them"),
+                         ("flow sequence", "a [ … ] that is not closed, or two items without a "
+                                           "comma between them")):
+        if context in e.context:
+            return e.context_line, why
+    return None
+
+
+def _key_where_item(e: _YamlError) -> tuple[int, str] | None:
+    if "expected '-' indicator" in e.problem or "found '?'" in e.problem:
+        return e.line, ("a key where a list item was expected — start the line with `- `, or "
+                        "indent the list under its key")
+    return None
+
+
+def _misaligned(e: _YamlError) -> tuple[int, str] | None:
+    if "did not find expected key" not in e.problem and "expected <block end>" not in e.problem:
+        return None
+    if e.at(e.line).lstrip().startswith("-"):
+        return e.line, ("a list item (-) where a key was expected — give the list its own key "
+                        "(`name:` on the line above, items indented below it)")
+    shown = " or ".join(str(x) for x in e.levels_above(e.line)) or "0"
+    return e.line, (f"this line is indented by {e.indent(e.at(e.line))} spaces, which lines "
+                    f"up with no line above it (they start at {shown} spaces) — indent it like "
+                    "the key it belongs with")
+
+
+def _anchors(e: _YamlError) -> tuple[int, str] | None:
+    if "undefined alias" in e.problem:
+        return e.line, "an alias (*name) with no anchor (&name) above it — define the anchor first"
+    if "second occurrence" in e.problem or "found duplicate anchor" in e.problem:
+        return e.line, "the same anchor (&name) is defined twice — give one of them another name"
+    return None
+
+
+_READINGS: tuple[Reading, ...] = (_unclosed_quote_in_flow, _tab, _missing_colon, _mapping_values,
+                                  _open_context, _key_where_item, _misaligned, _anchors)
 
 
 def decode_text(raw: bytes, path: str) -> tuple[str | None, list[Problem]]:
@@ -423,3 +471,21 @@ def read_yaml(path: Path, limits: Limits | None = None) -> tuple[Any, list[Probl
     raw = path.read_bytes()
     doc, problems = read_yaml_bytes(raw, str(path), limits)
     return doc, problems, raw
+
+
+_NUMBER_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+
+
+def looks_typed(text: str) -> str | None:
+    """What a quoted value would be without its quotes: a number, yes/no or a date."""
+    if _NUMBER_TEXT.fullmatch(text):
+        return "a number"
+    if text in ("true", "false"):
+        return "yes/no"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            dt.date.fromisoformat(text)
+            return "a date"
+        except ValueError:
+            return None
+    return None

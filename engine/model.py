@@ -9,6 +9,7 @@ threads.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple, Protocol
@@ -30,6 +31,7 @@ __all__ = [
     "PolicyVersion",
     "Rule",
     "TraceEntry",
+    "json_form",
     "json_value",
 ]
 
@@ -56,6 +58,8 @@ class FactSpec:
     max: float | None = None
     personal: bool = False
     line: int = 0
+    one_of_from: str | None = None     # the table or list parameter one_of names, if any
+    kept_for: str | None = None        # why a fact no rule reads is declared (the log …)
 
     def describe(self) -> dict[str, Any]:
         """The public description providers read to learn the fact names."""
@@ -63,7 +67,7 @@ class FactSpec:
         for key in ("items", "default", "min", "max"):
             value = getattr(self, key)
             if value is not None:
-                out[key] = value.isoformat() if isinstance(value, dt.date) else value
+                out[key] = json_form(value)
         if self.one_of is not None:
             out["one_of"] = list(self.one_of)
         if self.personal:
@@ -185,7 +189,7 @@ class PolicyVersion:
             "title": dict(self.title),
             "source": dict(self.source),
             "changes": [dict(c) for c in self.changes],
-            "parameters": _jsonable(self.parameters),
+            "parameters": json_form(self.parameters),
             "actions": {n: a.describe() for n, a in self.actions.items()},
             "rules": [r.describe() for r in self.rules],
         }
@@ -306,16 +310,16 @@ class TraceEntry:
             "effect": self.effect,
             "fired": self.fired,
             "when": self.when,
-            "reads": _jsonable(self.reads),
+            "reads": json_form(self.reads),
         }
 
 
 class Decision(NamedTuple):
     """What one decision found; :meth:`to_dict` is its answer.
 
-    A named tuple rather than a frozen dataclass: just as immutable, and built in a third
-    of the time (a frozen dataclass sets each of these fields through ``object.__setattr__``),
-    which was a tenth of a whole decision.
+    A named tuple rather than a frozen dataclass: just as immutable, and cheaper to build (a
+    frozen dataclass sets each of these fields through ``object.__setattr__``); one is built
+    on every decision.
     """
 
     policy: str
@@ -351,7 +355,7 @@ class Decision(NamedTuple):
             "warnings": [f.to_dict() for f in self.warnings],
             "notices": [f.to_dict() for f in self.notices],
             "obligations": [f.to_dict() for f in self.obligations],
-            "results": _jsonable(self.results),
+            "results": json_form(self.results),
             "fired": list(self.fired),
             "trace": None if self.trace is None else [t.to_dict() for t in self.trace],
             "bundle": self.bundle,
@@ -361,12 +365,17 @@ class Decision(NamedTuple):
         }
 
 
-def _jsonable(value: Any) -> Any:
-    """Dates as ISO text, tuples as lists: the JSON form of a value."""
+def json_form(value: Any) -> Any:
+    """The JSON form of a value read from YAML or computed: dates as ISO text, tuples as
+    lists, mapping keys as text — the one helper for it.
+
+    >>> json_form({1: (dt.date(2025, 4, 1), "a")})
+    {'1': ['2025-04-01', 'a']}
+    """
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, Mapping):
+        return {str(k): json_form(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [json_form(v) for v in value]
     return value

@@ -35,7 +35,7 @@ from engine.decide import decide
 from engine.errors import EngineError
 from engine.functions import temporary_hetu, valid_hetu
 from engine.invisible import is_blank
-from engine.model import FINDING_KINDS, Decision
+from engine.model import FINDING_KINDS, Decision, json_form
 from engine.store import PolicyStore
 
 __all__ = [
@@ -166,16 +166,6 @@ def restore_facts(item: Logged) -> dict[str, Any]:
 
 # -- comparing -----------------------------------------------------------------------------
 
-def _json(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json(v) for v in value]
-    return value
-
-
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) \
             and not isinstance(a, bool) and not isinstance(b, bool):
@@ -194,7 +184,7 @@ def _differences(item: Logged, d: Decision) -> list[str]:
         out.append("outcome")
     if set(d.fired) != set(item.fired):
         out.append("fired")
-    if not _same(_json(d.results), item.results):
+    if not _same(json_form(d.results), item.results):
         out.append("results")
     logged = item.findings or {}
     dues = {o.rule: o.due for o in d.obligations}
@@ -312,7 +302,7 @@ class Impact:
             "logged_version": item.version, "replayed_version": decision.version,
             "before": item.outcome, "after": decision.outcome, "changed": aspects,
             "newly_fired": newly, "no_longer_fired": gone,
-            "facts_that_mattered": _json(mattered), "new_messages": messages,
+            "facts_that_mattered": json_form(mattered), "new_messages": messages,
         }
 
     def report(self) -> dict[str, Any]:

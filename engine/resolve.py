@@ -1,7 +1,8 @@
-"""Which version of a policy is in force on a date.
+"""Which version of a policy is in force: on a date, or on the date a request's fact names.
 
 As in OpenFisca's parameters: versions sorted by ``effective_from``; the one in force on D is
-the newest whose ``effective_from`` ≤ D.
+the newest whose ``effective_from`` ≤ D. Usually D is ``as_of``; an action may name a date
+fact in ``version_by`` instead (:func:`version_for`). Nothing else works the version out.
 
 >>> import datetime as dt
 >>> from types import SimpleNamespace as V
@@ -19,9 +20,11 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from engine.errors import NoVersionInForce
+from engine.errors import FactError, NoVersionInForce
+from engine.facts import parse_date
+from engine.invisible import is_blank
 
-__all__ = ["in_force"]
+__all__ = ["in_force", "version_for"]
 
 _EFFECTIVE = operator.attrgetter("effective_from")
 
@@ -37,3 +40,31 @@ def in_force(versions: Sequence[Any], as_of: dt.date, policy: str = "") -> Any:
             {"as_of": as_of.isoformat(), "first_effective_from": first},
         )
     return versions[i - 1]
+
+
+def version_for(pset: Any, policy: str, action: str, day: dt.date,
+                facts: dict[str, Any]) -> tuple[Any, tuple[str, dt.date | None]]:
+    """The version in force, and which date chose it.
+
+    Usually ``as_of``. An action (or its policy) may say ``version_by: <date fact>``, e.g. the
+    start date of the rehabilitation, because a service description usually applies to
+    rehabilitation *starting* on or after its date: the version in force on ``as_of`` names
+    that fact, and the version in force on the fact's date decides. An optional fact left
+    out falls back to ``as_of``.
+    """
+    first = pset.resolve(policy, day)
+    spec = pset.plan(first, action).action
+    by = spec.version_by
+    if by == "as_of":
+        return first, ("as_of", day)
+    raw = facts.get(by) if isinstance(facts, dict) else None
+    if raw is None or is_blank(raw):
+        if spec.facts[by].required:
+            raise FactError({by: [f"required ({spec.facts[by].type}): its date chooses the "
+                                  "version of the policy (version_by)"]})
+        return first, ("as_of", day)
+    try:
+        when = parse_date(raw)
+    except (ValueError, TypeError):
+        raise FactError({by: ["must be a date written YYYY-MM-DD"]}) from None
+    return pset.resolve(policy, when), (by, when)

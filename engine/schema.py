@@ -32,6 +32,7 @@ from engine.loader import (
     Reported,
     line_at,
     locate,
+    looks_typed,
     plain,
     read_yaml_bytes,
 )
@@ -44,7 +45,9 @@ from engine.model import (
     FactSpec,
     PolicyVersion,
     Rule,
+    json_form,
 )
+from engine.usage import usage_of
 
 __all__ = ["FACT_TYPES", "NAME_RE", "check_version", "digest_of", "load_version",
            "parse_version", "shape_problems"]
@@ -85,6 +88,17 @@ class NameOrNames(fields.Field):
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise ValidationError("must be an action name or a list of action names")
         return names
+
+
+class OneOf(fields.Field):
+    """``one_of: [a, b]``, or the name of a table (its keys) or list parameter, so a value
+    set is written once: ``one_of: quality_area_names``."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) or (isinstance(value, list) and value):
+            return value
+        raise ValidationError("must be a list of values ([a, b]) or the name of a table or "
+                              "list parameter whose keys or items are the values")
 
 
 class StrictBool(fields.Field):
@@ -149,14 +163,22 @@ class Cite(Schema):
     note = _text()
 
 
+def _reason_given(value: str) -> None:
+    if is_blank(value):
+        raise ValidationError("say why the fact is kept although no rule reads it (e.g. "
+                              "kept_for: the decision log shows who signed)")
+
+
 class FactSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(FACT_TYPES))
     items = fields.String(validate=validate.OneOf(ITEM_TYPES))
     optional = StrictBool()
     default = fields.Raw(allow_none=False)
-    one_of = fields.List(fields.Raw())
+    one_of = OneOf()
     min = StrictNumber()
     max = StrictNumber()
+    kept_for = _text(validate=_reason_given)
+
 
 
 class ActionSchema(Schema):
@@ -313,6 +335,9 @@ class _Collector:
         self.seen: set[Any] = set()
         self.seen_params: set[str] = set()
         self.deferred: list[tuple[ex.ExprError, list[Any], str]] = []
+        # names and (table, column) pairs a reported misspelling points at: read, by intent
+        self.meant: set[Any] = set()
+        self.removed: dict[str, tuple[str, int]] = getattr(doc, "removed", {})
 
     def add(self, where: list[Any], message: str, code: str) -> None:
         self.problems.append(Problem(*locate(self.doc, where, self.path), message, code))
@@ -336,9 +361,29 @@ class _Collector:
             more = f" (also read at line{'s' if len(also) > 1 else ''} " \
                    f"{', '.join(map(str, also))})" if also else ""
             if isinstance(exc, ex.MissingColumn):
+                # the message lists the table's columns: none of them is "read by nothing"
+                self.meant.update((exc.table, c) for c in exc.columns)
                 self._settle_column(exc, where, what, first, len(refs), more, params)
+            elif exc.name in self.removed:
+                self._settle_removed(exc.name, refs)
             else:
+                self.meant.add(exc.close)
                 self._settle_name(exc, where, what, first, len(refs), more, params)
+
+    def _settle_removed(self, name: str, refs: list[tuple[Any, list[Any], str]]) -> None:
+        """A name the overlay removed that the base still reads: one problem, at the
+        overlay's ``remove:`` line, listing the readers (usually in the untouched base)."""
+        readers = []
+        for _, where, what in refs:
+            path, line = locate(self.doc, where, self.path)
+            label = _dotted(self.doc, where) if where and where[0] == "rules" else what
+            readers.append(f"{label} ({path}:{line})")
+        self.add_at(self.removed[name], f"remove: {name} is still read by "
+                    f"{'; '.join(dict.fromkeys(readers))} — take those away or rewrite them "
+                    f"in this overlay too, or keep {name}", "removed_but_read")
+
+    def add_at(self, where: tuple[str, int], message: str, code: str) -> None:
+        self.problems.append(Problem(*where, message, code))
 
     def _settle_column(self, exc: Any, where: list[Any], what: str, first: tuple[str, int],
                        count: int, more: str, params: dict[str, Any]) -> None:
@@ -404,29 +449,11 @@ def _check_parameters(params: Any, c: _Collector) -> dict[str, Any]:
     return out
 
 
-_NUMBER_TEXT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
-
-
-def _looks_typed(text: str) -> str | None:
-    """What a quoted value would be without its quotes: a number, yes/no or a date."""
-    if _NUMBER_TEXT.fullmatch(text):
-        return "a number"
-    if text in ("true", "false"):
-        return "yes/no"
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        try:
-            dt.date.fromisoformat(text)
-            return "a date"
-        except ValueError:
-            return None
-    return None
-
-
 def _unquote_check(value: Any, where: list[Any], label: str, c: _Collector) -> Any:
     """A number, yes/no or date written in quotes is text, and every rule that compares it
     would fail far from here: say so once, at the value, and keep the rules quiet."""
     if isinstance(value, str) and not isinstance(value, Reported):
-        kind = _looks_typed(value)
+        kind = looks_typed(value)
         if kind:
             c.add(where, f"{label} is text \"{value}\" — write {value} without quotes "
                   f"({kind})", "quoted_value")
@@ -437,7 +464,8 @@ def _unquote_check(value: Any, where: list[Any], label: str, c: _Collector) -> A
     return value
 
 
-def _fact_spec(name: str, raw: Any, c: _Collector, where: list[Any]) -> FactSpec | None:
+def _fact_spec(name: str, raw: Any, c: _Collector, where: list[Any],
+               params: dict[str, Any]) -> FactSpec | None:
     if not isinstance(raw, dict) or raw.get("type") not in FACT_TYPES:
         return None
     ftype = raw["type"]
@@ -455,37 +483,65 @@ def _fact_spec(name: str, raw: Any, c: _Collector, where: list[Any]) -> FactSpec
     if "min" in raw and "max" in raw and _number(raw["min"]) and _number(raw["max"]) \
             and raw["min"] > raw["max"]:
         c.add(where, f"fact {name}: min {raw['min']} is above max {raw['max']}", "bad_fact")
+    one_of, one_of_from = _one_of(name, raw.get("one_of"), params, c, [*where, "one_of"])
     bare = FactSpec(name=name, type=ftype, items=items)
     for label, values in (("default", [default] if default is not None else []),
-                          ("one_of", raw["one_of"] if isinstance(raw.get("one_of"), list)
-                           else [])):
+                          ("one_of", list(one_of or ()) if one_of_from is None else [])):
         for value in values:
             try:
-                check_value(bare, _iso_text(value))
+                check_value(bare, json_form(value))
             except ValueError as exc:
                 c.add([*where, label], f"fact {name}: {label} {value!r} {exc}", "bad_fact")
+    if one_of is not None and default is not None and ftype != "list" \
+            and json_form(default) not in one_of:
+        c.add([*where, "default"], f"fact {name}: default {default!r} is not one of its values "
+              f"({_values(one_of)}); {_did_you_mean(default, one_of)}", "bad_fact")
     return FactSpec(
         name=name, type=ftype, items=items,
         required=not optional and default is None,
         default=default,
-        one_of=tuple(raw["one_of"]) if isinstance(raw.get("one_of"), list) else None,
+        one_of=one_of, one_of_from=one_of_from,
         min=raw.get("min"), max=raw.get("max"),
         personal=(ftype == "hetu" or items == "hetu"),
+        kept_for=raw.get("kept_for"),
         line=line_at(c.doc, where),
     )
 
 
+def _one_of(fact: str, raw: Any, params: dict[str, Any], c: _Collector,
+            where: list[Any]) -> tuple[tuple[Any, ...] | None, str | None]:
+    """The values a fact may take, and the parameter they come from when ``one_of`` names
+    one: a table gives its keys, a list parameter its items."""
+    if isinstance(raw, list):
+        return tuple(json_form(v) for v in raw), None
+    if not isinstance(raw, str):
+        return None, None
+    value = params.get(raw)
+    if isinstance(value, dict) and value:
+        return tuple(json_form(k) for k in value), raw
+    if isinstance(value, list) and value and not any(isinstance(v, (dict, list))
+                                                     for v in value):
+        return tuple(json_form(v) for v in value), raw
+    candidates = [p for p, v in params.items() if isinstance(v, (dict, list)) and v]
+    what = "no parameter" if value is None else "not a table or a list of values"
+    c.add(where, f"fact {fact}: one_of names {raw!r}, {what}; {_did_you_mean(raw, candidates)}"
+          "name a table (its keys are the values) or a list parameter, or write the values "
+          "as a list [a, b]", "bad_one_of")
+    return None, None
+
+
+def _values(values: Any, most: int = 12) -> str:
+    shown = [str(v) for v in list(values)[:most]]
+    return ", ".join(shown) + (f" … ({len(values)} in all)" if len(values) > most else "")
+
+
+def _did_you_mean(value: Any, known: Any) -> str:
+    close = difflib.get_close_matches(str(value), [str(k) for k in known], n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _iso_text(value: Any) -> Any:
-    """YAML reads a default of 2025-01-01 as a date; requests send it as text."""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_iso_text(v) for v in value]
-    return value
 
 
 def _fact_type(spec: FactSpec) -> str:
@@ -541,7 +597,7 @@ def _build_action(name: str, raw: Any, params: dict[str, Any], c: _Collector,
             continue
         if fname in params:
             c.add(fwhere, f"fact {fname} has the name of a parameter; rename one", "name_clash")
-        spec = _fact_spec(fname, fraw, c, fwhere)
+        spec = _fact_spec(fname, fraw, c, fwhere, params)
         scope.types[fname] = _fact_type(spec) if spec else "any"
         scope.where[fname] = "fact"
         if spec:
@@ -769,6 +825,8 @@ def check_version(doc: Any, spath: str, folder: str, stem: str, digest: str,
         if rule:
             rules.append(rule)
     c.settle(params)
+    _check_reads(doc, params, actions, c)
+    _check_sendable(actions, rules, params, c)
     problems += c.problems
     if problems:
         return None, problems
@@ -814,7 +872,15 @@ def _run_checks(raw: Any, params: dict[str, Any], c: _Collector) -> None:
     """Evaluate each check at load; a false one is a problem in the policy's own words."""
     if not isinstance(raw, list):
         return
+    ids: dict[str, int] = {}
     for i, check in enumerate(raw):
+        cid = check.get("id") if isinstance(check, dict) else None
+        if isinstance(cid, str) and cid in ids:
+            c.add(["checks", i, "id"], f"check id {cid} is used twice (first at line "
+                  f"{ids[cid]}); ids must be unique", "duplicate_check")
+            continue
+        if isinstance(cid, str):
+            ids[cid] = line_at(c.doc, ["checks", i, "id"])
         if not isinstance(check, dict) or not isinstance(check.get("that"), str) \
                 or not isinstance(check.get("message"), dict):
             continue                      # the shape stage has said what is missing
@@ -860,3 +926,174 @@ def _run_checks(raw: Any, params: dict[str, Any], c: _Collector) -> None:
                 c.add(at, f"check {check.get('id')} fails"
                       + (f" for {key}" if key is not None else "") + f": {words}",
                       "check_failed")
+
+
+# -- names nothing reads, values no request can send ---------------------------------------
+
+def _check_reads(doc: LineDict, params: dict[str, Any],
+                 actions: dict[str, tuple[ActionSpec, ex.Scope]], c: _Collector) -> None:
+    """A parameter, table column or derived value that nothing reads is a slip: most often
+    a misspelt name in an overlay, which adds a new name and leaves the one meant as it was."""
+    if not isinstance(doc.get("rules"), list):
+        return                            # "rules: missing" says it all
+    usage = usage_of(doc)
+    read = set(usage.parameters) | c.meant
+    section = doc.get("parameters")
+    for name in params:
+        if name not in read and _written_here(section, name, doc, c):
+            c.add(["parameters", name], _unread_parameter(name, doc, params, read),
+                  "unread_parameter")
+    for table, rows in params.items():
+        if table not in read or not isinstance(rows, dict) or not rows \
+                or not all(isinstance(r, dict) for r in rows.values()) \
+                or len({tuple(sorted(r)) for r in rows.values()}) > 1 \
+                or not _written_here(section, table, doc, c):
+            continue                      # a table of values, or one refused for its shape
+        for column in next(iter(rows.values())):
+            if usage.column_read(table, column) or (table, column) in c.meant:
+                continue
+            row = next(k for k, r in rows.items() if column in r)
+            c.add(["parameters", table, row, column],
+                  f"table {table}: column {column!r} is read by nothing — no lookup({table}, "
+                  f'…, "{column}") and no check reads it; read it, or take it away from '
+                  "every row", "unread_column")
+    for action, (spec, _) in actions.items():
+        reads = usage.by_action.get(action, frozenset())
+        derive = _mapping(_mapping(doc.get("actions")).get(action)).get("derive")
+        for derived in spec.derived:
+            if derived.name not in reads and _written_here(derive, derived.name, doc, c):
+                c.add(["actions", action, "derive", derived.name],
+                      f"derived value {derived.name} of action {action} is read by nothing — "
+                      "no rule, message or other derived value of the action uses it; use "
+                      "it, or take it away", "unread_derived")
+
+
+def _written_here(section: Any, key: str, doc: LineDict, c: _Collector) -> bool:
+    """Whether this file wrote ``key``: an overlay answers for the names it writes; a name
+    its base wrote and the overlay left unread is shown by ``check``, not refused."""
+    if not doc.get("extends"):
+        return True
+    return isinstance(section, LineDict) and (section.source_of(key) or c.path) == c.path
+
+
+def _unread_parameter(name: str, doc: LineDict, params: dict[str, Any], read: set[Any]) -> str:
+    head = (f"parameter {name!r} is read by nothing — no rule, derived value, check, "
+            "one_of or message names it")
+    known = [p for p in params if p != name and p in read]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+    section = doc.get("parameters")
+    mine = section.source_of(name) if isinstance(section, LineDict) else None
+    if close and isinstance(section, LineDict) and section.source_of(close[0]) != mine \
+            and doc.get("extends"):
+        return (f"{head}; did you mean {close[0]!r}? To change a parameter of the version "
+                "this one extends, write its name exactly as that version has it")
+    if close:
+        return f"{head}; did you mean {close[0]!r}? Use it, or take it away"
+    return f"{head}; use it in a rule, or take it away"
+
+
+def _check_sendable(actions: dict[str, tuple[ActionSpec, ex.Scope]], rules: list[Rule],
+                    params: dict[str, Any], c: _Collector) -> None:
+    """A text compared with a fact that has ``one_of`` must be one of its values: a rule
+    waiting for a value no request can send never fires. A list parameter compared with
+    such a fact (``area in safety_areas``) is checked item by item, at the item."""
+    reported: set[Any] = set()
+    for name, (spec, _) in actions.items():
+        for derived in spec.derived:
+            _sendable(derived.expr, spec, ["actions", name, "derive", derived.name],
+                      f"derive {derived.name}", params, c, reported)
+    for i, rule in enumerate(rules):
+        index = next((j for j, raw in enumerate(c.doc.get("rules") or [])
+                      if isinstance(raw, dict) and raw.get("id") == rule.id), i)
+        parts = [("when", rule.when), ("due", rule.due),
+                 *((f"set {k}", t) for k, t in rule.sets.items())]
+        for label, tree in parts:
+            if tree is None:
+                continue
+            key = label.split(" ")
+            where = ["rules", index, *(["set", key[1]] if len(key) == 2 else key)]
+            for action in rule.actions:
+                if action in actions:
+                    _sendable(tree, actions[action][0], where, f"rule {rule.id}: {label}",
+                              params, c, reported)
+
+
+def _sendable(tree: Any, spec: ActionSpec, where: list[Any], what: str,
+              params: dict[str, Any], c: _Collector, reported: set[Any]) -> None:
+    for fact, value, param in _compared(tree):
+        f = spec.facts.get(fact)
+        if f is None or f.one_of is None or f.type in ("boolean", "date"):
+            continue
+        source = f"one_of: {f.one_of_from}" if f.one_of_from else "its one_of"
+        # an overlay that narrowed the values hears it at its own line, not the base's
+        narrowed: list[Any] = [["actions", spec.name, "facts", fact, "one_of"]]
+        if f.one_of_from:
+            narrowed.append(["parameters", f.one_of_from])
+            removed_from = getattr(c.doc, "remove_lines", {}).get(f"parameters.{f.one_of_from}")
+            if removed_from:
+                narrowed.append(removed_from)
+        if param is None:
+            if value in f.one_of or (what, fact, value) in reported:
+                continue
+            reported.add((what, fact, value))
+            c.add_at(_here(c, [where, *narrowed]), f"{what}: {value!r} is not a value {fact} "
+                  f"can take ({source}: {_values(f.one_of)}); no request can send it — "
+                  f"{_did_you_mean(value, f.one_of)}add it to the values, or fix the text",
+                  "unsendable_value")
+            continue
+        items = params.get(param)
+        for j, item in enumerate(items if isinstance(items, list) else ()):
+            if json_form(item) in f.one_of or (param, j) in reported:
+                continue
+            reported.add((param, j))
+            c.add_at(_here(c, [["parameters", param, j], *narrowed]),
+                  f"parameter {param}: {item!r} is not a value "
+                  f"{fact} of action {spec.name} can take ({source}: {_values(f.one_of)}), "
+                  f"but {what} compares them; {_did_you_mean(item, f.one_of)}add it to "
+                  + (f.one_of_from if f.one_of_from else "the fact's one_of")
+                  + f", or take it out of {param}", "unsendable_value")
+
+
+def _here(c: _Collector, candidates: list[Any]) -> tuple[str, int]:
+    """The first of the places (paths in the document, or file and line) that this file
+    wrote, else the first: a problem an overlay causes in what its base wrote is told at the
+    overlay's line."""
+    places = [p if isinstance(p, tuple) else locate(c.doc, p, c.path) for p in candidates]
+    return next((p for p in places if p[0] == c.path), places[0])
+
+
+def _compared(tree: Any) -> Any:
+    """(fact, literal, None) and (fact, None, list parameter) pairs a tree compares."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ex.Cmp):
+            if node.op in ("==", "!="):
+                for a, b in ((node.left, node.right), (node.right, node.left)):
+                    if isinstance(a, ex.Name) and isinstance(b, ex.Lit) and b.type != "boolean":
+                        yield a.name, b.value, None
+            stack += [node.left, node.right]
+        elif isinstance(node, ex.InList):
+            if isinstance(node.left, ex.Name):
+                if isinstance(node.items, ex.ListLit):
+                    for item in node.items.items:
+                        if isinstance(item, ex.Lit):
+                            yield node.left.name, item.value, None
+                elif isinstance(node.items, ex.Name):
+                    yield node.left.name, None, node.items.name
+            stack += [node.left, node.items]
+        elif isinstance(node, ex.Call):
+            args = node.args
+            if node.fn == "contains" and len(args) == 2 and isinstance(args[1], ex.Name) \
+                    and isinstance(args[0], ex.Name):
+                yield args[1].name, None, args[0].name
+            if node.fn in ("contains", "count") and len(args) == 2 \
+                    and isinstance(args[0], ex.Name) and isinstance(args[1], ex.Lit):
+                yield args[0].name, args[1].value, None
+            stack += list(args)
+        elif isinstance(node, (ex.BoolOp, ex.ListLit)):
+            stack += list(node.items)
+        elif isinstance(node, ex.Arith):
+            stack += [node.left, node.right]
+        elif isinstance(node, (ex.Neg, ex.Not, ex.Is)):
+            stack.append(node.operand)

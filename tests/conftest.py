@@ -20,6 +20,11 @@ DEMO = textwrap.dedent('''\
       types:
         a: {min_size: 6, max_size: 12}
         b: {min_size: 4, max_size: 8}
+    checks:
+      - id: size-range
+        for_each: types
+        that: min_size <= max_size and min_hours > 0
+        message: {fi: "{row}: {min_size}", sv: "{row}: {min_size}", en: "{row}: {min_size}"}
     actions:
       day:
         facts:

@@ -86,9 +86,14 @@ def test_versioning_proof_rehab_day(real_store):
     before = decide(real_store, policy="tyokokeilu-tyohonvalmennus", action="rehab_day",
                     as_of="2025-03-10", facts=facts)
     after = decide(real_store, policy="tyokokeilu-tyohonvalmennus", action="rehab_day",
-                   as_of="2025-05-12", facts=facts)
+                   as_of="2025-05-12", facts={**facts, "longer_day_goal": True})
     assert (before.outcome, after.outcome) == ("deny", "allow")
     assert before.version != after.version
+    # from 04/2025 a day longer than 6 hours only as the customer's goal; not sent = not shown
+    not_goal = decide(real_store, policy="tyokokeilu-tyohonvalmennus", action="rehab_day",
+                      as_of="2025-05-12", facts=facts)
+    assert (not_goal.outcome, not_goal.fired) == (
+        "deny", ("TT-1-longer-day-goal", "TT-3-day-not-billable"))
 
 
 def test_rule_table_in_policies_readme_is_current(real_store):
@@ -123,13 +128,32 @@ _HOURS = st.sampled_from([0, 4, 4.5, 5, 5.5, 6, 6.5, 7, 8, 24])
 @given(as_of=st.sampled_from(["2025-03-31", "2025-04-01"]),
        service=st.sampled_from(["tyokokeilu", "tyohonvalmennus"]),
        hours_total=_HOURS, hours_at_workplace=_HOURS, sick=st.booleans(), flex_day=st.booleans(),
-       paid_work=st.booleans(), days_used_before=st.sampled_from([0, 44, 45, 94, 95, 200]))
+       paid_work=st.booleans(), days_used_before=st.sampled_from([0, 44, 45, 94, 95, 200]),
+       longer_day_goal=st.sampled_from([None, True, False]))
 def test_a_rehab_day_is_billable_exactly_when_it_is_allowed_and_not_sick(real_store, as_of,
+                                                                         longer_day_goal,
                                                                          **facts):
     """TT-3's `day_denied` repeats the deny rules of rehab_day (TT-1, TT-2, TT-4): this fails
     when one of them changes and the repetition does not, in either version."""
+    if as_of >= "2025-04-01" and longer_day_goal is not None:   # a fact of 2025-04 only
+        facts["longer_day_goal"] = longer_day_goal
     decision = decide(real_store, policy="tyokokeilu-tyohonvalmennus", action="rehab_day",
                       as_of=as_of, facts=facts)
     billable = decision.results["billable"]
     assert billable == decision.results["counts_as_rehab_day"]
     assert billable == (decision.outcome == "allow" and not facts["sick"]), decision.fired
+
+
+def test_the_guides_complete_version_validates(tmp_path):
+    """policies/README.md says its complete example validates on its own: it must, under
+    every check the guide teaches (every name read, one_of naming the table)."""
+    from engine.store import load_folder
+    from tests.conftest import POLICIES
+
+    text = (POLICIES / "README.md").read_text(encoding="utf-8")
+    example = text.split("## A complete version", 1)[1].split("```yaml\n", 1)[1].split("```")[0]
+    target = tmp_path / "tyokokeilu-tyohonvalmennus" / "2025-04.yaml"
+    target.parent.mkdir()
+    target.write_text(example, encoding="utf-8")
+    _, policies, _, problems = load_folder(tmp_path)
+    assert problems == [] and "tyokokeilu-tyohonvalmennus" in policies

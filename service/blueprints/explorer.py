@@ -51,6 +51,7 @@ from flask import (
 from engine import EngineError, FactError, LookupFailed, decide
 from engine.diff import diff_versions
 from engine.fixtures import load_suite, run_case
+from engine.invisible import is_blank
 from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion
 from engine.store import PolicyStore
 from service.auth import DECIDERS
@@ -475,8 +476,9 @@ def _item(kind: str, text: str) -> Any:
 
 
 def facts_from_form(action: ActionSpec, form: Mapping[str, str]) -> dict[str, Any]:
-    """The request facts a filled-in form means: an empty field is a fact left out, a
-    checkbox is true or false, a list is one item per line; the engine checks the rest."""
+    """The request facts a filled-in form means: an empty field (blank: spaces or invisible
+    characters only, :func:`engine.invisible.is_blank`) is a fact left out, a checkbox is true
+    or false, a list is one item per non-blank line; the engine checks the rest."""
     facts: dict[str, Any] = {}
     for name, spec in action.facts.items():
         raw = form.get(f"f.{name}", "")
@@ -484,10 +486,10 @@ def facts_from_form(action: ActionSpec, form: Mapping[str, str]) -> dict[str, An
         if kind == "checkbox":
             facts[name] = raw not in ("", "0", "false", "off")
         elif kind == "textarea":
-            lines = [line.strip() for line in raw.splitlines() if line.strip()]
+            lines = [line.strip() for line in raw.splitlines() if not is_blank(line)]
             if lines:
                 facts[name] = [_item(spec.items or "string", line) for line in lines]
-        elif raw.strip() != "":
+        elif not is_blank(raw):
             facts[name] = _item(spec.type, raw.strip())
     return facts
 

@@ -72,7 +72,7 @@ def _many_rules(n, when):
     rules = "".join(
         f"  - id: TT-{i}-r\n    action: day\n    when: {when(i)}\n    effect: warn\n"
         f"    cite: {{seed: \"004\", section: \"1\"}}\n"
-        f"    message: {{fi: \"x\", sv: \"x\", en: \"x\"}}\n" for i in range(n))
+        f"    message: {{fi: \"x {{size_min}}\", sv: \"x\", en: \"x\"}}\n" for i in range(n))
     head = DEMO[:DEMO.index("rules:\n") + len("rules:\n")]
     return head + rules
 

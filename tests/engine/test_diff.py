@@ -77,7 +77,8 @@ def test_table_rows_added_and_removed_and_list_parameters(tmp_path):
     new = DEMO.replace('version: "2024-01"', 'version: "2025-01"').replace(
         "effective_from: 2024-01-01", "effective_from: 2025-01-01").replace(
         "    b: {min_size: 4, max_size: 8}\n", "    c: {min_size: 1, max_size: 2}\n"
-        "  holidays: [2025-12-24, 2025-12-25]\n")
+        "  holidays: [2025-12-24, 2025-12-25]\n").replace(
+        "min_hours > 0\n", "min_hours > 0 and length(holidays) > 0\n")
     diff = _diff(tmp_path, ("2025-01", new))
     types, holidays = diff.parameters
     assert [c.to_dict() for c in types.cells] == [
@@ -98,6 +99,11 @@ def test_table_rows_added_and_removed_and_list_parameters(tmp_path):
     [p] = diff.parameters
     assert [(c.name, c.kind) for c in p.cells] == [("holidays", "changed")]
     assert p.to_dict()["cells"][0]["to"] == ["2025-12-24", "2025-12-26"]
+    # what a planner changed in the list: the items added and removed, not the whole list
+    assert p.to_dict()["cells"][0]["added_items"] == ["2025-12-26"]
+    assert p.to_dict()["cells"][0]["removed_items"] == ["2025-12-25"]
+    assert "  changed holidays: added 2025-12-26; removed 2025-12-25\n" in diff.to_text("en")
+    assert "muutettu holidays: lisätty 2025-12-26; poistettu 2025-12-25" in diff.to_text("fi")
 
 
 RULES = '''\
@@ -130,7 +136,8 @@ rules:
     effect: info
     cite: {seed: "004", section: "9"}
     message: {fi: "Pitkä", sv: "Lång", en: "Long"}
-remove_rules: [TT-2-unpaid]
+remove:
+  rules: [TT-2-unpaid]
 '''
 
 
@@ -185,7 +192,7 @@ FACTS = DEMO.replace('version: "2024-01"', 'version: "2025-01"').replace(
     "      code: {type: hetu, optional: true}\n", "      note: {type: string, optional: true}\n"
 ).replace('size_min: lookup(types, kind, "min_size")',
           'size_min: lookup(types, kind, "max_size")\n      half: hours / 2').replace(
-    "when: code is present and not valid_hetu(code)", "when: note is present").replace(
+    "when: code is present and not valid_hetu(code)", "when: note is present and half > 1").replace(
     "  day:\n", "  day:\n    title: {fi: Päivä, sv: Dag, en: Day}\n").replace(
     "rules:\n", "  week:\n    title: {fi: Viikko, sv: Vecka, en: Week}\n    facts:\n"
     "      days: {type: integer}\nrules:\n")
@@ -211,7 +218,7 @@ def test_facts_derived_values_and_actions(tmp_path):
         ("derived.half", "added", None, "hours / 2"),
     ]
     size_min = day.changes[-2]
-    assert size_min.read_by == ("TT-4-size",) and day.changes[-1].read_by == ()
+    assert size_min.read_by == ("TT-4-size",) and day.changes[-1].read_by == ("TT-6-code",)
     body = diff.to_dict()["actions"]
     assert [a["name"] for a in body["added"]] == ["week"]
     assert body["added"][0]["title"]["fi"] == "Viikko"
@@ -266,13 +273,17 @@ def test_tyokokeilu_2025_04_is_only_the_tt1_change():
     assert [(p["name"], p["value"]) for p in params["added"]] == [("rehab_day_min_hours", 6)]
     readers = ["TT-1-day-length", "TT-3-day-not-billable", "TT-3-realised-day"]
     assert params["removed"][0]["read_by"] == readers    # TT-3 through day_denied
-    assert params["added"][0]["read_by"] == readers
+    # the longer day is measured against the same 6 hours ("pidemmän kuin 6h")
+    assert params["added"][0]["read_by"] == [
+        "TT-1-day-length", "TT-1-longer-day-goal", "TT-3-day-not-billable", "TT-3-realised-day"]
     actions = body["actions"]
     assert (actions["added"], actions["removed"]) == ([], [])
     assert [(a["name"], [c["name"] for c in a["changes"]]) for a in actions["changed"]] == [
-        ("rehab_day", ["derived.day_denied"])]
+        ("rehab_day", ["facts.longer_day_goal", "derived.day_denied"])]
     rules = body["rules"]
-    assert (rules["added"], rules["removed"]) == ([], [])
+    # "mikäli se on asiakkaan tavoitteena": a day longer than 6 hours as the customer's goal
+    assert [r["id"] for r in rules["added"]] == ["TT-1-longer-day-goal"]
+    assert rules["removed"] == []
     assert [r["id"] for r in rules["changed"]] == ["TT-1-day-length", "TT-1-workplace-hours"]
     assert [c["name"] for c in rules["changed"][0]["changes"]] == [
         "when", "message.fi", "message.sv", "message.en", "cite.section",

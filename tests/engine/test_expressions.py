@@ -48,6 +48,12 @@ def test_errors(text, message):
         ex.check(ex.parse(text), SCOPE)
 
 
+@pytest.mark.parametrize("text", ["", "  ", "\u200b", " \u3164\ufeff ", "\U000e0020"])
+def test_a_blank_expression_is_empty_whatever_invisible_characters_it_holds(text):
+    with pytest.raises(ex.ExprError, match="the expression is empty"):
+        ex.parse(text)
+
+
 def test_missing_values_make_comparisons_false_even_negated():
     tree = ex.negation_normal_form(ex.parse("not (n < 5)"))
     assert tree == ex.Cmp(">=", ex.Name("n"), ex.Lit(5, "integer"))

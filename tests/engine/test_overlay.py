@@ -36,7 +36,8 @@ rules:
     effect: warn
     cite: {seed: "004", section: "4.2 (2025)"}
     message: {fi: "Lyhyt", sv: "Kort", en: "Short"}
-remove_rules: [TT-2-unpaid]
+remove:
+  rules: [TT-2-unpaid]
 '''
 
 
@@ -97,19 +98,147 @@ def test_a_mistake_in_the_base_is_reported_once_at_the_base(tmp_path):
         ("2024-01.yaml", "bad_expression"), ("2025-01.yaml", "base_broken")]
 
 
-def test_an_overlay_that_breaks_an_inherited_rule_points_at_the_inherited_line(tmp_path):
+def test_removing_a_parameter_still_read_is_one_problem_at_the_remove_line(tmp_path):
     write_policy(tmp_path)
-    write_policy(tmp_path, OVERLAY.replace("remove_rules: [TT-2-unpaid]",
-                                           "remove_parameters: [min_hours]")
+    write_policy(tmp_path, OVERLAY.replace("  rules: [TT-2-unpaid]",
+                                           "  parameters: [min_hours]")
                  .replace("  min_hours: 5\n", ""), version="2025-01")
     _, problems = _load(tmp_path)
-    names = sorted((Path(p.path).name, p.code) for p in problems)
-    # TT-1-short is replaced in the overlay, so only the overlay's own line reads min_hours
-    assert names == [("2025-01.yaml", "bad_expression")]
+    # one problem, at the overlay's remove: line, naming every reader (base and overlay)
+    [problem] = problems
+    assert (Path(problem.path).name, problem.line, problem.code) == (
+        "2025-01.yaml", OVERLAY.count("\n", 0, OVERLAY.index("  rules: [TT-2-unpaid]")),
+        "removed_but_read")
+    assert problem.message.startswith("remove: min_hours is still read by check size-range")
+    assert "rule TT-1-short: when (" in problem.message and "take those away" in problem.message
 
 
 def test_overlay_only_keys_do_not_survive(tmp_path):
     write_policy(tmp_path)
     write_policy(tmp_path, OVERLAY, version="2025-01")
     versions, _ = _load(tmp_path)
-    assert "remove_rules" not in versions["2025-01"].describe()
+    assert "remove" not in versions["2025-01"].describe()
+
+
+# -- the one merge rule ----------------------------------------------------------------------
+
+MERGE_BASE = '''\
+policy: demo
+version: "2024-01"
+effective_from: 2024-01-01
+title: {fi: Demo, sv: Demo, en: Demo}
+source: {document: Demo, revision: "1", url: "https://www.kela.fi/demo", seed: "001", note: N}
+parameters:
+  max_days: {a: 45, b: 95}
+  areas: [x, y]
+  types:
+    a: {min_size: 6, max_size: 12}
+    b: {min_size: 4, max_size: 8}
+actions:
+  day:
+    facts:
+      kind: {type: string, one_of: max_days}
+      used: {type: integer, min: 0, max: 400}
+      area: {type: string, one_of: [x, y, z]}
+    derive:
+      limit: lookup(max_days, kind)
+      small: lookup(types, kind, "min_size") > lookup(types, kind, "max_size") - 6
+rules:
+  - id: TT-4-max
+    action: day
+    when: used >= limit or small or area in areas
+    effect: deny
+    cite: {seed: "004", section: "4"}
+    message: {fi: "{limit}", sv: "{limit}", en: "{limit}"}
+'''
+
+
+def _merged(tmp_path, overlay):
+    write_policy(tmp_path, MERGE_BASE)
+    write_policy(tmp_path, 'policy: demo\nversion: "2025-01"\nextends: "2024-01"\n'
+                 "effective_from: 2025-01-01\n" + overlay, version="2025-01")
+    return _load(tmp_path)
+
+
+def test_every_mapping_merges_by_key_at_every_depth(tmp_path):
+    versions, problems = _merged(tmp_path, '''\
+source: {revision: "2"}
+parameters:
+  max_days: {a: 50}
+  types:
+    b: {max_size: 9}
+actions:
+  day:
+    facts:
+      used: {max: 300}
+''')
+    assert problems == []
+    new = versions["2025-01"]
+    assert new.source == {"document": "Demo", "revision": "2", "url": "https://www.kela.fi/demo",
+                          "seed": "001", "note": "N"}
+    assert new.parameters["max_days"] == {"a": 50, "b": 95}          # the other row stays
+    assert new.parameters["types"]["b"] == {"min_size": 4, "max_size": 9}
+    used = new.actions["day"].facts["used"]
+    assert (used.type, used.min, used.max) == ("integer", 0, 300)
+    assert new.actions["day"].facts["kind"].one_of == ("a", "b")
+
+
+def test_remove_takes_rows_keys_and_list_items_away_by_name(tmp_path):
+    versions, problems = _merged(tmp_path, '''\
+remove:
+  parameters.max_days: [b]
+  parameters.areas: [y]
+  actions.day.facts: [area]
+rules:
+  - id: TT-4-max
+    action: day
+    when: used >= limit or small
+    effect: deny
+    cite: {seed: "004", section: "4"}
+    message: {fi: "{limit}", sv: "{limit}", en: "{limit}"}
+parameters:
+  areas: [x]
+''')
+    assert problems[0].code == "unread_parameter" and len(problems) == 1     # areas: unread now
+    versions, problems = _merged(tmp_path, '''\
+remove:
+  parameters.max_days: [b]
+  parameters.areas: [y]
+''')
+    assert problems == []
+    new = versions["2025-01"]
+    assert new.parameters["max_days"] == {"a": 45} and new.parameters["areas"] == ["x"]
+    assert new.actions["day"].facts["kind"].one_of == ("a",)
+
+
+def test_removing_and_writing_anew_replaces_whole(tmp_path):
+    versions, problems = _merged(tmp_path, '''\
+remove:
+  parameters: [max_days]
+parameters:
+  max_days: {c: 10}
+''')
+    assert problems == []
+    assert versions["2025-01"].parameters["max_days"] == {"c": 10}
+
+
+def test_a_list_that_leaves_out_the_bases_items_asks(tmp_path):
+    _, problems = _merged(tmp_path, "actions:\n  day:\n    facts:\n      area: {one_of: [x, w]}\n")
+    [problem] = problems
+    assert problem.code == "list_dropped" and problem.path.endswith("2025-01.yaml")
+    assert "leaves out y, z of version 2024-01's list" in problem.message
+    assert "remove: {actions.day.facts.area.one_of: [y, z]}" in problem.message
+
+
+def test_a_one_of_may_switch_between_a_list_and_a_parameter(tmp_path):
+    versions, problems = _merged(tmp_path, '''\
+parameters:
+  all_areas: [x, y, z, w]
+actions:
+  day:
+    facts:
+      area: {one_of: all_areas}
+''')
+    assert problems == []
+    area = versions["2025-01"].actions["day"].facts["area"]
+    assert (area.one_of, area.one_of_from) == (("x", "y", "z", "w"), "all_areas")

@@ -214,13 +214,14 @@ def test_real_policy_rehab_day(sqlite_url, tmp_path):
     token = app.extensions["rehab_rules"].tokens.create("planner")[0]
     client = app.test_client()
     facts = {"service": "tyokokeilu", "hours_total": 7, "hours_at_workplace": 6}
+    goal = {**facts, "longer_day_goal": True}     # a fact from 04/2025 (TT-1-longer-day-goal)
     outcomes = [
         client.post("/v1/decisions", headers={"Authorization": f"Bearer {token}"},
                     json={"policy": "tyokokeilu-tyohonvalmennus", "action": "rehab_day",
-                          "as_of": day, "facts": facts}).get_json()["outcome"]
-        for day in ("2025-03-10", "2025-05-12")
+                          "as_of": day, "facts": sent}).get_json()["outcome"]
+        for day, sent in (("2025-03-10", facts), ("2025-05-12", goal), ("2025-05-12", facts))
     ]
-    assert outcomes == ["deny", "allow"]
+    assert outcomes == ["deny", "allow", "deny"]
 
 
 def test_odd_text_reaches_neither_database_as_an_error(any_app):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.model import ActionSpec, FactSpec
+from service.blueprints.explorer import facts_from_form
 from service.blueprints.explorer_labels import LABELS
 from tests.service.conftest import HETU, decision_body
 
@@ -213,6 +215,22 @@ def test_try_bad_input_shows_the_engines_messages_next_to_the_fields(client):
     assert response.status_code == 422 and 'id="err-hours"' in response.get_data(as_text=True)
     response = client.post(TRY, data={"as_of": "1999-01-01", "f.hours": "7"})
     assert response.status_code == 422 and 'role="alert"' in response.get_data(as_text=True)
+
+
+def test_a_field_of_invisible_characters_is_a_fact_left_out(client):
+    """A field is empty when it is blank in the engine's sense (engine.invisible.is_blank),
+    not only when it is spaces: the form never sends what the engine would call blank."""
+    action = ActionSpec(name="day", title={"fi": "P", "sv": "D", "en": "D"}, derived=(), facts={
+        "hours": FactSpec("hours", "number"),
+        "note": FactSpec("note", "string", required=False),
+        "codes": FactSpec("codes", "list", items="string", required=False)})
+    form = {"f.hours": "\u200b", "f.note": " \u3164\u034f\u00a0", "f.codes": "a\n\u200b\n \nb"}
+    assert facts_from_form(action, form) == {"codes": ["a", "b"]}
+    for blank in ("", "  ", "\u200b\ufeff", "\u2060\u3000"):     # hours left out, each time
+        response = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": blank})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422 and 'id="err-hours"' in html, repr(blank)
+        assert "required" in html and "must be a number" not in html, repr(blank)
 
 
 def test_try_never_echoes_a_personal_identity_code(client):
