@@ -23,8 +23,10 @@ from service.database import check_at_head, make_engine
 from service.decision_log import DecisionLog
 from service.decisions import DecisionHandler
 from service.extensions import ServiceApi, Services
+from service.idempotency import Idempotency
 from service.masking import Masker, ScrubFilter, load_or_create_key
 from service.metrics import Metrics
+from service.parsing import read_whole_body
 from service.policy_source import PolicySource
 from service.tokens import TokenStore
 
@@ -42,9 +44,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     check_at_head(engine)
     var_dir = Path(app.config["VAR_DIR"])
     metrics = Metrics()
-    bundles = BundleStore(engine)
+    secret = load_or_create_key(app.config["REHAB_RULES_HASH_KEY"], var_dir)
+    masker = Masker(secret)
+    bundles = BundleStore(engine, masker)
     decision_log = DecisionLog(engine)
-    masker = Masker(load_or_create_key(app.config["REHAB_RULES_HASH_KEY"], var_dir))
     bootstrap = app.config["POLICIES_BOOTSTRAP"]
     if bootstrap is None:
         bootstrap = engine.dialect.name == "sqlite"
@@ -54,10 +57,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                               metrics=metrics),
         bundles=bundles,
         log=decision_log,
-        tokens=TokenStore(engine, float(app.config["TOKEN_CACHE_SECONDS"])),
+        tokens=TokenStore(engine, float(app.config["TOKEN_CACHE_SECONDS"]), masker),
         masker=masker,
         metrics=metrics,
         decisions=DecisionHandler(decision_log, masker, metrics),
+        idempotency=Idempotency(engine, secret, float(app.config["IDEMPOTENCY_SECONDS"])),
     )
 
     api = ServiceApi(app, spec_kwargs={"info": {
@@ -66,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     errors.init_app(app)
+    app.before_request(lambda: read_whole_body(request))
     _serve_docs(app)
     explorer.init_app(app)       # HTML pages for people: not in the OpenAPI document
     _count_responses(app)

@@ -60,6 +60,8 @@ def require(*roles: str) -> Callable[[F], F]:
         doc = {"manual_doc": {"security": [{"bearer": []}], **documented({
             401: "`unauthorized`: no token, or an unknown or revoked one",
             403: f"`forbidden`: only for {', '.join(roles)}; a provider only for its own",
+            503: "`database_unavailable`: the database cannot be reached; nothing was done, "
+                 "send it again after `Retry-After` seconds",
         })}}
         wrapper._apidoc = deepupdate(getattr(view, "_apidoc", {}), doc)  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]

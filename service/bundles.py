@@ -30,11 +30,17 @@ from engine.folder import Limits, PolicyFiles, read_folder
 from engine.pyeval import PythonEvaluator
 from engine.store import load_files
 from service.errors import NotFound
+from service.masking import Masker, scrub_text
 from service.models import ActivationRow, BundleRow
 
-__all__ = ["NOTIFY_CHANNEL", "Activation", "Bundle", "BundleStore", "cli_actor", "files_from"]
+__all__ = ["MAX_ID", "NOTIFY_CHANNEL", "Activation", "Bundle", "BundleStore", "cli_actor",
+           "files_from"]
 
 NOTIFY_CHANNEL = "rehab_rules_bundles"
+# The largest id the ``INTEGER`` columns hold on both databases (PostgreSQL's is 32-bit). A
+# larger number cannot name a bundle, and handing it to the driver is an OverflowError on
+# SQLite and an out-of-range error on PostgreSQL, not "no such bundle".
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -102,10 +108,33 @@ def files_from(mapping: dict[str, str], label: str) -> tuple[PolicyFiles, list[P
 
 
 class BundleStore:
-    """Publish, list and activate bundles in the service's database."""
+    """Publish, list and activate bundles in the service's database.
 
-    def __init__(self, engine: Engine):
+    Every text stored — each file, the note, the folder, who published or activated — has
+    its personal identity codes replaced first (by ``masker``'s pseudonym; without one, by
+    ``<hetu>``). The files are masked *before* they are validated and digested, so what is
+    stored is exactly what every worker loads and what the digest covers: a policy file that
+    quotes a code (an example in a comment) is served with the pseudonym in its place.
+    """
+
+    def __init__(self, engine: Engine, masker: Masker | None = None):
         self.engine = engine
+        self._scrub = masker.scrub_revealed if masker is not None else scrub_text
+
+    def masked(self, files: PolicyFiles) -> PolicyFiles:
+        """``files`` with every code in their texts replaced (the same files if none)."""
+        out = {}
+        for rel, data in files.files.items():
+            try:
+                text = data.decode("utf-8", errors="surrogatepass")
+            except UnicodeDecodeError:       # not text: validation refuses it anyway
+                out[rel] = data
+                continue
+            masked = self._scrub(text)
+            out[rel] = data if masked == text else masked.encode("utf-8", "surrogatepass")
+        if all(out[rel] is files.files[rel] for rel in out):
+            return files
+        return PolicyFiles(files.root, out, bundle=files.bundle)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -122,7 +151,9 @@ class BundleStore:
         """Store ``files`` as a bundle once they load whole; return it and whether it is new.
 
         Raises :class:`PolicyError` with every problem and stores nothing when they do not.
+        Codes in the texts are masked first (see the class).
         """
+        files = self.masked(files)
         validate(files)
         try:
             bundle_id, created = self._store(files, by, note, activate, source)
@@ -141,8 +172,9 @@ class BundleStore:
                 existing = conn.execute(BundleRow.__table__.insert().values(
                     digest=digest,
                     files={rel: data.decode("utf-8") for rel, data in files.files.items()},
-                    source=(source or files.root)[:500], note=note or None,
-                    published_by=by[:200], published_at=_now(),
+                    source=self._scrub(source or files.root)[:500],
+                    note=self._scrub(note) if note else None,
+                    published_by=self._scrub(by)[:200], published_at=_now(),
                 ).returning(BundleRow.id)).scalar_one()
             if activate:
                 self._activate(conn, existing, by)
@@ -150,6 +182,7 @@ class BundleStore:
 
     def activate(self, bundle_id: int, by: str) -> Activation:
         """Make ``bundle_id`` the live bundle everywhere (roll back or forward)."""
+        _check_id(bundle_id)
         with self.engine.begin() as conn:
             if conn.execute(select(BundleRow.id).where(BundleRow.id == bundle_id)
                             ).scalar() is None:
@@ -162,7 +195,7 @@ class BundleStore:
 
     def _activate(self, conn: Any, bundle_id: int, by: str) -> None:
         conn.execute(ActivationRow.__table__.insert().values(
-            bundle_id=bundle_id, activated_by=by[:200], activated_at=_now()))
+            bundle_id=bundle_id, activated_by=self._scrub(by)[:200], activated_at=_now()))
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_notify(:channel, :payload)"),
                          {"channel": NOTIFY_CHANNEL, "payload": str(bundle_id)})
@@ -179,6 +212,7 @@ class BundleStore:
 
     def files(self, bundle_id: int) -> PolicyFiles:
         """The bundle's files, ready for :meth:`engine.PolicyStore.replace`."""
+        _check_id(bundle_id)
         with self.engine.connect() as conn:
             row = conn.execute(select(BundleRow.files).where(BundleRow.id == bundle_id)
                                ).first()
@@ -190,6 +224,7 @@ class BundleStore:
                            bundle=bundle_id)
 
     def get(self, bundle_id: int) -> Bundle:
+        _check_id(bundle_id)
         with self.engine.connect() as conn:
             row = conn.execute(select(BundleRow).where(BundleRow.id == bundle_id)).first()
         if row is None:
@@ -222,6 +257,13 @@ class BundleStore:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(BundleRow)).scalar_one()
+
+
+def _check_id(bundle_id: int) -> None:
+    """NotFound for a number no bundle can have, before it reaches the database."""
+    if not 1 <= bundle_id <= MAX_ID:
+        raise NotFound(f"no bundle {bundle_id}: bundle ids run from 1 to {MAX_ID}",
+                       {"bundle": bundle_id}, code="unknown_bundle")
 
 
 def validate(files: PolicyFiles) -> None:

@@ -28,9 +28,10 @@ from service.config import load_config
 from service.database import check_at_head, make_engine, upgrade
 from service.decision_log import DecisionLog
 from service.errors import DatabaseNotReady, NotFound
+from service.masking import masker_from_config
 from service.metrics import multiprocess_environment
 from service.replay import BATCH, draft_files, draft_store, logged_from_row, run_impact
-from service.schemas import Instant
+from service.schemas import MAX_INTEGER, Instant
 from service.tokens import ROLES, TokenStore
 
 __all__ = ["bundles", "db", "fixtures_from_log", "impact", "publish", "serve", "tokens"]
@@ -67,7 +68,7 @@ def publish(folder: Path, note: str | None, stage: bool, database_url: str) -> N
     file:line and nothing is published (exit 1). Publishing files already stored reuses that
     bundle.
     """
-    store = BundleStore(make_engine(database_url))
+    store = _bundles(database_url)
     try:
         bundle, created = store.publish_folder(folder, by=cli_actor(), note=note,
                                                activate=not stage)
@@ -123,7 +124,7 @@ def bundles_show(bundle_id: int, database_url: str) -> None:
 def bundles_activate(bundle_id: int, database_url: str) -> None:
     """Make BUNDLE_ID the live bundle of every worker on every host."""
     try:
-        a = BundleStore(make_engine(database_url)).activate(bundle_id, by=cli_actor())
+        a = _bundles(database_url).activate(bundle_id, by=cli_actor())
     except NotFound as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"bundle {a.bundle_id} active (activation {a.id}); workers follow within "
@@ -144,7 +145,7 @@ def tokens_create(role: str, provider_id: str | None, name: str | None,
                   database_url: str) -> None:
     """Create a token and print it; only its hash is stored, so it cannot be shown again."""
     try:
-        token, principal = TokenStore(make_engine(database_url)).create(role, provider_id, name)
+        token, principal = _tokens(database_url).create(role, provider_id, name)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(token)
@@ -175,8 +176,10 @@ def tokens_revoke(token_id: str, database_url: str) -> None:
 
 @click.command()
 @click.option("--host", envvar="HOST", default="127.0.0.1", show_default=True)
-@click.option("--port", envvar="PORT", default=8080, type=int, show_default=True)
-@click.option("--workers", envvar="WORKERS", default=2, type=int, show_default=True,
+@click.option("--port", envvar="PORT", default=8080, type=click.IntRange(0, 65535),
+              show_default=True)
+@click.option("--workers", envvar="WORKERS", default=2, type=click.IntRange(1, 256),
+              show_default=True,
               help="sync worker processes; about one per core")
 def serve(host: str, port: int, workers: int) -> None:
     """Run the API under gunicorn with sync workers (the engine scales by processes)."""
@@ -205,7 +208,8 @@ def _bootstrap(config: dict) -> None:
     except DatabaseNotReady:
         return                        # each worker says so: run 'rehab-rules db upgrade'
     try:
-        bundle = BundleStore(engine).bootstrap(config["POLICIES_DIR"], by=cli_actor())
+        bundle = BundleStore(engine, masker_from_config(config)).bootstrap(
+            config["POLICIES_DIR"], by=cli_actor())
     except PolicyError as exc:
         for p in exc.problems:
             click.echo(str(p), err=True)
@@ -229,6 +233,16 @@ def gunicorn_args(host: str, port: int, workers: int, control_socket: bool = Tru
     return [*args, "service.wsgi:app"]
 
 
+def _bundles(database_url: str) -> BundleStore:
+    """The bundles, for writing: codes in stored texts are hashed with the service's key
+    (``REHAB_RULES_HASH_KEY``, or the one in ``VAR_DIR``), as the workers hash them."""
+    return BundleStore(make_engine(database_url), masker_from_config(load_config()))
+
+
+def _tokens(database_url: str) -> TokenStore:
+    return TokenStore(make_engine(database_url), masker=masker_from_config(load_config()))
+
+
 def _safe(url: str) -> str:
     """The URL without its password, for printing."""
     return make_url(url).render_as_string(hide_password=True)
@@ -248,7 +262,7 @@ def _instant(_ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 def _running_files(engine: Any, config: dict[str, Any]) -> PolicyFiles:
     """The set the service runs: the active bundle, or POLICIES_DIR before any is published."""
-    bundles = BundleStore(engine)
+    bundles = BundleStore(engine, masker_from_config(config))
     active = bundles.active()
     if active is not None:
         return bundles.files(active.bundle_id)
@@ -269,7 +283,8 @@ def _running_files(engine: Any, config: dict[str, Any]) -> PolicyFiles:
 @click.option("--since", callback=_instant, help="logged at or after (ISO date or date-time)")
 @click.option("--until", callback=_instant, help="logged before (ISO date or date-time)")
 @click.option("--action", help="only decisions of this action")
-@click.option("--limit", type=click.IntRange(min=1), help="at most this many, newest first")
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_INTEGER),
+              help="at most this many, newest first")
 @click.option("--examples", type=click.IntRange(min=0, max=1000), default=5,
               show_default=True, help="decision ids kept per group and per rule")
 @click.option("--lang", type=click.Choice(LANGUAGES),

@@ -24,6 +24,8 @@ EXPLORER_OPEN              ``1``                           ``/explorer`` pages n
 EXPLORER_TRY_OPEN_ON_LOOPBACK ``1``                        "try it" needs no token from 127/8
 IMPACT_MAX_ROWS            ``100000``                      most logged decisions one
                                                            ``POST …/impact`` replays
+IDEMPOTENCY_SECONDS        ``86400``                       how long an ``Idempotency-Key``
+                                                           and its answer are kept
 =========================  ==============================  =====================================
 
 The default SQLite file lives in ``VAR_DIR``: two servers started in one folder with different
@@ -54,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "EXPLORER_OPEN": True,
     "EXPLORER_TRY_OPEN_ON_LOOPBACK": True,
     "IMPACT_MAX_ROWS": 100_000,
+    "IDEMPOTENCY_SECONDS": 86_400,
     # flask-smorest / OpenAPI
     "API_TITLE": "rehab-rules",
     "API_VERSION": "v1",
@@ -66,7 +69,7 @@ DEFAULTS: dict[str, Any] = {
 ENV_KEYS = ("POLICIES_DIR", "DATABASE_URL", "REHAB_RULES_HASH_KEY", "VAR_DIR", "LOG_LEVEL",
             "TOKEN_CACHE_SECONDS", "METRICS_OPEN_ON_LOOPBACK", "POLICIES_BOOTSTRAP",
             "BUNDLE_CHECK_SECONDS", "FIXTURES_DIR", "EXPLORER_OPEN",
-            "EXPLORER_TRY_OPEN_ON_LOOPBACK", "IMPACT_MAX_ROWS")
+            "EXPLORER_TRY_OPEN_ON_LOOPBACK", "IMPACT_MAX_ROWS", "IDEMPOTENCY_SECONDS")
 _FLAGS = ("METRICS_OPEN_ON_LOOPBACK", "POLICIES_BOOTSTRAP", "EXPLORER_OPEN",
           "EXPLORER_TRY_OPEN_ON_LOOPBACK")
 _FALSE = ("0", "false", "no", "off")

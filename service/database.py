@@ -18,16 +18,26 @@ from sqlalchemy.engine import make_url
 
 from service.errors import DatabaseNotReady
 
-__all__ = ["alembic_config", "check_at_head", "make_engine", "upgrade"]
+__all__ = ["CONNECT_TIMEOUT_SECONDS", "alembic_config", "check_at_head", "make_engine",
+           "upgrade"]
 
 _MIGRATIONS = str(Path(__file__).with_name("migrations"))
+# how long a new PostgreSQL connection may take before it counts as the database being away
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; a SQLite file gets its folder, WAL and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        # A database that cannot be reached must be an error within seconds, not a worker
+        # stuck in connect() for the kernel's minutes: the request answers 503 and the next
+        # one tries again (pre-ping replaces the pool's dead connections once it is back).
+        connect_args = ({"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+                        if parsed.get_backend_name() == "postgresql"
+                        and "connect_timeout" not in parsed.query else {})
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                             connect_args=connect_args)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})

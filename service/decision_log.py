@@ -25,11 +25,12 @@ from sqlalchemy import Engine, Text, cast, func, select
 from sqlalchemy.engine import make_url
 
 from engine.model import FINDING_KINDS
+from service.idempotency import KeyTaken
 from service.masking import get_logger
-from service.models import DecisionRow
+from service.models import DecisionRow, IdempotencyRow
 
-__all__ = ["RULE_ID", "BadCursor", "DecisionLog", "LogEntry", "Page", "decode_cursor",
-           "encode_cursor"]
+__all__ = ["CURSOR_PATTERN", "RULE_ID", "BadCursor", "DecisionLog", "LogEntry", "Page",
+           "decode_cursor", "encode_cursor"]
 
 # what a rule id looks like (engine/schema.py refuses any other at load)
 log = get_logger("service.decision_log")
@@ -45,6 +46,11 @@ _dumps = json.JSONEncoder(ensure_ascii=False).encode
 CHECKPOINT_EVERY = 50
 _SQLITE_INSERT = (f"INSERT INTO decisions ({', '.join(_COLUMNS)}) "
                   f"VALUES ({', '.join(':' + c for c in _COLUMNS)})")
+_KEY_COLUMNS = [c.name for c in IdempotencyRow.__table__.columns]
+_SQLITE_KEY_INSERT = (f"INSERT INTO idempotency_keys ({', '.join(_KEY_COLUMNS)}) "
+                      f"VALUES ({', '.join(':' + c for c in _KEY_COLUMNS)})")
+_PG_KEY_INSERT = (f"INSERT INTO idempotency_keys ({', '.join(_KEY_COLUMNS)}) "
+                  f"VALUES ({', '.join(['%s'] * len(_KEY_COLUMNS))})")
 
 
 @dataclass(frozen=True)
@@ -87,12 +93,21 @@ class BadCursor(ValueError):
     """The cursor was not made by this service."""
 
 
+# A cursor is the last decision id of a page as 32 hex digits: every such text is a place
+# in the log, so the OpenAPI document can describe a cursor exactly (``CURSOR_PATTERN``).
+CURSOR_PATTERN = "^[0-9a-f]{32}$"
+_CURSOR = re.compile(CURSOR_PATTERN[1:-1])
+
+
 def encode_cursor(decision_id: str) -> str:
-    return base64.urlsafe_b64encode(decision_id.encode()).decode().rstrip("=")
+    return uuid.UUID(decision_id).hex
 
 
 def decode_cursor(cursor: str) -> str:
-    """The decision id inside ``cursor``; BadCursor for anything else."""
+    """The decision id inside ``cursor``; BadCursor for anything else. The cursors of
+    earlier releases (the id's text in unpadded URL-safe base64) are still read."""
+    if _CURSOR.fullmatch(cursor):
+        return str(uuid.UUID(hex=cursor))
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         return str(uuid.UUID(raw))
@@ -117,22 +132,31 @@ class DecisionLog:
         """One row, committed before the caller answers: a decision is never unlogged."""
         self.record_many([entry])
 
-    def record_many(self, entries: list[LogEntry]) -> None:
+    def record_many(self, entries: list[LogEntry],
+                    key: dict[str, Any] | None = None) -> None:
         """Several rows in one transaction (a batch request): all are logged, or none and the
         caller answers with an error.
+
+        ``key`` is the row of the request's ``Idempotency-Key``
+        (:meth:`service.idempotency.Idempotency.row`), inserted first in the same
+        transaction: if another request with that key committed before, :class:`KeyTaken`
+        is raised and none of ``entries`` is logged.
 
         On SQLite and on PostgreSQL with psycopg the rows go straight through the driver
         (:class:`_SqliteWriter`, :class:`_PostgresWriter`): on the path every decision takes,
         SQLAlchemy's pool and Core layer cost as much as the write. Values are stored as
         SQLAlchemy stores them, so every read sees no difference."""
-        if not entries:
+        if not entries and key is None:
             return
         if self._writer is not None:
-            self._writer.insert(entries)
+            self._writer.insert(entries, key)
             return
         with self.engine.begin() as conn:
-            conn.execute(self._insert, [{c: getattr(e, c) for c in _COLUMNS}
-                                        for e in entries])
+            if key is not None:
+                _insert_key(conn, key)
+            if entries:
+                conn.execute(self._insert, [{c: getattr(e, c) for c in _COLUMNS}
+                                            for e in entries])
 
     def get(self, decision_id: str) -> dict[str, Any] | None:
         """The logged decision, or None; a text that is no UUID is no decision id."""
@@ -279,11 +303,13 @@ class _SqliteWriter:
         self._lock_fd = -1
         self._commits = 0
 
-    def insert(self, entries: list[LogEntry]) -> None:
-        """``entries`` committed in one transaction, or none of them (the error propagates)."""
+    def insert(self, entries: list[LogEntry], key: dict[str, Any] | None = None) -> None:
+        """``entries`` (after ``key``'s row) committed in one transaction, or none of them
+        (the error propagates; :class:`KeyTaken` when the key's row exists)."""
         rows = [self._row(e) for e in entries]
+        key_row = None if key is None else self._key_row(key)
         if self.path is None:
-            self._insert_pooled(rows)
+            self._insert_pooled(rows, key_row)
             return
         with self._lock:
             if self._pid != os.getpid():
@@ -294,6 +320,8 @@ class _SqliteWriter:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
+                    if key_row is not None:
+                        _sqlite_key(conn, key_row)
                     conn.executemany(_SQLITE_INSERT, rows)
                     conn.execute("COMMIT")
                 except BaseException:
@@ -327,6 +355,15 @@ class _SqliteWriter:
             values["hetu_checks"] = None       # SQL NULL, as SQLAlchemy stores None
         return values
 
+    @staticmethod
+    def _key_row(key: dict[str, Any]) -> dict[str, Any]:
+        """An idempotency row as SQLAlchemy stores it on SQLite."""
+        values = dict(key)
+        for column in ("created_at", "expires_at"):
+            values[column] = _utc(values[column]).strftime("%Y-%m-%d %H:%M:%S.%f")
+        values["decision_ids"] = _dumps(values["decision_ids"])
+        return values
+
     def _open(self, path: str) -> None:
         """This process's connection and lock file: a fork inherits neither's use.
 
@@ -351,13 +388,40 @@ class _SqliteWriter:
         self._lock_fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._conn, self._pid, self._commits = conn, os.getpid(), 0
 
-    def _insert_pooled(self, rows: list[dict[str, Any]]) -> None:
+    def _insert_pooled(self, rows: list[dict[str, Any]],
+                       key_row: dict[str, Any] | None) -> None:
         connection = self._engine.raw_connection()
         try:
-            connection.cursor().executemany(_SQLITE_INSERT, rows)
+            cursor = connection.cursor()
+            try:
+                if key_row is not None:
+                    _sqlite_key(cursor, key_row)
+                cursor.executemany(_SQLITE_INSERT, rows)
+            except BaseException:
+                connection.rollback()
+                raise
             connection.commit()
         finally:
             connection.close()
+
+
+def _sqlite_key(conn: Any, key_row: dict[str, Any]) -> None:
+    """Insert an idempotency row in the open transaction; KeyTaken if its key is there."""
+    try:
+        conn.execute(_SQLITE_KEY_INSERT, key_row)
+    except sqlite3.IntegrityError as exc:
+        raise KeyTaken() from exc
+
+
+def _insert_key(conn: Any, key: dict[str, Any]) -> None:
+    """The same through SQLAlchemy (a database without a writer of its own)."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with conn.begin_nested():
+            conn.execute(IdempotencyRow.__table__.insert(), [key])
+    except IntegrityError as exc:
+        raise KeyTaken() from exc
 
 
 _PG_INSERT = (f"INSERT INTO decisions ({', '.join(_COLUMNS)}) "
@@ -386,15 +450,18 @@ class _PostgresWriter:
         self._pid: int | None = None
         self._conn: Any = None
 
-    def insert(self, entries: list[LogEntry]) -> None:
-        """``entries`` committed in one transaction, or none of them (the error propagates)."""
+    def insert(self, entries: list[LogEntry], key: dict[str, Any] | None = None) -> None:
+        """``entries`` (after ``key``'s row) committed in one transaction, or none of them
+        (the error propagates; :class:`KeyTaken` when the key's row exists — also when the
+        first attempt committed it and only the answer was lost)."""
         import psycopg
 
         rows = [self._row(e) for e in entries]
+        key_row = None if key is None else self._key_row(key)
         with self._lock:
             fresh = self._connect()
             try:
-                self._write(rows)
+                self._write(rows, key_row)
                 return
             except psycopg.OperationalError:
                 self._discard()
@@ -402,18 +469,31 @@ class _PostgresWriter:
                     raise
             self._connect()
             try:
-                self._write(rows)
+                self._write(rows, key_row)
             except psycopg.errors.UniqueViolation:
                 if not self._all_logged([r[0] for r in rows]):
                     raise
 
-    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+    def _write(self, rows: list[tuple[Any, ...]], key_row: tuple[Any, ...] | None) -> None:
+        import psycopg
+
         conn = self._conn
-        if len(rows) == 1:
+        if len(rows) == 1 and key_row is None:
             conn.execute(_PG_INSERT, rows[0], prepare=True)
             return
         with conn.transaction():
-            conn.cursor().executemany(_PG_INSERT, rows)
+            if key_row is not None:
+                try:
+                    with conn.transaction():            # a savepoint: told apart below
+                        conn.execute(_PG_KEY_INSERT, key_row)
+                except psycopg.errors.UniqueViolation as exc:
+                    raise KeyTaken() from exc
+            if rows:
+                conn.cursor().executemany(_PG_INSERT, rows)
+
+    @staticmethod
+    def _key_row(key: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(_dumps(key[c]) if c == "decision_ids" else key[c] for c in _KEY_COLUMNS)
 
     def _all_logged(self, ids: list[str]) -> bool:
         count = self._conn.execute("SELECT count(*) FROM decisions WHERE id = ANY(%s)",

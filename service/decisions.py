@@ -59,9 +59,11 @@ class DecisionHandler:
                             latency_ms)
         return Decided(decision, answer, entry)
 
-    def record(self, decided: list[Decided]) -> None:
-        """Log the rows (one transaction), then count and note each decision."""
-        self.log.record_many([d.entry for d in decided])
+    def record(self, decided: list[Decided], key: dict[str, Any] | None = None) -> None:
+        """Log the rows (one transaction, after ``key``'s row of an ``Idempotency-Key``:
+        :class:`service.idempotency.KeyTaken` and nothing logged if it is taken), then count
+        and note each decision."""
+        self.log.record_many([d.entry for d in decided], key)
         for d in decided:
             self.metrics.count_decision(d.decision.policy, d.decision.action,
                                         d.decision.outcome, d.entry.latency_ms / 1000)

@@ -10,8 +10,16 @@ The tree::
     ├── PayloadTooLarge          413 ``payload_too_large``
     ├── InvalidRequest           422 ``invalid_request``: well-formed JSON with bad content;
     │                            ``details.fields`` maps each field to its messages
+    ├── DatabaseUnavailable      503 ``database_unavailable`` with ``Retry-After``: the
+    │                            database cannot be reached (or is locked); nothing was
+    │                            logged, so nothing was decided — send it again later
     └── DatabaseNotReady         raised at start-up, never answered: the database is not at
                                  the newest migration (``rehab-rules db upgrade``)
+
+(``IdempotencyKeyReused``, 409, lives with the idempotency keys in
+:mod:`service.idempotency`.) A driver's connection error — SQLAlchemy's or psycopg's
+``OperationalError`` and kin, wherever it is raised — is answered as
+:class:`DatabaseUnavailable`, never as a 500: an outage is not a bug.
 
 Engine errors keep their own codes (``unknown_policy``, ``invalid_facts`` …) and are mapped
 to a status here, so the HTTP body of an engine error is the engine's ``to_dict()``. Every
@@ -27,10 +35,13 @@ An error body stays small whatever was sent: ``details.fields`` itemises at most
 
 from __future__ import annotations
 
+import sqlite3
 from itertools import islice
 from typing import Any
 
-from flask import Flask, g, has_app_context, jsonify
+import psycopg
+from flask import Flask, current_app, g, has_app_context, jsonify
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from engine import (
@@ -45,7 +56,9 @@ from service.masking import get_logger, redact
 
 __all__ = [
     "MAX_FIELDS",
+    "RETRY_AFTER_SECONDS",
     "DatabaseNotReady",
+    "DatabaseUnavailable",
     "Forbidden",
     "InvalidRequest",
     "MalformedRequest",
@@ -54,6 +67,7 @@ __all__ = [
     "ServiceError",
     "Unauthorized",
     "client_error",
+    "database_unavailable",
     "documented",
     "error_response",
     "init_app",
@@ -111,6 +125,28 @@ class DatabaseNotReady(ServiceError):
     status, code = 500, "database_not_ready"
 
 
+class DatabaseUnavailable(ServiceError):
+    status, code = 503, "database_unavailable"
+
+
+# what a client is told to wait before it sends a request again while the database is away
+RETRY_AFTER_SECONDS = 5
+
+# The errors that mean "the database cannot be reached now", not "this request is wrong"
+# nor "the service has a bug": connection refused or lost, a pool that cannot connect,
+# SQLite's lock (wrapped by SQLAlchemy, or straight from the drivers the log writers use).
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
+    sa_exc.TimeoutError, psycopg.OperationalError, psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for an error that says the database cannot be reached at the moment."""
+    return isinstance(exc, _UNREACHABLE)
+
+
 # Engine errors: the status each family means to an HTTP client (the families are disjoint).
 # EvaluationError is absent on purpose: it is the engine's bug, answered as a generic 500.
 _ENGINE_STATUS: tuple[tuple[type[EngineError], int], ...] = (
@@ -157,7 +193,24 @@ def error_response(exc: BaseException):
                 return _body(exc.to_dict()), status
     if isinstance(exc, HTTPException) and exc.code is not None and exc.code < 500:
         return _body(_from_http(exc)), exc.code, _headers(exc)
+    if database_unavailable(exc):
+        return _unavailable(exc)
     return _internal(exc)
+
+
+def _unavailable(exc: BaseException):
+    """503 with Retry-After: nothing was logged, so the client must send it again. The
+    worker's health says so at once (the next look at the database clears it)."""
+    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    if has_app_context():
+        services = current_app.extensions.get("rehab_rules")
+        if services is not None:
+            services.policies.database_failed(exc)
+    error = DatabaseUnavailable(
+        "the database cannot be reached; nothing was decided or logged: send the request "
+        f"again in {RETRY_AFTER_SECONDS} s (with the same Idempotency-Key, if any)",
+        {"retry_after": RETRY_AFTER_SECONDS})
+    return _body(error.to_dict()), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def _headers(exc: HTTPException) -> list[tuple[str, str]]:

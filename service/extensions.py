@@ -15,6 +15,7 @@ from service.bundles import BundleStore
 from service.decision_log import DecisionLog
 from service.decisions import DecisionHandler
 from service.errors import error_response
+from service.idempotency import Idempotency
 from service.masking import Masker
 from service.metrics import Metrics
 from service.policy_source import PolicySource
@@ -42,6 +43,7 @@ class Services:
     masker: Masker
     metrics: Metrics
     decisions: DecisionHandler
+    idempotency: Idempotency
 
 
 def services() -> Services:

@@ -14,8 +14,16 @@ A code is a code however it is spelled: text is *folded* before it is matched (N
 full-width ``１３１０５２-３０８Ｔ`` and mathematical digits become ASCII, then every other
 Unicode decimal digit, Arabic-Indic ``١``, Devanagari ``१`` …, to its ASCII digit), and the
 hash is taken of the folded code, so every spelling of one code gets one pseudonym. Only the
-matched code is replaced: the text around it is kept as it was written. Log lines are also
-percent-decoded before matching, for codes in a URL (``?cursor=131052%2D308T``).
+matched code is replaced: the text around it is kept as it was written. Any of Unicode's
+Default_Ignorable characters (:mod:`engine.invisible`: zero-width spaces, the combining
+grapheme joiner U+034F, invisible operators U+2062, the Mongolian vowel separator U+180E,
+variation selectors U+FE0F …) inside a code leaves it a code.
+
+Log lines and pages are also read the way a reader could read them (:func:`reveal`): percent
+escapes decoded, again and again (``%252D`` is ``%2D`` is ``-``), and UTF-8 that a server
+decoded as latin-1 (gunicorn's request line and headers: ``ï¼‘`` is ``１``) decoded again. A
+code found only so is masked where it stands when one layer of escapes hides it; deeper, the
+line is written out revealed, with the code masked.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from engine.invisible import is_blank
+from engine.invisible import DEFAULT_IGNORABLE, is_blank, strip_ignorable
 
 __all__ = [
     "HETU_PATTERN",
@@ -46,13 +54,18 @@ __all__ = [
     "fold",
     "get_logger",
     "load_or_create_key",
+    "masker_from_config",
     "redact",
+    "reveal",
+    "scrub_text",
 ]
 
-# Invisible characters a copy-paste or a word processor leaves between the characters of a
-# code (soft hyphen, zero-width spaces, joiners and marks, word joiner, BOM): a code with
-# them still reads as the code.
-_INVISIBLE = "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"
+# Invisible characters a copy-paste, a word processor or someone hiding a code leaves between
+# its characters: Unicode's whole Default_Ignorable_Code_Point set (soft hyphen, zero-width
+# spaces, joiners and marks, word joiner, invisible operators, variation selectors, tags …).
+# A code with them still reads as the code.
+_INVISIBLE = "".join(f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}"
+                     for lo, hi in DEFAULT_IGNORABLE)
 # What people type instead of "-" between birth date and individual number: dashes (hyphen,
 # non-breaking hyphen, figure dash, en and em dash, horizontal bar, minus sign, hyphen
 # bullet, small and full-width hyphen-minus) and spaces (space, no-break, figure, narrow).
@@ -72,8 +85,8 @@ HETU_PATTERN = re.compile(
 # a run of its hex digits happens to look like a code.
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
                    re.IGNORECASE)
-# how hash() writes a code before hashing it: look-alikes as "-", invisible characters gone
-_NORMAL = str.maketrans({**dict.fromkeys(_LOOK_ALIKES, "-"), **dict.fromkeys(_INVISIBLE)})
+# how hash() writes a code before hashing it: look-alikes as "-" (invisible characters go too)
+_NORMAL = str.maketrans(dict.fromkeys(_LOOK_ALIKES, "-"))
 _PREFIX = "hetu#"
 _PLACEHOLDER = "<hetu>"
 
@@ -210,12 +223,15 @@ class Masker:
         """The stable pseudonym of one code: case, surrounding blanks, invisible characters,
         a look-alike dash instead of "-" and how the characters are spelled (full-width,
         Arabic-Indic digits …, see :func:`fold`) do not matter."""
-        normal = fold(code).strip().translate(_NORMAL).upper().encode()
+        normal = strip_ignorable(fold(code)).strip().translate(_NORMAL).upper().encode()
         return _PREFIX + hmac.new(self._key, normal, hashlib.sha256).hexdigest()[:32]
 
     def scrub(self, text: str) -> str:
-        """Every henkilötunnus-shaped part of ``text``, hashed."""
-        return _substitute(text, self.hash)
+        """Every henkilötunnus-shaped part of ``text``, hashed: also one behind percent
+        escapes or latin-1 mojibake (see :func:`reveal`), since a reader can decode them."""
+        return _scrub_revealed(text, self.hash)
+
+    scrub_revealed = scrub      # the name the pages and stores use: what it guards against
 
     def mask_facts(self, facts: dict[str, Any], personal: Iterable[str]) -> dict[str, Any]:
         """A copy of ``facts`` safe to store: personal facts hashed, then everything scrubbed
@@ -239,8 +255,9 @@ class Masker:
         of every dict and list), the three are written as JSON, which the log stores anyway,
         and each JSON text is searched once. JSON writes every character a code can be made
         of as itself, so a text without a code-shaped part, a personal value or a character
-        to fold has none in any key or value inside it. Anything found — or a personal value
-        JSON would escape — sends the decision through the full scrub, text by text.
+        to fold has none in any key or value inside it. Anything found — a percent sign or
+        latin-1 mojibake that may hide one, or a personal value JSON would escape — sends the
+        decision through the full scrub, text by text.
         """
         personal = frozenset(personal)
         known = self.personal_values(facts, personal)
@@ -252,6 +269,8 @@ class Masker:
                  "findings": _dumps(findings)}
         for text in texts.values():
             if (_needs_folding(text, percent=False) or HETU_PATTERN.search(text)
+                    or "%" in text or "\\" in text
+                    or (not text.isascii() and _MOJIBAKE.search(text))
                     or any(k in text for k in known)):
                 return self._mask_fully(facts, personal, results, findings, known)
         return Masked(dict(masked), results, findings, texts)
@@ -346,7 +365,7 @@ def redact(value: Any) -> Any:
     {'<hetu>': ["'<hetu>' is not one of a, b"]}
     """
     if isinstance(value, str):
-        return _substitute(value, _placeholder)
+        return _scrub_revealed(value, _placeholder)
     if isinstance(value, dict):
         return {redact(k): redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -383,7 +402,81 @@ class ScrubFilter(logging.Filter):
 
 
 def _scrub_line(text: str) -> str:
-    return _substitute(text, _placeholder, percent=True)
+    return _scrub_revealed(text, _placeholder)
+
+
+# a run that reads as UTF-8 once its characters are taken as latin-1 bytes: a lead byte
+# (U+00C2–U+00F4) and continuation bytes (U+0080–U+00BF)
+_MOJIBAKE = re.compile("[\u00c2-\u00f4][\u0080-\u00bf]+")
+# more layers than this is not an encoding anyone reads, only a way to hide: the last one
+# is scrubbed as it stands
+_LAYERS = 16
+
+
+def _unmojibake_run(match: re.Match[str]) -> str:
+    try:
+        return match.group().encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return match.group()
+
+
+# a character written as a Python or JSON escape (a repr() in a message, a log line)
+_BACKSLASH = re.compile(r"\\(?:x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8})")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = int(match.group()[2:], 16)
+    return chr(code) if code <= 0x10FFFF else match.group()
+
+
+def reveal(text: str) -> str:
+    """``text`` as a persistent reader would read it: percent escapes decoded until none is
+    left, backslash escapes (``\\u2062``, as ``repr`` writes an invisible character) read as
+    the character, and UTF-8 that was decoded as latin-1 decoded again, layer after layer.
+
+    >>> reveal("131052%252D308T"), reveal("\u00ef\u00bc\u0091" + "31052-308T")
+    ('131052-308T', '１31052-308T')
+    """
+    for _ in range(_LAYERS):
+        before = text
+        if "%" in text:
+            text = unquote(text, errors="replace")
+        if "\\" in text:
+            text = _BACKSLASH.sub(_unescape, text)
+        if not text.isascii():
+            text = _MOJIBAKE.sub(_unmojibake_run, text)
+        if text == before:
+            break
+    return text
+
+
+def _scrub_revealed(text: str, replace: Callable[[str], str]) -> str:
+    """Codes replaced in ``text`` and in what :func:`reveal` makes of it.
+
+    One layer of escapes is decoded in place (the rest of the text stays as written); if
+    the revealed text still holds a code, hidden deeper, the revealed text is returned
+    with every code replaced, since a code cannot be cut out of a double escape.
+    """
+    out = _substitute(text, replace, percent=True)
+    if out.isascii() and "%" not in out and "\\" not in out:
+        return out
+    revealed = reveal(out)
+    if revealed == out:
+        return out
+    masked = _substitute(revealed, replace)
+    return out if masked == revealed else masked
+
+
+def scrub_text(text: str) -> str:
+    """``text`` with every code, also behind escapes or mojibake, as ``<hetu>``: for what is
+    logged or shown and needs no pseudonym."""
+    return _scrub_revealed(text, _placeholder)
+
+
+def masker_from_config(config: dict[str, Any]) -> Masker:
+    """The masker of the service's settings (``REHAB_RULES_HASH_KEY``, ``VAR_DIR``): what the
+    CLI uses, so that it hashes alike with the workers."""
+    return Masker(load_or_create_key(config.get("REHAB_RULES_HASH_KEY"), config["VAR_DIR"]))
 
 
 _SCRUB = ScrubFilter()

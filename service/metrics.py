@@ -9,8 +9,11 @@ environment before prometheus-client is imported, which is why gunicorn gets it 
 process that starts it and not from a hook inside it. Without it (the Flask test client,
 ``flask run``) each app counts in a registry of its own.
 
-Labels stay few: policy and action names come from the loaded policies (a decision is
-counted only once the engine accepted them) and endpoints are URL rules, not paths.
+Labels come only from fixed sets, so no client can add series: policy and action names come
+from the loaded policies (a decision is counted only once the engine accepted them),
+endpoints are URL rules (``<unmatched>`` for any other path), a method outside
+:data:`METHODS` is ``other`` (a raw request may carry any token as its method — a personal
+code, too) and a status outside 100–599 is ``other``.
 
 >>> m = Metrics()
 >>> m.count_decision("tiny", "day", "deny", 0.002)
@@ -36,7 +39,7 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["CONTENT_TYPE", "MULTIPROC_ENV", "Metrics", "multiprocess_environment"]
+__all__ = ["CONTENT_TYPE", "METHODS", "MULTIPROC_ENV", "Metrics", "multiprocess_environment"]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -46,6 +49,18 @@ disable_created_metrics()
 
 # A decision costs well under a millisecond in the engine; the log write dominates.
 _DECISION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+# The methods counted by name; any other is counted as "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _method_label(method: str) -> str:
+    return method if method in METHODS else "other"
+
+
+def _status_label(status: int) -> str:
+    return str(status) if 100 <= status <= 599 else "other"
 
 
 class Metrics:
@@ -89,11 +104,14 @@ class Metrics:
         children[1].observe(seconds)
 
     def count_response(self, method: str, endpoint: str, status: int) -> None:
+        """One answer; ``endpoint`` is the URL rule (or ``<unmatched>``), never a path."""
         key = (method, endpoint, status)
         child = self._response_children.get(key)
         if child is None:
-            child = self._response_children[key] = self.responses.labels(
-                method, endpoint, str(status))
+            child = self.responses.labels(_method_label(method), endpoint,
+                                          _status_label(status))
+            if method in METHODS:       # the cache stays as small as the label sets
+                self._response_children[key] = child
         child.inc()
 
     def count_reload(self, result: str) -> None:

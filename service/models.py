@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["ActivationRow", "Base", "BundleRow", "DecisionRow", "TokenRow"]
+__all__ = ["ActivationRow", "Base", "BundleRow", "DecisionRow", "IdempotencyRow", "TokenRow"]
 
 
 class Base(DeclarativeBase):
@@ -107,3 +107,25 @@ class ActivationRow(Base):
     bundle_id: Mapped[int] = mapped_column(ForeignKey("policy_bundles.id"))
     activated_by: Mapped[str] = mapped_column(String(200))
     activated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotencyRow(Base):
+    """What one ``Idempotency-Key`` of one token was answered, until ``expires_at``.
+
+    ``key_hash`` and ``fingerprint`` are HMACs (of the key, of the request body); ``answer``
+    is the answer's JSON, encrypted (service/idempotency.py). Written in the transaction
+    that logs the decisions it names.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str] = mapped_column(Text)
+    decision_ids: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_idempotency_keys_expires_at", "expires_at"),)

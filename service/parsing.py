@@ -1,13 +1,17 @@
 """Reading request bodies: strict JSON, whatever the client's Content-Type says.
 
 webargs alone would accept ``NaN``, ``Infinity`` and ``1e999`` (Python's json does), which no
-other JSON parser or PostgreSQL's JSON type accepts; let a body nested thousands deep raise
-``RecursionError`` (a 500); and silently ignore a JSON body sent as form data by a bare
-``curl -d``. This parser turns the first two into 400 ``malformed_json`` and reads the third.
+other JSON parser or PostgreSQL's JSON type accepts; read ``1e-400`` as 0, a number the client
+never wrote; keep the last of two equal keys (``{"policy": "a", "policy": "b"}`` is judged
+under ``b``, while another reader of the same body may take ``a``); let a body nested
+thousands deep raise ``RecursionError`` (a 500); and silently ignore a JSON body sent as form
+data by a bare ``curl -d``. This parser answers each of the first four with 400
+``malformed_json`` (a duplicate key is named) and reads the last.
 
 werkzeug answers 413 for a ``Content-Length`` over ``MAX_CONTENT_LENGTH``, but a chunked body
 (no length) is only cut off at the limit: the rest would be dropped and the first MiB
-judged. This parser answers 413 for a streamed body that reaches the limit.
+judged, a JSON body and a form ("try it") alike. :func:`read_whole_body` runs before every
+request and answers 413 for a streamed body that reaches the limit.
 
 ``@blp.arguments(schema, fast=loader)`` reads a plainly valid JSON body with a compiled
 loader (:class:`service.fastload.FastLoader`) and leaves every other body to webargs and the
@@ -19,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -28,26 +33,59 @@ from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
-__all__ = ["ApiBlueprint", "StrictJsonParser", "loads_strict"]
+from service.errors import MalformedRequest
+
+__all__ = ["ApiBlueprint", "DuplicateKey", "StrictJsonParser", "loads_strict",
+           "read_whole_body"]
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice; ``key`` is that key."""
+
+    def __init__(self, key: str):
+        super().__init__(f"the key {key!r} appears twice in one JSON object")
+        self.key = key
 
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# a number whose digits are not all zero (before any exponent)
+_NONZERO = re.compile(r"-?0*\.?0*[1-9]")
+
+
 def _finite(text: str) -> float:
+    """A JSON number with a fraction or an exponent, as the client wrote it: too large
+    (``1e400``) and too small (``1e-400``, read as 0) are both refused."""
     value = float(text)
     if math.isinf(value):
         raise ValueError(f"{text} is too large for a JSON number")
+    if value == 0.0 and _NONZERO.match(text):
+        raise ValueError(f"{text} is too small for a JSON number (it would be read as 0)")
     return value
 
 
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different; DuplicateKey names the first repeated one."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
 # one decoder for every body: json.loads with these hooks would build one per call
-_DECODE = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite).decode
+_DECODE = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite,
+                           object_pairs_hook=_unique).decode
 
 
 def loads_strict(data: bytes | str) -> Any:
-    """``json.loads`` that accepts only what RFC 8259 does; every failure is a
+    """``json.loads`` that accepts only what RFC 8259 does, with every key of an object
+    different; a repeated key is :class:`DuplicateKey`, every other failure a
     ``JSONDecodeError`` (webargs answers it with 400)."""
     try:
         if isinstance(data, (bytes, bytearray)):      # as json.loads reads bytes
@@ -55,7 +93,7 @@ def loads_strict(data: bytes | str) -> Any:
         elif data.startswith("\ufeff"):              # and refuses a text with a BOM
             raise json.JSONDecodeError("Unexpected UTF-8 BOM", data, 0)
         return _DECODE(data)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, DuplicateKey):
         raise
     except (ValueError, RecursionError) as exc:     # incl. UnicodeDecodeError, huge ints
         raise json.JSONDecodeError(str(exc) or type(exc).__name__, "<body>", 0) from exc
@@ -81,6 +119,28 @@ def _declared_body(req: flask.Request) -> bytes | None:
     return data
 
 
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def read_whole_body(req: flask.Request) -> None:
+    """Before every request: a body sent without ``Content-Length`` (chunked) is read here,
+    whole, and one that reaches ``MAX_CONTENT_LENGTH`` is 413 — werkzeug would stop at the
+    limit and let the form or JSON parser judge the first MiB as if it were all.
+
+    The bytes are kept where ``get_data`` and the form parser find them.
+    """
+    if req.content_length is not None:
+        return
+    chunked = "chunked" in req.headers.get("Transfer-Encoding", "").lower()
+    if not chunked and not (req.method in _BODY_METHODS
+                            and req.environ.get("wsgi.input_terminated")):
+        return                  # no body (gunicorn marks every request input_terminated)
+    data = req.get_data(cache=True)
+    limit = req.max_content_length
+    if limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge()
+
+
 class StrictJsonParser(FlaskParser):
     def _raw_load_json(self, req: flask.Request) -> Any:
         data = _declared_body(req)
@@ -90,8 +150,12 @@ class StrictJsonParser(FlaskParser):
         if limit is not None and req.content_length is None and len(data) >= limit:
             raise RequestEntityTooLarge()
         if not data:
-            return core.missing
-        return loads_strict(data)
+            return core.missing         # the schema names every required field: a 422
+        try:
+            return loads_strict(data)
+        except DuplicateKey as exc:
+            raise MalformedRequest(f"the request body is not valid JSON: {exc}",
+                                   {"duplicate_key": exc.key}) from None
 
 
 class ApiBlueprint(Blueprint):

@@ -47,6 +47,9 @@ class PolicySource:
         self.check_seconds = float(check_seconds)
         self.metrics = metrics
         self.error: str | None = None          # why the active bundle is not served here
+        # why the database could not be reached the last time this worker tried, if it
+        # could not; cleared by the next look at it that succeeds
+        self.database_error: str | None = None
         self._lock = threading.RLock()
         self._failures = 0
         self._retry_at = 0.0
@@ -88,6 +91,13 @@ class PolicySource:
         return {"serving": current.files.bundle, "digest": current.files.digest,
                 "active": self.active.bundle_id, "error": self.error, "worker": os.getpid()}
 
+    def database_failed(self, exc: BaseException) -> None:
+        """The database could not be reached: ``/v1/health`` says so until the next look at
+        it (within ``check_seconds``, before any request) succeeds."""
+        # health is open to anyone: the kind of error, never the server's address
+        self.database_error = f"the database cannot be reached ({type(exc).__name__})"
+        self._next_check = min(self._next_check, time.monotonic() + 1.0)
+
     def reload(self, by: str) -> PolicyStore:
         """``POST /v1/admin/reload``: validate ``POLICIES_DIR``, publish it, serve it here now.
 
@@ -109,7 +119,11 @@ class PolicySource:
                 active = self.bundles.active()
             except SQLAlchemyError as exc:     # keep serving; the next check tries again
                 log.warning("cannot read the active policy bundle: %s", exc)
+                self.database_failed(exc)
                 return
+            if self.database_error is not None:
+                log.info("the database answers again")
+                self.database_error = None
             if active is None:
                 return
             self.active = active

@@ -15,9 +15,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from engine.facts import parse_date
 from engine.model import LANGUAGES
-from service.decision_log import RULE_ID
+from service.decision_log import CURSOR_PATTERN, RULE_ID
 
 __all__ = [
+    "MAX_INTEGER",
     "DecisionListSchema",
     "DecisionQuerySchema",
     "DecisionRequestSchema",
@@ -33,6 +34,11 @@ __all__ = [
     "ReloadSchema",
     "VersionDetailSchema",
 ]
+
+# The largest integer a request may carry in a query or a body where it reaches the
+# database (a bundle id, a LIMIT): the INTEGER columns hold no more on either database, and a
+# larger value would be the driver's OverflowError (a 500) instead of the client's 422.
+MAX_INTEGER = 2**31 - 1
 
 _NAME = validate.Length(min=1, max=100)
 # What a policy, action or version name can look like: anything else cannot exist, and a NUL
@@ -53,7 +59,7 @@ class StrictBoolean(fields.Boolean):
 # Python's fromisoformat also reads week dates ("2025-W20-1") and basic forms ("20250512"),
 # which a client almost certainly did not mean; the API takes the extended forms only.
 _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-_TIME = r"[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,6})?)?"
+_TIME = r"[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
 # An unencoded "+" in a query string arrives as a space: " 02:00" is read as "+02:00".
 _OFFSET = r"Z|[+\- ][0-9]{2}:?[0-9]{2}"
 _INSTANT = re.compile(rf"(?P<date>{_DATE})(?:(?P<time>{_TIME})(?P<offset>{_OFFSET})?)?",
@@ -72,8 +78,16 @@ class IsoDate(fields.Date):
             raise ValidationError("Not a valid date: write YYYY-MM-DD.") from exc
 
 
-class Instant(fields.Field):
-    """An ISO 8601 date or date-time; a bare date means its midnight UTC."""
+class Instant(fields.String):
+    """An ISO 8601 date or date-time; a bare date means its midnight UTC.
+
+    Documented as a date or an RFC 3339 date-time (``anyOf``), which is what it reads."""
+
+    def __init__(self, **kwargs: Any):
+        metadata = {"anyOf": [{"type": "string", "format": "date"},
+                              {"type": "string", "format": "date-time"}],
+                    **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> dt.datetime:
         match = _INSTANT.fullmatch(value) if isinstance(value, str) else None
@@ -168,7 +182,7 @@ class DecisionQuerySchema(StrictSchema):
     outcome = fields.String(validate=validate.OneOf(("allow", "deny")))
     since = Instant(metadata={"description": "ISO date or date-time, inclusive"})
     until = Instant(metadata={"description": "ISO date or date-time, exclusive"})
-    bundle = fields.Integer(strict=False, validate=validate.Range(min=1, max=2**31 - 1),
+    bundle = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_INTEGER),
                             metadata={"description": "only decisions made under this bundle"})
     version = fields.String(validate=[_NAME, _NAME_CHARS],
                             metadata={"description": "only decisions made under this version"})
@@ -182,7 +196,9 @@ class DecisionQuerySchema(StrictSchema):
     fired = fields.String(validate=[validate.Length(min=1, max=100), _RULE_ID], metadata={
         "description": "only decisions in which this rule fired"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(validate=validate.Length(min=1, max=200))
+    cursor = fields.String(validate=validate.Regexp(CURSOR_PATTERN, error=(
+        "Not a cursor: pass next_cursor of the previous page.")), metadata={
+        "description": "next_cursor of the previous page"})
 
     @validates_schema
     def _range(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -191,7 +207,7 @@ class DecisionQuerySchema(StrictSchema):
 
 
 class BatchRequestSchema(StrictSchema):
-    decisions = fields.List(fields.Raw(), required=True, metadata={
+    decisions = fields.List(fields.Raw(allow_none=True), required=True, metadata={
         "description": "up to 1,000 decision requests, each shaped like the body of "
                        "`POST /v1/decisions`; each is checked on its own"})
 
@@ -350,8 +366,8 @@ class DiffSchema(Schema):
 
 
 class ImpactRequestSchema(StrictSchema):
-    files = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=300)),
-                        values=fields.String(), load_default=dict, metadata={
+    files = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict,
+                        metadata={
                             "description": "the draft: \"<policy>/<version>.yaml\" → YAML "
                                            "text, added to or replacing the running set's "
                                            "files; validated whole, never published"})
@@ -361,7 +377,7 @@ class ImpactRequestSchema(StrictSchema):
     since = Instant(metadata={"description": "logged at or after (ISO date or date-time)"})
     until = Instant(metadata={"description": "logged before (ISO date or date-time)"})
     action = fields.String(validate=[_NAME, _NAME_CHARS])
-    limit = fields.Integer(strict=True, validate=validate.Range(min=1), metadata={
+    limit = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_INTEGER), metadata={
         "description": "at most this many decisions, newest first"})
     examples = fields.Integer(strict=True, load_default=5, validate=validate.Range(0, 1000),
                               metadata={"description": "decision ids kept per group and rule"})
@@ -372,6 +388,14 @@ class ImpactRequestSchema(StrictSchema):
     def _range(self, data: dict[str, Any], **kwargs: Any) -> None:
         if "since" in data and "until" in data and data["since"] > data["until"]:
             raise ValidationError("must not be later than until", "since")
+
+    @validates_schema
+    def _something_to_replay(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """As ``rehab-rules impact`` asks for --draft or --version: with neither (an empty
+        or missing body) every decision would be replayed under the rules that made it."""
+        if not data.get("files") and "version" not in data:
+            raise ValidationError("send the draft's files, or a version to pin every "
+                                  "decision to (or both)", "files")
 
 
 class ImpactSchema(Schema):
@@ -420,11 +444,19 @@ class BundleStatusSchema(Schema):
     worker = fields.Integer(metadata={"description": "the answering worker's process id"})
 
 
+class DatabaseStatusSchema(Schema):
+    status = fields.String(metadata={"enum": ["ok", "unavailable"]})
+    error = fields.String(allow_none=True, metadata={
+        "description": "why this worker could not reach the database the last time it tried"})
+
+
 class HealthSchema(Schema):
-    status = fields.String(metadata={"enum": ["ok", "degraded"], "description":
-                                     "degraded: this worker serves an older bundle"})
+    status = fields.String(metadata={"enum": ["ok", "degraded", "unavailable"], "description":
+                                     "degraded: this worker serves an older bundle; "
+                                     "unavailable (503): it cannot reach the database"})
     policies = fields.Integer()
     bundle = fields.Nested(BundleStatusSchema)
+    database = fields.Nested(DatabaseStatusSchema)
 
 
 class ReloadSchema(Schema):
@@ -458,8 +490,8 @@ class BundleListSchema(Schema):
 
 
 class PublishSchema(StrictSchema):
-    files = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=300)),
-                        values=fields.String(), required=True, metadata={
+    files = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                        validate=validate.Length(min=1), metadata={"minProperties": 1,
                             "description": "every version file: \"<policy>/<version>.yaml\""
                                            " → its YAML text"})
     note = fields.String(validate=validate.Length(max=2000))

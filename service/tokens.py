@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, bindparam, select, update
 
 from engine.functions import valid_ytunnus
+from service.masking import Masker, scrub_text
 from service.models import TokenRow
 
 __all__ = ["ROLES", "Principal", "TokenStore", "valid_business_id"]
@@ -51,8 +52,12 @@ class TokenStore:
     process) stops working within that time; 0 checks the table on every request.
     """
 
-    def __init__(self, engine: Engine, cache_seconds: float = 0):
+    def __init__(self, engine: Engine, cache_seconds: float = 0,
+                 masker: Masker | None = None):
         self.engine = engine
+        # a token's name is free text: a code in it is stored hashed (without a masker,
+        # as <hetu>), like every other text the service keeps
+        self._scrub = masker.scrub_revealed if masker is not None else scrub_text
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lookup = (
@@ -72,6 +77,7 @@ class TokenStore:
             raise ValueError(f"{provider_id!r} is not a valid Y-tunnus (NNNNNNN-C)")
         if role != "provider" and provider_id:
             raise ValueError("only provider tokens carry a provider id")
+        name = self._scrub(name) if name else name
         token_id = secrets.token_hex(6)
         token = f"rr_{token_id}_{secrets.token_urlsafe(32)}"
         with self.engine.begin() as conn:

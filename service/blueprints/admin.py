@@ -15,7 +15,7 @@ from flask.views import MethodView
 from engine import PolicyError
 from service.auth import require
 from service.blueprints.policies import policy_summaries
-from service.bundles import Bundle, files_from
+from service.bundles import MAX_ID, Bundle, files_from
 from service.errors import documented
 from service.extensions import services
 from service.masking import get_logger
@@ -100,7 +100,11 @@ class Bundles(MethodView):
                 "serving": svc.policies.status()}
 
 
-@blp.route("/bundles/<int:bundle_id>")
+# ids past the INTEGER column's range match no route: 404, never a number the database refuses
+_BUNDLE_ID = f"<int(min=1, max={MAX_ID}):bundle_id>"
+
+
+@blp.route(f"/bundles/{_BUNDLE_ID}")
 @require("planner")
 @blp.response(200, BundleSchema)
 @blp.doc(**documented({404: "`unknown_bundle`"}))
@@ -109,7 +113,7 @@ def bundle(bundle_id: int):
     return _public(services().bundles.get(bundle_id))
 
 
-@blp.route("/bundles/<int:bundle_id>/activate", methods=["POST"])
+@blp.route(f"/bundles/{_BUNDLE_ID}/activate", methods=["POST"])
 @require("planner")
 @blp.response(200, ActivationSchema)
 @blp.doc(**documented({404: "`unknown_bundle`"}))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify
+from flask import Response, g, jsonify, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
@@ -23,8 +23,9 @@ from service.errors import (
     client_error,
     documented,
 )
-from service.extensions import services
+from service.extensions import Services, services
 from service.fastload import FastLoader
+from service.idempotency import HEADER, MAX_KEY_LENGTH, Claim, KeyTaken, Replay
 from service.ids import new_decision_id
 from service.masking import get_logger, redact
 from service.parsing import ApiBlueprint
@@ -47,28 +48,84 @@ log = get_logger("service.decisions")
 # the request schema, and its compiled shortcut for plainly valid bodies (service/fastload.py)
 REQUEST = FastLoader(DecisionRequestSchema())
 
+# --- Idempotency-Key (service/idempotency.py) ----------------------------------------------
+
+_KEY_DOC = {
+    "parameters": [{
+        "in": "header", "name": HEADER, "required": False,
+        "description": "a key of the client's choosing (a UUID, say) that makes a retry "
+                       "safe: the same key with the same body, within IDEMPOTENCY_SECONDS "
+                       "(a day), is answered as the first time and logs nothing new "
+                       "(`Idempotent-Replayed: true`); with another body it is a 409",
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH,
+                   "pattern": "^[ -~]+$"}}],
+}
+_KEY_ERRORS = {409: "`idempotency_key_reused`: the `Idempotency-Key` was used with "
+                    "another body"}
+
+
+def _claim(svc: Services) -> Claim | None:
+    """The request's claim of its Idempotency-Key, or None without the header."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    return svc.idempotency.claim(g.principal.token_id, key, request.get_data(cache=True))
+
+
+def _replayed(replay: Replay) -> Response:
+    return Response(replay.body, status=replay.status, mimetype="application/json",
+                    headers={"Idempotent-Replayed": "true"})
+
+
+def _answer(svc: Services, decided: list[Any], answer: Any, claim: Claim | None) -> Response:
+    """Log ``decided`` (with ``claim``'s row), then answer; a key another request with the
+    same key committed first is answered with what it stored."""
+    response = jsonify(answer)
+    key = None if claim is None else svc.idempotency.row(
+        claim, 200, response.get_data(), [d.entry.id for d in decided])
+    try:
+        svc.decisions.record(decided, key)
+    except KeyTaken:
+        assert claim is not None
+        replay = svc.idempotency.find(claim)
+        if replay is None:          # taken and expired at once: the client tries again
+            raise
+        return _replayed(replay)
+    return response
+
+
 
 @blp.route("")
 class Decisions(MethodView):
     @require(*DECIDERS)
     @blp.arguments(REQUEST.schema, fast=REQUEST)
     @blp.response(200, DecisionResponseSchema)
+    @blp.doc(**_KEY_DOC)
     @blp.doc(**documented({
         400: "`malformed_json`: the body is not JSON",
         404: "`unknown_policy`, `unknown_action`, `unknown_version` (a pinned `version`)",
         413: "`payload_too_large`: the body is over 1 MiB",
-        422: "`invalid_request` (the body), `invalid_facts` or `unknown_key` (the facts; "
-             "`details.fields` names each, up to 50, and `details.more_fields` counts the "
-             "rest), `no_version_in_force` (as_of is too early)",
+        422: "`invalid_request` (the body, or the `Idempotency-Key`), `invalid_facts` or "
+             "`unknown_key` (the facts; `details.fields` names each, up to 50, and "
+             "`details.more_fields` counts the rest), `no_version_in_force` (as_of is too "
+             "early)",
+        **_KEY_ERRORS,
     }))
     def post(self, body: dict[str, Any]):
         """Evaluate facts against the version in force at `as_of`, or against the pinned
         `version` whatever `as_of` says (the answer then says `pinned: true`); the answer is
-        logged."""
-        g.decision_id = new_decision_id()
+        logged. With `Idempotency-Key`, a retry is answered the same and logged once."""
         svc = services()
+        claim = _claim(svc)
+        if claim is not None:
+            replay = svc.idempotency.find(claim)
+            if replay is not None:
+                return _replayed(replay)
+        g.decision_id = new_decision_id()
         decided = svc.decisions.decide(svc.policies.current(), g.principal, body,
                                        g.decision_id)
+        if claim is not None:
+            return _answer(svc, [decided], decided.answer, claim)
         svc.decisions.record([decided])
         # The engine's dict already has the documented shape (a test keeps the schema equal
         # to it); a marshmallow dump would only copy it on the hottest path of the service.
@@ -94,13 +151,16 @@ class Decisions(MethodView):
         return {"decisions": page.items, "next_cursor": page.next_cursor}
 
 
-@blp.route("/<string:decision_id>")
+# A decision id is a UUID: only one matches this rule, so /batch is never read as an id (its
+# Allow header lists POST alone) and a path that is no id is a plain 404.
+@blp.route("/<uuid:decision_id>")
 class LoggedDecision(MethodView):
     @require(*READERS)
     @blp.response(200, LoggedDecisionSchema)
     @blp.doc(**documented({404: "`unknown_decision`"}))
-    def get(self, decision_id: str):
+    def get(self, decision_id: Any):
         """One logged decision; a provider may read only its own."""
+        decision_id = str(decision_id)
         row = services().log.get(decision_id)
         if row is None:
             raise NotFound(f"no decision {decision_id!r}", code="unknown_decision")
@@ -117,10 +177,13 @@ MAX_BATCH = 1000
 @require(*DECIDERS)
 @blp.arguments(BatchRequestSchema())
 @blp.response(200, BatchResponseSchema)
+@blp.doc(**_KEY_DOC)
 @blp.doc(**documented({
     400: "`malformed_json`: the body is not JSON",
     413: f"`payload_too_large`: over {MAX_BATCH} decisions, or a body over 1 MiB",
-    422: "`invalid_request`: `decisions` is not a list of objects",
+    422: "`invalid_request`: `decisions` is not a list of objects, or a bad "
+         "`Idempotency-Key`",
+    **_KEY_ERRORS,
 }))
 def batch(body: dict[str, Any]):
     """Up to 1,000 decisions in one request (e.g. every rehabilitation day of a month before
@@ -132,6 +195,11 @@ def batch(body: dict[str, Any]):
         raise PayloadTooLarge(f"{len(items)} decisions in one batch; at most {MAX_BATCH}",
                               {"decisions": len(items), "max": MAX_BATCH})
     svc = services()
+    claim = _claim(svc)
+    if claim is not None:
+        replay = svc.idempotency.find(claim)
+        if replay is not None:
+            return _replayed(replay)
     store = svc.policies.current()
     results: list[dict[str, Any]] = []
     decided = []
@@ -154,6 +222,9 @@ def batch(body: dict[str, Any]):
             continue
         decided.append(one)
         results.append({"index": i, "status": 200, "decision": one.answer})
+    answer = {"results": results, "decided": len(decided),
+              "failed": len(results) - len(decided)}
+    if claim is not None:
+        return _answer(svc, decided, answer, claim)
     svc.decisions.record(decided)
-    return jsonify({"results": results, "decided": len(decided),
-                    "failed": len(results) - len(decided)})
+    return jsonify(answer)

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -119,14 +119,46 @@ def _headers(response: Response) -> Response:
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if request.method == "POST" or request.endpoint in ("explorer.decision",):
         response.headers["Cache-Control"] = "no-store"
+    return _scrubbed(response)
+
+
+def _scrubbed(response: Response) -> Response:
+    """The last guard of every page: no personal identity code leaves in a page's text or
+    links, however it came in (a path, a query, a form field, a message quoting either);
+    each is replaced by its pseudonym, as the decision log writes it, also when it hides
+    behind percent escapes. The views already leave codes out; this catches what they miss.
+    """
+    if response.mimetype != "text/html" or response.direct_passthrough:
+        return response
+    html = response.get_data(as_text=True)
+    masked = services().masker.scrub_revealed(html)
+    if masked != html:
+        response.set_data(masked)
     return response
 
 
 @bp.app_template_global()
 def lang_url(lang: str) -> str:
-    """This page in another language: the same path and query, ``lang`` replaced."""
-    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    """This page in another language: the same path and query, ``lang`` replaced; a
+    personal fact's field ("try it") is left out and codes in the rest are hashed, so that
+    a language link never carries what was typed into a ``hetu`` field."""
+    drop = {"lang", *getattr(g, "personal_args", ())}
+    scrub = services().masker.scrub_revealed
+    args = [(k, scrub(v)) for k, v in request.args.items(multi=True) if k not in drop]
     return f"{request.path}?{urlencode([*args, ('lang', lang)])}"
+
+
+@bp.app_template_test("web_url")
+def web_url(value: Any) -> bool:
+    """True for an ``http(s)://host…`` address: the only kind a page renders as a link
+    (a ``javascript:``, ``data:`` or ``file:`` URL from a policy file stays text)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
 @bp.context_processor
@@ -140,9 +172,11 @@ def _template_values() -> dict[str, Any]:
 @bp.errorhandler(PageError)
 def _page_error(error: PageError):
     titles = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
-    return render_template("explorer/error.html", status=error.status, message=error.message,
+    scrub = services().masker.scrub_revealed
+    return render_template("explorer/error.html", status=error.status,
+                           message=scrub(error.message),
                            title_key=titles.get(error.status, "not_found"),
-                           next_url=request.full_path.rstrip("?")), error.status
+                           next_url=scrub(request.full_path.rstrip("?"))), error.status
 
 
 @bp.errorhandler(LookupFailed)
@@ -499,6 +533,7 @@ def try_page(policy: str, version: str, action: str):
     store = _store()
     found = store.get_version(policy, version)
     spec = _action(found, action)
+    g.personal_args = {f"f.{name}" for name in spec.personal}    # never in a language link
     form = request.form if request.method == "POST" else request.args
     as_of = form.get("as_of") or dt.date.today().isoformat()
     pinned = form.get("version", "")

@@ -126,6 +126,7 @@ def _clean(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM decisions"))
+        conn.execute(text("DELETE FROM idempotency_keys"))
         conn.execute(text("DELETE FROM tokens"))
         conn.execute(text("DELETE FROM bundle_activations"))
         conn.execute(text("DELETE FROM policy_bundles"))

@@ -84,3 +84,38 @@ def test_reload_refuses_a_stray_file_and_an_impossible_date(client, tokens, poli
     assert response.status_code == 422
     problems = response.get_json()["error"]["details"]["problems"]
     assert sorted(p["code"] for p in problems) == ["bad_date", "wrong_place"]
+
+
+# ids past the database's integer range: the probe's 500s (issue 21)
+HUGE_IDS = ("2147483648", "9223372036854775807", "9223372036854775808", "1" + "0" * 40, "0")
+
+
+def test_a_bundle_id_past_the_integer_range_is_404_on_both_databases(any_app):
+    client = any_app.test_client()
+    planner = {"Authorization": "Bearer "
+               + any_app.extensions["rehab_rules"].tokens.create("planner")[0]}
+    for bundle_id in HUGE_IDS:
+        for method, path in (("GET", f"/v1/admin/bundles/{bundle_id}"),
+                             ("POST", f"/v1/admin/bundles/{bundle_id}/activate")):
+            response = client.open(path, method=method, headers=planner)
+            assert response.status_code == 404, (path, response.get_data(as_text=True))
+            assert response.get_json()["error"]["code"] == "not_found"
+    store = any_app.extensions["rehab_rules"].bundles
+    for bundle_id in (2**31, 2**63, -1, 0):         # a caller of the store, not the route
+        for call in (store.get, store.files, lambda i: store.activate(i, by="t")):
+            try:
+                call(bundle_id)
+            except Exception as exc:
+                assert getattr(exc, "code", None) == "unknown_bundle", repr(exc)
+            else:
+                raise AssertionError(f"bundle {bundle_id} found")
+
+
+def test_out_of_range_numbers_in_a_query_or_body_are_422(client, tokens):
+    for query in ("bundle=2147483648", "bundle=99999999999999999999999", "limit=10000000000"):
+        response = client.get(f"/v1/decisions?{query}", headers=tokens["planner"])
+        assert response.status_code == 422, (query, response.get_data(as_text=True))
+    response = client.post("/v1/policies/tiny/impact", headers=tokens["planner"],
+                           json={"version": "2025-01", "limit": 2**63})
+    assert response.status_code == 422
+    assert "limit" in response.get_json()["error"]["details"]["fields"]

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
 import service
 from engine import decide
 from service.schemas import DecisionResponseSchema
@@ -41,14 +50,15 @@ def test_openapi_documents_every_error_a_view_can_answer(client):
     responses = {(method, path): set(op["responses"]) - {"default", "200"}
                  for path, ops in spec["paths"].items() for method, op in ops.items()
                  if method != "parameters"}
-    assert responses[("post", "/v1/decisions")] == {"400", "401", "403", "404", "413", "422"}
-    assert responses[("get", "/v1/decisions/{decision_id}")] == {"401", "403", "404"}
+    assert responses[("post", "/v1/decisions")] == {"400", "401", "403", "404", "409", "413",
+                                                      "422", "503"}
+    assert responses[("get", "/v1/decisions/{decision_id}")] == {"401", "403", "404", "503"}
     assert responses[("get", "/v1/policies/{policy}/versions/{version}")] == {"401", "403",
-                                                                              "404"}
-    assert responses[("post", "/v1/admin/reload")] == {"401", "403", "422"}
+                                                                              "404", "503"}
+    assert responses[("post", "/v1/admin/reload")] == {"401", "403", "422", "503"}
     assert responses[("post", "/v1/policies/{policy}/impact")] == {"400", "401", "403", "404",
-                                                                   "413", "422"}
-    assert responses[("get", "/v1/health")] == set()
+                                                                   "413", "422", "503"}
+    assert responses[("get", "/v1/health")] == {"503"}
     error = spec["paths"]["/v1/decisions"]["post"]["responses"]["422"]
     assert "no_version_in_force" in error["description"]
     assert error["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorEnvelope")
@@ -119,3 +129,46 @@ def test_without_database_url_each_var_dir_has_its_own_database(policies_dir, tm
     a, b = (app.extensions["rehab_rules"].tokens for app in apps)
     a.create("planner", None, "only in a")
     assert [row.name for row in a.list()] == ["only in a"] and b.list() == []
+
+
+# --- the OpenAPI document and the service agree (schemathesis, all checks) ----------------
+
+CONTRACT = Path(__file__).resolve().parent / "contract"
+CONTRACT_EXAMPLES = 25          # per operation and phase; bounded, so CI stays in minutes
+CONTRACT_SEED = 21
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a free loopback port (werkzeug, one request at a time), stopped after."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=60)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("role", ["planner", "provider", "auditor", "ops"])
+def test_the_service_keeps_its_openapi_contract(live_server, tokens, role, tmp_path):
+    """schemathesis with every check (status codes, content types, response schemas and
+    headers, Allow, schema-valid data accepted and invalid data refused, server errors …)
+    over every operation, in every phase, with each role's token: seeded and bounded."""
+    st = Path(sys.executable).with_name("st")
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.service.contract.hooks",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    result = subprocess.run(
+        [str(st), "--config-file", str(CONTRACT / "schemathesis.toml"), "run",
+         f"{live_server}/openapi.json", "--checks", "all",
+         "--header", f"Authorization: Bearer {tokens.raw[role]}",
+         "--max-examples", str(CONTRACT_EXAMPLES), "--seed", str(CONTRACT_SEED),
+         "--workers", "1", "--no-color"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-6000:]
+    assert re.search(r"\d+ generated, \d+ passed", out), out[-2000:]

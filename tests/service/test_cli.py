@@ -128,6 +128,22 @@ def test_publish_list_show_activate(url, policies_dir):
     assert missing.exit_code == 1 and "no bundle 7" in missing.output
 
 
+def test_a_bundle_id_past_the_integer_range_is_answered_in_words(url, policies_dir):
+    """Was an OverflowError traceback (issue 21)."""
+    run(cli.db, "upgrade", "--database-url", url)
+    run(cli.publish, str(policies_dir), "--database-url", url)
+    for command in ("show", "activate"):
+        for bundle_id in ("9223372036854775808", "2147483648", "0"):
+            result = run(cli.bundles, command, bundle_id, "--database-url", url)
+            assert result.exit_code == 1, result.output
+            assert f"no bundle {bundle_id}" in result.output
+            assert "Traceback" not in result.output and result.exception is not None
+            assert isinstance(result.exception, SystemExit)
+    too_many = run(cli.impact, "tiny", "--version", "2025-01", "--limit", str(2**63),
+                   "--database-url", url)
+    assert too_many.exit_code == 2 and "--limit" in too_many.output
+
+
 def test_publish_refuses_a_broken_folder_with_every_problem(url, policies_dir):
     run(cli.db, "upgrade", "--database-url", url)
     (policies_dir / "tiny" / "latest.yaml").write_text("x: 1\n")

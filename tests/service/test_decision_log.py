@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import sqlite3
 
@@ -141,7 +142,11 @@ def test_paging_visits_every_row_once(log):
 def test_cursor_is_opaque_and_checked():
     decision_id = new_decision_id()
     assert decode_cursor(encode_cursor(decision_id)) == decision_id
-    for bad in ("", "!!", encode_cursor("not-a-uuid"), "YWJj"):
+    legacy = base64.urlsafe_b64encode(decision_id.encode()).decode().rstrip("=")
+    assert decode_cursor(legacy) == decision_id          # a cursor of an earlier release
+    assert encode_cursor(decision_id) == decision_id.replace("-", "")
+    not_a_uuid = base64.urlsafe_b64encode(b"not-a-uuid").decode()
+    for bad in ("", "!!", not_a_uuid, "YWJj", "0" * 31, "g" * 32):
         with pytest.raises(BadCursor):
             decode_cursor(bad)
 
@@ -276,9 +281,9 @@ def test_postgres_writer_counts_a_commit_whose_answer_it_lost(postgres_url, monk
     real = type(writer)._write
     calls = []
 
-    def commit_then_break(self, rows):
+    def commit_then_break(self, rows, key_row=None):
         calls.append(len(rows))
-        real(self, rows)
+        real(self, rows, key_row)
         if len(calls) == 1:
             raise psycopg.OperationalError("server closed the connection unexpectedly")
 

@@ -338,3 +338,31 @@ def test_decision_page_refuses_providers(client, tokens, logged):
     response = client.post(f"/explorer/decisions/{logged}",
                            data={"token": tokens.raw["ops"]})
     assert response.status_code == 403
+
+
+def test_a_source_url_is_a_link_only_when_it_is_http_or_https(client, app, policies_dir,
+                                                              tokens):
+    """A ``javascript:`` or ``data:`` URL from a policy file is shown as text, never linked
+    (the schema's own http(s) check is the engine's; the page does not rely on it)."""
+    from service.blueprints.explorer import web_url
+
+    assert web_url("https://www.kela.fi/x") and web_url("HTTP://kela.fi")
+    for bad in ("javascript:alert(1)", "JavaScript:alert(1)", " javascript:x", "data:text/html,x",
+                "file:///etc/passwd", "//kela.fi", "kela.fi", "http://", "http:///x", None, 3,
+                "http://[::1"):
+        assert not web_url(bad), bad
+    path = policies_dir / "tiny" / "2025-01.yaml"
+    for url, linked in (("https://www.kela.fi/palvelukuvaukset", True),
+                        ("javascript:alert(document.cookie)", False)):
+        text = path.read_text(encoding="utf-8").split("source:")[0]
+        rest = path.read_text(encoding="utf-8").split("\n", 1)[1].split("source:", 1)[1]
+        rest = rest.split("\n", 1)[1]
+        path.write_text(f"{text}source: {{document: Testikuvaus, url: \"{url}\"}}\n{rest}",
+                        encoding="utf-8")
+        response = client.post("/v1/admin/reload", headers=tokens["planner"])
+        if response.status_code == 422:         # the engine refuses it: nothing to render
+            assert not linked
+            continue
+        html = page(client, "/explorer/policies/tiny/versions/2025-01")
+        assert url in html
+        assert (f'href="{url}"' in html) is linked

@@ -136,3 +136,29 @@ def test_metrics_add_up_every_workers_counts(server, tmp_path):
         status, text = call(port, "GET", "/metrics")
         assert status == 200
         assert expected in text
+
+
+def test_a_chunked_form_over_one_mebibyte_is_413_under_gunicorn(server):
+    """gunicorn hands werkzeug a chunked body that werkzeug stops reading at the limit:
+    "try it" judged the first MiB without the fields after the cut (issue 21)."""
+    from urllib.parse import urlencode
+
+    port = server[0]
+    path = "/explorer/policies/tiny/versions/2025-01/actions/day/try"
+
+    def chunked(fields: dict[str, str]) -> int:
+        body = urlencode(fields).encode()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("POST", path, body=(body[i:i + 65536]
+                                             for i in range(0, len(body), 65536)),
+                         headers={"Content-Type": "application/x-www-form-urlencoded",
+                                  "Transfer-Encoding": "chunked"}, encode_chunked=True)
+            response = conn.getresponse()
+            response.read()
+            return response.status
+        finally:
+            conn.close()
+
+    assert chunked({"note": "x" * (1024 * 1024), "as_of": "2025-03-10", "f.hours": "5"}) == 413
+    assert chunked({"as_of": "2025-03-10", "f.hours": "5"}) == 200

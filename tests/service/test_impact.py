@@ -95,19 +95,19 @@ def test_a_broken_draft_is_422_with_every_problem_and_changes_nothing(seeded):
 def test_bounded_by_impact_max_rows(seeded):
     app, client, tokens = seeded.app, seeded.client, seeded.tokens
     app.config["IMPACT_MAX_ROWS"] = 4
-    response = _impact(client, tokens)
+    response = _impact(client, tokens, version="2025-01")
     assert response.status_code == 422
     error = response.get_json()["error"]
     assert error["code"] == "too_many_decisions"
     assert error["details"]["decisions"] == 5 and error["details"]["max_rows"] == 4
     assert "narrow since/until" in error["message"]
-    assert _impact(client, tokens, limit=4).status_code == 200
+    assert _impact(client, tokens, limit=4, version="2025-01").status_code == 200
 
 
 @pytest.mark.parametrize("who", ["provider", "auditor", "ops"])
 def test_only_planners(seeded, who):
     client, tokens = seeded.client, seeded.tokens
-    assert _impact(client, tokens, who=who).status_code == 403
+    assert _impact(client, tokens, who=who, version="2025-01").status_code == 403
 
 
 @pytest.mark.parametrize("body", [{"limit": 0}, {"examples": -1}, {"lang": "de"},
@@ -122,7 +122,7 @@ def test_bad_requests(seeded, body):
 
 def test_a_policy_the_draft_does_not_have_is_404(seeded):
     client, tokens = seeded.client, seeded.tokens
-    response = _impact(client, tokens, policy="nothing")
+    response = _impact(client, tokens, policy="nothing", version="2025-01")
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "unknown_policy"
 

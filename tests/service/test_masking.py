@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import sys
+import time
 import unicodedata
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +21,7 @@ from service.masking import (
     HETU_PATTERN,
     Masker,
     ScrubFilter,
+    _scrub_line,
     fold,
     get_logger,
     load_or_create_key,
@@ -320,7 +322,7 @@ ONE_PASS_CASES = [
     ({"note": "x"}, set(), {}, _findings("١٣١٠٥٢-٣٠٨T"), False),
     ({"note": "131052\u2011308T"}, set(), {}, _findings("ok"), False),
     ({"note": "1310\u200b52-308T"}, set(), {}, _findings("ok"), False),
-    ({"note": 'quote " and \\ and \n'}, set(), {}, _findings("tab\there"), True),
+    ({"note": 'quote " and \\ and \n'}, set(), {}, _findings("tab\there"), False),
     ({"hours": 1310523081}, set(), {"n": 131052.308}, _findings("ok"), True),
 ]
 
@@ -365,3 +367,339 @@ def test_a_record_is_scrubbed_once_however_many_filters_it_passes(monkeypatch):
     record.msg, record.args = "toinen %s", (OTHER_HETU,)     # changed after the first: again
     assert second.filter(record)
     assert record.getMessage() == "toinen <hetu>" and len(calls) == 2
+
+
+# --- issue 21: every Default_Ignorable character, escapes layer upon layer, mojibake -------
+
+def test_every_default_ignorable_character_inside_a_code_leaves_it_a_code():
+    """U+034F, U+2062, U+180E and U+FE0F went unmasked; now the whole set, at every gap."""
+    from engine.invisible import DEFAULT_IGNORABLE
+
+    masker = Masker(b"k")
+    chars = [chr(cp) for lo, hi in DEFAULT_IGNORABLE for cp in range(lo, hi + 1)]
+    assert {"\u034f", "\u2062", "\u180e", "\ufe0f"} <= set(chars)
+    for i, char in enumerate(chars):
+        at = 1 + i % (len(HETU) - 1)                # somewhere inside, never at an end
+        spelled = HETU[:at] + char + HETU[at:]
+        assert masker.scrub(f"x {spelled} y") == f"x {masker.hash(HETU)} y", hex(ord(char))
+        assert redact(spelled) == "<hetu>", hex(ord(char))
+
+
+def _quote_layers(text: str, layers: int) -> str:
+    from urllib.parse import quote
+
+    for _ in range(layers):
+        text = quote(text, safe="")
+    return text
+
+
+def test_percent_encoded_codes_are_found_however_many_times_encoded():
+    masker = Masker(b"k")
+    for layers in range(1, 6):
+        for code in (HETU, "１３１０５２-３０８Ｔ", "131052\u2062-308T"):
+            encoded = _quote_layers(code, layers)
+            line = f"GET /v1/decisions?cursor={encoded}&limit=5"
+            assert "131052" not in reveal_digits(_scrub_line(line)), (layers, line)
+            assert "131052" not in reveal_digits(masker.scrub(f"note {encoded}")), encoded
+            assert "131052" not in reveal_digits(str(redact({"k": encoded}))), encoded
+
+
+def test_latin1_mojibake_of_utf8_is_read_as_the_code():
+    """gunicorn decodes the request line and headers as latin-1: a full-width code arrives
+    as 'ï¼\\x91ï¼\\x93…', which a reader turns back into the code."""
+    for code in ("１３１０５２-３０８Ｔ", "131052\u034f-308T", "131052\u2013308T"):
+        garbled = code.encode("utf-8").decode("latin-1")
+        assert garbled != code
+        assert "<hetu>" in _scrub_line(f'"GET /x/{garbled} HTTP/1.1" "{garbled}"')
+        assert "131052" not in reveal_digits(_scrub_line(f"ua={garbled}"))
+        assert "131052" not in reveal_digits(Masker(b"k").scrub(garbled))
+
+
+def test_text_without_a_code_is_kept_as_written():
+    for plain in ("100% sure", "%zz %4", "ä ö å Ã", "a%20b %252D", "2025-03-10 12:00"):
+        assert _scrub_line(plain) == plain and Masker(b"k").scrub(plain) == plain
+
+
+# The corpus' detector, independent of the scrubber: every layer of escapes and mojibake
+# undone, every spelling folded, invisible characters and every separator dropped; what is
+# left must not hold the code's nine digits in a row.
+def reveal_digits(text: str) -> str:
+    from urllib.parse import unquote
+
+    for _ in range(20):
+        before = text
+        text = unquote(text)
+        try:
+            text = text.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            pass
+        if text == before:
+            break
+    text = fold(text)
+    return "".join(c for c in text if c.isascii() and c.isalnum()).upper()
+
+
+def leaks(text: str, digits: tuple[str, ...] = ("131052308", "010594903")) -> list[str]:
+    found = reveal_digits(text)
+    return [d for d in digits if d in found]
+
+
+# Spellings of the two codes that reached the database, logs or pages in clear (issue 21).
+CORPUS = [
+    HETU, HETU.lower(), OTHER_HETU, "１３１０５２－３０８Ｔ", "١٣١٠٥٢-٣٠٨T",
+    "131052\u034f-308T", "1310\u206252-308T", "131052-308\u180eT", "131052-3\ufe0f08T",
+    "131052\u00ad-308T", "13\u200b1052\u2013308T", "131052\U000e0041-308T",
+    "131052%2D308T", "131052%252D308T", "131052%25252D308T", "%31%33%31%30%35%32-308T",
+    "１３１０５２-３０８Ｔ".encode().decode("latin-1"),          # mojibake
+]
+
+
+def _all_text(app, tmp_path) -> dict[str, str]:
+    """The database (every table) and its files on disk, WAL included."""
+    engine = app.extensions["rehab_rules"].log.engine
+    with engine.connect() as conn:
+        tables = {t: repr(conn.execute(text(f"SELECT * FROM {t}")).all())
+                  for t in ("decisions", "tokens", "policy_bundles", "bundle_activations")}
+    files = {p.name: p.read_bytes() for p in (tmp_path / "var").glob("log.db*")}
+    assert any(name.endswith("-wal") for name in files), sorted(files)
+    return {**tables, **{name: data.decode("utf-8", "replace") + data.decode("latin-1")
+                         for name, data in files.items()}}
+
+
+def test_notes_bundle_texts_and_token_names_are_stored_masked(app, client, tokens, tmp_path):
+    """They were stored verbatim."""
+    from tests.service.conftest import VERSION_1
+
+    masker = app.extensions["rehab_rules"].masker
+    for i, code in enumerate(CORPUS):
+        tokens.store.create("auditor", None, f"kuka {code}")
+        policy = VERSION_1.replace("policy: tiny", f"policy: p{i}").replace(
+            "source: {document: Testikuvaus}",
+            f"# esimerkki: {code}\nsource: {{document: \"Testikuvaus {code}\"}}")
+        response = client.post("/v1/admin/bundles", headers=tokens["planner"], json={
+            "files": {f"p{i}/2025-01.yaml": policy}, "note": f"asiakas {code}"})
+        assert response.status_code == 201, response.get_data(as_text=True)
+        assert not leaks(response.get_data(as_text=True))
+    stored = _all_text(app, tmp_path)
+    for place, content in stored.items():
+        assert not leaks(content), place
+    assert masker.hash(HETU) in stored["policy_bundles"] and masker.hash(HETU) in stored["tokens"]
+    # what is stored is what is served (the last set published): the digest covers it
+    served = client.get(f"/v1/policies/p{len(CORPUS) - 1}/versions/2025-01",
+                        headers=tokens["auditor"])
+    assert served.get_json()["source"]["document"] == f"Testikuvaus {masker.hash(HETU)}"
+
+
+def test_the_cli_masks_a_token_name_and_a_note_too(tmp_path, policies_dir, monkeypatch):
+    from click.testing import CliRunner
+
+    from service import cli
+    from service.database import make_engine
+
+    url = f"sqlite:///{tmp_path / 'var' / 'log.db'}"
+    env = {"REHAB_RULES_HASH_KEY": "k", "VAR_DIR": str(tmp_path / "var")}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    runner = CliRunner()
+    assert runner.invoke(cli.db, ["upgrade", "--database-url", url]).exit_code == 0
+    for code in CORPUS:
+        result = runner.invoke(cli.tokens, ["create", "--role", "ops", "--name", f"x {code}",
+                                            "--database-url", url])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(cli.publish, [str(policies_dir), "--note", " ".join(CORPUS),
+                                         "--database-url", url])
+    assert result.exit_code == 0, result.output
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        dump = repr(conn.execute(text("SELECT * FROM tokens")).all()) + repr(
+            conn.execute(text("SELECT note FROM policy_bundles")).all())
+    assert not leaks(dump) and Masker(b"k").hash(HETU) in dump
+    listed = runner.invoke(cli.tokens, ["list", "--database-url", url]).output
+    assert not leaks(listed)
+
+
+def test_no_page_echoes_a_code_back_in_its_text_or_its_links(client):
+    """"try it" by GET put the code into the page's language links; error pages quoted
+    the path and the query."""
+    from urllib.parse import quote
+
+    try_url = "/explorer/policies/tiny/versions/2025-01/actions/day/try"
+    for code in CORPUS:
+        q = quote(code, safe="")
+        for url in (f"{try_url}?as_of=2025-03-10&f.hours=5&f.client={q}&f.note={q}",
+                    f"{try_url}?f.note=asiakas%20{q}&lang=sv",
+                    f"/explorer/policies/{q}", f"/explorer/policies/tiny/versions/{q}",
+                    f"/explorer/policies/tiny/versions/2025-01/actions/{q}",
+                    f"/explorer/decisions/{q}", f"/explorer?x={q}"):
+            response = client.get(url)
+            html = response.get_data(as_text=True)
+            assert response.status_code in (200, 401, 404), (url, response.status_code)
+            assert not leaks(html), (url, [line for line in html.splitlines()
+                                           if leaks(line)])
+        response = client.post(try_url, data={"as_of": "2025-03-10", "f.hours": "5",
+                                              "f.client": code, "f.note": code})
+        assert not leaks(response.get_data(as_text=True)), code
+
+
+# --- the corpus through a real gunicorn: every place text enters, every place it is kept ---
+
+def _raw_http(port: int, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """One request written byte for byte (any method, UTF-8 in the request line and the
+    headers, as the probe sent them); the status (0 if none) and the body."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head + b"\r\nConnection: close\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\n\r\n" + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head_, _, rest = data.partition(b"\r\n\r\n")
+    parts = head_.split(b" ", 2)
+    return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0), rest
+
+
+def test_the_corpus_leaves_no_code_in_the_database_wal_logs_metrics_or_pages(
+        policies_dir, sqlite_url, tmp_path):
+    """Issue 21's figure: every spelling of the corpus sent through every entry point — JSON
+    facts and keys, the batch, a draft's files and note, paths, queries, methods, headers,
+    the request line in raw UTF-8, Idempotency-Key, "try it" by GET and POST, explorer
+    paths, the sign-in form, a token's name — and then 0 codes in clear in the database
+    (every table), its files (WAL included), gunicorn's access and error logs, /metrics
+    and every page."""
+    import os
+    import subprocess
+    from urllib.parse import quote
+
+    from service.cli import gunicorn_args
+    from service.metrics import multiprocess_environment
+    from tests.service.conftest import VERSION_1
+    from tests.service.test_gunicorn import ROOT, call, free_port
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": sqlite_url, "POLICIES_DIR": str(policies_dir),
+           "VAR_DIR": str(tmp_path / "var"), "REHAB_RULES_HASH_KEY": "k", "ACCESS_LOG": "1",
+           "LOG_LEVEL": "DEBUG", "PYTHONPATH": str(ROOT), "BUNDLE_CHECK_SECONDS": "0"}
+    env.update(multiprocess_environment(tmp_path / "var", env))
+    cli = Path(sys.executable).with_name("rehab-rules")
+    tokens = {}
+    for role, provider in (("provider", "1234567-1"), ("planner", None)):
+        args = [str(cli), "tokens", "create", "--role", role, "--name",
+                f"{role} " + " ".join(CORPUS), "--database-url", sqlite_url]
+        created = subprocess.run(args + (["--provider-id", provider] if provider else []),
+                                 env=env, capture_output=True, text=True, check=True)
+        tokens[role] = created.stdout.strip()
+    log_path = tmp_path / "gunicorn.log"
+    log = log_path.open("wb")
+    args = gunicorn_args("127.0.0.1", port, 2, control_socket=False)
+    args[-1:-1] = ["--access-logfile", "-", "--log-level", "debug"]
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", *args],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    pages: list[str] = []
+    sent = 0
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if call(port, "GET", "/v1/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.2)
+        provider = f"Authorization: Bearer {tokens['provider']}".encode()
+        planner = f"Authorization: Bearer {tokens['planner']}".encode()
+        try_path = "/explorer/policies/tiny/versions/2025-01/actions/day/try"
+        for i, code in enumerate(CORPUS):
+            u8, q = code.encode("utf-8"), quote(code, safe="").encode()
+            facts = {"hours": 5, "client": code, "note": f"asiakas {code}", code: 1}
+            body = json.dumps(decision_body(facts=facts), ensure_ascii=False).encode()
+            ok = json.dumps(decision_body(facts={k: v for k, v in facts.items() if k != code}),
+                            ensure_ascii=False).encode()
+            requests = [
+                (b"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 + provider + b"\r\nUser-Agent: " + u8 + b"\r\nReferer: /r?c=" + q, body),
+                (b"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 + provider + b"\r\nIdempotency-Key: k" + str(i).encode() + q[:200], ok),
+                (b"POST /v1/decisions/batch HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/json\r\n" + provider,
+                 b'{"decisions": [' + ok + b", " + body + b"]}"),
+                (b"GET /v1/decisions?cursor=" + q + b"&policy=" + q + b" HTTP/1.1\r\nHost: x\r\n"
+                 + planner, b""),
+                (b"GET /v1/decisions/" + u8 + b"?x=" + u8 + b" HTTP/1.1\r\nHost: x\r\n" + planner,
+                 b""),
+                (b"GET /v1/" + q + b"/" + quote(q.decode(), safe="").encode()
+                 + b" HTTP/1.1\r\nHost: x", b""),
+                (b"131052-308T /v1/health HTTP/1.1\r\nHost: x", b""),
+                (u8 + b" /v1/decisions HTTP/1.1\r\nHost: x", b""),
+                (b"POST /v1/admin/bundles HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                 b"\r\n" + planner, json.dumps({
+                     "note": f"asiakas {code}", "activate": False, "files": {
+                         "tiny/2025-01.yaml": VERSION_1 + f"# esimerkki {code}\n",
+                         "tiny/2025-06.yaml": VERSION_1.replace("2025-01", "2025-06")}},
+                     ensure_ascii=False).encode()),
+                (b"POST /v1/policies/tiny/impact HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/json\r\n" + planner,
+                 json.dumps({"version": code, "files": {f"{code}.yaml": code}},
+                            ensure_ascii=False).encode()),
+            ]
+            explorer = [
+                try_path.encode() + b"?as_of=2025-03-10&f.hours=5&f.client=" + q + b"&f.note=" + q,
+                try_path.encode() + b"?f.note=" + u8 + b"&lang=" + q,
+                b"/explorer/policies/" + q, b"/explorer/decisions/" + q,
+                b"/explorer/policies/tiny/versions/2025-01/actions/" + q,
+                b"/explorer/policies/tiny/diff?from=" + q + b"&to=2025-06",
+            ]
+            requests += [(b"GET " + path + b" HTTP/1.1\r\nHost: x", b"") for path in explorer]
+            form = ("as_of=2025-03-10&f.hours=5&f.client=" + q.decode() + "&f.note=" + q.decode()
+                    ).encode()
+            requests += [
+                (b"POST " + try_path.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/x-www-form-urlencoded", form),
+                (b"POST /explorer/login HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/x-www-form-urlencoded", b"token=" + q + b"&next=/explorer/" + q),
+            ]
+            for head, payload in requests:
+                status, answer = _raw_http(port, head, payload)
+                sent += 1
+                assert status != 500, (head, answer[:500])
+                if head.split(b" ", 2)[1].startswith(b"/explorer"):
+                    pages.append(answer.decode("utf-8", "replace"))
+        status, metrics = _raw_http(port, b"GET /metrics HTTP/1.1\r\nHost: x")
+        assert status == 200
+        # the database's files while the workers hold them open: the last connection to
+        # close checkpoints the WAL into the database and removes it
+        files = {p.name: p.read_bytes()
+                 for p in Path(sqlite_url.split("///", 1)[1]).parent.glob("log.db*")}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    from service.database import make_engine
+
+    engine = make_engine(sqlite_url)
+    with engine.connect() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"))]
+        database = {t: repr(conn.execute(text(f'SELECT * FROM "{t}"')).all()) for t in tables}
+    engine.dispose()
+    assert any(name.endswith("-wal") for name in files)
+    logged = log_path.read_bytes()
+    # both logs were written: the access log and the service's decision lines
+    assert b'"POST /v1/decisions HTTP/1.1" 200' in logged and b"service.decisions" in logged
+    places = {**{f"table {t}": v for t, v in database.items()},
+              **{f"file {n}": d.decode("utf-8", "replace") + d.decode("latin-1")
+                 for n, d in files.items()},
+              "gunicorn access and error log": logged.decode("utf-8", "replace")
+              + logged.decode("latin-1"),
+              "metrics": metrics.decode("utf-8", "replace"),
+              **{f"page {i}": p for i, p in enumerate(pages)}}
+    found = {place: leaks(content) for place, content in places.items() if leaks(content)}
+    assert found == {}, {p: [line for line in places[p].splitlines() if leaks(line)][:3]
+                         for p in found}
+    assert sent == 18 * len(CORPUS) and len(pages) == 8 * len(CORPUS)

@@ -53,3 +53,17 @@ def test_multiprocess_environment_keeps_the_operators_directory(tmp_path):
     env = multiprocess_environment(tmp_path / "var", {MULTIPROC_ENV: str(chosen)})
     assert env == {MULTIPROC_ENV: str(chosen)} and chosen.is_dir()
     assert not (tmp_path / "var").exists()
+
+
+def test_a_method_outside_the_known_verbs_is_other_and_adds_no_series():
+    metrics = Metrics()
+    for i in range(500):
+        metrics.count_response(f"131052-308T{i}", "<unmatched>", 405)
+        metrics.count_response("GET", "/v1/health", 1000 + i)
+    out = [line for line in lines(metrics) if line.startswith("rehab_rules_http_responses")]
+    assert out == [
+        'rehab_rules_http_responses_total{endpoint="<unmatched>",method="other",status="405"}'
+        ' 500.0',
+        'rehab_rules_http_responses_total{endpoint="/v1/health",method="GET",status="other"}'
+        ' 500.0']
+    assert "131052" not in metrics.render()
