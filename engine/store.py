@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,13 +24,16 @@ from typing import Any
 from engine.compiler import compile_version
 from engine.errors import PolicyError, Problem, UnknownAction, UnknownPolicy, UnknownVersion
 from engine.folder import Limits, PolicyFiles, read_folder
+from engine.functions import valid_hetu
+from engine.invisible import strip_ignorable
 from engine.loader import locate, read_yaml_bytes
 from engine.model import ActionPlan, Policy, PolicyVersion
 from engine.overlay import resolve_policy
 from engine.resolve import in_force
 from engine.schema import check_version, digest_of
 
-__all__ = ["PolicySet", "PolicyStore", "collect_files", "load_files", "load_folder"]
+__all__ = ["PolicySet", "PolicyStore", "collect_files", "load_files", "load_folder",
+           "personal_codes"]
 
 
 def collect_files(paths: Iterable[Path | str]) -> list[Path]:
@@ -58,6 +62,24 @@ def _guarded(shown: str, work: Any) -> tuple[Any, list[Problem]]:
                               f"{exc}); please report this file", "internal_error")]
 
 
+_CODE = re.compile(r"(?<![0-9A-Za-z])\d{6}[-+A-FU-Y]\d{3}[0-9A-Y](?![0-9A-Za-z])")
+
+
+def personal_codes(raw: bytes, shown: str) -> list[Problem]:
+    """A line of a policy file that holds a valid personal identity code (even with invisible
+    characters inside): a published bundle stores policy texts with codes masked, so the file
+    served would differ from the one written — and a code does not belong in a policy."""
+    out = []
+    text = raw.decode("utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), 1):
+        if any(valid_hetu(m.group()) for m in _CODE.finditer(strip_ignorable(line))):
+            out.append(Problem(shown, number, "this line holds a personal identity code; a "
+                               "policy file may not (the published bundle would store it "
+                               "masked) — write the rule or the comment without it",
+                               "personal_code"))
+    return out
+
+
 def load_files(files: PolicyFiles, limits: Limits | None = None,
                ) -> tuple[dict[str, Policy], Plans, list[Problem]]:
     """Load, check and compile a set's files; return policies, plans and all problems.
@@ -72,7 +94,7 @@ def load_files(files: PolicyFiles, limits: Limits | None = None,
         folder, _, name = rel.partition("/")
         doc, found = _guarded(shown, lambda r=rel, s=shown: read_yaml_bytes(
             files.files[r], s, limits))
-        problems += found
+        problems += found + personal_codes(files.files[rel], shown)
         if doc is not None and not found:
             by_policy.setdefault(folder, {})[name.removesuffix(".yaml")] = \
                 (doc, shown, files.files[rel])
