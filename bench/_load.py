@@ -1,11 +1,17 @@
-"""Load generators for ``bench.http``: wrk when it is on PATH, else bounded Python threads.
+"""Load generators for ``bench.http``: wrk when it is on PATH, else bounded Python threads
+(both closed loop), and an open-loop generator at a constant rate.
 
-Both report the same figures: requests per second and the 50th/99th latency percentiles in
-milliseconds, measured over ``connections`` concurrent clients.
+All report the same figures: requests per second and the 50th/99th latency percentiles in
+milliseconds. A closed loop (``connections`` clients, each sending its next request when the
+last is answered) saturates the server and measures its queue more than the service; the
+open loop (:func:`open_loop`) sends requests on a schedule whatever the answers do, and
+measures each latency from the moment the request was *due*, so a slow answer that delays
+others is counted in full (no coordinated omission) — what a provider feels at that load.
 """
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import re
@@ -17,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Result", "Target", "python_load", "wrk_load"]
+__all__ = ["Result", "Target", "open_loop", "python_load", "wrk_load"]
 
 
 @dataclass(frozen=True)
@@ -142,3 +148,62 @@ def python_load(host: str, port: int, target: Target, connections: int, requests
 
     return Result(target.name, len(latencies), errors[0], len(latencies) / elapsed,
                   pct(50), pct(99), "python")
+
+
+# --- open loop: a constant rate -----------------------------------------------------------
+
+def _request_bytes(host: str, port: int, target: Target) -> bytes:
+    body = json.dumps(target.body).encode() if target.body else b""
+    head = [f"{target.method} {target.path} HTTP/1.1", f"Host: {host}:{port}",
+            "Connection: close", "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            *(f"{k}: {v}" for k, v in target.headers.items())]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+async def _one(host: str, port: int, payload: bytes, due: float,
+               latencies: list[float], errors: list[int]) -> None:
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 30)
+        writer.write(payload)
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 60)
+        await asyncio.wait_for(reader.read(), 60)            # Connection: close
+        writer.close()
+        ok = status.split(b" ")[1:2] == [b"200"]
+    except (TimeoutError, OSError, IndexError):
+        ok = False
+    latencies.append(time.perf_counter() - due)
+    errors[0] += not ok
+
+
+async def _schedule(host: str, port: int, target: Target, rate: float,
+                    seconds: float) -> tuple[list[float], list[int], float]:
+    payload = _request_bytes(host, port, target)
+    latencies: list[float] = []
+    errors = [0]
+    tasks = []
+    start = time.perf_counter()
+    total = max(1, int(rate * seconds))
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(_one(host, port, payload, due, latencies, errors)))
+    await asyncio.gather(*tasks)
+    return latencies, errors, time.perf_counter() - start
+
+
+def open_loop(host: str, port: int, target: Target, rate: float, seconds: float) -> Result:
+    """Send ``rate`` requests a second for ``seconds``, on schedule whatever the answers do;
+    each latency runs from when its request was due (a late send counts against the
+    service, as it would for the provider who sent it)."""
+    latencies, errors, elapsed = asyncio.run(_schedule(host, port, target, rate, seconds))
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
+
+    return Result(target.name, len(latencies), errors[0], len(latencies) / elapsed,
+                  pct(50), pct(99), f"open loop at {rate:.0f}/s")

@@ -8,10 +8,14 @@ if missing and possible) or else a bounded Python load generator. It prints req/
 p99 of each and three ratios, each against a baseline measured in the same run (issue 12),
 with every decision logged before it is answered:
 
-- decision req/s / no-op req/s, target ≥ 0.6;
-- decision p99 / no-op p99, target ≤ 1.5;
+- closed loop (wrk: each connection sends its next request when the last is answered, which
+  saturates both cores and measures queueing more than the service): decision req/s / no-op
+  req/s (reported; the 0.6 target was withdrawn in issue 22) and p99 against p99;
 - the time per decision in a batch (elapsed / decisions) / the time per single request, both
-  at the same concurrency, target ≤ 0.3.
+  at the same concurrency, target ≤ 0.1;
+- **open loop** (issue 22): requests sent on a schedule at half the closed-loop decision
+  capacity, latency measured from when each was due (:func:`bench._load.open_loop`); decision
+  p99 / no-op p99 at the same rate, target ≤ 2.
 
 This is a measurement, not a test: it never fails on the figures.
 """
@@ -33,7 +37,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench._load import Result, Target, python_load, wrk_load
+from bench._load import Result, Target, open_loop, python_load, wrk_load
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 100         # decisions per batch request
@@ -141,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=3000,
                         help="per endpoint and round (Python)")
     parser.add_argument("--python", action="store_true", help="skip wrk")
+    parser.add_argument("--open-seconds", type=float, default=10,
+                        help="seconds of each open-loop run")
     parser.add_argument("--database-url", help="log to this PostgreSQL database (a schema "
                         "of its own, dropped afterwards) instead of a fresh SQLite file")
     args = parser.parse_args(argv)
@@ -207,6 +213,14 @@ def main(argv: list[str] | None = None) -> None:
             results = [_median(rounds[t.name]) for t in targets]
             for result in results:
                 _print(result)
+            # open loop at half what the closed loop got through, the no-op at the same rate
+            rate = results[1].rps / 2
+            opened = []
+            for target in targets[:2]:
+                opened.append(open_loop("127.0.0.1", port, target, rate, args.open_seconds))
+                _settle(base)
+            for result in opened:
+                _print(result)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -219,13 +233,18 @@ def main(argv: list[str] | None = None) -> None:
         # per decision: 1 / (decisions per second); a batch request carries BATCH decisions
         per_batch = [s.rps / (b.rps * BATCH) for s, b in zip(single_r, batch_r, strict=True)]
         p99_ratio = decision.p99_ms / noop.p99_ms
-        print(f"  ratio decision/no-op req/s: {statistics.median(ratios):.2f} "
-              f"(rounds: {_list(ratios)}; target ≥ 0.6)")
-        print(f"  ratio decision/no-op p99:   {p99_ratio:.2f} "
-              f"({decision.p99_ms:.2f} / {noop.p99_ms:.2f} ms; target ≤ 1.5)")
+        open_noop, open_decision = opened
+        print(f"  closed loop, ratio decision/no-op req/s: {statistics.median(ratios):.2f} "
+              f"(rounds: {_list(ratios)}; reported, target withdrawn)")
+        print(f"  closed loop, ratio decision/no-op p99:   {p99_ratio:.2f} "
+              f"({decision.p99_ms:.2f} / {noop.p99_ms:.2f} ms)")
+        print(f"  open loop at {rate:.0f}/s (half the closed-loop decision capacity), ratio "
+              f"decision/no-op p99: {open_decision.p99_ms / open_noop.p99_ms:.2f} "
+              f"({open_decision.p99_ms:.2f} / {open_noop.p99_ms:.2f} ms; p50 "
+              f"{open_decision.p50_ms:.2f} / {open_noop.p50_ms:.2f} ms; target ≤ 2)")
         print(f"  ratio batch/single per decision: {statistics.median(per_batch):.2f} "
               f"({1e6 / (batched.rps * BATCH):.0f} / {1e6 / decision.rps:.0f} µs; "
-              f"rounds: {_list(per_batch)}; target ≤ 0.3)")
+              f"rounds: {_list(per_batch)}; target ≤ 0.1)")
         print(f"  {logged} decisions logged")
         engine.dispose()
 
