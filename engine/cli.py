@@ -195,16 +195,18 @@ TABLE_END = "<!-- rules:end -->"
 
 
 def rules_table(policies: dict[str, Any]) -> str:
-    """Markdown: every rule id → policy, versions, actions, effect, seed and section.
+    """Markdown: every rule id → policy, versions, actions, effect, seed and section (with the
+    words it quotes from the section, if any).
 
-    A rule whose citation (seed, section or interpretation) differs between versions gets one
-    row per distinct citation, each listing the versions that carry it.
+    A rule whose citation (seed, section, quote or interpretation) differs between versions
+    gets one row per distinct citation, each listing the versions that carry it.
     """
     rows: dict[tuple[str, ...], dict[str, Any]] = {}
     for name, policy in policies.items():
         for version in policy.versions:
             for rule in version.rules:
                 cite = (str(rule.cite.get("seed")), str(rule.cite.get("section")),
+                        str(rule.cite.get("quote") or ""),
                         str(rule.cite.get("interpretation") or ""))
                 row = rows.setdefault((name, rule.id, *cite), {"rule": rule, "versions": []})
                 row["versions"].append(version.version)
@@ -219,8 +221,9 @@ def rules_table(policies: dict[str, Any]) -> str:
         rule, versions = rows[key]["rule"], rows[key]["versions"]
         domain = re.match(r"[A-Z]+-\d+", rule.id).group()
         interp = rule.cite.get("interpretation")
+        quote = f': "{rule.cite["quote"]}"' if rule.cite.get("quote") else ""
         cells = [domain, f"`{rule.id}`", key[0], ", ".join(versions), ", ".join(rule.actions),
-                 rule.effect, f"{rule.cite['seed']}, {rule.cite['section']}",
+                 rule.effect, f"{rule.cite['seed']}, {rule.cite['section']}{quote}",
                  f"yes: {interp}" if interp else "no"]
         lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ")
                                          for c in cells) + " |")

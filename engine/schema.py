@@ -47,7 +47,7 @@ from engine.model import (
     PolicyVersion,
     Rule,
 )
-from engine.text import ServiceText, citation_views, resolve_citation
+from engine.text import ServiceText, citation_views, find_quote, resolve_citation
 from engine.usage import usage_of
 
 __all__ = ["FACT_TYPES", "NAME_RE", "check_version", "digest_of", "load_version",
@@ -165,6 +165,7 @@ def _reason(value: str) -> None:
 class Cite(Schema):
     seed = _text(required=True)
     section = _text(required=True)
+    quote = _text()
     interpretation = _text()
     url = _text()
     note = _text()
@@ -891,9 +892,12 @@ def _cite_sections(raw_rules: list[Any], rules: list[Rule], text: ServiceText | 
     for rule in rules:
         i = where_of.get(rule.id)
         numbers, why = resolve_citation(text, rule.cite.get("section", ""))
+        key = "section"
+        if why is None and rule.cite.get("quote"):
+            why, key = find_quote(text, numbers, rule.cite["quote"]), "quote"
         if why is not None and i is not None:
             inherited = rule.path != c.path        # written in the base, cited in this text
-            c.add(["rules", i, "cite", "section"], f"rule {rule.id}: {why}" + (
+            c.add(["rules", i, "cite", key], f"rule {rule.id}: {why}" + (
                 f" (in version {version}, which inherits the rule: write it anew there, "
                 "citing the section of its text)" if inherited else ""), "unknown_section")
             continue

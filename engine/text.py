@@ -54,8 +54,10 @@ __all__ = [
     "TextFile",
     "WordChange",
     "citation_views",
+    "find_quote",
     "language_problems",
     "parse_text",
+    "quoted_in",
     "resolve_citation",
     "text_name_problem",
     "word_diff",
@@ -439,7 +441,39 @@ def _listed(sections: Iterable[Section], most: int = 8) -> str:
     return ", ".join(shown[:most]) + more
 
 
-_SOURCE_LABEL = {"fi": "palvelukuvaus", "sv": "servicebeskrivning", "en": "service description"}
+def find_quote(text: ServiceText, numbers: tuple[str, ...], quote: str) -> str | None:
+    """``None`` when ``quote`` (``cite.quote``: the words a rule rests on) stands in one of
+    the cited sections, in either language (spaces and case aside); else what is wrong, with
+    the sentence it is closest to.
+
+    >>> t = ServiceText({"fi": TextFile("1.fi.md", "fi", "1", None, (
+    ...     Section("1", "A", 2, blocks=("Hae valtuus heti.",)),))})
+    >>> find_quote(t, ("1",), "hae  VALTUUS"), find_quote(t, ("1",), "hae lupa heti")[-28:]
+    (None, 'closest: "Hae valtuus heti."')
+    """
+    wanted = _norm(quote)
+    sentences: list[str] = []
+    for lang_text in text.files.values():
+        for number in numbers:
+            section = lang_text.get(number)
+            if section is None:
+                continue
+            if wanted in _norm(" ".join((section.heading, *section.blocks))):
+                return None
+            sentences += section.sentences
+    close = difflib.get_close_matches(quote, sentences, n=1, cutoff=0.3)
+    hint = f'; closest: "{close[0]}"' if close else ""
+    return (f"cite.quote {quote!r} is not in section {', '.join(numbers)} of "
+            f"{_name(text.fi)}: quote the words the rule rests on exactly{hint}")
+
+
+def quoted_in(section: Section | None, quote: str) -> bool:
+    """Whether the words ``quote`` still stand in ``section`` (spaces and case aside)."""
+    if section is None:
+        return False
+    return _norm(quote) in _norm(" ".join((section.heading, *section.blocks)))
+
+
 
 
 def citation_views(cite: dict[str, str], numbers: tuple[str, ...],

@@ -264,3 +264,16 @@ def test_an_overlay_inherits_the_text_or_brings_its_own_whole(tmp_path):
         "4.3; its sections: 4.2 Kuntoutuspäivä, 4.4 Palkaton työ, 5 Määräaika, 6 Ryhmäkoko, 7 "
         "Ryhmät, 8 Henkilötunnus, 9 Yhteystiedot (in version 2024-06, which inherits the rule: "
         "write it anew there, citing the section of its text)")]
+
+
+def test_a_quote_must_stand_in_the_cited_section(tmp_path):
+    quoted = DEMO.replace('section: "4.2"}', 'section: "4.2", quote: "vähintään 5 tuntia"}')
+    write_policy(tmp_path, quoted)
+    write_text(tmp_path)
+    assert load_folder(tmp_path)[3] == []
+    write_policy(tmp_path, quoted.replace("vähintään 5 tuntia", "vähintään 4 tuntia"))
+    _, _, _, problems = load_folder(tmp_path)
+    assert [(p.line, p.message) for p in problems] == [(
+        32, "rule TT-1-short: cite.quote 'vähintään 4 tuntia' is not in section 4.2 of "
+            "2024-01.fi.md: quote the words the rule rests on exactly; closest: \"Tästä "
+            "vähintään 5 tuntia on työtä.\"")]
