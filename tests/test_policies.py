@@ -111,10 +111,12 @@ def test_rule_table_has_one_row_per_distinct_citation(real_store):
 
     table = rules_table(real_store.policies)
     rows = [line for line in table.splitlines() if "`TT-1-day-length`" in line]
-    # the 2025-04 citation (and its interpretation) differs from 2023-01's: two rows
+    # the 2025-04 citation (the words it quotes from 4.2, its interpretation) differs from
+    # 2023-01's: two rows
     assert len(rows) == 2
-    assert "| 2023-01 |" in rows[0] and "aikaisempi kirjaus" in rows[0]
-    assert "| 2025-04 |" in rows[1] and "muutosversio 04/2025" in rows[1]
+    assert "| 2023-01 |" in rows[0] and '"Asiakkaan kuntoutuspäivän pituus on 6 tuntia."' \
+        in rows[0]
+    assert "| 2025-04 |" in rows[1] and "pituus on vähintään 6 tuntia" in rows[1]
     # an unchanged citation stays one row listing both versions
     assert next(line for line in table.splitlines() if "`TT-4-max-days`" in line).count(
         "2023-01, 2025-04") == 1
