@@ -201,8 +201,10 @@ class SectionChange:
         return tuple(s for s in (self.after.sentences if self.after else ()) if s not in before)
 
     def to_dict(self) -> dict[str, Any]:
+        section = self.after or self.before
+        assert section is not None
         out: dict[str, Any] = {"change": self.kind, "number": self.number,
-                               "heading": (self.after or self.before).heading,  # type: ignore[union-attr]
+                               "heading": section.heading,
                                "removed_sentences": list(self.removed_sentences),
                                "added_sentences": list(self.added_sentences),
                                "words": [{"kind": w.kind, "words": w.words} for w in self.words],

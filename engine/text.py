@@ -68,6 +68,7 @@ TEXT_LANGUAGES = ("fi", "sv")
 TEXT_NAME_RE = re.compile(r"^(?P<version>[^.]+)\.(?P<lang>[A-Za-z_-]+)\.md$")
 NUMBER_RE = re.compile(r"^\d+(?:\.\d+)*$")
 _HEADING_RE = re.compile(r"^(#{1,6})(?:\s+(.*?))?\s*#*\s*$")
+_NO_SPACE_RE = re.compile(r"^\s{0,3}(#{1,6})(?=[^#\s])")
 _MARKER_RE = re.compile(r"^\s*no[ -]rule\s*:(.*)$", re.IGNORECASE | re.DOTALL)
 _LIST_RE = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 # a sentence ends at . ! ? followed by a space and what starts a new one
@@ -203,6 +204,7 @@ class _Reader:
         self.first: dict[str, int] = {}
         self.block: list[str] = []
         self.current: dict[str, Any] | None = None     # the section text lines go into
+        self.quiet = False               # a slip is reported: what follows from it is not
         self.stray: int = 0              # first line of text outside any section
 
     def problem(self, line: int, message: str, code: str) -> None:
@@ -238,7 +240,11 @@ class _Reader:
         self.end_block()
         if level == 1:                    # the document's or a part's title
             self.current = None
-            if self.title is None:
+            if NUMBER_RE.match(text.partition(" ")[0].rstrip(".")):
+                self.problem(line, f"# {text}: a section's heading starts with ## (a single "
+                             f"# is the document's title); write ## {text}", "title_numbered")
+                self.quiet = True
+            elif self.title is None:
                 self.title = text
             return
         number, _, rest = text.partition(" ")
@@ -250,6 +256,7 @@ class _Reader:
             self.problem(line, "an empty heading; write the section's number and heading "
                          "(## 4.2 Asiakkaan kuntoutuspäivä)", "heading_empty")
         elif not NUMBER_RE.match(number):
+            self.quiet = True
             self.problem(line, f"heading {text!r} has no number; start it with the "
                          "description's own number (## 4.2 Asiakkaan kuntoutuspäivä), or "
                          "number the headings in order (1, 2, 3 …) when the source has none",
@@ -300,6 +307,12 @@ class _Reader:
                 i = end_line + 1
                 continue
             m = _HEADING_RE.match(raw)
+            if m is None and _NO_SPACE_RE.match(raw):
+                meant = _NO_SPACE_RE.sub(lambda hashes: hashes.group(1) + " ", raw.strip(), 1)
+                self.problem(i + 1, f"{raw.strip()!r} is no heading: write a space after the "
+                             f"#: {meant}", "heading_without_space")
+                m = _HEADING_RE.match(meant)        # read as meant: one slip, one problem
+                self.quiet = True
             if m:
                 self.heading(len(m.group(1)), " ".join((m.group(2) or "").split()), i + 1)
             elif is_blank(raw):
@@ -338,7 +351,7 @@ def parse_text(raw: bytes, path: str, lang: str, version: str,
     reader = _Reader(path, lang, version)
     reader.read(text)
     problems = reader.problems
-    if reader.stray:
+    if reader.stray and not reader.quiet:
         problems.append(Problem(path, reader.stray, "text before the first numbered section "
                                 "can be cited by no rule; put it under a heading "
                                 "(## 1 …) or in a comment <!-- … -->", "text_outside"))

@@ -87,6 +87,11 @@ def test_a_list_item_and_a_paragraph_are_blocks_and_sentences_split_where_one_st
           "heading (## 1 …) or in a comment <!-- … -->")]),
     ("# Only a title\n", [(1, "no numbered sections; write each section of the description as "
                              "a heading with its number (## 4.2 Asiakkaan kuntoutuspäivä)")]),
+    ("##4.2 Kuntoutuspäivä\nx\n", [(1, "'##4.2 Kuntoutuspäivä' is no heading: write a space "
+                                      "after the #: ## 4.2 Kuntoutuspäivä")]),
+    ("# 4.2 Kuntoutuspäivä\nx\n", [(1, "# 4.2 Kuntoutuspäivä: a section's heading starts with "
+                                      "## (a single # is the document's title); write ## 4.2 "
+                                      "Kuntoutuspäivä")]),
 ])
 def test_a_malformed_text_is_one_problem_at_its_line(text, expected):
     assert _problems(text) == expected
