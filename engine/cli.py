@@ -277,6 +277,10 @@ def review_(policy: str, new_text: Path, against: str | None, lang: str | None,
         raise click.ClickException(
             f"version {base.version} of {policy} has no text to compare with; write its text "
             f"first ({root}/{policy}/{base.version}.fi.md)")
+    if lang not in base.text.files:
+        raise click.ClickException(
+            f"version {base.version} of {policy} has no {lang} text to compare with; review "
+            "the Finnish text (--lang fi), then add the Swedish one beside it")
     revision = review_text(base, text)
     if as_json:
         click.echo(json.dumps(revision.to_dict(), ensure_ascii=False, indent=2))

@@ -217,6 +217,18 @@ def test_review_prints_the_checklist_and_writes_the_skeleton(demo_root, tmp_path
     assert bad.exit_code == 1 and "names a date that does not exist" in bad.output
 
 
+def test_review_compares_a_swedish_text_only_with_a_swedish_one(demo_root, tmp_path):
+    from tests.conftest import DEMO_TEXT
+
+    _with_text(demo_root)
+    new = tmp_path / "ny.sv.md"
+    new.write_text(DEMO_TEXT, encoding="utf-8")
+    out = _run("review", "demo", str(new), "--policies", str(demo_root))
+    assert out.exit_code == 1 and "has no sv text to compare with" in out.output
+    assert _run("review", "demo", str(new), "--lang", "fi", "--policies",
+                str(demo_root)).exit_code == 0
+
+
 def test_review_refuses_a_malformed_new_text_at_its_line(demo_root, tmp_path):
     _with_text(demo_root)
     new = tmp_path / "revised.fi.md"
@@ -224,3 +236,18 @@ def test_review_refuses_a_malformed_new_text_at_its_line(demo_root, tmp_path):
     out = _run("review", "demo", str(new), "--policies", str(demo_root))
     assert out.exit_code == 1
     assert f"{new}:2: heading 'Yhteystiedot' has no number" in out.output
+
+
+def test_a_swedish_text_is_traced_and_cited_in_swedish(demo_root):
+    from tests.conftest import DEMO_TEXT, write_text
+
+    _with_text(demo_root)
+    write_text(demo_root, DEMO_TEXT.replace("Kuntoutuspäivä", "Rehabiliteringsdag").replace(
+        "Palkaton työ", "Oavlönat arbete"), lang="sv")
+    out = _run("trace", "demo", "--lang", "sv", "--policies", str(demo_root))
+    assert out.exit_code == 0 and "4.2 Rehabiliteringsdag" in out.output
+    body = json.loads(_run("eval", "--policies", str(demo_root), "--policy", "demo", "--action",
+                           "day", "--as-of", "2024-05-01", "--facts", FACTS, "--lang", "sv",
+                           "--json").output)
+    assert body["violations"][0]["cite"]["sections"] == [
+        {"number": "4.2", "heading": "Rehabiliteringsdag", "lang": "sv"}]
