@@ -19,11 +19,13 @@ from engine.decide import decide
 from engine.diff import diff_versions
 from engine.errors import EngineError, PolicyError
 from engine.fixtures import coverage_gaps, load_suite, run_case, write_overrides
-from engine.folder import read_paths
+from engine.folder import read_paths, version_name_problem
 from engine.messages import format_value
 from engine.model import LANGUAGES
 from engine.review import blame_refusals, is_refusal_change, review_set
+from engine.revision import review_text, skeleton_overlay, trace_version
 from engine.store import PolicySet, PolicyStore, load_files, load_folder
+from engine.text import TEXT_LANGUAGES, TEXT_NAME_RE, parse_text
 
 __all__ = ["main"]
 
@@ -121,17 +123,19 @@ def _read_facts(text: str) -> Any:
 @click.option("--facts", "facts_text", required=True, help="JSON object, or @file.json")
 @click.option("--lang", type=click.Choice(LANGUAGES), default="fi", show_default=True)
 @click.option("--explain", is_flag=True, help="list every rule considered and what it read")
+@click.option("--cite-text", is_flag=True,
+              help="also print the sentences of the sections each finding cites")
 @click.option("--json", "as_json", is_flag=True, help="print the decision as JSON")
 @click.option("--policies", "root", type=click.Path(path_type=Path), default=Path("policies"),
               show_default=True)
 def eval_(policy: str, action: str, as_of: str, version: str | None, facts_text: str,
-          lang: str, explain: bool, as_json: bool, root: Path) -> None:
+          lang: str, explain: bool, cite_text: bool, as_json: bool, root: Path) -> None:
     """Decide one request and print the decision."""
     store = _load_store(root)
     try:
         d = decide(store, policy=policy, action=action, as_of=as_of,
                    facts=_read_facts(facts_text), lang=lang, explain=explain,
-                   version=version)
+                   version=version, cite_text=cite_text)
     except EngineError as exc:
         if as_json:
             click.echo(json.dumps({"error": exc.to_dict()}, ensure_ascii=False, indent=2))
@@ -151,6 +155,9 @@ def eval_(policy: str, action: str, as_of: str, version: str | None, facts_text:
         for f in items:
             due = f" (due {f.due})" if f.due else ""
             click.echo(f"  {label} {f.rule}{due}: {f.message}  [{_cite(f.cite)}]")
+            for section in f.cite.get("sections", ()):
+                for sentence in section.get("sentences", ()):
+                    click.echo(f"      {section['number']}: {sentence}")
     for key, value in d.results.items():
         click.echo(f"  result {key} = {format_value(value, lang)}")
     for t in d.trace or ():
@@ -190,21 +197,133 @@ def diff_(policy: str, from_version: str, to_version: str, lang: str, as_json: b
         click.echo(diff.to_text(lang), nl=False)
 
 
+def _loaded(root: Path) -> PolicySet:
+    """The versions of the folder that load, checked but not registered with durable_rules
+    (nothing is decided). Problems elsewhere (a skeleton overlay not filled in yet) are
+    counted on stderr; a version with problems is not there to be asked for."""
+    _, policies, _, problems = load_folder(root)
+    if problems:
+        click.echo(f"note: {len(problems)} problem(s) in {root}, whose versions are left out; "
+                   "rehab-rules check lists them", err=True)
+    return PolicySet(policies, {})
+
+
+def _version(found: PolicySet, policy: str, version: str | None) -> Any:
+    """``version`` of ``policy``, or its newest (the one a revision follows)."""
+    try:
+        return (found.get_version(policy, version) if version
+                else found.get_policy(policy).versions[-1])
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@main.command("trace")
+@click.argument("policy")
+@click.argument("version", required=False)
+@click.option("--lang", type=click.Choice(TEXT_LANGUAGES), default="fi", show_default=True,
+              help="the text's language (sv where Kela publishes the description in Swedish)")
+@click.option("--json", "as_json", is_flag=True, help="print the trace as JSON")
+@click.option("--policies", "root", type=click.Path(path_type=Path), default=Path("policies"),
+              show_default=True)
+def trace_(policy: str, version: str | None, lang: str, as_json: bool, root: Path) -> None:
+    """Every section of the service-description text of VERSION (default: the newest) with
+    the rules that cite it (id, effect, actions), or the reason it needs none."""
+    found = _version(_loaded(root), policy, version)
+    if found.text is None:
+        raise click.ClickException(
+            f"version {found.version} of {policy} has no service-description text; write it "
+            f"as {root}/{policy}/{found.version}.fi.md (see policies/README.md)")
+    if lang not in found.text.files:
+        raise click.ClickException(
+            f"version {found.version} of {policy} has no {lang} text; Kela's Finnish text is "
+            f"{found.text.fi.path} (--lang fi)")
+    trace = trace_version(found, lang)
+    assert trace is not None
+    if as_json:
+        click.echo(json.dumps(trace.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(trace.to_text(), nl=False)
+
+
+@main.command("review")
+@click.argument("policy")
+@click.argument("new_text", metavar="NEW_TEXT.md",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--against", default=None, metavar="VERSION",
+              help="the version whose text to compare with (default: the newest)")
+@click.option("--lang", type=click.Choice(TEXT_LANGUAGES), default=None,
+              help="the new text's language (default: from its name, ….sv.md, else fi)")
+@click.option("--overlay", default=None, metavar="VERSION",
+              help="also write POLICY/VERSION.yaml, a skeleton overlay to fill in, and the new "
+                   "text beside it as VERSION.<lang>.md")
+@click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON")
+@click.option("--policies", "root", type=click.Path(path_type=Path), default=Path("policies"),
+              show_default=True)
+def review_(policy: str, new_text: Path, against: str | None, lang: str | None,
+            overlay: str | None, as_json: bool, root: Path) -> None:
+    """Compare a revised service description (NEW_TEXT.md) with the text of the version in
+    force: the sections added, removed and changed (the changed words shown), each with the
+    rules that cite it and the parameters they read — the checklist before any YAML is
+    written."""
+    base = _version(_loaded(root), policy, against)
+    named = TEXT_NAME_RE.match(new_text.name)
+    lang = lang or (named["lang"] if named and named["lang"] in TEXT_LANGUAGES else "fi")
+    text, problems = parse_text(new_text.read_bytes(), str(new_text), lang, overlay or "new")
+    if text is None:
+        for p in problems:
+            click.echo(str(p), err=True)
+        raise click.ClickException(f"{len(problems)} problem(s) in {new_text}")
+    if base.text is None:
+        raise click.ClickException(
+            f"version {base.version} of {policy} has no text to compare with; write its text "
+            f"first ({root}/{policy}/{base.version}.fi.md)")
+    if lang not in base.text.files:
+        raise click.ClickException(
+            f"version {base.version} of {policy} has no {lang} text to compare with; review "
+            "the Finnish text (--lang fi), then add the Swedish one beside it")
+    revision = review_text(base, text)
+    if as_json:
+        click.echo(json.dumps(revision.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(revision.to_text(), nl=False)
+    if overlay:
+        _write_skeleton(root, base, revision, overlay, new_text, lang)
+
+
+def _write_skeleton(root: Path, base: Any, revision: Any, version: str, new_text: Path,
+                    lang: str) -> None:
+    why = version_name_problem(version)
+    if why:
+        raise click.ClickException(why.replace("version file", "version"))
+    yaml_path = root / base.policy / f"{version}.yaml"
+    text_path = root / base.policy / f"{version}.{lang}.md"
+    for path in (yaml_path, text_path):
+        if path.exists():
+            raise click.ClickException(f"{path} exists already; nothing written")
+    yaml_path.write_text(skeleton_overlay(base, revision, version, text_path.name),
+                         encoding="utf-8")
+    text_path.write_bytes(new_text.read_bytes())
+    click.echo(f"wrote {yaml_path} (a skeleton: fill in what it says) and {text_path}; then "
+               "run rehab-rules check")
+
+
 TABLE_BEGIN = "<!-- rules:begin -->"
 TABLE_END = "<!-- rules:end -->"
 
 
 def rules_table(policies: dict[str, Any]) -> str:
-    """Markdown: every rule id → policy, versions, actions, effect, seed and section.
+    """Markdown: every rule id → policy, versions, actions, effect, seed and section (with the
+    words it quotes from the section, if any).
 
-    A rule whose citation (seed, section or interpretation) differs between versions gets one
-    row per distinct citation, each listing the versions that carry it.
+    A rule whose citation (seed, section, quote or interpretation) differs between versions
+    gets one row per distinct citation, each listing the versions that carry it.
     """
     rows: dict[tuple[str, ...], dict[str, Any]] = {}
     for name, policy in policies.items():
         for version in policy.versions:
             for rule in version.rules:
                 cite = (str(rule.cite.get("seed")), str(rule.cite.get("section")),
+                        str(rule.cite.get("quote") or ""),
                         str(rule.cite.get("interpretation") or ""))
                 row = rows.setdefault((name, rule.id, *cite), {"rule": rule, "versions": []})
                 row["versions"].append(version.version)
@@ -219,8 +338,9 @@ def rules_table(policies: dict[str, Any]) -> str:
         rule, versions = rows[key]["rule"], rows[key]["versions"]
         domain = re.match(r"[A-Z]+-\d+", rule.id).group()
         interp = rule.cite.get("interpretation")
+        quote = f': "{rule.cite["quote"]}"' if rule.cite.get("quote") else ""
         cells = [domain, f"`{rule.id}`", key[0], ", ".join(versions), ", ".join(rule.actions),
-                 rule.effect, f"{rule.cite['seed']}, {rule.cite['section']}",
+                 rule.effect, f"{rule.cite['seed']}, {rule.cite['section']}{quote}",
                  f"yes: {interp}" if interp else "no"]
         lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ")
                                          for c in cells) + " |")
@@ -249,7 +369,7 @@ def table_(paths: tuple[Path, ...], target: Path | None) -> None:
     click.echo(f"wrote {len(table.splitlines()) - 2} rules into {target}")
 
 
-def _cite(cite: dict[str, str]) -> str:
+def _cite(cite: dict[str, Any]) -> str:
     text = f"seed {cite.get('seed')}, {cite.get('section')}"
     return text + (" — interpretation" if cite.get("interpretation") else "")
 

@@ -58,7 +58,8 @@ _DAYS: dict[str, dt.date] = {}
 
 def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str,
            facts: dict[str, Any], lang: str = "fi", explain: bool = False,
-           evaluator: Any = None, version: str | None = None) -> Decision:
+           evaluator: Any = None, version: str | None = None,
+           cite_text: bool = False) -> Decision:
     """Decide ``action`` under the version of ``policy`` in force on ``as_of``.
 
     ``version`` names the version to use whatever ``as_of`` says, even a date before that
@@ -67,6 +68,10 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
 
     ``evaluator`` replaces the store's engine for this one call (the differential tests pass
     :class:`engine.pyeval.PythonEvaluator`).
+
+    Each finding's ``cite`` carries, beside what the rule's ``cite`` says, the ``sections``
+    of the version's text it names (number, heading); ``cite_text`` adds their sentences,
+    for a reader who wants the words the rule rests on.
     """
     if lang not in LANGUAGES:
         raise FactError({"lang": [f"must be one of {', '.join(LANGUAGES)}"]})
@@ -85,13 +90,14 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
             fired = evaluator.fired(evaluator.prepare(plan), message)
         bundle = pset.files.bundle
     return _decision(used, plan, day, lang, values, fired, explain, bundle,
-                     pinned=version is not None, chosen=chosen)
+                     pinned=version is not None, chosen=chosen, cite_text=cite_text)
 
 
 def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
               values: dict[str, Any], fired: list[int], explain: bool,
               bundle: int | None = None, pinned: bool = False,
-              chosen: tuple[str, dt.date | None] = ("as_of", None)) -> Decision:
+              chosen: tuple[str, dt.date | None] = ("as_of", None),
+              cite_text: bool = False) -> Decision:
     results: dict[str, Any] = {}
     findings: dict[str, list[Finding]] = {"deny": [], "warn": [], "info": [], "oblige": []}
     for i in fired:                      # only fired rules cost anything, in file order
@@ -110,7 +116,7 @@ def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
             local = {**values, "due": due}
         # a result rule's message explains the values it set: it reads as a notice
         kind = "info" if rule.effect == "result" else rule.effect
-        findings[kind].append(_finding(rule, local, lang, due))
+        findings[kind].append(_finding(rule, local, lang, due, cite_text))
     trace = tuple(_trace(plan, values, set(fired))) if explain else None
     return Decision(
         version.policy, version.version, version.digest, plan.action.name, day, lang,
@@ -122,9 +128,12 @@ def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
     )
 
 
-def _finding(rule: Rule, values: dict[str, Any], lang: str, due: Any) -> Finding:
+def _finding(rule: Rule, values: dict[str, Any], lang: str, due: Any,
+             cite_text: bool = False) -> Finding:
+    # the citation with its sections' numbers and headings was built once at load
+    cite = rule.cites.get(f"{lang}+text" if cite_text else lang) or rule.cite
     return Finding(rule.id, rule.effect, render(rule.message[lang], values, lang),
-                   dict(rule.cite), due.isoformat() if isinstance(due, dt.date) else None)
+                   dict(cite), due.isoformat() if isinstance(due, dt.date) else None)
 
 
 MASK = "***"

@@ -44,6 +44,7 @@ __all__ = [
     "ParameterDiff",
     "PolicyDiff",
     "diff_versions",
+    "parameters_read",
 ]
 
 KINDS = ("added", "removed", "changed")
@@ -406,6 +407,15 @@ def _closure(names: set[str], action: ActionSpec | None) -> set[str]:
         if name in derived:
             todo.extend(derived[name].reads)
     return seen
+
+
+def parameters_read(version: PolicyVersion, rule: Rule) -> tuple[str, ...]:
+    """The parameters ``rule`` reads in ``version``, directly or through derived values, in
+    the version's order: what a planner revisits when the words the rule rests on change."""
+    names: set[str] = set()
+    for action in rule.actions:
+        names |= _closure(_rule_names(rule), version.actions.get(action))
+    return tuple(n for n in version.parameters if n in names)
 
 
 def _readers(*versions: PolicyVersion) -> Readers:

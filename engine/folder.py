@@ -4,13 +4,19 @@ A policy folder has one shape: ``<root>/<policy>/<version>.yaml``, with a policy
 0-9 and ``-`` and a version named for its date (``2025-04`` or ``2025-04-01``). Anything else
 that looks like a policy file is refused with a problem at its path, never silently skipped:
 a ``.yml`` file, a YAML file at the top or one folder too deep, a sub-folder of a policy, a
-link that leads nowhere or in a circle, an empty policy folder, an empty root. Notes for
-people (``*.md``, ``*.txt``) may lie beside the files; hidden entries (``.git``,
-``.gitkeep``) are not read.
+link that leads nowhere or in a circle, an empty policy folder, an empty root.
+
+Beside a version file may lie the text of its service description, one file per language:
+``<version>.fi.md`` and ``<version>.sv.md`` (:mod:`engine.text`). A text is read like a
+version file — it is part of the version, its digest and a published bundle — and a file
+that looks like one but is misnamed (``2025-04.md``, ``2025-04.en.md``) is a problem. Other
+notes for people (``README.md``, ``*.txt``) may lie beside the files and are not read;
+hidden entries (``.git``, ``.gitkeep``) neither.
 
 Sizes are checked from the directory entry before a byte is read, so a 50 MB file is refused
-at once. What comes back is a :class:`PolicyFiles`: every version file's bytes under its
-relative path. It is all the engine needs to load a set, and all a bundle needs to store.
+at once. What comes back is a :class:`PolicyFiles`: every version file's and text's bytes
+under its relative path. It is all the engine needs to load a set, and all a bundle needs to
+store.
 
 >>> files, problems = read_folder("policies")                # doctest: +SKIP
 >>> sorted(files.files)[:1], problems                         # doctest: +SKIP
@@ -29,9 +35,10 @@ from functools import cached_property
 from pathlib import Path
 
 from engine.errors import Problem
+from engine.text import TEXT_NAME_RE, text_name_problem
 
-__all__ = ["NOTE_SUFFIXES", "VERSION_RE", "Limits", "PolicyFiles", "read_folder", "read_paths",
-           "version_name_problem"]
+__all__ = ["NOTE_SUFFIXES", "VERSION_RE", "Limits", "PolicyFiles", "bundle_name_problem",
+           "is_text", "read_folder", "read_paths", "version_name_problem"]
 
 POLICY_DIR_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 VERSION_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
@@ -74,7 +81,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class PolicyFiles:
-    """The version files of one set: ``"<policy>/<version>.yaml"`` → bytes.
+    """The files of one set: ``"<policy>/<version>.yaml"`` and the texts beside them
+    (``"<policy>/<version>.fi.md"``) → bytes.
 
     ``root`` is only a label for messages (``policies`` → ``policies/demo/2024-01.yaml``);
     ``bundle`` is the id of the published bundle the files came from, if any. Neither is part
@@ -119,6 +127,45 @@ def version_name_problem(stem: str) -> str | None:
     return None
 
 
+def is_text(name: str) -> bool:
+    """A service-description text's file name: ``<version>.<lang>.md`` (maybe misnamed).
+
+    >>> is_text("2025-04.fi.md"), is_text("2025-04.md"), is_text("README.md")
+    (True, False, False)
+    """
+    m = TEXT_NAME_RE.match(name)
+    return bool(m and VERSION_RE.match(m["version"]))
+
+
+def _text_problem(name: str) -> str | None:
+    """Why a ``.md`` file in a policy folder that looks like a text is not named as one."""
+    if is_text(name):
+        m = TEXT_NAME_RE.match(name)
+        assert m is not None
+        return version_name_problem(m["version"]) or text_name_problem(m["version"], m["lang"])
+    stem = name.removesuffix(".md")
+    if VERSION_RE.match(stem):
+        return (f"a service-description text says its language: name it {stem}.fi.md "
+                f"(Finnish) or {stem}.sv.md (Swedish)")
+    return None
+
+
+def bundle_name_problem(rel: str) -> str | None:
+    """Why ``rel`` cannot be a file of a bundle sent as files (the API), or ``None``.
+
+    >>> bundle_name_problem("demo/2025-04.yaml"), bundle_name_problem("demo/2025-04.sv.md")
+    (None, None)
+    >>> bundle_name_problem("demo/notes.md")
+    'a bundle file is named <policy>/<version>.yaml or <policy>/<version>.<fi|sv>.md'
+    """
+    parts = rel.split("/")
+    if len(parts) == 2 and not rel.startswith(".") and parts[1].endswith(".yaml"):
+        return None
+    if len(parts) == 2 and not rel.startswith(".") and is_text(parts[1]):
+        return _text_problem(parts[1])
+    return "a bundle file is named <policy>/<version>.yaml or <policy>/<version>.<fi|sv>.md"
+
+
 class _Reader:
     def __init__(self, root: Path, label: str, limits: Limits):
         self.root, self.limits = root, limits
@@ -146,7 +193,7 @@ class _Reader:
         if os.path.isdir(path):
             return "dir"
         if os.path.isfile(path):
-            is_policy = path.suffix in (".yaml", ".yml")
+            is_policy = path.suffix in (".yaml", ".yml") or is_text(path.name)
             if is_policy and st.st_size > self.limits.max_file_bytes:
                 self.problem(rel, f"the file is {st.st_size:,} bytes, over the limit of "
                              f"{self.limits.max_file_bytes:,}; a policy file is text of a few "
@@ -179,6 +226,10 @@ class _Reader:
                 "<folder>/<policy>/<version>.yaml", "empty"))
 
     def top_file(self, path: Path) -> None:
+        if is_text(path.name):
+            self.problem(path.name, "a service-description text outside a policy folder; "
+                         f"move it beside its version: <policy>/{path.name}", "wrong_place")
+            return
         if path.suffix in NOTE_SUFFIXES:
             return
         if path.suffix in (".yaml", ".yml"):
@@ -216,6 +267,13 @@ class _Reader:
                          f"{name}/YYYY-MM.yaml or remove the folder", "empty")
 
     def version_file(self, path: Path, rel: str) -> int:
+        if path.suffix == ".md":
+            why = _text_problem(path.name)
+            if why:
+                self.problem(rel, why, "bad_text_name")
+            elif is_text(path.name):
+                self.read_bytes(path, rel)
+            return 0                      # a text or a note; the folder still needs versions
         if path.suffix in NOTE_SUFFIXES:
             return 0
         if path.suffix == ".yml":
@@ -223,30 +281,35 @@ class _Reader:
                          "wrong_suffix")
             return 1
         if path.suffix != ".yaml":
-            self.problem(rel, "not a policy file; a policy folder holds <version>.yaml files "
-                         f"and notes ({', '.join(NOTE_SUFFIXES)})", "wrong_place")
+            self.problem(rel, "not a policy file; a policy folder holds <version>.yaml files, "
+                         "their texts (<version>.fi.md, <version>.sv.md) and notes "
+                         f"({', '.join(NOTE_SUFFIXES)})", "wrong_place")
             return 1
         why = version_name_problem(path.stem)
         if why:
             self.problem(rel, why, "bad_version_name")
             return 1
+        self.read_bytes(path, rel)
+        return 1
+
+    def read_bytes(self, path: Path, rel: str) -> None:
+        """Keep a version file's or text's bytes, within the set's limits."""
         if len(self.out.files) >= self.limits.max_files:
-            self.problem(rel, f"more than {self.limits.max_files} version files in one set",
+            self.problem(rel, f"more than {self.limits.max_files} files in one set",
                          "too_many_files")
-            return 1
+            return
         try:
             data = path.read_bytes()
         except OSError as exc:
             self.problem(rel, f"cannot be read ({exc.strerror}); check its permissions",
                          "unreadable")
-            return 1
+            return
         self.total += len(data)
         if self.total > self.limits.max_total_bytes:
             self.problem(rel, f"the set is over {self.limits.max_total_bytes:,} bytes in all",
                          "too_large")
-            return 1
+            return
         self.out.files[rel] = data
-        return 1
 
 
 def _entries(folder: Path) -> list[Path]:

@@ -12,7 +12,10 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from engine.text import ServiceText
 
 __all__ = [
     "EFFECTS",
@@ -130,6 +133,11 @@ class Rule:
     set_sources: dict[str, str] = field(default_factory=dict)
     line: int = 0
     path: str = ""              # the file the rule is written in (an overlay's base, maybe)
+    # the numbers of the sections of the version's text that cite.section names (empty
+    # without a text), and the citation as each decision language shows it, with those
+    # sections' headings (engine.text.citation_views): built once at load
+    sections: tuple[str, ...] = ()
+    cites: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
     # filled in by the compiler
     when: Any = None            # per action: compiled condition (engine-neutral JSON)
     due: Any = None             # parsed expression
@@ -167,6 +175,10 @@ class PolicyVersion:
     path: str
     effective_line: int = 1
     extends: str | None = None          # the version this one is an overlay of
+    # the service description's text (its own, or its base's when an overlay brings none)
+    text: ServiceText | None = field(default=None, compare=False, repr=False)
+    # rule id → why it stands as it is although a section it cites changed (overlays only)
+    reviewed: dict[str, str] = field(default_factory=dict)
 
     def rules_for(self, action: str) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if action in r.actions)

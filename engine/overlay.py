@@ -18,7 +18,9 @@ One merge rule holds everywhere, so a planner never has to know which part merge
   place; a new one goes where it stands among the overlay's items (before the next base item
   the overlay names, else after the one before it, else at the end); an id written twice in
   the overlay is a problem;
-- ``changes`` are the overlay's own: they say what changed in *this* version;
+- ``changes`` are the overlay's own: they say what changed in *this* version; so is
+  ``reviewed:`` (the inherited rules that cite a changed section of the text and stand as
+  they are, each with the reason);
 - **nothing is removed except by name**, under one key::
 
       remove:
@@ -206,6 +208,7 @@ def merge(base: LineDict, over: LineDict, path: str,
     out = _copy_dict(start)
     out.line, out.source = over.line, path
     out.pop("changes", None)                   # notes belong to the version that wrote them
+    out.pop("reviewed", None)                  # so do the rules it reviewed
     out.removed = m.removed          # schema.py tells a reader of one at the remove: line
     remove = over.get("remove")
     out.remove_lines = {str(k): locate(remove, [k], path) for k in remove} \

@@ -3,9 +3,12 @@
 A version can load, pass every inherited case and still not be what the planner wrote: the
 figure changed but an inherited message still says the old one in words; change notes were
 written but the value written is the base's; a fact was added that no rule reads; a case the
-base decided is now refused because the overlay took a row away. This module looks at each
-version against the version it extends and says so, each as a problem at the line of the
-overlay a planner edits, plus a short summary of what the overlay changes.
+base decided is now refused because the overlay took a row away; a section of the service
+description's text that no rule cites and that does not say why it needs none; a section the
+revision changed whose rules the overlay neither changed nor marked ``reviewed:``
+(:mod:`engine.revision`). This module looks at each version against the version it extends
+and says so, each as a problem at the line a planner edits, plus a short summary of what the
+overlay changes.
 
 Everything here reads loaded versions and the overlay's own file (for its lines); nothing is
 decided, so ``check`` stays fast.
@@ -23,6 +26,7 @@ from engine.diff import Change, PolicyDiff, diff_versions
 from engine.errors import Problem
 from engine.loader import LineDict, locate, read_yaml_bytes
 from engine.model import LANGUAGES, PolicyVersion, Rule
+from engine.revision import compare_texts, coverage_problems, unreviewed_problems
 from engine.usage import expression_reads, placeholders
 
 __all__ = ["SUMMARY_LINES", "Review", "blame_refusals", "is_refusal_change", "review_set"]
@@ -47,15 +51,34 @@ def review_set(policies: dict[str, Any], files: Any) -> Review:
         for version in policy.versions:
             doc = _document(files, version)
             out.problems += _unread_facts(version, doc)
+            out.problems += [p for p in coverage_problems(version) if p not in out.problems]
             base = versions.get(version.extends) if version.extends else None
             if base is None or doc is None:
                 continue
             diff = diff_versions(base, version)
             out.summary += _summary(version, diff)
+            out.summary += _text_summary(version, base)
             out.problems += _nothing_changed(version, base, diff, doc)
             out.problems += _old_figures(version, base, diff, doc)
             out.problems += _unnamed_removals(version, base, doc)
+            reviewed = doc.get("reviewed")
+            out.problems += unreviewed_problems(version, base, {
+                str(rid): _at(doc, ["reviewed", rid], version) for rid in reviewed}
+                if isinstance(reviewed, dict) else {})
     return out
+
+
+def _text_summary(version: PolicyVersion, base: PolicyVersion) -> list[str]:
+    """One line on the overlay's own text against its base's: which sections differ."""
+    if version.text is None or version.text is base.text or base.text is None:
+        return []
+    changes = compare_texts(base.text.fi, version.text.fi)
+    kinds = {k: [c.number for c in changes if c.kind == k]
+             for k in ("changed", "added", "removed", "renumbered")}
+    parts = [f"{len(v)} {k}" + (f" ({', '.join(v[:6])}{' …' if len(v) > 6 else ''})"
+                                if v else "") for k, v in kinds.items() if v or k != "renumbered"]
+    return [f"  text {version.text.fi.path.rsplit('/', 1)[-1]} against {base.version}'s: "
+            + ", ".join(parts)]
 
 
 def _document(files: Any, version: PolicyVersion) -> LineDict | None:

@@ -11,6 +11,7 @@ Two stages, both collecting instead of stopping at the first problem:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import hashlib
@@ -47,6 +48,7 @@ from engine.model import (
     Rule,
     json_form,
 )
+from engine.text import ServiceText, citation_views, find_quote, resolve_citation
 from engine.usage import usage_of
 
 __all__ = ["FACT_TYPES", "NAME_RE", "check_version", "digest_of", "load_version",
@@ -155,9 +157,16 @@ class Change(Languages):
     cite = _text()
 
 
+def _reason(value: str) -> None:
+    if is_blank(value):
+        raise ValidationError("say why the rule stands as it is (e.g. it reads the workplace "
+                              "hours, which the changed sentence keeps at 5)")
+
+
 class Cite(Schema):
     seed = _text(required=True)
     section = _text(required=True)
+    quote = _text()
     interpretation = _text()
     url = _text()
     note = _text()
@@ -216,6 +225,7 @@ class PolicySchema(Schema):
     title = fields.Nested(Languages, required=True)
     source = fields.Nested(Source, required=True)
     changes = fields.List(fields.Nested(Change))
+    reviewed = fields.Dict(keys=fields.String(), values=_text(validate=_reason))
     parameters = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=False))
     actions = fields.Dict(keys=fields.String(), values=fields.Nested(ActionSchema),
                           required=True)
@@ -782,19 +792,28 @@ def parse_version(raw_bytes: bytes, spath: str, folder: str, stem: str,
     return (None if problems else version), problems
 
 
-def digest_of(raw_bytes: bytes, base_digest: str | None = None) -> str:
+def digest_of(raw_bytes: bytes, base_digest: str | None = None,
+              text: bytes | None = None) -> str:
     """sha256 of a file; an overlay's covers its base's digest too, so the resolved content
-    changes the digest whichever file of the chain changed."""
+    changes the digest whichever file of the chain changed. ``text`` is the version's own
+    service-description text (:attr:`engine.text.ServiceText.raw`): a changed text is a new
+    digest; a version without one keeps the digest it always had."""
     h = hashlib.sha256()
     if base_digest:
         h.update(f"extends {base_digest}\n".encode())
     h.update(raw_bytes)
+    if text is not None:
+        h.update(b"\0text\0" + text)
     return "sha256:" + h.hexdigest()
 
 
 def check_version(doc: Any, spath: str, folder: str, stem: str, digest: str,
+                  text: ServiceText | None = None,
                   ) -> tuple[PolicyVersion | None, list[Problem]]:
-    """Check a (resolved) version document; problems carry the file each part came from."""
+    """Check a (resolved) version document; problems carry the file each part came from.
+
+    ``text`` is the version's service-description text, if it has one: every
+    ``cite.section`` must then name its sections."""
     problems = shape_problems(doc, PolicySchema(), spath)
     if not isinstance(doc, LineDict):
         return None, problems
@@ -827,6 +846,8 @@ def check_version(doc: Any, spath: str, folder: str, stem: str, digest: str,
     c.settle(params)
     _check_reads(doc, params, actions, c)
     _check_sendable(actions, rules, params, c)
+    rules = _cite_sections(raw_rules, rules, text, stem, c)
+    reviewed = _check_reviewed(doc, rules, c)
     problems += c.problems
     if problems:
         return None, problems
@@ -842,8 +863,62 @@ def check_version(doc: Any, spath: str, folder: str, stem: str, digest: str,
         path=spath,
         effective_line=line_at(doc, ["effective_from"]),
         extends=doc.get("extends"),
+        text=text,
+        reviewed=reviewed,
     )
     return version, []
+
+
+# -- citations: cite.section names sections of the version's text ---------------------------
+
+def _cite_sections(raw_rules: list[Any], rules: list[Rule], text: ServiceText | None,
+                   version: str, c: _Collector) -> list[Rule]:
+    """Each rule with the sections its ``cite.section`` names, and its citation as each
+    decision language shows it; a name the text lacks is a problem at ``cite.section``.
+
+    Without a text the citation stays free text, as it always was."""
+    if text is None:
+        return rules
+    where_of = {raw.get("id"): i for i, raw in enumerate(raw_rules) if isinstance(raw, dict)}
+    out = []
+    for rule in rules:
+        i = where_of.get(rule.id)
+        numbers, why = resolve_citation(text, rule.cite.get("section", ""))
+        key = "section"
+        if why is None and rule.cite.get("quote"):
+            why, key = find_quote(text, numbers, rule.cite["quote"]), "quote"
+        if why is not None and i is not None:
+            inherited = rule.path != c.path        # written in the base, cited in this text
+            c.add(["rules", i, "cite", key], f"rule {rule.id}: {why}" + (
+                f" (in version {version}, which inherits the rule: write it anew there, "
+                "citing the section of its text)" if inherited else ""), "unknown_section")
+            continue
+        out.append(dataclasses.replace(rule, sections=numbers,
+                                       cites=citation_views(rule.cite, numbers, text)))
+    return out
+
+
+def _check_reviewed(doc: LineDict, rules: list[Rule], c: _Collector) -> dict[str, str]:
+    """``reviewed:`` (an overlay's own): rule id → why it stands although a section it cites
+    changed. An id that names no rule is a problem with "did you mean"."""
+    reviewed = doc.get("reviewed")
+    if not isinstance(reviewed, dict):
+        return {}
+    if doc.get("extends") is None:
+        c.add(["reviewed"], "reviewed: only an overlay (extends: …) has inherited rules to "
+              "review; take it out", "reviewed_without_base")
+        return {}
+    ids = [r.id for r in rules]
+    out: dict[str, str] = {}
+    for rid, why in reviewed.items():
+        if rid not in ids:
+            close = difflib.get_close_matches(str(rid), ids, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            c.add(["reviewed", rid], f"reviewed: this version has no rule {rid!r}; {hint}name "
+                  "a rule that cites a changed section", "unknown_rule")
+            continue
+        out[str(rid)] = str(why)
+    return out
 
 
 # -- checks: yes/no statements about the parameters, true in every valid version -----------

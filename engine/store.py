@@ -31,6 +31,7 @@ from engine.model import ActionPlan, Policy, PolicyVersion
 from engine.overlay import resolve_policy
 from engine.resolve import in_force
 from engine.schema import check_version, digest_of
+from engine.text import TEXT_NAME_RE, ServiceText, TextFile, language_problems, parse_text
 
 __all__ = ["PolicySet", "PolicyStore", "collect_files", "load_files", "load_folder",
            "personal_codes"]
@@ -85,13 +86,17 @@ def load_files(files: PolicyFiles, limits: Limits | None = None,
     """Load, check and compile a set's files; return policies, plans and all problems.
 
     Every file is read first; versions that ``extends`` another are resolved on their
-    documents (:mod:`engine.overlay`) and then checked and compiled like any other.
+    documents (:mod:`engine.overlay`) and then checked and compiled like any other. Each
+    version's text (``<version>.<lang>.md``) is read beside it: its own, or its base's.
     """
     problems: list[Problem] = []
     by_policy: dict[str, dict[str, tuple[Any, str, bytes]]] = {}
+    texts = _read_texts(files, problems)
     for rel in sorted(files.files):
         shown = files.display(rel)
         folder, _, name = rel.partition("/")
+        if not name.endswith(".yaml"):
+            continue
         doc, found = _guarded(shown, lambda r=rel, s=shown: read_yaml_bytes(
             files.files[r], s, limits))
         problems += found + personal_codes(files.files[rel], shown)
@@ -100,8 +105,14 @@ def load_files(files: PolicyFiles, limits: Limits | None = None,
                 (doc, shown, files.files[rel])
     versions: dict[str, list[PolicyVersion]] = {}
     plans: Plans = {}
+    for folder, own in sorted(texts.items()):
+        for name, text in sorted(own.items()):
+            if f"{folder}/{name}.yaml" not in files.files:
+                problems.append(Problem(text.fi.path, 1, f"a text of version {name}, but "
+                                        f"{folder}/ has no {name}.yaml beside it; name the text "
+                                        "for the version it belongs to", "text_without_version"))
     for folder, docs in sorted(by_policy.items()):
-        loaded = _load_policy(folder, docs, problems)
+        loaded = _load_policy(folder, docs, problems, texts.get(folder, {}))
         for version, compiled in loaded:
             versions.setdefault(version.policy, []).append(version)
             plans[(version.policy, version.version)] = compiled
@@ -122,9 +133,45 @@ def load_files(files: PolicyFiles, limits: Limits | None = None,
     return policies, plans, sorted(set(problems))
 
 
+def _read_texts(files: PolicyFiles, problems: list[Problem],
+                ) -> dict[str, dict[str, ServiceText]]:
+    """Every text of the set, parsed: policy folder → version → its text. A Swedish text
+    without the Finnish one, or with other sections, is a problem; a text with problems is
+    left out (its version's citations are then not resolved, and say nothing more)."""
+    by_version: dict[tuple[str, str], dict[str, TextFile]] = {}
+    for rel in sorted(files.files):
+        folder, _, name = rel.partition("/")
+        m = TEXT_NAME_RE.match(name)
+        if m is None or name.endswith(".yaml"):
+            continue
+        shown = files.display(rel)
+        parsed, found = _guarded(shown, lambda r=rel, s=shown, m=m: parse_text(
+            files.files[r], s, m["lang"], m["version"]))
+        problems += found
+        if parsed is not None:
+            by_version.setdefault((folder, m["version"]), {})[m["lang"]] = parsed
+    out: dict[str, dict[str, ServiceText]] = {}
+    for (folder, version), by_lang in sorted(by_version.items()):
+        if "fi" not in by_lang:
+            sv = by_lang["sv"]
+            problems.append(Problem(sv.path, 1, f"a Swedish text needs the Finnish one beside "
+                                    f"it: {version}.fi.md (Finnish is always there)",
+                                    "text_without_finnish"))
+            continue
+        text = ServiceText(dict(by_lang))
+        found = language_problems(text)
+        problems += found
+        if not found:
+            out.setdefault(folder, {})[version] = text
+    return out
+
+
 def _load_policy(folder: str, docs: dict[str, tuple[Any, str, bytes]],
-                 problems: list[Problem]) -> list[tuple[PolicyVersion, dict[str, ActionPlan]]]:
-    """Resolve, check and compile the versions of one policy folder."""
+                 problems: list[Problem], texts: dict[str, ServiceText] | None = None,
+                 ) -> list[tuple[PolicyVersion, dict[str, ActionPlan]]]:
+    """Resolve, check and compile the versions of one policy folder; an overlay without a
+    text of its own reads its base's."""
+    texts = dict(texts or {})
     resolved, chains, found = resolve_policy({n: (d, p) for n, (d, p, _) in docs.items()})
     problems += found
     digests: dict[str, str] = {}
@@ -137,10 +184,14 @@ def _load_policy(folder: str, docs: dict[str, tuple[Any, str, bytes]],
                                     f"extends {chain[0]!r}, which has problems; fix those "
                                     "first", "base_broken"))
             continue
-        digest = digest_of(raw, digests.get(chain[0]) if chain else None)
+        own = texts.get(name)
+        if own is None and chain and chain[0] in texts:
+            texts[name] = texts[chain[0]]                 # inherited whole
+        digest = digest_of(raw, digests.get(chain[0]) if chain else None,
+                           own.raw if own else None)
 
         def work(doc=resolved[name], shown=shown, name=name, digest=digest):
-            version, found = check_version(doc, shown, folder, name, digest)
+            version, found = check_version(doc, shown, folder, name, digest, texts.get(name))
             if version is None:
                 return None, found
             compiled, found = compile_version(version)

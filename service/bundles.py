@@ -26,7 +26,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from engine import PolicyError, PolicyStore, Problem
-from engine.folder import Limits, PolicyFiles, read_folder
+from engine.folder import Limits, PolicyFiles, bundle_name_problem, read_folder
 from engine.pyeval import PythonEvaluator
 from engine.store import load_files
 from service.errors import NotFound
@@ -85,15 +85,15 @@ def cli_actor() -> str:
 
 
 def files_from(mapping: dict[str, str], label: str) -> tuple[PolicyFiles, list[Problem]]:
-    """Files sent as ``{"<policy>/<version>.yaml": text}`` (the API), checked like a folder's."""
+    """Files sent as ``{"<policy>/<version>.yaml": text}`` (the API), checked like a folder's;
+    a version's texts (``<policy>/<version>.fi.md``, ``.sv.md``) travel the same way."""
     problems: list[Problem] = []
     files: dict[str, bytes] = {}
     limits = Limits.from_env()
     for rel, content in sorted(mapping.items()):
-        parts = rel.split("/")
-        if len(parts) != 2 or not parts[1].endswith(".yaml") or rel.startswith("."):
-            problems.append(Problem(f"{label}/{rel}", 1, "a bundle file is named "
-                                    "<policy>/<version>.yaml", "wrong_place"))
+        why = bundle_name_problem(rel)
+        if why:
+            problems.append(Problem(f"{label}/{rel}", 1, why, "wrong_place"))
             continue
         data = content.encode("utf-8", errors="surrogatepass")
         if len(data) > limits.max_file_bytes:

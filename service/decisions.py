@@ -52,7 +52,8 @@ class DecisionHandler:
         decision = decide(store, policy=request["policy"], action=request["action"],
                           as_of=request["as_of"], facts=request["facts"],
                           lang=request["lang"], explain=request["explain"],
-                          version=request.get("version"))
+                          version=request.get("version"),
+                          cite_text=request.get("cite_text", False))
         answer = {"decision_id": decision_id, **decision.to_dict()}
         latency_ms = (time.perf_counter() - started) * 1000
         entry = self._entry(decision_id, principal, decision, answer, request["facts"],

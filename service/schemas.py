@@ -19,6 +19,8 @@ from service.decision_log import CURSOR_PATTERN, RULE_ID
 
 __all__ = [
     "MAX_INTEGER",
+    "CiteSchema",
+    "CitedSectionSchema",
     "DecisionListSchema",
     "DecisionQuerySchema",
     "DecisionRequestSchema",
@@ -119,14 +121,44 @@ class DecisionRequestSchema(StrictSchema):
                        "pinned: true"})
     lang = fields.String(load_default="fi", validate=validate.OneOf(LANGUAGES))
     explain = StrictBoolean(load_default=False)
+    cite_text = StrictBoolean(load_default=False, metadata={
+        "description": "true: each finding's cite.sections also carries the sentences of the "
+                       "section of the service description the rule rests on"})
     facts = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True),
                         required=True)
+
+
+class CitedSectionSchema(Schema):
+    """A section of the version's service-description text that a rule cites."""
+
+    number = fields.String(metadata={"description": "the description's own number, e.g. 4.2"})
+    heading = fields.String(metadata={"description": "the section's heading, in `lang`"})
+    lang = fields.String(metadata={
+        "description": "the language of the heading (and sentences): the decision's language "
+                       "where Kela publishes the text in it (fi, sv), else fi"})
+    sentences = fields.List(fields.String(), metadata={
+        "description": "the section's sentences; only when the request says cite_text: true"})
+
+
+class CiteSchema(Schema):
+    """Where a rule comes from: what the policy file says, and the sections it names."""
+
+    seed = fields.String()
+    section = fields.String(metadata={"description": "as the policy file writes it"})
+    quote = fields.String(metadata={"description": "the words of the section the rule "
+                                                   "rests on, when the policy quotes them"})
+    interpretation = fields.String()
+    url = fields.String()
+    note = fields.String()
+    sections = fields.List(fields.Nested(CitedSectionSchema), metadata={
+        "description": "the sections of the version's text that `section` names; absent when "
+                       "the version carries no text"})
 
 
 class FindingSchema(Schema):
     rule = fields.String()
     message = fields.String()
-    cite = fields.Dict()
+    cite = fields.Nested(CiteSchema)
     due = fields.String()
 
 

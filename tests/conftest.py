@@ -83,6 +83,51 @@ DEMO = textwrap.dedent('''\
 ''')
 
 
+# The demo's service-description text: the sections its rules cite, and one that needs none.
+DEMO_TEXT = textwrap.dedent('''\
+    <!-- the demo description; numbers as the demo's rules cite them -->
+    # Demo description
+
+    ## 4.2 Kuntoutuspäivä
+
+    Kuntoutuspäivän pituus on 6 tuntia. Tästä vähintään 5 tuntia on työtä.
+
+    ## 4.3 Palkaton työ
+
+    - Työ on palkatonta.
+
+    ## 5 Määräaika
+
+    Toimita kuuden kuukauden kuluessa.
+
+    ## 6 Ryhmäkoko
+
+    Ryhmäkoko on 6–12.
+
+    ## 7 Ryhmät
+
+    Ryhmiä on enintään kaksi.
+
+    ## 8 Henkilötunnus
+
+    Merkitse asiakkaan henkilötunnus.
+
+    ## 9 Yhteystiedot
+    <!-- no rule: contact information; no request shows it -->
+
+    Kelan sähköpostiosoite.
+    ''')
+
+
+def write_text(root: Path, text: str = DEMO_TEXT, policy: str = "demo",
+               version: str = "2024-01", lang: str = "fi") -> Path:
+    """Write a version's text under ``root/<policy>/<version>.<lang>.md``."""
+    path = root / policy / f"{version}.{lang}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def write_policy(root: Path, text: str = DEMO, policy: str = "demo",
                  version: str = "2024-01") -> Path:
     """Write one version file under ``root/<policy>/<version>.yaml`` and return its path."""

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from engine import decide
 from engine.fixtures import coverage_gaps, load_cases, run_case
 from engine.model import LANGUAGES
+from engine.revision import coverage_problems, trace_version
 from tests.conftest import FIXTURES
 
 DOMAIN_IDS = ([f"CR-{i}" for i in range(1, 24)] + [f"TT-{i}" for i in range(1, 20)]
@@ -30,6 +31,20 @@ EXPECTED = {
 
 def _rule_ids(real_store) -> set[str]:
     return {r.id for p in real_store.policies.values() for v in p.versions for r in v.rules}
+
+
+def test_every_version_has_its_text_and_every_citation_names_a_section(real_store):
+    """The seeds' passages are each version's text; every rule rests on sections of it, every
+    section has a rule or says why it needs none, and every overlay that brings its own text
+    has reviewed each rule that cites a changed section (check says so too)."""
+    for policy in real_store.policies.values():
+        for version in policy.versions:
+            assert version.text is not None, f"{policy.name} {version.version} has no text"
+            assert all(rule.sections for rule in version.rules)
+            trace = trace_version(version)
+            assert trace.counts[2] == 0 and coverage_problems(version) == []
+            for rule in version.rules:       # each section named by a rule is in the text
+                assert all(version.text.get(n) for n in rule.sections)
 
 
 def test_the_five_policies_exist(real_store):
@@ -111,10 +126,12 @@ def test_rule_table_has_one_row_per_distinct_citation(real_store):
 
     table = rules_table(real_store.policies)
     rows = [line for line in table.splitlines() if "`TT-1-day-length`" in line]
-    # the 2025-04 citation (and its interpretation) differs from 2023-01's: two rows
+    # the 2025-04 citation (the words it quotes from 4.2, its interpretation) differs from
+    # 2023-01's: two rows
     assert len(rows) == 2
-    assert "| 2023-01 |" in rows[0] and "aikaisempi kirjaus" in rows[0]
-    assert "| 2025-04 |" in rows[1] and "muutosversio 04/2025" in rows[1]
+    assert "| 2023-01 |" in rows[0] and '"Asiakkaan kuntoutuspäivän pituus on 6 tuntia."' \
+        in rows[0]
+    assert "| 2025-04 |" in rows[1] and "pituus on vähintään 6 tuntia" in rows[1]
     # an unchanged citation stays one row listing both versions
     assert next(line for line in table.splitlines() if "`TT-4-max-days`" in line).count(
         "2023-01, 2025-04") == 1
@@ -151,9 +168,14 @@ def test_the_guides_complete_version_validates(tmp_path):
     from tests.conftest import POLICIES
 
     text = (POLICIES / "README.md").read_text(encoding="utf-8")
-    example = text.split("## A complete version", 1)[1].split("```yaml\n", 1)[1].split("```")[0]
+    part = text.split("## A complete version", 1)[1]
+    example = part.split("```yaml\n", 1)[1].split("```")[0]
+    its_text = part.split("```markdown\n", 1)[1].split("```")[0]
     target = tmp_path / "tyokokeilu-tyohonvalmennus" / "2025-04.yaml"
     target.parent.mkdir()
     target.write_text(example, encoding="utf-8")
+    target.with_suffix(".fi.md").write_text(its_text, encoding="utf-8")
     _, policies, _, problems = load_folder(tmp_path)
     assert problems == [] and "tyokokeilu-tyohonvalmennus" in policies
+    (rule,) = policies["tyokokeilu-tyohonvalmennus"].versions[0].rules
+    assert rule.sections == ("4.2",)

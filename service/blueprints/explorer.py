@@ -53,6 +53,7 @@ from engine.diff import diff_versions
 from engine.fixtures import load_suite, run_case
 from engine.invisible import is_blank
 from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion
+from engine.revision import review_text, trace_version
 from engine.store import PolicyStore
 from service.auth import DECIDERS
 from service.blueprints.explorer_labels import LANGUAGE_NAMES, labels_for
@@ -405,7 +406,46 @@ def diff_page(policy: str):
     diff = diff_versions(before, after, found.versions)
     return render_template("explorer/diff.html", policy=found, diff=diff, before=before,
                            after=after, rule_actions={r.id: r.actions[0] for v in
-                                                      (before, after) for r in v.rules})
+                                                      (before, after) for r in v.rules},
+                           text_changes=_text_changes(before, after))
+
+
+@bp.get("/policies/<policy>/versions/<version>/text")
+@readable
+def text_page(policy: str, version: str):
+    """The version's service-description text, section by section, with the rules resting
+    on each in the margin (a section links to its rules, a rule's citation back here)."""
+    store = _store()
+    found = store.get_version(policy, version)
+    trace = trace_version(found, g.lang)
+    if trace is None:
+        raise PageError(404, f"policy {policy} version {version} carries no service-"
+                             "description text")
+    return render_template("explorer/text.html", policy=store.get_policy(policy),
+                           version=found, trace=trace)
+
+
+def _text_changes(before: PolicyVersion, after: PolicyVersion) -> list[dict[str, Any]]:
+    """The sections of ``after``'s text that differ from ``before``'s, each with the rules of
+    ``before`` that cite it and what ``after`` did with each: changed, removed, reviewed (and
+    why) or left as it was."""
+    if before.text is None or after.text is None or before.text is after.text:
+        return []
+    lang = g.lang if g.lang in after.text.files and g.lang in before.text.files else "fi"
+    now = {r.id: r for r in after.rules}
+    out = []
+    for change in review_text(before, after.text.in_language(lang)).changes:
+        rules = []
+        for rule in change.rules:
+            later = now.get(rule.id)
+            status = ("rule_removed" if later is None else
+                      "rule_changed" if later.describe() != rule.describe() else
+                      "rule_reviewed" if rule.id in after.reviewed else "rule_unchanged")
+            rules.append({"id": rule.id, "effect": rule.effect, "status": status,
+                          "why": after.reviewed.get(rule.id),
+                          "action": (later or rule).actions[0]})
+        out.append({"change": change, "rules": rules})
+    return out
 
 
 def _action(version: PolicyVersion, name: str) -> ActionSpec:

@@ -313,9 +313,73 @@ _OWN: dict[str, dict[str, str]] = {
     },
 }
 
+# The words of a version's service-description text, its sections and their rules.
+_TEXT: dict[str, dict[str, str]] = {
+    "fi": {
+        "text": "Palvelukuvauksen teksti",
+        "text_inherited": "Teksti on peritty versiosta {version}.",
+        "text_in_finnish": "Teksti näytetään suomeksi, kuten Kela sen julkaisee.",
+        "text_counts": "{sections} kohtaa: {cited} kohtaan perustuu sääntö, {marked} ei "
+                       "tarvitse sääntöä, {neither} ilman kumpaakaan.",
+        "rules_of_section": "Kohtaan perustuvat säännöt",
+        "no_rule": "Ei sääntöä",
+        "not_covered": "Mikään sääntö ei viittaa kohtaan, eikä siinä kerrota, miksi sääntöä "
+                       "ei tarvita.",
+        "in_text": "Kohta tekstissä",
+        "text_changes": "Palvelukuvauksen muuttuneet kohdat",
+        "text_same": "Palvelukuvauksen teksti on sama.",
+        "text_renumbered": "numeroitu uudelleen",
+        "rule_changed": "muutettu",
+        "rule_reviewed": "tarkistettu, ennallaan",
+        "rule_unchanged": "ennallaan",
+        "rule_removed": "poistettu",
+        "parameters_read": "Säännöt lukevat parametreja",
+    },
+    "sv": {
+        "text": "Servicebeskrivningens text",
+        "text_inherited": "Texten är ärvd från version {version}.",
+        "text_in_finnish": "Texten visas på finska, så som FPA publicerar den.",
+        "text_counts": "{sections} avsnitt: {cited} har en regel som bygger på dem, {marked} "
+                       "behöver ingen regel, {neither} har ingetdera.",
+        "rules_of_section": "Regler som bygger på avsnittet",
+        "no_rule": "Ingen regel",
+        "not_covered": "Ingen regel hänvisar till avsnittet, och det anges inte varför ingen "
+                       "regel behövs.",
+        "in_text": "Avsnittet i texten",
+        "text_changes": "Ändrade avsnitt i servicebeskrivningen",
+        "text_same": "Servicebeskrivningens text är densamma.",
+        "text_renumbered": "omnumrerat",
+        "rule_changed": "ändrad",
+        "rule_reviewed": "granskad, oförändrad",
+        "rule_unchanged": "oförändrad",
+        "rule_removed": "borttagen",
+        "parameters_read": "Reglerna läser parametrarna",
+    },
+    "en": {
+        "text": "Service description text",
+        "text_inherited": "The text is inherited from version {version}.",
+        "text_in_finnish": "The text is shown in Finnish, as Kela publishes it.",
+        "text_counts": "{sections} sections: {cited} with a rule resting on them, {marked} "
+                       "needing no rule, {neither} with neither.",
+        "rules_of_section": "Rules resting on this section",
+        "no_rule": "No rule",
+        "not_covered": "No rule cites this section, and it does not say why none is needed.",
+        "in_text": "The section in the text",
+        "text_changes": "Changed sections of the service description",
+        "text_same": "The service description's text is the same.",
+        "text_renumbered": "renumbered",
+        "rule_changed": "changed",
+        "rule_reviewed": "reviewed, unchanged",
+        "rule_unchanged": "unchanged",
+        "rule_removed": "removed",
+        "parameters_read": "The rules read the parameters",
+    },
+}
+
 # The explorer's own words, with the diff's words under "diff_*" (added, removed, …).
 LABELS: dict[str, dict[str, str]] = {
-    lang: {**{f"diff_{k}": v for k, v in DIFF_LABELS[lang].items()}, **_OWN[lang]}
+    lang: {**{f"diff_{k}": v for k, v in DIFF_LABELS[lang].items()}, **_OWN[lang],
+           **_TEXT[lang]}
     for lang in LANGUAGES
 }
 

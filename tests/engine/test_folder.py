@@ -3,7 +3,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.folder import Limits, PolicyFiles, read_folder, read_paths, version_name_problem
+from engine.folder import (
+    Limits,
+    PolicyFiles,
+    bundle_name_problem,
+    read_folder,
+    read_paths,
+    version_name_problem,
+)
 from engine.store import load_folder
 from tests.conftest import write_policy
 
@@ -119,3 +126,38 @@ def test_notes_are_never_size_checked(tmp_path):
     (tmp_path / "README.md").write_text("x" * 5000)
     _, problems = read_folder(tmp_path, Limits(max_file_bytes=3000))
     assert problems == []
+
+
+def test_texts_beside_a_version_are_read_and_misnamed_ones_are_problems(tmp_path):
+    write_policy(tmp_path)
+    (tmp_path / "demo" / "2024-01.fi.md").write_text("## 1 A\n")
+    (tmp_path / "demo" / "2024-01.sv.md").write_text("## 1 A\n")
+    (tmp_path / "demo" / "2024-01.md").write_text("## 1 A\n")
+    (tmp_path / "2024-01.fi.md").write_text("## 1 A\n")
+    files, problems = read_folder(tmp_path)
+    assert sorted(files.files) == ["demo/2024-01.fi.md", "demo/2024-01.sv.md",
+                                   "demo/2024-01.yaml"]
+    assert _codes(problems) == [("2024-01.fi.md", "wrong_place"),
+                                ("2024-01.md", "bad_text_name")]
+
+
+def test_a_text_is_refused_past_the_size_limit_like_a_version_file(tmp_path):
+    write_policy(tmp_path)
+    (tmp_path / "demo" / "2024-01.fi.md").write_text("## 1 A\n" + "x" * 20000)
+    _, problems = read_folder(tmp_path, Limits(max_file_bytes=10000))
+    assert _codes(problems) == [("2024-01.fi.md", "too_large")]
+
+
+def test_a_folder_with_only_a_text_still_needs_a_version_file(tmp_path):
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "2024-01.fi.md").write_text("## 1 A\n")
+    _, problems = read_folder(tmp_path)
+    assert _codes(problems) == [("demo", "empty")]
+
+
+def test_bundle_file_names():
+    assert bundle_name_problem("demo/2024-01.yaml") is None
+    assert bundle_name_problem("demo/2024-01.fi.md") is None
+    assert "Finnish or Swedish" in bundle_name_problem("demo/2024-01.en.md")
+    assert bundle_name_problem("demo/README.md").startswith("a bundle file is named")
+    assert bundle_name_problem("2024-01.yaml").startswith("a bundle file is named")

@@ -27,6 +27,27 @@ def test_publish_stores_every_file_and_activates(bundles, policies_dir):
     assert files.digest == bundle.digest
 
 
+TINY_TEXT = "# Pieni\n\n## 1 Päivä\n\nPäivä on 6 tuntia.\n\n## 2 Huomautus\n\nHuomautus.\n" \
+    "\n## 3 Pitkä päivä\n\nPitkä päivä.\n"
+
+
+def test_a_version_text_is_published_with_its_version_and_changes_the_digest(
+        bundles, policies_dir):
+    first, _ = bundles.publish_folder(policies_dir, by="me")
+    (policies_dir / "tiny" / "2025-01.fi.md").write_text(TINY_TEXT, encoding="utf-8")
+    bundle, created = bundles.publish_folder(policies_dir, by="me")
+    assert created and bundle.digest != first.digest
+    assert bundle.files == ("tiny/2025-01.fi.md", "tiny/2025-01.yaml", "tiny/2025-06.yaml")
+    assert bundles.files(bundle.id).files["tiny/2025-01.fi.md"].decode() == TINY_TEXT
+    from engine import PolicyStore
+
+    store = PolicyStore.from_files(bundles.files(bundle.id))
+    try:    # a worker reads the text from the bundle, never from disk
+        assert store.get_version("tiny", "2025-01").text.fi.get("1").heading == "Päivä"
+    finally:
+        store.close()
+
+
 def test_the_same_files_reuse_their_bundle(bundles, policies_dir):
     first, _ = bundles.publish_folder(policies_dir, by="me")
     again, created = bundles.publish_folder(policies_dir, by="you")
@@ -78,6 +99,10 @@ def test_files_sent_to_the_api_are_checked_like_a_folder():
                                                  "bundle/a/b/c.yaml", "bundle/x.yaml"]
     _, problems = files_from({}, "bundle")
     assert [p.code for p in problems] == ["empty"]
+    files, problems = files_from({"tiny/2025-01.yaml": VERSION_1, "tiny/2025-01.fi.md": "## 1 A",
+                                  "tiny/2025-01.en.md": "## 1 A", "tiny/NOTES.md": "x"}, "b")
+    assert list(files.files) == ["tiny/2025-01.fi.md", "tiny/2025-01.yaml"]
+    assert sorted(p.path for p in problems) == ["b/tiny/2025-01.en.md", "b/tiny/NOTES.md"]
 
 
 # --- the API ------------------------------------------------------------------------------

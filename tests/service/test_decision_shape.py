@@ -21,6 +21,8 @@ from service.database import make_engine
 from service.decision_log import DecisionLog, LogEntry
 from service.models import DecisionRow
 from service.schemas import (
+    CitedSectionSchema,
+    CiteSchema,
     DecisionRequestSchema,
     DecisionResponseSchema,
     LoggedDecisionSchema,
@@ -73,3 +75,16 @@ def test_every_description_of_a_decision_has_the_same_fields(app, client, tokens
     assert {k: public[k] for k in FINDING_KINDS} == findings
     shared = response & set(public) - {"decision_id"}
     assert {k: public[k] for k in shared} == {k: answer[k] for k in shared}
+
+
+def test_a_findings_citation_is_documented_key_by_key(real_store):
+    """The citation of a finding (the rule's cite, plus the sections of the version's text
+    it names, with their sentences on request) is what CiteSchema documents."""
+    decision = decide(real_store, policy="tyokokeilu-tyohonvalmennus", action="rehab_day",
+                      as_of="2025-05-12", facts={"service": "tyokokeilu", "hours_total": 5,
+                                                 "hours_at_workplace": 4}, cite_text=True)
+    cites = [f.to_dict()["cite"] for f in (*decision.violations, *decision.notices)]
+    assert cites and all("sections" in c for c in cites)
+    assert set().union(*cites) <= set(CiteSchema().fields)
+    sections = [s for c in cites for s in c["sections"]]
+    assert {k for s in sections for k in s} == set(CitedSectionSchema().fields)

@@ -223,6 +223,26 @@ def test_real_policy_rehab_day(sqlite_url, tmp_path):
     ]
     assert outcomes == ["deny", "allow", "deny"]
 
+    # the citation names the section of the service description, in the asked language where
+    # Kela publishes the text in it (only Finnish here), and its sentences on request
+    answer = client.post("/v1/decisions", headers={"Authorization": f"Bearer {token}"},
+                         json={"policy": "tyokokeilu-tyohonvalmennus", "action": "rehab_day",
+                               "as_of": "2025-05-12", "facts": facts, "lang": "sv",
+                               "cite_text": True}).get_json()
+    cite = answer["violations"][0]["cite"]
+    assert cite["section"] == "4.2 Asiakkaan kuntoutuspäivä"          # as written, as before
+    assert cite["sections"] == [{
+        "number": "4.2", "heading": "Asiakkaan kuntoutuspäivä", "lang": "fi", "sentences": [
+            "Asiakkaan kuntoutuspäivän pituus on vähintään 6 tuntia.",
+            "Tästä vähintään 5 tuntia on asiakkaan työskentelyä työpaikalla."]}]
+    logged = client.get(f"/v1/decisions/{answer['decision_id']}",
+                        headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert logged["violations"][0]["cite"] == cite                    # the log keeps it
+    plain = client.post("/v1/decisions", headers={"Authorization": f"Bearer {token}"},
+                        json={"policy": "tyokokeilu-tyohonvalmennus", "action": "rehab_day",
+                              "as_of": "2025-05-12", "facts": facts}).get_json()
+    assert "sentences" not in plain["violations"][0]["cite"]["sections"][0]
+
 
 def test_odd_text_reaches_neither_database_as_an_error(any_app):
     """NUL and friends: PostgreSQL refuses NUL in text, so these once were 500s there."""

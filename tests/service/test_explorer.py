@@ -366,3 +366,86 @@ def test_a_source_url_is_a_link_only_when_it_is_http_or_https(client, app, polic
         html = page(client, "/explorer/policies/tiny/versions/2025-01")
         assert url in html
         assert (f'href="{url}"' in html) is linked
+
+
+# --- the service description's text -------------------------------------------------------------
+
+TEXT_1 = """\
+# Pieni palvelukuvaus
+
+## 1 Päivän pituus
+
+Päivä on vähintään 6 tuntia.
+
+## 2 Huomautus
+
+Huomautus kirjataan.
+
+## 3 Yhteystiedot
+<!-- no rule: contact information -->
+
+Kela.
+"""
+# 2025-06: the minimum drops to 5 h, TS-2 (section 2) goes, TS-3 (section 3) arrives
+TEXT_2 = """\
+# Pieni palvelukuvaus
+
+## 1 Päivän pituus
+
+Päivä on vähintään 5 tuntia.
+
+## 3 Pitkä päivä
+
+Yli 10 tunnin päivä on pitkä.
+"""
+TEXT_URL = "/explorer/policies/tiny/versions/2025-01/text"
+
+
+@pytest.fixture
+def tiny_texts(policies_dir: Path) -> Path:
+    """Texts for both tiny versions, written before the app publishes the folder."""
+    (policies_dir / "tiny" / "2025-01.fi.md").write_text(TEXT_1, encoding="utf-8")
+    (policies_dir / "tiny" / "2025-06.fi.md").write_text(TEXT_2, encoding="utf-8")
+    return policies_dir
+
+
+def test_the_text_page_shows_each_section_with_its_rules_in_the_margin(tiny_texts, client):
+    html = page(client, TEXT_URL + "?lang=en")
+    assert "Service description text" in html
+    assert "3 sections: 2 with a rule resting on them, 1 needing no rule, 0 with neither." in html
+    assert 'id="section-1"' in html and "Päivä on vähintään 6 tuntia." in html
+    assert f'href="{ACTION}#rule-TS-1-too-short">TS-1-too-short</a>' in html
+    assert "<strong>No rule:</strong> contact information" in html
+    assert "The text is shown in Finnish, as Kela publishes it." in html
+    assert 'lang="fi"' in html
+
+
+def test_a_rule_links_to_its_section_and_the_version_page_to_the_text(tiny_texts, client):
+    html = page(client, ACTION + "?lang=sv")
+    assert f'href="{TEXT_URL}#section-1">1 Päivän pituus</a>' in html
+    assert "Avsnittet i texten" in html
+    html = page(client, "/explorer/policies/tiny/versions/2025-01")
+    assert f'href="{TEXT_URL}">2025-01.fi.md</a>' in html
+
+
+def test_a_version_without_a_text_has_no_text_page(client):
+    page(client, TEXT_URL, status=404)
+    assert "section-link" not in page(client, ACTION)
+
+
+def test_the_diff_shows_the_changed_sections_beside_the_rules_resting_on_them(tiny_texts,
+                                                                               client):
+    html = page(client, "/explorer/policies/tiny/diff?from=2025-01&to=2025-06&lang=en")
+    assert "Changed sections of the service description" in html
+    block = html.split('id="d-text"')[1].split("</section>")[0]
+    assert 'id="text-1"' in block and "<del>6</del>" in block and "<ins>5</ins>" in block
+    assert "TS-1-too-short</a> <span class=\"kind\">unchanged</span>" in block
+    assert 'id="text-2"' in block and "TS-2-note</a> <span class=\"kind\">removed</span>" in block
+    assert "<code>min_hours</code>" in block
+    assert 'id="text-3"' in block and "<del>Kela.</del>" in block
+
+
+def test_try_it_links_each_finding_to_its_section(tiny_texts, client):
+    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5"}).get_data(
+        as_text=True)
+    assert f'href="{TEXT_URL}#section-1">1 Päivän pituus</a>' in html

@@ -183,3 +183,48 @@ def test_try_a_rehab_day_and_read_the_denial(browser, base_url):
     violations = browser.find_element(By.CSS_SELECTOR, ".findings.violations a")
     violations.click()
     WebDriverWait(browser, WAIT).until(lambda d: d.current_url.endswith("#rule-TT-1-day-length"))
+
+
+def test_a_section_leads_to_its_rules_and_a_rule_back_to_its_section(browser, base_url):
+    text_url = f"/explorer/policies/{POLICY}/versions/2025-04/text"
+    browser.get(f"{base_url}/explorer/policies/{POLICY}/versions/2025-04?lang=fi")
+    wait_for(browser, "main h1")
+    browser.find_element(By.CSS_SELECTOR, f'a[href="{text_url}"]').click()
+
+    section = wait_for(browser, 'section[id="section-4.2"]')
+    assert "Asiakkaan kuntoutuspäivän pituus on vähintään 6 tuntia." in section.text
+    margin = section.find_element(By.CSS_SELECTOR, "aside.text-margin")
+    rules = [a.text for a in margin.find_elements(By.CSS_SELECTOR, "a")]
+    assert rules == ["TT-1-day-length", "TT-1-longer-day-goal", "TT-1-workplace-hours",
+                     "TT-1-workplace-exceeds-total"]
+    contacts = browser.find_element(By.CSS_SELECTOR, 'section[id="section-13"] aside')
+    assert "Ei sääntöä" in contacts.text                  # a section that needs no rule
+    shot(browser, "explorer-text-fi")
+
+    # the section to its rule …
+    margin.find_element(By.LINK_TEXT, "TT-1-day-length").click()
+    WebDriverWait(browser, WAIT).until(lambda d: d.current_url.endswith("#rule-TT-1-day-length"))
+    rule = wait_for(browser, "#rule-TT-1-day-length")
+    link = rule.find_element(By.CSS_SELECTOR, "a.section-link")
+    assert link.text == "4.2 Asiakkaan kuntoutuspäivä"
+
+    # … and the rule back to its section
+    link.click()
+    WebDriverWait(browser, WAIT).until(lambda d: d.current_url.endswith(
+        f"{text_url}#section-4.2"))
+    assert wait_for(browser, 'section[id="section-4.2"]').is_displayed()
+
+    narrow(browser)
+    shot(browser, "explorer-text-fi-320px")
+
+
+def test_the_diff_shows_the_changed_section_beside_its_rules(browser, base_url):
+    browser.get(f"{base_url}/explorer/policies/{POLICY}/diff?from=2023-01&to=2025-04&lang=en")
+    block = wait_for(browser, 'div[id="text-4.2"]')
+    assert [e.text for e in block.find_elements(By.CSS_SELECTOR, "ins")] == [
+        "vähintään", "työpaikalla."]
+    statuses = [li.text.lower() for li in
+                block.find_elements(By.CSS_SELECTOR, ".section-rules li")]   # .kind: caps
+    assert statuses[0] == "tt-1-day-length changed"
+    assert statuses[2].startswith("tt-1-workplace-exceeds-total reviewed, unchanged: ")
+    shot(browser, "explorer-diff-text-en")
