@@ -113,12 +113,14 @@ def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
         findings[kind].append(_finding(rule, local, lang, due))
     trace = tuple(_trace(plan, values, set(fired))) if explain else None
     return Decision(
-        version.policy, version.version, version.digest, plan.action.name, day, lang,
-        "deny" if findings["deny"] else "allow",
-        tuple(findings["deny"]), tuple(findings["warn"]), tuple(findings["info"]),
-        tuple(findings["oblige"]), results,
-        tuple([plan.rules[i].rule.id for i in fired]),
-        trace, bundle, chosen[0], chosen[1], pinned, plan.action.personal,
+        policy=version.policy, version=version.version, digest=version.digest,
+        action=plan.action.name, as_of=day, lang=lang,
+        outcome="deny" if findings["deny"] else "allow",
+        violations=tuple(findings["deny"]), warnings=tuple(findings["warn"]),
+        notices=tuple(findings["info"]), obligations=tuple(findings["oblige"]),
+        results=results, fired=tuple([plan.rules[i].rule.id for i in fired]),
+        trace=trace, bundle=bundle, chosen_by=chosen[0], chosen_on=chosen[1], pinned=pinned,
+        personal_facts=plan.action.personal,
     )
 
 
