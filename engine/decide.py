@@ -26,6 +26,7 @@ from engine.model import (
     LANGUAGES,
     ActionPlan,
     Decision,
+    Evaluator,
     Finding,
     PolicyVersion,
     Rule,
@@ -58,7 +59,7 @@ _DAYS: dict[str, dt.date] = {}
 
 def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str,
            facts: dict[str, Any], lang: str = "fi", explain: bool = False,
-           evaluator: Any = None, version: str | None = None) -> Decision:
+           evaluator: Evaluator | None = None, version: str | None = None) -> Decision:
     """Decide ``action`` under the version of ``policy`` in force on ``as_of``.
 
     ``version`` names the version to use whatever ``as_of`` says, even a date before that
@@ -71,19 +72,19 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
     if lang not in LANGUAGES:
         raise FactError({"lang": [f"must be one of {', '.join(LANGUAGES)}"]})
     day = _as_date(as_of)
-    with store.using() as pset:
+    with store.using() as policy_set:
         if version is None:
-            used, chosen = version_for(pset, policy, action, day, facts)
+            used, chosen = version_for(policy_set, policy, action, day, facts)
         else:
-            used, chosen = pset.get_version(policy, version), ("version", None)
-        plan = pset.plan(used, action)
+            used, chosen = policy_set.get_version(policy, version), ("version", None)
+        plan = policy_set.plan(used, action)
         values = derive(plan, plan.check(facts), day)
         message = message_for(plan, values)
         if evaluator is None:
-            fired = store.evaluator.fired(pset.prepared[plan.name], message)
+            fired = store.evaluator.fired(policy_set.prepared[plan.name], message)
         else:
             fired = evaluator.fired(evaluator.prepare(plan), message)
-        bundle = pset.files.bundle
+        bundle = policy_set.files.bundle
     return _decision(used, plan, day, lang, values, fired, explain, bundle,
                      pinned=version is not None, chosen=chosen)
 

@@ -18,11 +18,14 @@ import bisect
 import datetime as dt
 import operator
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import FactError, NoVersionInForce
 from engine.facts import parse_date
 from engine.invisible import is_blank
+
+if TYPE_CHECKING:
+    from engine.store import PolicySet
 
 __all__ = ["in_force", "version_for"]
 
@@ -42,7 +45,7 @@ def in_force(versions: Sequence[Any], as_of: dt.date, policy: str = "") -> Any:
     return versions[i - 1]
 
 
-def version_for(pset: Any, policy: str, action: str, day: dt.date,
+def version_for(policy_set: PolicySet, policy: str, action: str, day: dt.date,
                 facts: dict[str, Any]) -> tuple[Any, tuple[str, dt.date | None]]:
     """The version in force, and which date chose it.
 
@@ -52,8 +55,8 @@ def version_for(pset: Any, policy: str, action: str, day: dt.date,
     that fact, and the version in force on the fact's date decides. An optional fact left
     out falls back to ``as_of``.
     """
-    first = pset.resolve(policy, day)
-    spec = pset.plan(first, action).action
+    first = policy_set.resolve(policy, day)
+    spec = policy_set.plan(first, action).action
     by = spec.version_by
     if by == "as_of":
         return first, ("as_of", day)
@@ -67,4 +70,4 @@ def version_for(pset: Any, policy: str, action: str, day: dt.date,
         when = parse_date(raw)
     except (ValueError, TypeError):
         raise FactError({by: ["must be a date written YYYY-MM-DD"]}) from None
-    return pset.resolve(policy, when), (by, when)
+    return policy_set.resolve(policy, when), (by, when)

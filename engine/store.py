@@ -27,7 +27,7 @@ from engine.folder import Limits, PolicyFiles, read_folder
 from engine.functions import valid_hetu
 from engine.invisible import strip_ignorable
 from engine.loader import locate, read_yaml_bytes
-from engine.model import ActionPlan, Policy, PolicyVersion
+from engine.model import ActionPlan, Evaluator, Policy, PolicyVersion
 from engine.overlay import resolve_policy
 from engine.resolve import in_force
 from engine.schema import check_version, digest_of
@@ -229,20 +229,20 @@ class PolicyStore:
     '2025-04'
     """
 
-    def __init__(self, root: Path | str | None = None, evaluator: Any = None,
+    def __init__(self, root: Path | str | None = None, evaluator: Evaluator | None = None,
                  limits: Limits | None = None):
         if evaluator is None:
             from engine.backend import DurableEvaluator
 
             evaluator = DurableEvaluator()
         self.root = Path(root) if root is not None else None
-        self.evaluator = evaluator
+        self.evaluator: Evaluator = evaluator
         self.limits = limits
         self._lock = threading.Lock()
         self._set: PolicySet | None = None
 
     @classmethod
-    def load(cls, root: Path | str, evaluator: Any = None,
+    def load(cls, root: Path | str, evaluator: Evaluator | None = None,
              limits: Limits | None = None) -> PolicyStore:
         """Load every policy under ``root``; raise :class:`PolicyError` with all problems."""
         store = cls(root, evaluator, limits)
@@ -250,7 +250,7 @@ class PolicyStore:
         return store
 
     @classmethod
-    def from_files(cls, files: PolicyFiles, evaluator: Any = None,
+    def from_files(cls, files: PolicyFiles, evaluator: Evaluator | None = None,
                    limits: Limits | None = None) -> PolicyStore:
         """A store serving files already read (a published bundle), not a folder."""
         store = cls(None, evaluator, limits)
@@ -314,7 +314,7 @@ class PolicyStore:
         old.prepared.clear()
 
     def using(self) -> _InUse:
-        """``with store.using() as pset``: the current set, not released until the block ends."""
+        """``with store.using() as policy_set``: the current set, kept until the block ends."""
         return _InUse(self)
 
     def _enter(self) -> PolicySet:
