@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,16 +23,14 @@ from typing import Any
 from engine.compiler import compile_version
 from engine.errors import PolicyError, Problem, UnknownAction, UnknownPolicy, UnknownVersion
 from engine.folder import Limits, PolicyFiles, read_folder
-from engine.functions import valid_hetu
-from engine.invisible import strip_ignorable
 from engine.loader import locate, read_yaml_bytes
 from engine.model import ActionPlan, Evaluator, Policy, PolicyVersion
 from engine.overlay import resolve_policy
+from engine.personal import personal_codes
 from engine.resolve import in_force
 from engine.schema import check_version, digest_of
 
-__all__ = ["PolicySet", "PolicyStore", "collect_files", "load_files", "load_folder",
-           "personal_codes"]
+__all__ = ["PolicySet", "PolicyStore", "collect_files", "load_files", "load_folder"]
 
 
 def collect_files(paths: Iterable[Path | str]) -> list[Path]:
@@ -60,24 +57,6 @@ def _guarded(shown: str, work: Any) -> tuple[Any, list[Problem]]:
     except Exception as exc:        # a bug of ours must not take the caller down
         return None, [Problem(shown, 1, f"could not be checked ({type(exc).__name__}: "
                               f"{exc}); please report this file", "internal_error")]
-
-
-_CODE = re.compile(r"(?<![0-9A-Za-z])\d{6}[-+A-FU-Y]\d{3}[0-9A-Y](?![0-9A-Za-z])")
-
-
-def personal_codes(raw: bytes, shown: str) -> list[Problem]:
-    """A line of a policy file that holds a valid personal identity code (even with invisible
-    characters inside): a published bundle stores policy texts with codes masked, so the file
-    served would differ from the one written — and a code does not belong in a policy."""
-    out = []
-    text = raw.decode("utf-8", errors="replace")
-    for number, line in enumerate(text.splitlines(), 1):
-        if any(valid_hetu(m.group()) for m in _CODE.finditer(strip_ignorable(line))):
-            out.append(Problem(shown, number, "this line holds a personal identity code; a "
-                               "policy file may not (the published bundle would store it "
-                               "masked) — write the rule or the comment without it",
-                               "personal_code"))
-    return out
 
 
 def load_files(files: PolicyFiles, limits: Limits | None = None,

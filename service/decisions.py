@@ -16,7 +16,6 @@ from typing import Any
 
 from engine import Decision, PolicyStore, decide
 from engine.model import FINDING_KINDS
-from engine.replay import hetu_checks
 from service.decision_log import DecisionLog, LogEntry
 from service.ids import new_decision_id
 from service.masking import Masker, get_logger
@@ -96,6 +95,6 @@ class DecisionHandler:
             latency_ms=round(latency_ms, 3),
             bundle_id=decision.bundle,
             pinned=decision.pinned,
-            hetu_checks=hetu_checks(facts, personal),
+            hetu_checks=masked.hetu_checks,
             texts=masked.texts,
         )

@@ -4,7 +4,7 @@ Shared by ``rehab-rules impact`` and ``POST /v1/policies/{policy}/impact``. A dr
 validated whole like anything published, but it is only ever loaded into a store of its own:
 it is never stored as a bundle, never activated, and the running set is never touched. The
 replay itself is :class:`engine.replay.Impact`; this module turns log rows into
-:class:`engine.replay.Logged` and reads them newest first, one indexed query per batch.
+:class:`engine.replay.LoggedDecision` and reads them newest first, one indexed query per batch.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from engine.errors import UnknownPolicy
 from engine.folder import PolicyFiles
 from engine.model import FINDING_KINDS
 from engine.pyeval import PythonEvaluator
-from engine.replay import Impact, Logged
+from engine.replay import Impact, LoggedDecision
 from service.bundles import files_from
 from service.decision_log import DecisionLog
 
@@ -30,13 +30,13 @@ COLUMNS = ("id", "policy", "action", "version", "as_of", "lang", "facts", "outco
            "results", "findings", "pinned", "hetu_checks")
 
 
-def logged_from_row(row: dict[str, Any]) -> Logged:
+def logged_from_row(row: dict[str, Any]) -> LoggedDecision:
     """A stored row (or a public log entry) as the replay reads it."""
     def get(key: str, public: str | None = None) -> Any:
         return row[key] if key in row else row[public or key]
 
     as_of = get("as_of")
-    return Logged(
+    return LoggedDecision(
         id=get("id", "decision_id"), policy=row["policy"], action=row["action"],
         version=row["version"],
         as_of=as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(as_of),

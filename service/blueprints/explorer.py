@@ -53,6 +53,7 @@ from engine.diff import diff_versions
 from engine.fixtures import load_suite, run_case
 from engine.invisible import is_blank
 from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion
+from engine.personal import personal_texts
 from engine.store import PolicyStore
 from service.auth import DECIDERS
 from service.blueprints.explorer_labels import LANGUAGE_NAMES, labels_for
@@ -543,7 +544,7 @@ def try_page(policy: str, version: str, action: str):
     status = 200
     masker = services().masker
     facts = facts_from_form(spec, form)
-    known = masker.personal_values(facts, spec.personal)
+    known = personal_texts(facts, spec.personal)
     if request.method == "POST":
         gate = _try_gate(form.get("token", ""))
         if gate is not None:
