@@ -358,7 +358,7 @@ def fixtures_from_log(decision_id: str, name: str | None, root: Path, fixtures_r
     """Append a logged decision as a case to the fixtures of the version it was made under:
     its as_of, facts, outcome, fired rules, results and due dates. A personal code becomes a
     synthetic one with the same validity, never the real one. The case is run at once."""
-    row = DecisionLog(make_engine(database_url)).get(decision_id)
+    row = DecisionLog(make_engine(database_url)).stored(decision_id)
     if row is None:
         raise click.ClickException(f"no decision {decision_id!r} in the log")
     item = logged_from_row(row)
