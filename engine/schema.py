@@ -49,10 +49,12 @@ from engine.model import (
 )
 from engine.usage import usage_of
 
-__all__ = ["FACT_TYPES", "NAME_RE", "check_version", "digest_of", "load_version",
+__all__ = ["FACT_TYPES", "NAME_RE", "RULE_ID", "check_version", "digest_of", "load_version",
            "parse_version", "shape_problems"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# what a rule id looks like: the domain id, a number, then anything of [A-Za-z0-9-]
+RULE_ID = re.compile(r"[A-Z]{2,3}-[0-9]+[A-Za-z0-9-]*")
 POLICY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 RESERVED = {"id", "sid", "as_of"}
 FACT_TYPES = ("string", "integer", "number", "boolean", "date", "hetu", "list")
@@ -691,7 +693,7 @@ def _build_rule(i: int, raw: Any, actions: dict[str, tuple[ActionSpec, ex.Scope]
                   "ids must be unique", "duplicate_rule")
         else:
             seen[rid] = line_at(c.doc, [*where, "id"])
-        if not re.match(r"^[A-Z]{2,3}-\d+[A-Za-z0-9-]*$", rid):
+        if not RULE_ID.fullmatch(rid):
             c.add([*where, "id"], f"rule id {rid!r} must start with the domain id, e.g. "
                   "CR-11-min-attached", "bad_rule_id")
     names = raw.get("action")

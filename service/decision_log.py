@@ -25,17 +25,15 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, DateTime, Engine, Text, cast, func, select
 from sqlalchemy.engine import make_url
 
+from engine.schema import RULE_ID
 from service.idempotency import KeyTaken
 from service.masking import get_logger
 from service.models import DecisionRow, IdempotencyRow
 
-__all__ = ["CHECKPOINT_EVERY", "COLUMNS", "CURSOR_PATTERN", "RULE_ID", "BadCursor",
+__all__ = ["CHECKPOINT_EVERY", "COLUMNS", "CURSOR_PATTERN", "BadCursor",
            "DecisionLog", "LogEntry", "Page", "decode_cursor", "encode_cursor", "to_public"]
 
 _log = get_logger("service.decision_log")
-
-# what a rule id looks like (engine/schema.py refuses any other at load)
-RULE_ID = re.compile(r"[A-Z]{2,3}-[0-9]+[A-Za-z0-9-]*")
 
 # -- the row, as the table declares it ---------------------------------------------------------
 

@@ -15,7 +15,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from engine.facts import parse_date
 from engine.model import LANGUAGES
-from service.decision_log import CURSOR_PATTERN, RULE_ID
+from engine.schema import RULE_ID
+from service.decision_log import CURSOR_PATTERN
 
 __all__ = [
     "MAX_INTEGER",
