@@ -17,7 +17,7 @@ import hashlib
 import re
 import string
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -49,8 +49,8 @@ from engine.model import (
 )
 from engine.usage import usage_of
 
-__all__ = ["FACT_TYPES", "NAME_RE", "RULE_ID", "check_version", "digest_of", "load_version",
-           "parse_version", "shape_problems"]
+__all__ = ["FACT_TYPES", "NAME_RE", "RULE_ID", "StrictBool", "check_version", "digest_of",
+           "load_version", "parse_version", "shape_problems"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # what a rule id looks like: the domain id, a number, then anything of [A-Za-z0-9-]
@@ -103,12 +103,17 @@ class OneOf(fields.Field):
                               "list parameter whose keys or items are the values")
 
 
-class StrictBool(fields.Field):
-    """``true`` or ``false`` as YAML reads them; never the text "no"."""
+class StrictBool(fields.Boolean):
+    """``true`` or ``false`` as YAML or JSON reads them; never the text "no", nor 1.
+
+    The one strict boolean: the service's request schemas use it too, with their own
+    message (``error_messages={"invalid": …}``)."""
+
+    default_error_messages: ClassVar[dict[str, str]] = {"invalid": "must be true or false"}
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
         if not isinstance(value, bool):
-            raise ValidationError("must be true or false")
+            raise self.make_error("invalid")
         return value
 
 

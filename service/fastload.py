@@ -21,7 +21,8 @@ from marshmallow import RAISE, Schema, fields, validate
 from marshmallow.utils import missing
 
 from engine.facts import parse_date
-from service.schemas import IsoDate, StrictBoolean
+from engine.schema import StrictBool
+from service.schemas import IsoDate
 
 __all__ = ["FastLoader"]
 
@@ -86,7 +87,7 @@ def _compile(name: str, field: fields.Field) -> Check:
         raise TypeError(f"{name}: validators on {kind.__name__} do not compile")
     if kind is IsoDate:
         return _date
-    if kind is StrictBoolean:
+    if kind is StrictBool:
         return _boolean
     if kind is fields.Dict and _text_keys(field.key_field) and _any_value(field.value_field):
         return _mapping

@@ -15,7 +15,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from engine.facts import parse_date
 from engine.model import LANGUAGES
-from engine.schema import RULE_ID
+from engine.schema import RULE_ID, StrictBool
 from service.decision_log import CURSOR_PATTERN
 
 __all__ = [
@@ -48,13 +48,8 @@ _NAME_CHARS = validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Not a policy, action 
 _RULE_ID = validate.Regexp(f"^{RULE_ID.pattern}$", error="Not a rule id (e.g. CR-11-min-attached).")
 
 
-class StrictBoolean(fields.Boolean):
-    """Only JSON ``true``/``false``."""
-
-    def _deserialize(self, value: Any, attr, data, **kwargs) -> bool:
-        if not isinstance(value, bool):
-            raise ValidationError("Not a valid boolean (use true or false).")
-        return value
+# only JSON true or false (engine.schema.StrictBool), in the API's words
+_BOOLEAN = {"invalid": "Not a valid boolean (use true or false)."}
 
 
 # Python's fromisoformat also reads week dates ("2025-W20-1") and basic forms ("20250512"),
@@ -119,7 +114,7 @@ class DecisionRequestSchema(StrictSchema):
         "description": "evaluate under this version whatever as_of says; the decision says "
                        "pinned: true"})
     lang = fields.String(load_default="fi", validate=validate.OneOf(LANGUAGES))
-    explain = StrictBoolean(load_default=False)
+    explain = StrictBool(load_default=False, error_messages=_BOOLEAN)
     facts = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True),
                         required=True)
 
@@ -496,7 +491,7 @@ class PublishSchema(StrictSchema):
                             "description": "every version file: \"<policy>/<version>.yaml\""
                                            " → its YAML text"})
     note = fields.String(validate=validate.Length(max=2000))
-    activate = StrictBoolean(load_default=True)
+    activate = StrictBool(load_default=True, error_messages=_BOOLEAN)
 
 
 class PublishResultSchema(Schema):
