@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import g, request
-from flask_smorest.utils import deepupdate
 
 from service.errors import Forbidden, Unauthorized, documented
 from service.extensions import services
+from service.smorest_apidoc import carry_apidoc
 from service.tokens import ROLES, Principal
 
 __all__ = ["ANY_ROLE", "DECIDERS", "READERS", "authenticate", "require"]
@@ -63,7 +63,7 @@ def require(*roles: str) -> Callable[[F], F]:
             503: "`database_unavailable`: the database cannot be reached; nothing was done, "
                  "send it again after `Retry-After` seconds",
         })}}
-        wrapper._apidoc = deepupdate(getattr(view, "_apidoc", {}), doc)  # type: ignore[attr-defined]
+        carry_apidoc(view, wrapper, doc)
         return wrapper  # type: ignore[return-value]
 
     return decorate

@@ -22,6 +22,7 @@ from marshmallow.utils import missing
 
 from engine.facts import parse_date
 from engine.schema import StrictBool
+from service.marshmallow_hooks import has_hooks
 from service.schemas import IsoDate
 
 __all__ = ["FastLoader"]
@@ -37,7 +38,7 @@ class FastLoader:
     def __init__(self, schema: Schema):
         if schema.unknown != RAISE or schema.partial or schema.only or schema.exclude:
             raise TypeError(f"{type(schema).__name__}: only strict, whole schemas compile")
-        if any(schema._hooks.values()):
+        if has_hooks(schema):
             raise TypeError(f"{type(schema).__name__}: schema hooks (pre_load, validates …) "
                             "do not compile")
         self.schema = schema
