@@ -55,9 +55,8 @@ from engine.invisible import is_blank
 from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion
 from engine.personal import personal_texts
 from engine.store import PolicyStore
-from service.auth import DECIDERS
+from service.auth import DECIDERS, bearer_token, from_loopback, principal_of
 from service.blueprints.explorer_labels import LANGUAGE_NAMES, labels_for
-from service.blueprints.metrics import _from_loopback
 from service.extensions import services
 from service.tokens import Principal
 
@@ -224,13 +223,9 @@ def _plain(value: Any) -> Any:
 def _token_principal(form_token: str | None = None) -> Principal | None:
     """The principal of a token from the form, the Authorization header or the sign-in
     cookie, in that order; None if none is given or it is unknown or revoked."""
-    token = (form_token or "").strip()
-    if not token:
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" else ""
-    if not token:
-        token = request.cookies.get(TOKEN_COOKIE, "").strip()
-    return services().tokens.verify(token) if token else None
+    token = ((form_token or "").strip() or bearer_token()
+             or request.cookies.get(TOKEN_COOKIE, "").strip())
+    return principal_of(token)
 
 
 def readable(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -253,7 +248,7 @@ def login():
     target = request.form.get("next", "")
     if not target.startswith("/explorer"):
         target = url_for("explorer.index")
-    if not token or services().tokens.verify(token) is None:
+    if principal_of(token) is None:
         raise PageError(401, "unknown or revoked token")
     response = redirect(target)
     response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict",
@@ -514,7 +509,7 @@ def _fields(action: ActionSpec, form: Mapping[str, str], fresh: bool,
 
 def _try_gate(form_token: str) -> tuple[int, str] | None:
     """None if this request may evaluate; else (status, why)."""
-    if current_app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"] and _from_loopback():
+    if current_app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"] and from_loopback():
         return None
     principal = _token_principal(form_token)
     if principal is None:
@@ -569,7 +564,7 @@ def try_page(policy: str, version: str, action: str):
         as_of=masker.scrub(as_of),
         pinned=pinned, errors=errors, problem=problem, result=result,
         loopback_open=bool(current_app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"]
-                           and _from_loopback())), status
+                           and from_loopback())), status
 
 
 def try_url(version: PolicyVersion, action: str, as_of: str, facts: Mapping[str, Any],
