@@ -164,8 +164,10 @@ def web_url(value: Any) -> bool:
 @bp.context_processor
 def _template_values() -> dict[str, Any]:
     lang = getattr(g, "lang", "fi")
-    return {"lang": lang, "L": labels_for(lang), "LANGUAGES": LANGUAGES,
-            "LANGUAGE_NAMES": LANGUAGE_NAMES, "t": lambda texts: text_in(texts, lang),
+    # labels: the interface's words in the page's language; in_lang: a policy's {fi, sv, en}
+    # text in it
+    return {"lang": lang, "labels": labels_for(lang), "LANGUAGES": LANGUAGES,
+            "LANGUAGE_NAMES": LANGUAGE_NAMES, "in_lang": lambda texts: text_in(texts, lang),
             "show": show, "signed_in": bool(request.cookies.get(TOKEN_COOKIE))}
 
 
