@@ -30,7 +30,7 @@ import functools
 import json
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -52,7 +52,7 @@ from engine import EngineError, FactError, LookupFailed, decide
 from engine.diff import diff_versions
 from engine.fixtures import load_suite, run_case
 from engine.invisible import is_blank
-from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion
+from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion, json_form
 from engine.personal import personal_texts
 from engine.store import PolicyStore
 from service.auth import DECIDERS, bearer_token, from_loopback, principal_of
@@ -206,18 +206,8 @@ def show(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(_plain(value), ensure_ascii=False)
+        return json.dumps(json_form(value), ensure_ascii=False)
     return str(value)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 # --- access ---------------------------------------------------------------------------------
@@ -535,38 +525,49 @@ def try_page(policy: str, version: str, action: str):
     form = request.form if request.method == "POST" else request.args
     as_of = form.get("as_of") or dt.date.today().isoformat()
     pinned = form.get("version", "")
-    errors: dict[str, list[str]] = {}
-    problem = None
-    result = None
-    status = 200
     masker = services().masker
     facts = facts_from_form(spec, form)
     known = personal_texts(facts, spec.personal)
+    tried = _Tried()
     if request.method == "POST":
-        gate = _try_gate(form.get("token", ""))
-        if gate is not None:
-            status, key = gate
-            errors["token"] = [labels_for(g.lang)[key]]
-        else:
-            try:
-                decision = decide(store, policy=policy, action=action, as_of=as_of,
-                                  facts=facts, lang=g.lang, explain=True,
-                                  version=pinned or None)
-                result = masker.scrub_value(decision.to_dict(), known)
-            except FactError as exc:
-                errors = masker.scrub_value(exc.errors, known)
-                status = 422
-            except EngineError as exc:
-                problem = masker.scrub_value(exc.message, known)
-                status = 422
+        tried = _try(store, found, action, as_of, pinned, facts,
+                     lambda value: masker.scrub_value(value, known), form.get("token", ""))
     return render_template(
         "explorer/try.html", policy=store.get_policy(policy), version=found, action=spec,
         fields=_fields(spec, form, request.method == "GET",
                        lambda text: masker.scrub_value(text, known)),
-        as_of=masker.scrub(as_of),
-        pinned=pinned, errors=errors, problem=problem, result=result,
+        as_of=masker.scrub(as_of), pinned=pinned, errors=tried.errors, problem=tried.problem,
+        result=tried.result,
         loopback_open=bool(current_app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"]
-                           and from_loopback())), status
+                           and from_loopback())), tried.status
+
+
+@dataclass
+class _Tried:
+    """What "try it" shows: the decision, or the engine's messages per field, or a problem."""
+
+    status: int = 200
+    result: dict[str, Any] | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    problem: str | None = None
+
+
+def _try(store: PolicyStore, version: PolicyVersion, action: str, as_of: str, pinned: str,
+         facts: dict[str, Any], scrub: Callable[[Any], Any], token: str) -> _Tried:
+    """Decide the form's facts if this caller may (:func:`_try_gate`); everything shown
+    passes ``scrub``, so a personal value typed in never comes back."""
+    gate = _try_gate(token)
+    if gate is not None:
+        status, key = gate
+        return _Tried(status, errors={"token": [labels_for(g.lang)[key]]})
+    try:
+        decision = decide(store, policy=version.policy, action=action, as_of=as_of,
+                          facts=facts, lang=g.lang, explain=True, version=pinned or None)
+    except FactError as exc:
+        return _Tried(422, errors=scrub(exc.errors))
+    except EngineError as exc:
+        return _Tried(422, problem=scrub(exc.message))
+    return _Tried(result=scrub(decision.to_dict()))
 
 
 def try_url(version: PolicyVersion, action: str, as_of: str, facts: Mapping[str, Any],
@@ -609,26 +610,40 @@ def decision(decision_id: str):
     if row is None:
         raise PageError(404, f"no decision {decision_id!r}")
     store = _store()
-    used = None
-    try:
-        candidate = store.get_version(row["policy"], row["version"])
-        if candidate.digest == row["digest"] and row["action"] in candidate.actions:
-            used = candidate
-    except LookupFailed:
-        pass
-    replay = None
-    personal: set[str] = set()
-    try:
-        today = store.resolve(row["policy"], dt.date.today())
-        if row["action"] in today.actions:
-            personal = set(today.actions[row["action"]].personal)
-            if used is not None:
-                personal |= used.actions[row["action"]].personal
-            replay = try_url(today, row["action"], row["as_of"], row["facts"] or {},
-                             personal, pinned=today.version)
-    except EngineError:
-        pass
+    used = _version_that_decided(store, row)
+    replay, personal = _today_link(store, row, used)
     rules = used.rules_for(row["action"]) if used is not None else ()
     return render_template("explorer/decision.html", row=row, used=used, rules=rules,
                            fired=set(row["fired"] or ()), replay=replay,
                            personal=personal)
+
+
+def _version_that_decided(store: PolicyStore, row: dict[str, Any]) -> PolicyVersion | None:
+    """The served version that made a logged decision: same name, same digest, the action;
+    None when the set served now no longer holds it."""
+    try:
+        candidate = store.get_version(row["policy"], row["version"])
+    except LookupFailed:
+        return None
+    if candidate.digest == row["digest"] and row["action"] in candidate.actions:
+        return candidate
+    return None
+
+
+def _today_link(store: PolicyStore, row: dict[str, Any],
+                used: PolicyVersion | None) -> tuple[str | None, set[str]]:
+    """The "try it" link of today's version prefilled with a logged decision's facts, less
+    its personal ones (stored hashed, they cannot be replayed), and those facts' names; no
+    link when today's version has no such action or no version is in force."""
+    try:
+        today = store.resolve(row["policy"], dt.date.today())
+    except EngineError:
+        return None, set()
+    if row["action"] not in today.actions:
+        return None, set()
+    personal = set(today.actions[row["action"]].personal)
+    if used is not None:
+        personal |= used.actions[row["action"]].personal
+    link = try_url(today, row["action"], row["as_of"], row["facts"] or {}, personal,
+                   pinned=today.version)
+    return link, personal
