@@ -28,9 +28,16 @@ from engine.personal import temporary_hetu, valid_hetu
 
 __all__ = [
     "FUNCTIONS",
+    "NUMERIC",
     "Function",
     "LookupMiss",
+    "add_days",
     "add_months",
+    "add_weeks",
+    "days_between",
+    "end_of_month",
+    "make_date",
+    "months_between",
     "percent",
     "round_half_up",
     "valid_ytunnus",
@@ -125,7 +132,7 @@ def valid_ytunnus(code: str) -> bool:
 
 # -- the registry ------------------------------------------------------------------------
 
-TypeRule = Callable[[list[str]], str]   # argument types → result type, or raise TypeError
+_TypeRule = Callable[[list[str]], str]   # argument types → result type, or raise TypeError
 
 
 @dataclass(frozen=True)
@@ -133,13 +140,13 @@ class Function:
     name: str
     min_args: int
     max_args: int
-    check: TypeRule
+    check: _TypeRule
     impl: Callable[..., Any]
     none_safe: bool = False     # True: called even with missing arguments
     signature: str = ""
 
 
-def _want(*expected: tuple[str, ...] | str, result: str) -> TypeRule:
+def _want(*expected: tuple[str, ...] | str, result: str) -> _TypeRule:
     def check(types: list[str]) -> str:
         for i, (got, want) in enumerate(zip(types, expected, strict=False), start=1):
             allowed = (want,) if isinstance(want, str) else want

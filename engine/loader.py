@@ -24,8 +24,20 @@ from engine.errors import Problem
 from engine.folder import Limits
 from engine.yaml_messages import context_is, problem_is
 
-__all__ = ["LineDict", "LineList", "Reported", "decode_text", "line_at", "locate", "looks_typed",
-           "plain", "read_yaml", "read_yaml_bytes", "read_yaml_text"]
+__all__ = [
+    "LineDict",
+    "LineList",
+    "Reported",
+    "decode_text",
+    "explain_syntax",
+    "line_at",
+    "locate",
+    "looks_typed",
+    "plain",
+    "read_yaml",
+    "read_yaml_bytes",
+    "read_yaml_text",
+]
 
 
 class Reported(str):
@@ -350,7 +362,7 @@ class _YamlError:
         return sorted(levels)
 
 
-Reading = Callable[[_YamlError], "tuple[int, str] | None"]
+_Reading = Callable[[_YamlError], "tuple[int, str] | None"]
 _UNCLOSED = "a quote that is never closed — end the text with the same quote mark (\" or ')"
 _NO_COLON = ("a line without a colon — write it as `name: value`, or put text that belongs to "
              "the line above in quotes on that line")
@@ -432,7 +444,7 @@ def _anchors(e: _YamlError) -> tuple[int, str] | None:
     return None
 
 
-_READINGS: tuple[Reading, ...] = (_unclosed_quote_in_flow, _tab, _missing_colon, _mapping_values,
+_READINGS: tuple[_Reading, ...] = (_unclosed_quote_in_flow, _tab, _missing_colon, _mapping_values,
                                   _open_context, _key_where_item, _misaligned, _anchors)
 
 

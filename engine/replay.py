@@ -32,6 +32,7 @@ from engine.store import PolicyStore
 
 __all__ = [
     "GROUPS",
+    "MAX_LISTED",
     "Impact",
     "LoggedDecision",
     "NotReplayable",

@@ -44,7 +44,7 @@ def collect_files(paths: Iterable[Path | str]) -> list[Path]:
     return sorted(out)
 
 
-Plans = dict[tuple[str, str], dict[str, ActionPlan]]
+_Plans = dict[tuple[str, str], dict[str, ActionPlan]]
 
 
 def _guarded(shown: str, work: Any) -> tuple[Any, list[Problem]]:
@@ -60,7 +60,7 @@ def _guarded(shown: str, work: Any) -> tuple[Any, list[Problem]]:
 
 
 def load_files(files: PolicyFiles, limits: Limits | None = None,
-               ) -> tuple[dict[str, Policy], Plans, list[Problem]]:
+               ) -> tuple[dict[str, Policy], _Plans, list[Problem]]:
     """Load, check and compile a set's files; return policies, plans and all problems.
 
     Every file is read first; versions that ``extends`` another are resolved on their
@@ -78,7 +78,7 @@ def load_files(files: PolicyFiles, limits: Limits | None = None,
             by_policy.setdefault(folder, {})[name.removesuffix(".yaml")] = \
                 (doc, shown, files.files[rel])
     versions: dict[str, list[PolicyVersion]] = {}
-    plans: Plans = {}
+    plans: _Plans = {}
     for folder, docs in sorted(by_policy.items()):
         loaded = _load_policy(folder, docs, problems)
         for version, compiled in loaded:
@@ -135,7 +135,7 @@ def _load_policy(folder: str, docs: dict[str, tuple[Any, str, bytes]],
 
 
 def load_folder(root: Path | str, limits: Limits | None = None,
-                ) -> tuple[PolicyFiles, dict[str, Policy], Plans, list[Problem]]:
+                ) -> tuple[PolicyFiles, dict[str, Policy], _Plans, list[Problem]]:
     """Read a policy folder once and load it: what ``validate``, start-up and reload share."""
     files, problems = read_folder(root, limits)
     policies, plans, found = load_files(files, limits)
