@@ -25,7 +25,20 @@ from engine.model import LANGUAGES
 from engine.review import blame_refusals, is_refusal_change, review_set
 from engine.store import PolicySet, PolicyStore, load_files, load_folder
 
-__all__ = ["main"]
+__all__ = [
+    "TABLE_BEGIN",
+    "TABLE_END",
+    "check",
+    "diff_",
+    "eval_",
+    "fixtures_",
+    "fixtures_accept",
+    "main",
+    "rules_table",
+    "table_",
+    "test_",
+    "validate",
+]
 
 
 class _Commands(click.Group):
