@@ -130,7 +130,7 @@ def _finding(rule: Rule, values: dict[str, Any], lang: str, due: Any) -> Finding
                    dict(rule.cite), due.isoformat() if isinstance(due, dt.date) else None)
 
 
-MASK = "***"
+_MASK = "***"
 
 
 def _trace(plan: ActionPlan, values: dict[str, Any], fired: set[int]):
@@ -139,6 +139,6 @@ def _trace(plan: ActionPlan, values: dict[str, Any], fired: set[int]):
         yield TraceEntry(
             rule=compiled.rule.id, effect=compiled.rule.effect, fired=i in fired,
             when=compiled.rule.when_source,
-            reads={n: (MASK if n in personal and values.get(n) is not None else values.get(n))
+            reads={n: (_MASK if n in personal and values.get(n) is not None else values.get(n))
                    for n in compiled.reads},
         )
