@@ -355,11 +355,11 @@ def _one_line(source: str | None) -> str | None:
 
 # --- parameters and who reads them ----------------------------------------------------------
 
-Readers = dict[tuple[str, ...], list[str]]
+_Readers = dict[tuple[str, ...], list[str]]
 
 
 def _parameters(before: PolicyVersion, after: PolicyVersion,
-                readers: Readers) -> tuple[ParameterDiff, ...]:
+                readers: _Readers) -> tuple[ParameterDiff, ...]:
     out = []
     for name in _keys(before.parameters, after.parameters):
         read_by = tuple(readers.get(("parameter", name), ()))
@@ -408,10 +408,10 @@ def _closure(names: set[str], action: ActionSpec | None) -> set[str]:
     return seen
 
 
-def _readers(*versions: PolicyVersion) -> Readers:
+def _readers(*versions: PolicyVersion) -> _Readers:
     """(``"parameter"``, name) or (``"derived"``, action, name) → rule ids that read it,
     directly or through derived values, in either version (the later version's order first)."""
-    out: Readers = {}
+    out: _Readers = {}
     for version in reversed(versions):
         for rule in version.rules:
             direct = _rule_names(rule)
@@ -434,7 +434,7 @@ def _readers(*versions: PolicyVersion) -> Readers:
 # --- actions and facts ----------------------------------------------------------------------
 
 def _actions(before: PolicyVersion, after: PolicyVersion,
-             readers: Readers) -> tuple[ItemDiff, ...]:
+             readers: _Readers) -> tuple[ItemDiff, ...]:
     out = []
     for name in _keys(before.actions, after.actions):
         if name not in after.actions:
@@ -448,7 +448,7 @@ def _actions(before: PolicyVersion, after: PolicyVersion,
     return tuple(out)
 
 
-def _action_changes(a: ActionSpec, b: ActionSpec, readers: Readers) -> tuple[Change, ...]:
+def _action_changes(a: ActionSpec, b: ActionSpec, readers: _Readers) -> tuple[Change, ...]:
     changes = list(_cells(("title",), _by_language(a.title), _by_language(b.title)))
     changes += _cells(("facts",), {n: f.describe() for n, f in a.facts.items()},
                       {n: f.describe() for n, f in b.facts.items()})
