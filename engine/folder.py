@@ -33,7 +33,7 @@ from engine.errors import Problem
 __all__ = ["NOTE_SUFFIXES", "VERSION_RE", "Limits", "PolicyFiles", "read_folder", "read_paths",
            "version_name_problem"]
 
-POLICY_DIR_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_POLICY_DIR_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 VERSION_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 NOTE_SUFFIXES = (".md", ".txt")
 
@@ -190,7 +190,7 @@ class _Reader:
 
     def read_policy(self, folder: Path) -> None:
         name = folder.name
-        if not POLICY_DIR_RE.match(name):
+        if not _POLICY_DIR_RE.match(name):
             self.problem(name, f"policy folder {name!r}: use a-z, 0-9 and -", "bad_name")
             return
         found = 0
