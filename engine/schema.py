@@ -49,8 +49,34 @@ from engine.model import (
 )
 from engine.usage import usage_of
 
-__all__ = ["FACT_TYPES", "NAME_RE", "RULE_ID", "StrictBool", "check_version", "digest_of",
-           "load_version", "parse_version", "shape_problems"]
+__all__ = [
+    "FACT_TYPES",
+    "ITEM_TYPES",
+    "MAX_PROBLEMS",
+    "NAME_RE",
+    "POLICY_RE",
+    "RESERVED",
+    "RULE_ID",
+    "ActionSchema",
+    "Change",
+    "CheckSchema",
+    "Cite",
+    "FactSchema",
+    "Languages",
+    "NameOrNames",
+    "OneOf",
+    "PolicySchema",
+    "RuleSchema",
+    "Source",
+    "StrictBool",
+    "StrictNumber",
+    "YamlDate",
+    "check_version",
+    "digest_of",
+    "load_version",
+    "parse_version",
+    "shape_problems",
+]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # what a rule id looks like: the domain id, a number, then anything of [A-Za-z0-9-]
