@@ -34,7 +34,23 @@ from service.replay import BATCH, draft_files, draft_store, logged_from_row, run
 from service.schemas import MAX_INTEGER, Instant
 from service.tokens import ROLES, TokenStore
 
-__all__ = ["bundles", "db", "fixtures_from_log", "impact", "publish", "serve", "tokens"]
+__all__ = [
+    "bundles",
+    "bundles_activate",
+    "bundles_list",
+    "bundles_show",
+    "db",
+    "db_upgrade",
+    "fixtures_from_log",
+    "gunicorn_args",
+    "impact",
+    "publish",
+    "serve",
+    "tokens",
+    "tokens_create",
+    "tokens_list",
+    "tokens_revoke",
+]
 
 _URL = click.option("--database-url", envvar="DATABASE_URL", show_envvar=True,
                     default=lambda: load_config()["DATABASE_URL"],

@@ -29,7 +29,7 @@ __all__ = ["FastLoader"]
 
 _INVALID = object()         # a check's answer for "not plainly valid: ask the schema"
 
-Check = Callable[[Any], Any]
+_Check = Callable[[Any], Any]
 
 
 class FastLoader:
@@ -79,7 +79,7 @@ class FastLoader:
         return self.schema.load(data) if loaded is None else loaded
 
 
-def _compile(name: str, field: fields.Field) -> Check:
+def _compile(name: str, field: fields.Field) -> _Check:
     """One field's check: its value as the schema would load it, or ``_INVALID``."""
     kind = type(field)            # exact: a subclass may deserialize differently
     if kind is fields.String:
@@ -95,7 +95,7 @@ def _compile(name: str, field: fields.Field) -> Check:
     raise TypeError(f"{name}: {kind.__name__} does not compile")
 
 
-def _string(name: str, validators: list[Any]) -> Check:
+def _string(name: str, validators: list[Any]) -> _Check:
     low, high, choices, patterns = 0, None, None, []
     for v in validators:
         if type(v) is validate.Length and v.equal is None:

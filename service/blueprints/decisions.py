@@ -41,7 +41,7 @@ from service.schemas import (
     LoggedDecisionSchema,
 )
 
-__all__ = ["blp"]
+__all__ = ["MAX_BATCH", "REQUEST", "Decisions", "LoggedDecision", "batch", "blp"]
 
 blp = ApiBlueprint("decisions", __name__, url_prefix="/v1/decisions",
                 description="Evaluate facts against the policy in force, and the decision log")

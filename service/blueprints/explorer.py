@@ -60,17 +60,35 @@ from service.blueprints.explorer_labels import LANGUAGE_NAMES, labels_for
 from service.extensions import services
 from service.tokens import Principal
 
-__all__ = ["bp", "init_app"]
+__all__ = [
+    "action_page",
+    "bp",
+    "decision",
+    "diff_page",
+    "facts_from_form",
+    "index",
+    "init_app",
+    "lang_url",
+    "login",
+    "logout",
+    "policy_page",
+    "shape",
+    "show",
+    "try_page",
+    "try_url",
+    "version_page",
+    "web_url",
+]
 
 bp = Blueprint("explorer", __name__, url_prefix="/explorer")
 
-LANG_COOKIE = "explorer_lang"
-TOKEN_COOKIE = "explorer_token"
-DECISION_READERS = ("auditor", "planner")
+_LANG_COOKIE = "explorer_lang"
+_TOKEN_COOKIE = "explorer_token"
+_DECISION_READERS = ("auditor", "planner")
 _EXTENSION = "rehab_rules_explorer"
 
 
-class PageError(Exception):
+class _PageError(Exception):
     """An error page in the reader's language: 401, 403 or 404."""
 
     def __init__(self, status: int, message: str = ""):
@@ -82,7 +100,7 @@ class PageError(Exception):
 def init_app(app: Flask) -> None:
     """Register the explorer and send ``/`` to it; kept out of the OpenAPI document."""
     app.register_blueprint(bp)
-    app.extensions[_EXTENSION] = FixtureCache()
+    app.extensions[_EXTENSION] = _FixtureCache()
 
     @app.route("/")
     def root() -> Response:
@@ -100,7 +118,7 @@ def _choose_language() -> None:
         g.lang, g.set_lang = asked, True
         return
     g.set_lang = False
-    cookie = request.cookies.get(LANG_COOKIE)
+    cookie = request.cookies.get(_LANG_COOKIE)
     g.lang = cookie if cookie in LANGUAGES else (
         request.accept_languages.best_match(LANGUAGES) or "fi")
 
@@ -108,7 +126,7 @@ def _choose_language() -> None:
 @bp.after_request
 def _headers(response: Response) -> Response:
     if getattr(g, "set_lang", False):
-        response.set_cookie(LANG_COOKIE, g.lang, max_age=365 * 24 * 3600, samesite="Lax",
+        response.set_cookie(_LANG_COOKIE, g.lang, max_age=365 * 24 * 3600, samesite="Lax",
                             path="/", secure=request.is_secure, httponly=True)
     # everything comes from this host; a page never runs another site's script or frame
     response.headers.setdefault(
@@ -167,12 +185,12 @@ def _template_values() -> dict[str, Any]:
     # labels: the interface's words in the page's language; in_lang: a policy's {fi, sv, en}
     # text in it
     return {"lang": lang, "labels": labels_for(lang), "LANGUAGES": LANGUAGES,
-            "LANGUAGE_NAMES": LANGUAGE_NAMES, "in_lang": lambda texts: text_in(texts, lang),
-            "show": show, "signed_in": bool(request.cookies.get(TOKEN_COOKIE))}
+            "LANGUAGE_NAMES": LANGUAGE_NAMES, "in_lang": lambda texts: _text_in(texts, lang),
+            "show": show, "signed_in": bool(request.cookies.get(_TOKEN_COOKIE))}
 
 
-@bp.errorhandler(PageError)
-def _page_error(error: PageError):
+@bp.errorhandler(_PageError)
+def _page_error(error: _PageError):
     titles = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
     scrub = services().masker.scrub_revealed
     return render_template("explorer/error.html", status=error.status,
@@ -183,10 +201,10 @@ def _page_error(error: PageError):
 
 @bp.errorhandler(LookupFailed)
 def _lookup_failed(error: LookupFailed):
-    return _page_error(PageError(404, error.message))
+    return _page_error(_PageError(404, error.message))
 
 
-def text_in(texts: Any, lang: str) -> str:
+def _text_in(texts: Any, lang: str) -> str:
     """The text in ``lang`` of a {fi, sv, en} mapping, else Finnish, else any; plain text
     is returned as it is."""
     if not isinstance(texts, Mapping):
@@ -216,17 +234,17 @@ def _token_principal(form_token: str | None = None) -> Principal | None:
     """The principal of a token from the form, the Authorization header or the sign-in
     cookie, in that order; None if none is given or it is unknown or revoked."""
     token = ((form_token or "").strip() or bearer_token()
-             or request.cookies.get(TOKEN_COOKIE, "").strip())
+             or request.cookies.get(_TOKEN_COOKIE, "").strip())
     return principal_of(token)
 
 
-def readable(view: Callable[..., Any]) -> Callable[..., Any]:
+def _readable(view: Callable[..., Any]) -> Callable[..., Any]:
     """Open while ``EXPLORER_OPEN``; otherwise a token of any role."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not current_app.config["EXPLORER_OPEN"] and _token_principal() is None:
-            raise PageError(401)
+            raise _PageError(401)
         return view(*args, **kwargs)
 
     return wrapper
@@ -241,9 +259,9 @@ def login():
     if not target.startswith("/explorer"):
         target = url_for("explorer.index")
     if principal_of(token) is None:
-        raise PageError(401, "unknown or revoked token")
+        raise _PageError(401, "unknown or revoked token")
     response = redirect(target)
-    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict",
+    response.set_cookie(_TOKEN_COOKIE, token, httponly=True, samesite="Strict",
                         secure=request.is_secure, path="/explorer")
     return response
 
@@ -251,14 +269,14 @@ def login():
 @bp.post("/logout")
 def logout():
     response = redirect(url_for("explorer.index"))
-    response.delete_cookie(TOKEN_COOKIE, path="/explorer")
+    response.delete_cookie(_TOKEN_COOKIE, path="/explorer")
     return response
 
 
 # --- fixtures per rule ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class CaseView:
+class _CaseView:
     """One fixture case as a rule's section lists it."""
 
     name: str
@@ -267,7 +285,7 @@ class CaseView:
     ok: bool
 
 
-class FixtureCache:
+class _FixtureCache:
     """The fixture suite run once per loaded set: (policy, version, action) → its cases.
 
     Keyed by the set's digest and the fixtures folder, so a newly published bundle runs the
@@ -277,10 +295,10 @@ class FixtureCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: tuple[str, str] | None = None
-        self._cases: dict[tuple[str, str, str], list[tuple[CaseView, tuple[str, ...]]]] = {}
+        self._cases: dict[tuple[str, str, str], list[tuple[_CaseView, tuple[str, ...]]]] = {}
 
     def cases(self, store: PolicyStore, folder: str) -> dict[
-            tuple[str, str, str], list[tuple[CaseView, tuple[str, ...]]]]:
+            tuple[str, str, str], list[tuple[_CaseView, tuple[str, ...]]]]:
         key = (store.digest, str(Path(folder).resolve()))
         with self._lock:
             if self._key != key:
@@ -290,8 +308,8 @@ class FixtureCache:
 
 
 def _run_suite(store: PolicyStore, folder: Path,
-               ) -> dict[tuple[str, str, str], list[tuple[CaseView, tuple[str, ...]]]]:
-    out: dict[tuple[str, str, str], list[tuple[CaseView, tuple[str, ...]]]] = {}
+               ) -> dict[tuple[str, str, str], list[tuple[_CaseView, tuple[str, ...]]]]:
+    out: dict[tuple[str, str, str], list[tuple[_CaseView, tuple[str, ...]]]] = {}
     if not folder.is_dir():
         return out
     cases, _problems = load_suite([folder], store.policies)
@@ -306,20 +324,20 @@ def _run_suite(store: PolicyStore, folder: Path,
         where = f"{shown.as_posix()}:{case.line}"
         if case.inherited_from:
             where += f" ({case.inherited_from})"
-        view = CaseView(case.name, where, None if result.fired is None else True, result.ok)
+        view = _CaseView(case.name, where, None if result.fired is None else True, result.ok)
         out.setdefault((case.policy, case.version, case.action), []).append(
             (view, tuple(result.fired or ())))
     return out
 
 
-def _rule_cases(version: PolicyVersion, action: str) -> dict[str, dict[str, list[CaseView]]]:
+def _rule_cases(version: PolicyVersion, action: str) -> dict[str, dict[str, list[_CaseView]]]:
     """rule id → {"fired": […], "silent": […], "refused": […]} for one action's rules."""
-    cache: FixtureCache = current_app.extensions[_EXTENSION]
+    cache: _FixtureCache = current_app.extensions[_EXTENSION]
     runs = cache.cases(services().policies.current(), current_app.config["FIXTURES_DIR"])
     found = runs.get((version.policy, version.version, action), [])
-    out: dict[str, dict[str, list[CaseView]]] = {}
+    out: dict[str, dict[str, list[_CaseView]]] = {}
     for rule in version.rules_for(action):
-        groups: dict[str, list[CaseView]] = {"fired": [], "silent": [], "refused": []}
+        groups: dict[str, list[_CaseView]] = {"fired": [], "silent": [], "refused": []}
         for view, fired in found:
             if view.fired is None:
                 groups["refused"].append(view)
@@ -336,7 +354,7 @@ def _store() -> PolicyStore:
 
 
 @bp.get("")
-@readable
+@_readable
 def index():
     """Every policy with its versions, newest first."""
     store = _store()
@@ -345,7 +363,7 @@ def index():
 
 
 @bp.get("/policies/<policy>")
-@readable
+@_readable
 def policy_page(policy: str):
     """A policy's versions: dates, change notes, digest, base, actions; and the diff form."""
     found = _store().get_policy(policy)
@@ -354,7 +372,7 @@ def policy_page(policy: str):
 
 
 @bp.get("/policies/<policy>/versions/<version>")
-@readable
+@_readable
 def version_page(policy: str, version: str):
     """One version in full: source, change notes, parameter tables, actions."""
     store = _store()
@@ -365,7 +383,7 @@ def version_page(policy: str, version: str):
 
 
 @bp.get("/policies/<policy>/versions/<version>/actions/<action>")
-@readable
+@_readable
 def action_page(policy: str, version: str, action: str):
     """What an action takes and how it is judged: facts, derived values, its rules in order
     with citations, and the fixture cases where each rule fires or stays silent."""
@@ -380,7 +398,7 @@ def action_page(policy: str, version: str, action: str):
 
 
 @bp.get("/policies/<policy>/diff")
-@readable
+@_readable
 def diff_page(policy: str):
     """What changed between two versions, both resolved, cell by cell."""
     store = _store()
@@ -399,7 +417,7 @@ def diff_page(policy: str):
 def _action(version: PolicyVersion, name: str) -> ActionSpec:
     spec = version.actions.get(name)
     if spec is None:
-        raise PageError(404, f"policy {version.policy} version {version.version} has no "
+        raise _PageError(404, f"policy {version.policy} version {version.version} has no "
                              f"action {name!r}")
     return spec
 
@@ -517,7 +535,7 @@ def try_page(policy: str, version: str, action: str):
     """A what-if decision from a form: never logged, so it calls the engine directly."""
     if request.method == "GET" and not current_app.config["EXPLORER_OPEN"] \
             and _token_principal() is None:
-        raise PageError(401)
+        raise _PageError(401)
     store = _store()
     found = store.get_version(policy, version)
     spec = _action(found, action)
@@ -604,11 +622,11 @@ def decision(decision_id: str):
         return make_response(render_template(
             "explorer/decision_token.html", decision_id=decision_id,
             failed=request.method == "POST"), 401)
-    if principal.role not in DECISION_READERS:
-        raise PageError(403, f"role {principal.role!r} may not read logged decisions")
+    if principal.role not in _DECISION_READERS:
+        raise _PageError(403, f"role {principal.role!r} may not read logged decisions")
     row = services().log.get(decision_id)
     if row is None:
-        raise PageError(404, f"no decision {decision_id!r}")
+        raise _PageError(404, f"no decision {decision_id!r}")
     store = _store()
     used = _version_that_decided(store, row)
     replay, personal = _today_link(store, row, used)

@@ -15,7 +15,7 @@ from service.extensions import services
 from service.metrics import CONTENT_TYPE
 from service.parsing import ApiBlueprint
 
-__all__ = ["blp"]
+__all__ = ["blp", "metrics"]
 
 blp = ApiBlueprint("metrics", __name__, url_prefix="/metrics", description="Monitoring")
 
