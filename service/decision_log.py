@@ -318,9 +318,9 @@ class _SqliteWriter:
     """The log's writes on SQLite: one connection per process, writers queued by a lock file.
 
     SQLite lets one writer in at a time, and a writer that finds the database locked sleeps
-    in its busy handler — 1, 2, 5, 10 … ms, however soon the lock is free again. With two
-    gunicorn workers writing a row per request, those sleeps were a large part of a
-    decision's time and most of its p99. Here every writer of this log first takes an
+    in its busy handler — 1, 2, 5, 10 … ms, however soon the lock is free again; with
+    gunicorn workers writing a row per request, those sleeps would be most of a decision's
+    time at its slowest. Here every writer of this log first takes an
     exclusive ``flock`` on ``<database>-writer.lock``: the kernel queues the waiters and
     wakes the next one the moment the lock is released, so the busy handler never runs
     between workers. SQLite's own locking still guards the file (another process that
@@ -477,7 +477,7 @@ def _insert_key(conn: Any, key: dict[str, Any]) -> None:
 class _PostgresWriter:
     """The log's writes on PostgreSQL: one psycopg connection per process, a prepared INSERT.
 
-    Through SQLAlchemy a one-row insert took a pool checkout with its pre-ping (a round trip
+    Through SQLAlchemy a one-row insert takes a pool checkout with its pre-ping (a round trip
     of its own), BEGIN, the Core statement with the JSON written again, and COMMIT. Here the
     connection runs in autocommit, so a one-row INSERT is its own transaction: one round
     trip, prepared once per connection, with the JSON texts the masker already wrote. The

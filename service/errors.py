@@ -30,7 +30,8 @@ the client sent; any henkilötunnus in it comes back as ``<hetu>``.
 
 An error body stays small whatever was sent: ``details.fields`` itemises at most
 :data:`MAX_FIELDS` problems, the message names those and says how many more there were, and
-``details.more_fields`` counts the rest (20,000 unknown fact names made an 8 MB answer).
+``details.more_fields`` counts the rest: a client that sends thousands of unknown fact
+names gets an answer of a few kilobytes, not one that quotes them all.
 """
 
 from __future__ import annotations
