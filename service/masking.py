@@ -246,7 +246,11 @@ class Masker:
         """A copy of ``facts`` safe to store: personal facts hashed, then everything scrubbed
         (a personal value quoted inside another fact is hashed there too)."""
         personal = set(personal)
-        known = tuple(sorted(set(personal_texts(facts, personal)), key=len, reverse=True))
+        return self._mask_facts(facts, personal, personal_texts(facts, personal))
+
+    def _mask_facts(self, facts: dict[str, Any], personal: Iterable[str],
+                    known: Iterable[str]) -> dict[str, Any]:
+        known = tuple(sorted(set(known), key=len, reverse=True))
         return {
             self.scrub(str(name)): (
                 self._hash_value(value) if name in personal else self._scrub_deep(value, known)
@@ -289,7 +293,7 @@ class Masker:
     def _mask_fully(self, facts: dict[str, Any], personal: frozenset[str], results: Any,
                     findings: Any, known: list[str],
                     checks: dict[str, Any]) -> MaskedDecision:
-        return MaskedDecision(self.mask_facts(facts, personal),
+        return MaskedDecision(self._mask_facts(facts, personal, known),
                               self.scrub_value(results, known),
                               self.scrub_value(findings, known), checks)
 
