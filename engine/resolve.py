@@ -18,14 +18,11 @@ import bisect
 import datetime as dt
 import operator
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.errors import FactError, NoVersionInForce
 from engine.facts import parse_date
 from engine.invisible import is_blank
-
-if TYPE_CHECKING:
-    from engine.store import PolicySet
 
 __all__ = ["in_force", "version_for"]
 
@@ -45,9 +42,10 @@ def in_force(versions: Sequence[Any], as_of: dt.date, policy: str = "") -> Any:
     return versions[i - 1]
 
 
-def version_for(policy_set: PolicySet, policy: str, action: str, day: dt.date,
+def version_for(policy_set: Any, policy: str, action: str, day: dt.date,
                 facts: dict[str, Any]) -> tuple[Any, tuple[str, dt.date | None]]:
-    """The version in force, and which date chose it.
+    """The version in force, and which date chose it; ``policy_set`` is the
+    :class:`engine.store.PolicySet` being decided with (not imported: the store imports this).
 
     Usually ``as_of``. An action (or its policy) may say ``version_by: <date fact>``, e.g. the
     start date of the rehabilitation, because a service description usually applies to
