@@ -38,6 +38,10 @@ READINGS = {
 }
 
 
+def _name(loader: type) -> str:
+    return "C" if loader.__name__.startswith("C") else "Py"
+
+
 def _error(text: str, loader: type) -> yaml.MarkedYAMLError:
     reader = loader(text)
     try:
@@ -49,16 +53,11 @@ def _error(text: str, loader: type) -> yaml.MarkedYAMLError:
     raise AssertionError(f"{loader.__name__} read {text!r} without an error")
 
 
-def _name(loader: type) -> str:
-    return "C" if loader.__name__.startswith("C") else "Py"
-
-
-@pytest.mark.parametrize("loader", PARSERS, ids=_name)
-@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+@pytest.mark.parametrize(("mistake", "loader"), [
+    pytest.param(m, loader, id=f"{m}-{_name(loader)}") for m in sorted(MISTAKES)
+    for loader in PARSERS if _name(loader) in MISTAKES[m][1].split()])
 def test_each_mistake_is_said_in_the_words_recognised(mistake, loader):
-    text, parsers = MISTAKES[mistake]
-    if _name(loader) not in parsers.split():
-        pytest.skip(f"{_name(loader)} says {mistake} otherwise (another phrase covers it)")
+    text, _ = MISTAKES[mistake]
     exc = _error(text, loader)
     assert problem_is(str(exc.problem), mistake), (
         f"PyYAML ({loader.__name__}) no longer says {mistake} with any of "
