@@ -44,7 +44,7 @@ from engine import durable_host
 from engine.errors import EvaluationError
 from engine.model import ActionPlan
 
-__all__ = ["DurableEvaluator", "Prepared", "dumps"]
+__all__ = ["GUARD", "OPENS", "DurableEvaluator", "Prepared", "dumps"]
 
 GUARD = {"$nex": {"$s": 1}}
 OPENS = "_opens"          # carried by a session's first fact only: the sentinel matches it

@@ -27,7 +27,22 @@ from engine.revision import review_text, skeleton_overlay, trace_version
 from engine.store import PolicySet, PolicyStore, load_files, load_folder
 from engine.text import TEXT_LANGUAGES, TEXT_NAME_RE, parse_text
 
-__all__ = ["main"]
+__all__ = [
+    "TABLE_BEGIN",
+    "TABLE_END",
+    "check",
+    "diff_",
+    "eval_",
+    "fixtures_",
+    "fixtures_accept",
+    "main",
+    "review_",
+    "rules_table",
+    "table_",
+    "test_",
+    "trace_",
+    "validate",
+]
 
 
 class _Commands(click.Group):

@@ -34,6 +34,7 @@ from engine.model import ActionPlan, CompiledRule, Derived, PolicyVersion, json_
 
 __all__ = [
     "ALWAYS",
+    "INDEX_MIN",
     "LIMITS",
     "activations",
     "compile_version",
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 ALWAYS = {"$ex": {"as_of": 1}}       # as_of is in every message
-NEVER = {"$nex": {"as_of": 1}}
+_NEVER = {"$nex": {"as_of": 1}}
 
 # Measured limits (durable-rules.md §6) and the margins kept below them.
 LIMITS = {
@@ -108,7 +109,7 @@ class _Hoister:
             parts = [self.compile(i) for i in node.items]
             return {"$and" if node.op == "and" else "$or": parts}
         if isinstance(node, ex.Lit):
-            return ALWAYS if node.value else NEVER
+            return ALWAYS if node.value else _NEVER
         if isinstance(node, ex.Is):
             return {"$nex" if node.missing else "$ex": {self.field(node.operand): 1}}
         if isinstance(node, ex.InList):
@@ -128,10 +129,10 @@ class _Hoister:
         left_ok, left = self.const(node.left)
         if left_ok:
             hit = left in values
-            return ALWAYS if hit != node.negate else NEVER
+            return ALWAYS if hit != node.negate else _NEVER
         f = self.field(node.left)
         if not values:
-            return NEVER if not node.negate else {"$ex": {f: 1}}
+            return _NEVER if not node.negate else {"$ex": {f: 1}}
         op = "$neq" if node.negate else "$eq"
         for v in values:
             _check_constant(v)
@@ -144,7 +145,7 @@ class _Hoister:
         rconst, rval = self.const(right)
         if lconst and rconst:
             return ALWAYS if ex.evaluate(ex.Cmp(op, ex.Lit(lval, "any"),
-                                                ex.Lit(rval, "any")), {}) else NEVER
+                                                ex.Lit(rval, "any")), {}) else _NEVER
         if lconst:
             op, left, right, rconst, rval = _FLIP[op], right, left, True, lval
         f = self.field(left)
@@ -302,7 +303,7 @@ def compile_version(version: PolicyVersion) -> tuple[dict[str, ActionPlan], list
             except ex.ExprError as exc:
                 problems.append(Problem(rule.path or version.path, rule.line,
                                         f"rule {rule.id}: when: {exc}", "engine_limit"))
-                condition = NEVER
+                condition = _NEVER
             reads = tuple(n for n in ex.names_in(rule.when) if where.get(n) != "parameter")
             compiled.append(CompiledRule(
                 rule, condition, reads,

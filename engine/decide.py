@@ -26,6 +26,7 @@ from engine.model import (
     LANGUAGES,
     ActionPlan,
     Decision,
+    Evaluator,
     Finding,
     PolicyVersion,
     Rule,
@@ -58,7 +59,7 @@ _DAYS: dict[str, dt.date] = {}
 
 def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str,
            facts: dict[str, Any], lang: str = "fi", explain: bool = False,
-           evaluator: Any = None, version: str | None = None,
+           evaluator: Evaluator | None = None, version: str | None = None,
            cite_text: bool = False) -> Decision:
     """Decide ``action`` under the version of ``policy`` in force on ``as_of``.
 
@@ -76,19 +77,19 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
     if lang not in LANGUAGES:
         raise FactError({"lang": [f"must be one of {', '.join(LANGUAGES)}"]})
     day = _as_date(as_of)
-    with store.using() as pset:
+    with store.using() as policy_set:
         if version is None:
-            used, chosen = version_for(pset, policy, action, day, facts)
+            used, chosen = version_for(policy_set, policy, action, day, facts)
         else:
-            used, chosen = pset.get_version(policy, version), ("version", None)
-        plan = pset.plan(used, action)
+            used, chosen = policy_set.get_version(policy, version), ("version", None)
+        plan = policy_set.plan(used, action)
         values = derive(plan, plan.check(facts), day)
         message = message_for(plan, values)
         if evaluator is None:
-            fired = store.evaluator.fired(pset.prepared[plan.name], message)
+            fired = store.evaluator.fired(policy_set.prepared[plan.name], message)
         else:
             fired = evaluator.fired(evaluator.prepare(plan), message)
-        bundle = pset.files.bundle
+        bundle = policy_set.files.bundle
     return _decision(used, plan, day, lang, values, fired, explain, bundle,
                      pinned=version is not None, chosen=chosen, cite_text=cite_text)
 
@@ -119,12 +120,14 @@ def _decision(version: PolicyVersion, plan: ActionPlan, day: dt.date, lang: str,
         findings[kind].append(_finding(rule, local, lang, due, cite_text))
     trace = tuple(_trace(plan, values, set(fired))) if explain else None
     return Decision(
-        version.policy, version.version, version.digest, plan.action.name, day, lang,
-        "deny" if findings["deny"] else "allow",
-        tuple(findings["deny"]), tuple(findings["warn"]), tuple(findings["info"]),
-        tuple(findings["oblige"]), results,
-        tuple([plan.rules[i].rule.id for i in fired]),
-        trace, bundle, chosen[0], chosen[1], pinned, plan.action.personal,
+        policy=version.policy, version=version.version, digest=version.digest,
+        action=plan.action.name, as_of=day, lang=lang,
+        outcome="deny" if findings["deny"] else "allow",
+        violations=tuple(findings["deny"]), warnings=tuple(findings["warn"]),
+        notices=tuple(findings["info"]), obligations=tuple(findings["oblige"]),
+        results=results, fired=tuple([plan.rules[i].rule.id for i in fired]),
+        trace=trace, bundle=bundle, chosen_by=chosen[0], chosen_on=chosen[1], pinned=pinned,
+        personal_facts=plan.action.personal,
     )
 
 
@@ -136,7 +139,7 @@ def _finding(rule: Rule, values: dict[str, Any], lang: str, due: Any,
                    dict(cite), due.isoformat() if isinstance(due, dt.date) else None)
 
 
-MASK = "***"
+_MASK = "***"
 
 
 def _trace(plan: ActionPlan, values: dict[str, Any], fired: set[int]):
@@ -145,6 +148,6 @@ def _trace(plan: ActionPlan, values: dict[str, Any], fired: set[int]):
         yield TraceEntry(
             rule=compiled.rule.id, effect=compiled.rule.effect, fired=i in fired,
             when=compiled.rule.when_source,
-            reads={n: (MASK if n in personal and values.get(n) is not None else values.get(n))
+            reads={n: (_MASK if n in personal and values.get(n) is not None else values.get(n))
                    for n in compiled.reads},
         )

@@ -356,11 +356,11 @@ def _one_line(source: str | None) -> str | None:
 
 # --- parameters and who reads them ----------------------------------------------------------
 
-Readers = dict[tuple[str, ...], list[str]]
+_Readers = dict[tuple[str, ...], list[str]]
 
 
 def _parameters(before: PolicyVersion, after: PolicyVersion,
-                readers: Readers) -> tuple[ParameterDiff, ...]:
+                readers: _Readers) -> tuple[ParameterDiff, ...]:
     out = []
     for name in _keys(before.parameters, after.parameters):
         read_by = tuple(readers.get(("parameter", name), ()))
@@ -418,10 +418,10 @@ def parameters_read(version: PolicyVersion, rule: Rule) -> tuple[str, ...]:
     return tuple(n for n in version.parameters if n in names)
 
 
-def _readers(*versions: PolicyVersion) -> Readers:
+def _readers(*versions: PolicyVersion) -> _Readers:
     """(``"parameter"``, name) or (``"derived"``, action, name) → rule ids that read it,
     directly or through derived values, in either version (the later version's order first)."""
-    out: Readers = {}
+    out: _Readers = {}
     for version in reversed(versions):
         for rule in version.rules:
             direct = _rule_names(rule)
@@ -444,7 +444,7 @@ def _readers(*versions: PolicyVersion) -> Readers:
 # --- actions and facts ----------------------------------------------------------------------
 
 def _actions(before: PolicyVersion, after: PolicyVersion,
-             readers: Readers) -> tuple[ItemDiff, ...]:
+             readers: _Readers) -> tuple[ItemDiff, ...]:
     out = []
     for name in _keys(before.actions, after.actions):
         if name not in after.actions:
@@ -458,7 +458,7 @@ def _actions(before: PolicyVersion, after: PolicyVersion,
     return tuple(out)
 
 
-def _action_changes(a: ActionSpec, b: ActionSpec, readers: Readers) -> tuple[Change, ...]:
+def _action_changes(a: ActionSpec, b: ActionSpec, readers: _Readers) -> tuple[Change, ...]:
     changes = list(_cells(("title",), _by_language(a.title), _by_language(b.title)))
     changes += _cells(("facts",), {n: f.describe() for n, f in a.facts.items()},
                       {n: f.describe() for n, f in b.facts.items()})

@@ -28,6 +28,8 @@ from engine.functions import FUNCTIONS, NUMERIC, Function
 from engine.invisible import is_blank
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_LENGTH",
     "Arith",
     "BoolOp",
     "Call",

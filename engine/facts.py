@@ -28,7 +28,15 @@ from engine.errors import FactError
 from engine.invisible import is_blank
 from engine.model import ActionSpec, FactSpec
 
-__all__ = ["check_facts", "check_value", "compile_checker", "parse_date"]
+__all__ = [
+    "MAX_ITEMS",
+    "MAX_NUMBER",
+    "MAX_TEXT",
+    "check_facts",
+    "check_value",
+    "compile_checker",
+    "parse_date",
+]
 
 MAX_TEXT = 10_000
 MAX_ITEMS = 1_000
@@ -38,7 +46,7 @@ MAX_NUMBER = 10**15       # beyond this floats lose whole units and durable need
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-TEXT_TYPES = ("string", "hetu")
+_TEXT_TYPES = ("string", "hetu")
 
 
 def parse_date(value: Any) -> dt.date:
@@ -141,7 +149,7 @@ def compile_checker(action: ActionSpec) -> Callable[[Any], dict[str, Any]]:
     """
     known = action.facts
     steps = tuple(
-        (name, spec, spec.type in TEXT_TYPES and not spec.required, _compile_one(spec))
+        (name, spec, spec.type in _TEXT_TYPES and not spec.required, _compile_one(spec))
         for name, spec in known.items())
     keys = known.keys()
 
@@ -192,7 +200,7 @@ def _compile_one(spec: FactSpec) -> Callable[[Any], Any]:
         return _check_one(spec, value)
 
     one_of, lo, hi = spec.one_of, spec.min, spec.max
-    if spec.type in TEXT_TYPES and lo is None and hi is None:
+    if spec.type in _TEXT_TYPES and lo is None and hi is None:
         if one_of is not None:
             def choice(value: Any) -> Any:
                 # one_of values are checked at load: an equal text is a valid one

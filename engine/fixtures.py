@@ -100,12 +100,12 @@ def load_suite(paths: list[Path | str],
     return with_inherited(cases, drops, policies, problems), problems
 
 
-Drops = dict[tuple[str, str], dict[str, tuple[str, int]]]
+_Drops = dict[tuple[str, str], dict[str, tuple[str, int]]]
 
 
-def _read(paths: list[Path | str]) -> tuple[list[Case], Drops, list[Problem]]:
+def _read(paths: list[Path | str]) -> tuple[list[Case], _Drops, list[Problem]]:
     cases: list[Case] = []
-    drops: Drops = {}
+    drops: _Drops = {}
     problems: list[Problem] = []
     for path in collect_files(paths):
         doc, found, _ = read_yaml(path)
@@ -147,7 +147,7 @@ def _read(paths: list[Path | str]) -> tuple[list[Case], Drops, list[Problem]]:
     return cases, drops, problems
 
 
-def with_inherited(cases: list[Case], drops: Drops, policies: dict[str, Policy],
+def with_inherited(cases: list[Case], drops: _Drops, policies: dict[str, Policy],
                    problems: list[Problem]) -> list[Case]:
     """The written cases, then the cases each overlay version inherits from its base.
 

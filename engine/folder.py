@@ -40,7 +40,7 @@ from engine.text import TEXT_NAME_RE, text_name_problem
 __all__ = ["NOTE_SUFFIXES", "VERSION_RE", "Limits", "PolicyFiles", "bundle_name_problem",
            "is_text", "read_folder", "read_paths", "version_name_problem"]
 
-POLICY_DIR_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_POLICY_DIR_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 VERSION_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 NOTE_SUFFIXES = (".md", ".txt")
 
@@ -241,7 +241,7 @@ class _Reader:
 
     def read_policy(self, folder: Path) -> None:
         name = folder.name
-        if not POLICY_DIR_RE.match(name):
+        if not _POLICY_DIR_RE.match(name):
             self.problem(name, f"policy folder {name!r}: use a-z, 0-9 and -", "bad_name")
             return
         found = 0

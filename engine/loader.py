@@ -22,9 +22,22 @@ import yaml
 
 from engine.errors import Problem
 from engine.folder import Limits
+from engine.yaml_messages import context_is, problem_is
 
-__all__ = ["LineDict", "LineList", "Reported", "decode_text", "line_at", "locate", "looks_typed",
-           "plain", "read_yaml", "read_yaml_bytes", "read_yaml_text"]
+__all__ = [
+    "LineDict",
+    "LineList",
+    "Reported",
+    "decode_text",
+    "explain_syntax",
+    "line_at",
+    "locate",
+    "looks_typed",
+    "plain",
+    "read_yaml",
+    "read_yaml_bytes",
+    "read_yaml_text",
+]
 
 
 class Reported(str):
@@ -246,7 +259,7 @@ def read_yaml_text(text: str, path: str,
     except _LimitExceeded as exc:
         return None, [Problem(path, exc.line, exc.message, exc.code)]
     except yaml.MarkedYAMLError as exc:
-        if "nesting depth" in str(exc.problem):    # libyaml's own limit, far past ours
+        if problem_is(str(exc.problem), "too_deep"):   # libyaml's own limit, far past ours
             line = exc.problem_mark.line + 1 if exc.problem_mark else 1
             return None, [Problem(path, line, f"nested more than {limits.max_depth} levels "
                                   "deep", "too_deep")]
@@ -286,7 +299,8 @@ def explain_syntax(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
     The parsers report where they gave up, often the line *after* the mistake, in their own
     terms ("expected <block end>, but found '<block mapping start>'"). A planner needs the
     line that is wrong, what is wrong with it and how to fix it, with the line quoted. Each
-    kind of mistake is one small reading below (:data:`_READINGS`), tried in order.
+    kind of mistake is one small reading below (:data:`_READINGS`), tried in order; the
+    parsers' words they recognise are :mod:`engine.yaml_messages`.
 
     >>> import yaml
     >>> try:
@@ -296,7 +310,7 @@ def explain_syntax(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
     3
     """
     err = _YamlError(exc, text)
-    if "could not determine a constructor" in err.problem:
+    if problem_is(err.problem, "unknown_tag"):
         return err.line, (f"{err.problem} — policy files may not carry tags such as "
                           "!!python/...; remove the tag")
     for reading in _READINGS:
@@ -348,35 +362,35 @@ class _YamlError:
         return sorted(levels)
 
 
-Reading = Callable[[_YamlError], "tuple[int, str] | None"]
+_Reading = Callable[[_YamlError], "tuple[int, str] | None"]
 _UNCLOSED = "a quote that is never closed — end the text with the same quote mark (\" or ')"
 _NO_COLON = ("a line without a colon — write it as `name: value`, or put text that belongs to "
              "the line above in quotes on that line")
 
 
 def _unclosed_quote_in_flow(e: _YamlError) -> tuple[int, str] | None:
-    n = e.context_line if e.context_line and "flow" in e.context else e.line
-    if e.odd_quotes(n) and ("flow" in e.context or "quoted" in e.context):
+    flow = context_is(e.context, "flow")
+    n = e.context_line if e.context_line and flow else e.line
+    if e.odd_quotes(n) and (flow or context_is(e.context, "quoted")):
         return n, _UNCLOSED
     return None
 
 
 def _tab(e: _YamlError) -> tuple[int, str] | None:
     tab = next((n for n in range(max(1, e.line - 1), e.line + 1) if "\t" in e.at(n)), None)
-    if "tab" in e.problem or "'\\t'" in e.problem or (tab and "cannot start any token"
-                                                      in e.problem):
+    if problem_is(e.problem, "tab") or (tab and problem_is(e.problem, "cannot_start_token")):
         return tab or e.line, "a tab character — indent with spaces only (two per level)"
     return None
 
 
 def _missing_colon(e: _YamlError) -> tuple[int, str] | None:
-    if "could not find expected ':'" in e.problem and e.context_line:
+    if problem_is(e.problem, "missing_colon") and e.context_line:
         return e.context_line, _NO_COLON
     return None
 
 
 def _mapping_values(e: _YamlError) -> tuple[int, str] | None:
-    if "mapping values are not allowed" not in e.problem:
+    if not problem_is(e.problem, "second_colon"):
         return None
     before = e.at(e.line)[:e.pm.column] if e.pm else ""
     prev = e.above(e.line)
@@ -393,25 +407,25 @@ def _mapping_values(e: _YamlError) -> tuple[int, str] | None:
 def _open_context(e: _YamlError) -> tuple[int, str] | None:
     if not e.context_line:
         return None
-    for context, why in (("quoted scalar", _UNCLOSED),
-                         ("flow mapping", "a { … } that is not closed, or two items without a "
+    for context, why in (("quoted_scalar", _UNCLOSED),
+                         ("flow_mapping", "a { … } that is not closed, or two items without a "
                                           "comma between them"),
-                         ("flow sequence", "a [ … ] that is not closed, or two items without a "
+                         ("flow_sequence", "a [ … ] that is not closed, or two items without a "
                                            "comma between them")):
-        if context in e.context:
+        if context_is(e.context, context):
             return e.context_line, why
     return None
 
 
 def _key_where_item(e: _YamlError) -> tuple[int, str] | None:
-    if "expected '-' indicator" in e.problem or "found '?'" in e.problem:
+    if problem_is(e.problem, "key_where_item"):
         return e.line, ("a key where a list item was expected — start the line with `- `, or "
                         "indent the list under its key")
     return None
 
 
 def _misaligned(e: _YamlError) -> tuple[int, str] | None:
-    if "did not find expected key" not in e.problem and "expected <block end>" not in e.problem:
+    if not problem_is(e.problem, "misaligned"):
         return None
     if e.at(e.line).lstrip().startswith("-"):
         return e.line, ("a list item (-) where a key was expected — give the list its own key "
@@ -423,14 +437,14 @@ def _misaligned(e: _YamlError) -> tuple[int, str] | None:
 
 
 def _anchors(e: _YamlError) -> tuple[int, str] | None:
-    if "undefined alias" in e.problem:
+    if problem_is(e.problem, "undefined_alias"):
         return e.line, "an alias (*name) with no anchor (&name) above it — define the anchor first"
-    if "second occurrence" in e.problem or "found duplicate anchor" in e.problem:
+    if problem_is(e.problem, "duplicate_anchor"):
         return e.line, "the same anchor (&name) is defined twice — give one of them another name"
     return None
 
 
-_READINGS: tuple[Reading, ...] = (_unclosed_quote_in_flow, _tab, _missing_colon, _mapping_values,
+_READINGS: tuple[_Reading, ...] = (_unclosed_quote_in_flow, _tab, _missing_colon, _mapping_values,
                                   _open_context, _key_where_item, _misaligned, _anchors)
 
 

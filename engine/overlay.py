@@ -53,7 +53,7 @@ from engine.errors import Problem
 from engine.loader import LineDict, LineList, locate, looks_typed
 from engine.model import json_form
 
-__all__ = ["BY_ID", "OVERLAY_ONLY", "resolve_policy"]
+__all__ = ["BY_ID", "OVERLAY_ONLY", "merge", "resolve_policy"]
 
 OVERLAY_ONLY = ("remove",)             # shapes the resolution, then goes
 BY_ID = ("rules", "checks")            # lists of items told apart by their id

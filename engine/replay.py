@@ -7,25 +7,18 @@ again under a draft set and sorts them: unchanged, allow→deny, deny→allow, o
 (rules fired, results, obligation due dates, messages only), and not replayable, each with a
 reason. Nothing is dropped silently: a logged request the draft refuses is counted and listed.
 
-The log never holds a personal identity code in clear: a ``hetu`` fact is stored as
-``hetu#<hmac>``. What the policy language can derive from a code is only whether it is valid
-and whether it is temporary (:func:`engine.functions.valid_hetu`, ``temporary_hetu``), so the
-service records exactly that at decision time (:func:`hetu_checks`), and a replay puts back a
-*synthetic* code with the same validity and temporariness (:func:`synthetic_hetu`). The
-engine then judges it as it judged the original. Equal hashes give equal synthetic codes, so
-a rule comparing two codes still sees them equal. A synthetic valid code is born 2080–2099
-(century sign ``A``, year 80–99), so it cannot be a living person's code.
+The log never holds a personal identity code in clear, only its pseudonym and what the
+policy could derive from it (:func:`engine.personal.hetu_checks`); a replay puts back a
+synthetic code that the engine judges as it judged the original
+(:func:`engine.personal.with_synthetic_codes`).
 
-This module knows nothing of databases: the service turns log rows into :class:`Logged`.
-
->>> synthetic_hetu("hetu#00000000000000000000000000000000", valid=True, temporary=False)
-'010180A0025'
+This module knows nothing of databases: the service turns log rows into
+:class:`LoggedDecision`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,27 +26,23 @@ from typing import Any
 
 from engine.decide import decide
 from engine.errors import EngineError
-from engine.functions import temporary_hetu, valid_hetu
-from engine.invisible import is_blank
 from engine.model import FINDING_KINDS, Decision, json_form
+from engine.personal import is_pseudonym, with_synthetic_codes
 from engine.store import PolicyStore
 
 __all__ = [
     "GROUPS",
+    "MAX_LISTED",
     "Impact",
-    "Logged",
+    "LoggedDecision",
     "NotReplayable",
     "fixture_case",
-    "hetu_checks",
     "render_report",
     "restore_facts",
-    "synthetic_hetu",
 ]
 
 # the change groups of a report, in the order they are shown
 GROUPS = ("allow_to_deny", "deny_to_allow", "other")
-_HASH = re.compile(r"^hetu#[0-9a-f]{32}$")
-_HETU_CHECK = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 MAX_LISTED = 1000      # decisions listed as not replayable; the count is always exact
 
 
@@ -66,7 +55,7 @@ class NotReplayable(Exception):
 
 
 @dataclass(frozen=True)
-class Logged:
+class LoggedDecision:
     """One logged decision as the replay needs it; ``facts`` are as stored (masked)."""
 
     id: str
@@ -81,86 +70,23 @@ class Logged:
     results: dict[str, Any]
     findings: dict[str, Any]
     pinned: bool = False
-    # what the policy could derive from each personal code (see hetu_checks); None: the row
-    # was logged before these were recorded
+    # what the policy could derive from each personal code (engine.personal.hetu_checks);
+    # None: the row was logged before these were recorded
     hetu_checks: dict[str, Any] | None = None
 
 
-# -- personal identity codes ----------------------------------------------------------------
-
-def _check(value: Any) -> dict[str, bool] | None:
-    """What the engine could learn from one code; None for blank text (the engine saw none)."""
-    if not isinstance(value, str) or is_blank(value):
-        return None
-    return {"valid": valid_hetu(value), "temporary": temporary_hetu(value)}
-
-
-def hetu_checks(facts: dict[str, Any], personal: Iterable[str]) -> dict[str, Any]:
-    """For each personal fact sent: ``{"valid", "temporary"}`` (a list for a list of codes),
-    or None for blank text. Recorded beside the hashed facts so that a replay can judge the
-    decision as the engine did, without the code.
-
-    >>> hetu_checks({"client": "131052-308T", "hours": 7}, {"client"})
-    {'client': {'valid': True, 'temporary': False}}
-    """
-    out: dict[str, Any] = {}
-    for name in sorted(personal):
-        if name not in facts or facts[name] is None:
-            continue
-        value = facts[name]
-        out[name] = [_check(v) for v in value] if isinstance(value, list) else _check(value)
-    return out
-
-
-def synthetic_hetu(seed: str, valid: bool, temporary: bool = False) -> str:
-    """A made-up code, the same for the same ``seed`` (a hash), valid or not as asked.
-
-    Born 2080–2099 (sign ``A``), so never a living person's; individual number 900–999 when
-    temporary, else 002–899. An invalid one has the right shape and a wrong check character.
-    """
-    n = int(re.sub(r"[^0-9a-f]", "", seed.rpartition("#")[2].lower())[:12] or "0", 16)
-    day, n = 1 + n % 28, n // 28
-    month, n = 1 + n % 12, n // 12
-    year, n = 80 + n % 20, n // 20
-    serial = 900 + n % 100 if temporary else 2 + n % 898
-    digits = f"{day:02d}{month:02d}{year:02d}{serial:03d}"
-    check = int(digits) % 31
-    if not valid:
-        check = (check + 1) % 31
-    return f"{digits[:6]}A{digits[6:]}{_HETU_CHECK[check]}"
-
-
-def _restore(name: str, stored: Any, check: Any) -> Any:
-    if isinstance(stored, list):
-        checks = check if isinstance(check, list) else [check] * len(stored)
-        return [_restore(name, s, c) for s, c in zip(stored, checks, strict=False)]
-    if check is None:
-        return ""                                # blank text: the engine saw none
-    seed = stored if isinstance(stored, str) else repr(stored)
-    return synthetic_hetu(seed, bool(check.get("valid")), bool(check.get("temporary")))
-
-
-def _hashed(value: Any) -> bool:
-    if isinstance(value, list):
-        return bool(value) and all(_hashed(v) for v in value)
-    return isinstance(value, str) and bool(_HASH.match(value))
-
-
-def restore_facts(item: Logged) -> dict[str, Any]:
+def restore_facts(item: LoggedDecision) -> dict[str, Any]:
     """The logged facts with every hashed personal code replaced by a synthetic one that the
     policy judges alike. Raises :class:`NotReplayable` for a code whose checks were never
     recorded (a row logged before they were)."""
+    if item.hetu_checks is not None:
+        return with_synthetic_codes(item.facts, item.hetu_checks)
     facts = dict(item.facts)
-    checks = item.hetu_checks
-    for name, check in (checks or {}).items():
-        if name in facts:
-            facts[name] = _restore(name, facts[name], check)
-    if checks is None:
-        hashed = sorted(n for n, v in facts.items() if _hashed(v))
-        if hashed:
-            raise NotReplayable("hetu_unknown", f"{', '.join(hashed)}: a personal identity "
-                                "code logged before its validity was recorded; the hash "
-                                "alone cannot be judged")
+    hashed = sorted(n for n, v in facts.items() if is_pseudonym(v))
+    if hashed:
+        raise NotReplayable("hetu_unknown", f"{', '.join(hashed)}: a personal identity "
+                            "code logged before its validity was recorded; the hash alone "
+                            "cannot be judged")
     return facts
 
 
@@ -177,7 +103,7 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _differences(item: Logged, d: Decision) -> list[str]:
+def _differences(item: LoggedDecision, d: Decision) -> list[str]:
     """Which aspects differ: outcome, fired, results, obligations (due dates), messages."""
     out = []
     if d.outcome != item.outcome:
@@ -228,13 +154,13 @@ class Impact:
         self.refused_by: Counter[str] = Counter()
         self.changed_ids: dict[str, list[str]] = {g: [] for g in GROUPS}
 
-    def _decide(self, item: Logged, facts: dict[str, Any], explain: bool = False,
+    def _decide(self, item: LoggedDecision, facts: dict[str, Any], explain: bool = False,
                 lang: str | None = None) -> Decision:
         version = self.version or (item.version if item.pinned else None)
         return decide(self.store, policy=item.policy, action=item.action, as_of=item.as_of,
                       facts=facts, lang=lang or item.lang, explain=explain, version=version)
 
-    def add(self, items: Iterable[Logged]) -> None:
+    def add(self, items: Iterable[LoggedDecision]) -> None:
         """Replay a batch of logged decisions."""
         for item in items:
             self.read += 1
@@ -253,13 +179,13 @@ class Impact:
                 continue
             self._changed(item, facts, decision, aspects)
 
-    def _refuse(self, item: Logged, code: str, reason: str) -> None:
+    def _refuse(self, item: LoggedDecision, code: str, reason: str) -> None:
         self.refused_by[code] += 1
         if len(self.refused) < MAX_LISTED:
             self.refused.append({"decision_id": item.id, "as_of": item.as_of.isoformat(),
                                  "action": item.action, "code": code, "reason": reason})
 
-    def _changed(self, item: Logged, facts: dict[str, Any], decision: Decision,
+    def _changed(self, item: LoggedDecision, facts: dict[str, Any], decision: Decision,
                  aspects: list[str]) -> None:
         if "outcome" in aspects:
             group = f"{item.outcome}_to_{decision.outcome}"
@@ -285,7 +211,7 @@ class Impact:
             self.groups[group].append(self._example(item, facts, decision, aspects,
                                                     newly, gone))
 
-    def _example(self, item: Logged, facts: dict[str, Any], decision: Decision,
+    def _example(self, item: LoggedDecision, facts: dict[str, Any], decision: Decision,
                  aspects: list[str], newly: list[str], gone: list[str]) -> dict[str, Any]:
         """One changed decision, with the values read by the rules whose firing changed (or,
         when none did, by every rule that fired)."""
@@ -387,7 +313,7 @@ def render_report(report: dict[str, Any]) -> str:
 
 # -- a logged decision as a fixture case ---------------------------------------------------
 
-def fixture_case(item: Logged, name: str | None = None) -> dict[str, Any]:
+def fixture_case(item: LoggedDecision, name: str | None = None) -> dict[str, Any]:
     """A fixture case (the mapping written to YAML) that expects what the log says was
     decided: outcome, fired rules, results and obligation due dates. Personal codes become
     synthetic ones with the same validity (:func:`restore_facts`), never the real ones."""

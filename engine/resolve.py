@@ -42,9 +42,10 @@ def in_force(versions: Sequence[Any], as_of: dt.date, policy: str = "") -> Any:
     return versions[i - 1]
 
 
-def version_for(pset: Any, policy: str, action: str, day: dt.date,
+def version_for(policy_set: Any, policy: str, action: str, day: dt.date,
                 facts: dict[str, Any]) -> tuple[Any, tuple[str, dt.date | None]]:
-    """The version in force, and which date chose it.
+    """The version in force, and which date chose it; ``policy_set`` is the
+    :class:`engine.store.PolicySet` being decided with (not imported: the store imports this).
 
     Usually ``as_of``. An action (or its policy) may say ``version_by: <date fact>``, e.g. the
     start date of the rehabilitation, because a service description usually applies to
@@ -52,8 +53,8 @@ def version_for(pset: Any, policy: str, action: str, day: dt.date,
     that fact, and the version in force on the fact's date decides. An optional fact left
     out falls back to ``as_of``.
     """
-    first = pset.resolve(policy, day)
-    spec = pset.plan(first, action).action
+    first = policy_set.resolve(policy, day)
+    spec = policy_set.plan(first, action).action
     by = spec.version_by
     if by == "as_of":
         return first, ("as_of", day)
@@ -67,4 +68,4 @@ def version_for(pset: Any, policy: str, action: str, day: dt.date,
         when = parse_date(raw)
     except (ValueError, TypeError):
         raise FactError({by: ["must be a date written YYYY-MM-DD"]}) from None
-    return pset.resolve(policy, when), (by, when)
+    return policy_set.resolve(policy, when), (by, when)

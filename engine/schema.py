@@ -18,7 +18,7 @@ import hashlib
 import re
 import string
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -51,10 +51,38 @@ from engine.model import (
 from engine.text import ServiceText, citation_views, find_quote, resolve_citation
 from engine.usage import usage_of
 
-__all__ = ["FACT_TYPES", "NAME_RE", "check_version", "digest_of", "load_version",
-           "parse_version", "shape_problems"]
+__all__ = [
+    "FACT_TYPES",
+    "ITEM_TYPES",
+    "MAX_PROBLEMS",
+    "NAME_RE",
+    "POLICY_RE",
+    "RESERVED",
+    "RULE_ID",
+    "ActionSchema",
+    "Change",
+    "CheckSchema",
+    "Cite",
+    "FactSchema",
+    "Languages",
+    "NameOrNames",
+    "OneOf",
+    "PolicySchema",
+    "RuleSchema",
+    "Source",
+    "StrictBool",
+    "StrictNumber",
+    "YamlDate",
+    "check_version",
+    "digest_of",
+    "load_version",
+    "parse_version",
+    "shape_problems",
+]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# what a rule id looks like: the domain id, a number, then anything of [A-Za-z0-9-]
+RULE_ID = re.compile(r"[A-Z]{2,3}-[0-9]+[A-Za-z0-9-]*")
 POLICY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 RESERVED = {"id", "sid", "as_of"}
 FACT_TYPES = ("string", "integer", "number", "boolean", "date", "hetu", "list")
@@ -103,12 +131,17 @@ class OneOf(fields.Field):
                               "list parameter whose keys or items are the values")
 
 
-class StrictBool(fields.Field):
-    """``true`` or ``false`` as YAML reads them; never the text "no"."""
+class StrictBool(fields.Boolean):
+    """``true`` or ``false`` as YAML or JSON reads them; never the text "no", nor 1.
+
+    The one strict boolean: the service's request schemas use it too, with their own
+    message (``error_messages={"invalid": …}``)."""
+
+    default_error_messages: ClassVar[dict[str, str]] = {"invalid": "must be true or false"}
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
         if not isinstance(value, bool):
-            raise ValidationError("must be true or false")
+            raise self.make_error("invalid")
         return value
 
 
@@ -701,7 +734,7 @@ def _build_rule(i: int, raw: Any, actions: dict[str, tuple[ActionSpec, ex.Scope]
                   "ids must be unique", "duplicate_rule")
         else:
             seen[rid] = line_at(c.doc, [*where, "id"])
-        if not re.match(r"^[A-Z]{2,3}-\d+[A-Za-z0-9-]*$", rid):
+        if not RULE_ID.fullmatch(rid):
             c.add([*where, "id"], f"rule id {rid!r} must start with the domain id, e.g. "
                   "CR-11-min-attached", "bad_rule_id")
     names = raw.get("action")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,17 +23,15 @@ from typing import Any
 from engine.compiler import compile_version
 from engine.errors import PolicyError, Problem, UnknownAction, UnknownPolicy, UnknownVersion
 from engine.folder import Limits, PolicyFiles, read_folder
-from engine.functions import valid_hetu
-from engine.invisible import strip_ignorable
 from engine.loader import locate, read_yaml_bytes
-from engine.model import ActionPlan, Policy, PolicyVersion
+from engine.model import ActionPlan, Evaluator, Policy, PolicyVersion
 from engine.overlay import resolve_policy
+from engine.personal import personal_codes
 from engine.resolve import in_force
 from engine.schema import check_version, digest_of
 from engine.text import TEXT_NAME_RE, ServiceText, TextFile, language_problems, parse_text
 
-__all__ = ["PolicySet", "PolicyStore", "collect_files", "load_files", "load_folder",
-           "personal_codes"]
+__all__ = ["PolicySet", "PolicyStore", "collect_files", "load_files", "load_folder"]
 
 
 def collect_files(paths: Iterable[Path | str]) -> list[Path]:
@@ -48,7 +45,7 @@ def collect_files(paths: Iterable[Path | str]) -> list[Path]:
     return sorted(out)
 
 
-Plans = dict[tuple[str, str], dict[str, ActionPlan]]
+_Plans = dict[tuple[str, str], dict[str, ActionPlan]]
 
 
 def _guarded(shown: str, work: Any) -> tuple[Any, list[Problem]]:
@@ -63,26 +60,8 @@ def _guarded(shown: str, work: Any) -> tuple[Any, list[Problem]]:
                               f"{exc}); please report this file", "internal_error")]
 
 
-_CODE = re.compile(r"(?<![0-9A-Za-z])\d{6}[-+A-FU-Y]\d{3}[0-9A-Y](?![0-9A-Za-z])")
-
-
-def personal_codes(raw: bytes, shown: str) -> list[Problem]:
-    """A line of a policy file that holds a valid personal identity code (even with invisible
-    characters inside): a published bundle stores policy texts with codes masked, so the file
-    served would differ from the one written — and a code does not belong in a policy."""
-    out = []
-    text = raw.decode("utf-8", errors="replace")
-    for number, line in enumerate(text.splitlines(), 1):
-        if any(valid_hetu(m.group()) for m in _CODE.finditer(strip_ignorable(line))):
-            out.append(Problem(shown, number, "this line holds a personal identity code; a "
-                               "policy file may not (the published bundle would store it "
-                               "masked) — write the rule or the comment without it",
-                               "personal_code"))
-    return out
-
-
 def load_files(files: PolicyFiles, limits: Limits | None = None,
-               ) -> tuple[dict[str, Policy], Plans, list[Problem]]:
+               ) -> tuple[dict[str, Policy], _Plans, list[Problem]]:
     """Load, check and compile a set's files; return policies, plans and all problems.
 
     Every file is read first; versions that ``extends`` another are resolved on their
@@ -104,7 +83,7 @@ def load_files(files: PolicyFiles, limits: Limits | None = None,
             by_policy.setdefault(folder, {})[name.removesuffix(".yaml")] = \
                 (doc, shown, files.files[rel])
     versions: dict[str, list[PolicyVersion]] = {}
-    plans: Plans = {}
+    plans: _Plans = {}
     for folder, own in sorted(texts.items()):
         for name, text in sorted(own.items()):
             if f"{folder}/{name}.yaml" not in files.files:
@@ -207,7 +186,7 @@ def _load_policy(folder: str, docs: dict[str, tuple[Any, str, bytes]],
 
 
 def load_folder(root: Path | str, limits: Limits | None = None,
-                ) -> tuple[PolicyFiles, dict[str, Policy], Plans, list[Problem]]:
+                ) -> tuple[PolicyFiles, dict[str, Policy], _Plans, list[Problem]]:
     """Read a policy folder once and load it: what ``validate``, start-up and reload share."""
     files, problems = read_folder(root, limits)
     policies, plans, found = load_files(files, limits)
@@ -280,20 +259,20 @@ class PolicyStore:
     '2025-04'
     """
 
-    def __init__(self, root: Path | str | None = None, evaluator: Any = None,
+    def __init__(self, root: Path | str | None = None, evaluator: Evaluator | None = None,
                  limits: Limits | None = None):
         if evaluator is None:
             from engine.backend import DurableEvaluator
 
             evaluator = DurableEvaluator()
         self.root = Path(root) if root is not None else None
-        self.evaluator = evaluator
+        self.evaluator: Evaluator = evaluator
         self.limits = limits
         self._lock = threading.Lock()
         self._set: PolicySet | None = None
 
     @classmethod
-    def load(cls, root: Path | str, evaluator: Any = None,
+    def load(cls, root: Path | str, evaluator: Evaluator | None = None,
              limits: Limits | None = None) -> PolicyStore:
         """Load every policy under ``root``; raise :class:`PolicyError` with all problems."""
         store = cls(root, evaluator, limits)
@@ -301,7 +280,7 @@ class PolicyStore:
         return store
 
     @classmethod
-    def from_files(cls, files: PolicyFiles, evaluator: Any = None,
+    def from_files(cls, files: PolicyFiles, evaluator: Evaluator | None = None,
                    limits: Limits | None = None) -> PolicyStore:
         """A store serving files already read (a published bundle), not a folder."""
         store = cls(None, evaluator, limits)
@@ -365,7 +344,7 @@ class PolicyStore:
         old.prepared.clear()
 
     def using(self) -> _InUse:
-        """``with store.using() as pset``: the current set, not released until the block ends."""
+        """``with store.using() as policy_set``: the current set, kept until the block ends."""
         return _InUse(self)
 
     def _enter(self) -> PolicySet:

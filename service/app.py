@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask, request
 from flask_swagger_ui import get_swaggerui_blueprint
+from sqlalchemy import Engine
 
 from service import errors
 from service.blueprints import BLUEPRINTS, explorer
@@ -42,27 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     engine = make_engine(app.config["DATABASE_URL"])
     check_at_head(engine)
-    var_dir = Path(app.config["VAR_DIR"])
-    metrics = Metrics()
-    secret = load_or_create_key(app.config["REHAB_RULES_HASH_KEY"], var_dir)
-    masker = Masker(secret)
-    bundles = BundleStore(engine, masker)
-    decision_log = DecisionLog(engine)
-    bootstrap = app.config["POLICIES_BOOTSTRAP"]
-    if bootstrap is None:
-        bootstrap = engine.dialect.name == "sqlite"
-    app.extensions["rehab_rules"] = Services(
-        policies=PolicySource(bundles, app.config["POLICIES_DIR"], bootstrap=bool(bootstrap),
-                              check_seconds=float(app.config["BUNDLE_CHECK_SECONDS"]),
-                              metrics=metrics),
-        bundles=bundles,
-        log=decision_log,
-        tokens=TokenStore(engine, float(app.config["TOKEN_CACHE_SECONDS"]), masker),
-        masker=masker,
-        metrics=metrics,
-        decisions=DecisionHandler(decision_log, masker, metrics),
-        idempotency=Idempotency(engine, secret, float(app.config["IDEMPOTENCY_SECONDS"])),
-    )
+    app.extensions["rehab_rules"] = _services(app.config, engine)
 
     api = ServiceApi(app, spec_kwargs={"info": {
         "description": "Rules of Kela's rehabilitation service descriptions, as an API."}})
@@ -75,6 +56,30 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     explorer.init_app(app)       # HTML pages for people: not in the OpenAPI document
     _count_responses(app)
     return app
+
+
+def _services(config: Mapping[str, Any], engine: Engine) -> Services:
+    """What the views use, built once per worker on the database at ``engine``."""
+    metrics = Metrics()
+    secret = load_or_create_key(config["REHAB_RULES_HASH_KEY"], Path(config["VAR_DIR"]))
+    masker = Masker(secret)
+    bundles = BundleStore(engine, masker)
+    decision_log = DecisionLog(engine)
+    bootstrap = config["POLICIES_BOOTSTRAP"]
+    if bootstrap is None:
+        bootstrap = engine.dialect.name == "sqlite"
+    return Services(
+        policies=PolicySource(bundles, config["POLICIES_DIR"], bootstrap=bool(bootstrap),
+                              check_seconds=float(config["BUNDLE_CHECK_SECONDS"]),
+                              metrics=metrics),
+        bundles=bundles,
+        log=decision_log,
+        tokens=TokenStore(engine, float(config["TOKEN_CACHE_SECONDS"]), masker),
+        masker=masker,
+        metrics=metrics,
+        decisions=DecisionHandler(decision_log, masker, metrics),
+        idempotency=Idempotency(engine, secret, float(config["IDEMPOTENCY_SECONDS"])),
+    )
 
 
 def _serve_docs(app: Flask) -> None:

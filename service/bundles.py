@@ -33,8 +33,16 @@ from service.errors import NotFound
 from service.masking import Masker, scrub_text
 from service.models import ActivationRow, BundleRow
 
-__all__ = ["MAX_ID", "NOTIFY_CHANNEL", "Activation", "Bundle", "BundleStore", "cli_actor",
-           "files_from"]
+__all__ = [
+    "MAX_ID",
+    "NOTIFY_CHANNEL",
+    "Activation",
+    "Bundle",
+    "BundleStore",
+    "cli_actor",
+    "files_from",
+    "validate",
+]
 
 NOTIFY_CHANNEL = "rehab_rules_bundles"
 # The largest id the ``INTEGER`` columns hold on both databases (PostgreSQL's is 32-bit). A

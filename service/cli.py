@@ -17,11 +17,11 @@ import click
 from marshmallow import ValidationError
 from sqlalchemy.engine import make_url
 
-from engine import EngineError, PolicyError, PolicyStore
-from engine.fixtures import append_cases, load_suite, run_case
+from engine import EngineError, PolicyError, PolicyStore, Problem
+from engine.fixtures import CaseResult, append_cases, load_suite, run_case
 from engine.folder import PolicyFiles, read_folder
 from engine.model import LANGUAGES
-from engine.replay import NotReplayable, fixture_case, render_report
+from engine.replay import LoggedDecision, NotReplayable, fixture_case, render_report
 from engine.store import load_files
 from service.bundles import BundleStore, cli_actor
 from service.config import load_config
@@ -34,7 +34,23 @@ from service.replay import BATCH, draft_files, draft_store, logged_from_row, run
 from service.schemas import MAX_INTEGER, Instant
 from service.tokens import ROLES, TokenStore
 
-__all__ = ["bundles", "db", "fixtures_from_log", "impact", "publish", "serve", "tokens"]
+__all__ = [
+    "bundles",
+    "bundles_activate",
+    "bundles_list",
+    "bundles_show",
+    "db",
+    "db_upgrade",
+    "fixtures_from_log",
+    "gunicorn_args",
+    "impact",
+    "publish",
+    "serve",
+    "tokens",
+    "tokens_create",
+    "tokens_list",
+    "tokens_revoke",
+]
 
 _URL = click.option("--database-url", envvar="DATABASE_URL", show_envvar=True,
                     default=lambda: load_config()["DATABASE_URL"],
@@ -272,6 +288,41 @@ def _running_files(engine: Any, config: dict[str, Any]) -> PolicyFiles:
     return files
 
 
+def _impact_files(engine: Any, draft: Path | None) -> PolicyFiles:
+    """The files a replay runs under: the draft folder laid over nothing else, validated
+    whole (every problem printed, then exit 1), or without one the running set."""
+    try:
+        if draft is None:
+            return _running_files(engine, load_config())
+        files, problems = read_folder(draft)
+        if problems:              # every problem at once, the files' own ones too
+            raise PolicyError(problems + load_files(files)[2])
+        return draft_files(files, {}, label=files.root)
+    except PolicyError as exc:
+        raise _refused(exc, "the draft; nothing replayed") from None
+
+
+def _refused(exc: PolicyError, where: str, err: bool = False) -> click.ClickException:
+    """Every problem printed, one a line; the exception that ends the command."""
+    for p in exc.problems:
+        click.echo(str(p), err=err)
+    return click.ClickException(f"{len(exc.problems)} problem(s) in {where}")
+
+
+def _replay_with_progress(log: DecisionLog, store: PolicyStore, policy: str,
+                          **options: Any) -> dict[str, Any]:
+    """:func:`service.replay.run_impact`, with a progress bar on a terminal when there is
+    more than one batch to read."""
+    filters = {k: options[k] for k in ("action", "since", "until")}
+    total = log.count(policy=policy, **filters)
+    total = min(total, options["limit"]) if options["limit"] else total
+    if not (sys.stderr.isatty() and total > BATCH):
+        return run_impact(log, store, policy, **options)
+    with click.progressbar(length=total, label=f"replaying {total} decisions",
+                           file=sys.stderr) as bar:
+        return run_impact(log, store, policy, progress=bar.update, **options)
+
+
 @click.command()
 @click.argument("policy")
 @click.option("--draft", "draft", type=click.Path(exists=True, file_okay=False,
@@ -305,34 +356,17 @@ def impact(policy: str, draft: Path | None, version: str | None, since: Any, unt
         raise click.UsageError("give --draft DIR (a policies folder), --version VERSION, "
                                "or both")
     engine = make_engine(database_url)
+    files = _impact_files(engine, draft)
     try:
-        if draft is not None:
-            files, problems = read_folder(draft)
-            if problems:              # every problem at once, the files' own ones too
-                raise PolicyError(problems + load_files(files)[2])
-            files = draft_files(files, {}, label=files.root)
-        else:
-            files = _running_files(engine, load_config())
         store = draft_store(files, policy)
     except PolicyError as exc:
-        for p in exc.problems:
-            click.echo(str(p))
-        raise click.ClickException(f"{len(exc.problems)} problem(s) in the draft; nothing "
-                                   "replayed") from None
+        raise _refused(exc, "the draft; nothing replayed") from None
     except EngineError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
-    log = DecisionLog(engine)
     try:
-        total = log.count(policy=policy, action=action, since=since, until=until)
-        total = min(total, limit) if limit else total
-        options = dict(version=version, since=since, until=until, action=action, limit=limit,
-                       examples=examples, lang=lang)
-        if sys.stderr.isatty() and total > BATCH:
-            with click.progressbar(length=total, label=f"replaying {total} decisions",
-                                   file=sys.stderr) as bar:
-                report = run_impact(log, store, policy, progress=bar.update, **options)
-        else:
-            report = run_impact(log, store, policy, **options)
+        report = _replay_with_progress(DecisionLog(engine), store, policy, version=version,
+                                       since=since, until=until, action=action, limit=limit,
+                                       examples=examples, lang=lang)
     finally:
         store.close()
     report["draft"] = {"source": str(draft) if draft else "running set",
@@ -358,7 +392,7 @@ def fixtures_from_log(decision_id: str, name: str | None, root: Path, fixtures_r
     """Append a logged decision as a case to the fixtures of the version it was made under:
     its as_of, facts, outcome, fired rules, results and due dates. A personal code becomes a
     synthetic one with the same validity, never the real one. The case is run at once."""
-    row = DecisionLog(make_engine(database_url)).get(decision_id)
+    row = DecisionLog(make_engine(database_url)).stored(decision_id)
     if row is None:
         raise click.ClickException(f"no decision {decision_id!r} in the log")
     item = logged_from_row(row)
@@ -369,18 +403,12 @@ def fixtures_from_log(decision_id: str, name: str | None, root: Path, fixtures_r
     try:
         store = PolicyStore.load(root)
     except PolicyError as exc:
-        for p in exc.problems:
-            click.echo(str(p), err=True)
-        raise click.ClickException(f"{len(exc.problems)} problem(s) in {root}") from None
+        raise _refused(exc, str(root), err=True) from None
     try:
         if store.get_version(item.policy, item.version).digest != row["digest"]:
             click.echo(f"note: {root}/{item.policy}/{item.version}.yaml is not the file that "
                        "decided (its digest differs)", err=True)
-        path = fixtures_root / item.policy / item.version / f"{item.action}.yaml"
-        written = append_cases(path, [entry], _FROM_LOG_NOTE.format(id=item.id))
-        cases, problems = load_suite([written], store.policies)
-        mine = [c for c in cases if c.name == entry["name"] and not c.inherited_from]
-        results = [run_case(store, c) for c in mine[-1:]]
+        written, problems, result = _append_and_run(store, item, entry, fixtures_root)
     except EngineError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
     finally:
@@ -389,12 +417,24 @@ def fixtures_from_log(decision_id: str, name: str | None, root: Path, fixtures_r
                f"{item.outcome}) into {written}")
     for p in problems:
         click.echo(str(p))
-    if not results or not results[0].ok:
-        for f in results[0].failures if results else ["the case was not read back"]:
+    if result is None or not result.ok:
+        for f in result.failures if result else ["the case was not read back"]:
             click.echo(f"     {f}")
         raise click.ClickException(f"the new case FAILS under {root}/{item.policy}/"
                                    f"{item.version}.yaml; see above")
     click.echo(f"the case passes under {item.policy} {item.version}")
+
+
+def _append_and_run(store: PolicyStore, item: LoggedDecision, entry: dict[str, Any],
+                    fixtures_root: Path) -> tuple[Path, list[Problem], CaseResult | None]:
+    """Append ``entry`` to the fixtures of the version that decided ``item``, read the file
+    back and run the case as written: the file, its problems, and the case's result (None
+    if it was not read back)."""
+    path = fixtures_root / item.policy / item.version / f"{item.action}.yaml"
+    written = append_cases(path, [entry], _FROM_LOG_NOTE.format(id=item.id))
+    cases, problems = load_suite([written], store.policies)
+    mine = [c for c in cases if c.name == entry["name"] and not c.inherited_from]
+    return written, problems, run_case(store, mine[-1]) if mine else None
 
 
 _FROM_LOG_NOTE = ("# Written by 'rehab-rules fixtures from-log {id}': what the service decided"

@@ -16,36 +16,76 @@ import os
 import re
 import sqlite3
 import threading
+import typing
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Text, cast, func, select
+from sqlalchemy import JSON, Boolean, Date, DateTime, Engine, Text, cast, func, select
 from sqlalchemy.engine import make_url
 
-from engine.model import FINDING_KINDS
+from engine.schema import RULE_ID
 from service.idempotency import KeyTaken
 from service.masking import get_logger
 from service.models import DecisionRow, IdempotencyRow
 
-__all__ = ["CURSOR_PATTERN", "RULE_ID", "BadCursor", "DecisionLog", "LogEntry", "Page",
-           "decode_cursor", "encode_cursor"]
+__all__ = ["CHECKPOINT_EVERY", "COLUMNS", "CURSOR_PATTERN", "BadCursor",
+           "DecisionLog", "LogEntry", "Page", "decode_cursor", "encode_cursor", "to_public"]
 
-# what a rule id looks like (engine/schema.py refuses any other at load)
-log = get_logger("service.decision_log")
+_log = get_logger("service.decision_log")
 
-RULE_ID = re.compile(r"[A-Z]{2,3}-[0-9]+[A-Za-z0-9-]*")
+# -- the row, as the table declares it ---------------------------------------------------------
 
-_COLUMNS = [c.name for c in DecisionRow.__table__.columns]
-_JSON_COLUMNS = ("facts", "fired", "results", "findings", "hetu_checks")
+_TABLE = DecisionRow.__table__
+COLUMNS: tuple[str, ...] = tuple(c.name for c in _TABLE.columns)
+_JSON_COLUMNS = frozenset(c.name for c in _TABLE.columns if isinstance(c.type, JSON))
+# JSON columns that store None as SQL NULL rather than as the JSON text null
+_NULL_JSON = frozenset(c.name for c in _TABLE.columns
+                       if isinstance(c.type, JSON) and c.type.none_as_null)
+_TIME_COLUMNS = frozenset(c.name for c in _TABLE.columns if isinstance(c.type, DateTime))
+_DATE_COLUMNS = frozenset(c.name for c in _TABLE.columns if isinstance(c.type, Date)
+                          and not isinstance(c.type, DateTime))
+_BOOLEAN_COLUMNS = frozenset(c.name for c in _TABLE.columns if isinstance(c.type, Boolean))
+
+
+def _entry_class() -> type:
+    """:class:`LogEntry`: one keyword field per column of :class:`DecisionRow`, typed as the
+    model types it; a nullable column defaults to None, a column with a default to it. Plus
+    ``texts``, which is no column: the JSON text of facts, results and findings when the
+    masker already wrote it to search it (:meth:`service.masking.Masker.mask_decision`),
+    stored as it is."""
+    hints = typing.get_type_hints(DecisionRow)
+    fields: list[Any] = []
+    for column in _TABLE.columns:
+        kind = typing.get_args(hints[column.name])[0]          # Mapped[X] → X
+        if column.default is not None and column.default.is_scalar:
+            fields.append((column.name, kind, field(default=column.default.arg)))
+        elif column.nullable:
+            fields.append((column.name, kind, field(default=None)))
+        else:
+            fields.append((column.name, kind))
+    fields.append(("texts", dict[str, str] | None,
+                   field(default=None, compare=False, repr=False)))
+    entry = make_dataclass("LogEntry", fields, frozen=True, kw_only=True)
+    entry.__module__ = __name__
+    entry.__doc__ = ("What is stored about one decision: a row of ``decisions`` "
+                     "(:class:`service.models.DecisionRow`); ``facts``, ``results`` and "
+                     "``findings`` are already masked.")
+    return entry
+
+
+LogEntry = _entry_class()
+
 # json.dumps(value, ensure_ascii=False) without building an encoder per call
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
 # a PASSIVE checkpoint after this many commits of one process's writer (SQLite's own comes
 # at 1000 WAL pages, about 100 rows of the log)
 CHECKPOINT_EVERY = 50
-_SQLITE_INSERT = (f"INSERT INTO decisions ({', '.join(_COLUMNS)}) "
-                  f"VALUES ({', '.join(':' + c for c in _COLUMNS)})")
+_SQLITE_INSERT = (f"INSERT INTO decisions ({', '.join(COLUMNS)}) "
+                  f"VALUES ({', '.join(':' + c for c in COLUMNS)})")
+_PG_INSERT = (f"INSERT INTO decisions ({', '.join(COLUMNS)}) "
+              f"VALUES ({', '.join(['%s'] * len(COLUMNS))})")
 _KEY_COLUMNS = [c.name for c in IdempotencyRow.__table__.columns]
 _SQLITE_KEY_INSERT = (f"INSERT INTO idempotency_keys ({', '.join(_KEY_COLUMNS)}) "
                       f"VALUES ({', '.join(':' + c for c in _KEY_COLUMNS)})")
@@ -53,34 +93,38 @@ _PG_KEY_INSERT = (f"INSERT INTO idempotency_keys ({', '.join(_KEY_COLUMNS)}) "
                   f"VALUES ({', '.join(['%s'] * len(_KEY_COLUMNS))})")
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    """What is stored about one decision; ``facts`` and ``findings`` are already masked."""
+def _json_text(entry: Any, column: str) -> str | None:
+    """A JSON column's value as the text SQLAlchemy would store (the masker's, if it wrote
+    it), or None for SQL NULL."""
+    value = getattr(entry, column)
+    if value is None and column in _NULL_JSON:
+        return None
+    texts = entry.texts or {}
+    text = texts.get(column)
+    return _dumps(value) if text is None else text
 
-    id: str
-    time: dt.datetime
-    provider: str | None
-    token_id: str
-    policy: str
-    version: str
-    digest: str
-    action: str
-    as_of: dt.date
-    lang: str
-    facts: dict[str, Any]
-    outcome: str
-    fired: list[str]
-    results: dict[str, Any]
-    findings: dict[str, Any]
-    latency_ms: float
-    bundle_id: int | None = None
-    pinned: bool = False        # the caller named the version: a what-if, not the rules in force
-    # what the policy could derive from each personal code (engine.replay.hetu_checks)
-    hetu_checks: dict[str, Any] | None = None
-    # not a column: the JSON text of facts, results and findings, when the masker already
-    # wrote it to search it (service.masking.Masker.mask_decision); stored as it is
-    texts: dict[str, str] | None = field(default=None, compare=False, repr=False,
-                                         metadata={"column": False})
+
+def to_public(row: Any) -> dict[str, Any]:
+    """A stored row as the API shows it: each column under its API name
+    (``info["api"]``), times and dates as ISO text, ``findings`` as one list per kind."""
+    out: dict[str, Any] = {}
+    for column in _TABLE.columns:
+        value = row[column.name]
+        api = column.info.get("api", column.name)
+        if isinstance(api, tuple):
+            value = value or {}
+            out.update({kind: value.get(kind, []) for kind in api})
+        elif value is None:
+            out[api] = None
+        elif column.name in _TIME_COLUMNS:
+            out[api] = _utc(value).isoformat()
+        elif column.name in _DATE_COLUMNS:
+            out[api] = value.isoformat()
+        elif column.name in _BOOLEAN_COLUMNS:
+            out[api] = bool(value)
+        else:
+            out[api] = value
+    return out
 
 
 @dataclass(frozen=True)
@@ -128,11 +172,11 @@ class DecisionLog:
         elif engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
             self._writer = _PostgresWriter(engine)
 
-    def record(self, entry: LogEntry) -> None:
+    def record(self, entry: Any) -> None:
         """One row, committed before the caller answers: a decision is never unlogged."""
         self.record_many([entry])
 
-    def record_many(self, entries: list[LogEntry],
+    def record_many(self, entries: list[Any],
                     key: dict[str, Any] | None = None) -> None:
         """Several rows in one transaction (a batch request): all are logged, or none and the
         caller answers with an error.
@@ -155,20 +199,24 @@ class DecisionLog:
             if key is not None:
                 _insert_key(conn, key)
             if entries:
-                conn.execute(self._insert, [{c: getattr(e, c) for c in _COLUMNS}
+                conn.execute(self._insert, [{c: getattr(e, c) for c in COLUMNS}
                                             for e in entries])
 
     def get(self, decision_id: str) -> dict[str, Any] | None:
-        """The logged decision, or None; a text that is no UUID is no decision id."""
+        """The logged decision as the API shows it (:func:`to_public`), or None."""
+        row = self.stored(decision_id)
+        return None if row is None else to_public(row)
+
+    def stored(self, decision_id: str) -> dict[str, Any] | None:
+        """The logged decision's row as stored (column → value), or None; a text that is
+        no UUID is no decision id."""
         try:
             decision_id = str(uuid.UUID(decision_id))
         except ValueError:
             return None
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(DecisionRow.__table__).where(DecisionRow.id == decision_id)
-            ).first()
-        return None if row is None else to_public(row._mapping)
+            row = conn.execute(select(_TABLE).where(_TABLE.c.id == decision_id)).first()
+        return None if row is None else dict(row._mapping)
 
     def list(self, *, limit: int, cursor: str | None = None, provider: str | None = None,
              policy: str | None = None, action: str | None = None,
@@ -238,7 +286,7 @@ class DecisionLog:
         the whole log in memory, and each batch is one short indexed query. Naming only the
         columns needed saves most of the reading (SQLite's times are parsed in Python)."""
         table = DecisionRow.__table__
-        wanted = [table.c[c] for c in columns or _COLUMNS]
+        wanted = [table.c[c] for c in columns or COLUMNS]
         if table.c.id not in wanted:
             wanted.insert(0, table.c.id)
         last: str | None = None
@@ -270,9 +318,9 @@ class _SqliteWriter:
     """The log's writes on SQLite: one connection per process, writers queued by a lock file.
 
     SQLite lets one writer in at a time, and a writer that finds the database locked sleeps
-    in its busy handler — 1, 2, 5, 10 … ms, however soon the lock is free again. With two
-    gunicorn workers writing a row per request, those sleeps were a large part of a
-    decision's time and most of its p99. Here every writer of this log first takes an
+    in its busy handler — 1, 2, 5, 10 … ms, however soon the lock is free again; with
+    gunicorn workers writing a row per request, those sleeps would be most of a decision's
+    time at its slowest. Here every writer of this log first takes an
     exclusive ``flock`` on ``<database>-writer.lock``: the kernel queues the waiters and
     wakes the next one the moment the lock is released, so the busy handler never runs
     between workers. SQLite's own locking still guards the file (another process that
@@ -303,7 +351,7 @@ class _SqliteWriter:
         self._lock_fd = -1
         self._commits = 0
 
-    def insert(self, entries: list[LogEntry], key: dict[str, Any] | None = None) -> None:
+    def insert(self, entries: list[Any], key: dict[str, Any] | None = None) -> None:
         """``entries`` (after ``key``'s row) committed in one transaction, or none of them
         (the error propagates; :class:`KeyTaken` when the key's row exists)."""
         rows = [self._row(e) for e in entries]
@@ -339,20 +387,22 @@ class _SqliteWriter:
         try:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as exc:        # the rows are in; the next one tries again
-            log.warning("decision log checkpoint failed: %s", exc)
+            _log.warning("decision log checkpoint failed: %s", exc)
 
     @staticmethod
-    def _row(entry: LogEntry) -> dict[str, Any]:
-        """The values as SQLAlchemy stores them on SQLite (times as text, JSON as text)."""
-        values = {c: getattr(entry, c) for c in _COLUMNS}
-        values["time"] = _utc(entry.time).strftime("%Y-%m-%d %H:%M:%S.%f")
-        values["as_of"] = entry.as_of.isoformat()
-        texts = entry.texts or {}
-        for column in _JSON_COLUMNS:
-            text = texts.get(column)
-            values[column] = _dumps(values[column]) if text is None else text
-        if entry.hetu_checks is None:
-            values["hetu_checks"] = None       # SQL NULL, as SQLAlchemy stores None
+    def _row(entry: Any) -> dict[str, Any]:
+        """The values as SQLAlchemy stores them on SQLite (times and dates as text, JSON as
+        text)."""
+        values = {}
+        for column in COLUMNS:
+            value = getattr(entry, column)
+            if column in _JSON_COLUMNS:
+                value = _json_text(entry, column)
+            elif column in _TIME_COLUMNS:
+                value = _sqlite_time(value)
+            elif column in _DATE_COLUMNS:
+                value = value.isoformat()
+            values[column] = value
         return values
 
     @staticmethod
@@ -360,7 +410,7 @@ class _SqliteWriter:
         """An idempotency row as SQLAlchemy stores it on SQLite."""
         values = dict(key)
         for column in ("created_at", "expires_at"):
-            values[column] = _utc(values[column]).strftime("%Y-%m-%d %H:%M:%S.%f")
+            values[column] = _sqlite_time(values[column])
         values["decision_ids"] = _dumps(values["decision_ids"])
         return values
 
@@ -424,14 +474,10 @@ def _insert_key(conn: Any, key: dict[str, Any]) -> None:
         raise KeyTaken() from exc
 
 
-_PG_INSERT = (f"INSERT INTO decisions ({', '.join(_COLUMNS)}) "
-              f"VALUES ({', '.join(['%s'] * len(_COLUMNS))})")
-
-
 class _PostgresWriter:
     """The log's writes on PostgreSQL: one psycopg connection per process, a prepared INSERT.
 
-    Through SQLAlchemy a one-row insert took a pool checkout with its pre-ping (a round trip
+    Through SQLAlchemy a one-row insert takes a pool checkout with its pre-ping (a round trip
     of its own), BEGIN, the Core statement with the JSON written again, and COMMIT. Here the
     connection runs in autocommit, so a one-row INSERT is its own transaction: one round
     trip, prepared once per connection, with the JSON texts the masker already wrote. The
@@ -450,7 +496,7 @@ class _PostgresWriter:
         self._pid: int | None = None
         self._conn: Any = None
 
-    def insert(self, entries: list[LogEntry], key: dict[str, Any] | None = None) -> None:
+    def insert(self, entries: list[Any], key: dict[str, Any] | None = None) -> None:
         """``entries`` (after ``key``'s row) committed in one transaction, or none of them
         (the error propagates; :class:`KeyTaken` when the key's row exists — also when the
         first attempt committed it and only the answer was lost)."""
@@ -501,16 +547,10 @@ class _PostgresWriter:
         return count == len(set(ids))
 
     @staticmethod
-    def _row(entry: LogEntry) -> tuple[Any, ...]:
-        """The values in column order; JSON as text (the column is ``json``), None as NULL."""
-        texts = entry.texts or {}
-        values = []
-        for column in _COLUMNS:
-            value = getattr(entry, column)
-            if column in _JSON_COLUMNS and value is not None:
-                value = texts.get(column) or _dumps(value)
-            values.append(value)
-        return tuple(values)
+    def _row(entry: Any) -> tuple[Any, ...]:
+        """The values in column order; JSON as text (the column is ``json``)."""
+        return tuple(_json_text(entry, c) if c in _JSON_COLUMNS else getattr(entry, c)
+                     for c in COLUMNS)
 
     def _connect(self) -> bool:
         """Make sure this process has a live connection; True when it was made just now."""
@@ -538,34 +578,13 @@ class _PostgresWriter:
                 pass
 
 
+def _sqlite_time(value: dt.datetime) -> str:
+    """A time as SQLAlchemy writes it into SQLite: UTC, as text."""
+    return _utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def _utc(value: dt.datetime) -> dt.datetime:
     """Aware UTC; a naive time is taken to be UTC already."""
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
-
-
-def to_public(row: Any) -> dict[str, Any]:
-    """A stored row as the API shows it: the decision's shape plus who, when and how fast."""
-    findings = row["findings"] or {}
-    return {
-        "decision_id": row["id"],
-        "time": _utc(row["time"]).isoformat(),
-        "provider": row["provider"],
-        "token_id": row["token_id"],
-        "policy": row["policy"],
-        "version": row["version"],
-        "digest": row["digest"],
-        "action": row["action"],
-        "as_of": row["as_of"].isoformat(),
-        "lang": row["lang"],
-        "outcome": row["outcome"],
-        "facts": row["facts"],
-        "fired": row["fired"],
-        "results": row["results"],
-        **{name: findings.get(name, []) for name in FINDING_KINDS},
-        "latency_ms": row["latency_ms"],
-        "bundle": row["bundle_id"],
-        "pinned": bool(row["pinned"]),
-        "hetu_checks": row.get("hetu_checks"),
-    }

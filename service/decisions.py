@@ -16,22 +16,22 @@ from typing import Any
 
 from engine import Decision, PolicyStore, decide
 from engine.model import FINDING_KINDS
-from engine.replay import hetu_checks
 from service.decision_log import DecisionLog, LogEntry
 from service.ids import new_decision_id
 from service.masking import Masker, get_logger
 from service.metrics import Metrics
 from service.tokens import Principal
 
-__all__ = ["Decided", "DecisionHandler"]
+__all__ = ["DecidedRequest", "DecisionHandler"]
 
-log = get_logger("service.decisions")
+_log = get_logger("service.decisions")
 
 
 
 @dataclass(frozen=True)
-class Decided:
-    """One evaluated request: the answer for the client and the row for the log."""
+class DecidedRequest:
+    """One request decided: the engine's decision, the answer for the client and the row for
+    the log (not yet written)."""
 
     decision: Decision
     answer: dict[str, Any]
@@ -45,7 +45,7 @@ class DecisionHandler:
         self.log, self.masker, self.metrics = log_, masker, metrics
 
     def decide(self, store: PolicyStore, principal: Principal, request: dict[str, Any],
-               decision_id: str | None = None) -> Decided:
+               decision_id: str | None = None) -> DecidedRequest:
         """Decide one parsed request (engine errors propagate to the caller)."""
         started = time.perf_counter()
         decision_id = decision_id or new_decision_id()
@@ -58,9 +58,9 @@ class DecisionHandler:
         latency_ms = (time.perf_counter() - started) * 1000
         entry = self._entry(decision_id, principal, decision, answer, request["facts"],
                             latency_ms)
-        return Decided(decision, answer, entry)
+        return DecidedRequest(decision, answer, entry)
 
-    def record(self, decided: list[Decided], key: dict[str, Any] | None = None) -> None:
+    def record(self, decided: list[DecidedRequest], key: dict[str, Any] | None = None) -> None:
         """Log the rows (one transaction, after ``key``'s row of an ``Idempotency-Key``:
         :class:`service.idempotency.KeyTaken` and nothing logged if it is taken), then count
         and note each decision."""
@@ -68,7 +68,7 @@ class DecisionHandler:
         for d in decided:
             self.metrics.count_decision(d.decision.policy, d.decision.action,
                                         d.decision.outcome, d.entry.latency_ms / 1000)
-            log.info("decision %s %s/%s@%s%s %s by %s in %.2f ms", d.entry.id,
+            _log.info("decision %s %s/%s@%s%s %s by %s in %.2f ms", d.entry.id,
                      d.decision.policy, d.decision.action, d.decision.version,
                      " (pinned)" if d.decision.pinned else "", d.decision.outcome,
                      d.entry.token_id, d.entry.latency_ms)
@@ -97,6 +97,6 @@ class DecisionHandler:
             latency_ms=round(latency_ms, 3),
             bundle_id=decision.bundle,
             pinned=decision.pinned,
-            hetu_checks=hetu_checks(facts, personal),
+            hetu_checks=masked.hetu_checks,
             texts=masked.texts,
         )

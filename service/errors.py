@@ -30,7 +30,8 @@ the client sent; any henkilötunnus in it comes back as ``<hetu>``.
 
 An error body stays small whatever was sent: ``details.fields`` itemises at most
 :data:`MAX_FIELDS` problems, the message names those and says how many more there were, and
-``details.more_fields`` counts the rest (20,000 unknown fact names made an 8 MB answer).
+``details.more_fields`` counts the rest: a client that sends thousands of unknown fact
+names gets an answer of a few kilobytes, not one that quotes them all.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ __all__ = [
     "init_app",
 ]
 
-log = get_logger("service.errors")
+_log = get_logger("service.errors")
 
 # How many problems one error body itemises; a client that sends more learns how many more.
 MAX_FIELDS = 50
@@ -176,10 +177,19 @@ def client_error(exc: BaseException) -> tuple[int, dict[str, Any]] | None:
     """
     if isinstance(exc, ServiceError) and exc.status < 500:
         return exc.status, redact(_capped(exc.to_dict()))
+    status = _engine_status(exc)
+    if status is not None:
+        return status, redact(_capped(exc.to_dict()))
+    return None
+
+
+def _engine_status(exc: BaseException) -> int | None:
+    """The status an engine error means to an HTTP client; None for anything else, and for
+    :class:`EvaluationError` (the engine's bug: a 500)."""
     if isinstance(exc, EngineError) and not isinstance(exc, EvaluationError):
         for family, status in _ENGINE_STATUS:
             if isinstance(exc, family):
-                return status, redact(_capped(exc.to_dict()))
+                return status
     return None
 
 
@@ -187,10 +197,9 @@ def error_response(exc: BaseException):
     """Map any exception to ``(body, status)`` with the one error shape."""
     if isinstance(exc, ServiceError):
         return _body(exc.to_dict()), exc.status
-    if isinstance(exc, EngineError) and not isinstance(exc, EvaluationError):
-        for family, status in _ENGINE_STATUS:
-            if isinstance(exc, family):
-                return _body(exc.to_dict()), status
+    status = _engine_status(exc)
+    if status is not None:
+        return _body(exc.to_dict()), status
     if isinstance(exc, HTTPException) and exc.code is not None and exc.code < 500:
         return _body(_from_http(exc)), exc.code, _headers(exc)
     if database_unavailable(exc):
@@ -201,7 +210,7 @@ def error_response(exc: BaseException):
 def _unavailable(exc: BaseException):
     """503 with Retry-After: nothing was logged, so the client must send it again. The
     worker's health says so at once (the next look at the database clears it)."""
-    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    _log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
     if has_app_context():
         services = current_app.extensions.get("rehab_rules")
         if services is not None:
@@ -242,7 +251,7 @@ def _from_http(exc: HTTPException) -> dict[str, Any]:
 def _internal(exc: BaseException):
     """Log the whole story with the decision id; tell the client only the id."""
     decision_id = g.get("decision_id") if has_app_context() else None
-    log.error("unexpected error (decision %s)", decision_id, exc_info=exc)
+    _log.error("unexpected error (decision %s)", decision_id, exc_info=exc)
     details = {"decision_id": decision_id} if decision_id else {}
     return _body({"code": "internal_error",
                   "message": "internal error; quote the decision id when reporting it",

@@ -1,5 +1,11 @@
 """Keep personal identity codes (henkilötunnus) out of the decision log and the logs.
 
+What the engine itself knows of a code — valid, temporary, what is logged beside its
+pseudonym, a synthetic code for a replay — is :mod:`engine.personal`; this module is the
+service's side: pseudonyms under a secret key, and finding codes in any text however they are
+spelled. :meth:`Masker.mask_decision` makes everything a decision logs of its personal facts:
+their pseudonyms and :func:`engine.personal.hetu_checks`.
+
 Two layers, because one mistake in a policy file must not leak a person's id:
 
 1. the facts the policy declares as ``hetu`` (``Decision.personal_facts``) are replaced by a keyed
@@ -44,11 +50,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from engine.invisible import DEFAULT_IGNORABLE, is_blank, strip_ignorable
+from engine.invisible import DEFAULT_IGNORABLE, strip_ignorable
+from engine.personal import PSEUDONYM_PREFIX, hetu_checks, personal_texts
 
 __all__ = [
     "HETU_PATTERN",
-    "Masked",
+    "MaskedDecision",
     "Masker",
     "ScrubFilter",
     "fold",
@@ -87,7 +94,6 @@ _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
                    re.IGNORECASE)
 # how hash() writes a code before hashing it: look-alikes as "-" (invisible characters go too)
 _NORMAL = str.maketrans(dict.fromkeys(_LOOK_ALIKES, "-"))
-_PREFIX = "hetu#"
 _PLACEHOLDER = "<hetu>"
 
 
@@ -201,13 +207,16 @@ _dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @dataclass(frozen=True)
-class Masked:
-    """What one decision logs of its facts and findings, safe to store; ``texts`` is their
-    JSON (``facts``, ``results``, ``findings``) when the masker wrote it, else None."""
+class MaskedDecision:
+    """What one decision logs of its facts, results and findings, safe to store, and what
+    the policy could derive from each personal code (:func:`engine.personal.hetu_checks`);
+    ``texts`` is the JSON of ``facts``, ``results`` and ``findings`` when the masker wrote
+    it, else None."""
 
     facts: dict[str, Any]
     results: Any
     findings: Any
+    hetu_checks: dict[str, Any]
     texts: dict[str, str] | None = None
 
 
@@ -224,7 +233,7 @@ class Masker:
         a look-alike dash instead of "-" and how the characters are spelled (full-width,
         Arabic-Indic digits …, see :func:`fold`) do not matter."""
         normal = strip_ignorable(fold(code)).strip().translate(_NORMAL).upper().encode()
-        return _PREFIX + hmac.new(self._key, normal, hashlib.sha256).hexdigest()[:32]
+        return PSEUDONYM_PREFIX + hmac.new(self._key, normal, hashlib.sha256).hexdigest()[:32]
 
     def scrub(self, text: str) -> str:
         """Every henkilötunnus-shaped part of ``text``, hashed: also one behind percent
@@ -237,7 +246,11 @@ class Masker:
         """A copy of ``facts`` safe to store: personal facts hashed, then everything scrubbed
         (a personal value quoted inside another fact is hashed there too)."""
         personal = set(personal)
-        known = tuple(sorted(set(self.personal_values(facts, personal)), key=len, reverse=True))
+        return self._mask_facts(facts, personal, personal_texts(facts, personal))
+
+    def _mask_facts(self, facts: dict[str, Any], personal: Iterable[str],
+                    known: Iterable[str]) -> dict[str, Any]:
+        known = tuple(sorted(set(known), key=len, reverse=True))
         return {
             self.scrub(str(name)): (
                 self._hash_value(value) if name in personal else self._scrub_deep(value, known)
@@ -246,9 +259,10 @@ class Masker:
         }
 
     def mask_decision(self, facts: dict[str, Any], personal: Iterable[str], results: Any,
-                      findings: Any) -> Masked:
+                      findings: Any) -> MaskedDecision:
         """A decision's facts, results and findings as they may be logged: exactly what
-        :meth:`mask_facts` and :meth:`scrub_value` (with the personal values) make of them.
+        :meth:`mask_facts` and :meth:`scrub_value` (with the personal values) make of them;
+        with the checks of each personal code (:func:`engine.personal.hetu_checks`).
 
         Usually nothing in them is a code: the personal facts are hashed and every other
         text is kept. Instead of scrubbing each text on its own (a dozen searches and a copy
@@ -260,9 +274,10 @@ class Masker:
         decision through the full scrub, text by text.
         """
         personal = frozenset(personal)
-        known = self.personal_values(facts, personal)
+        known = personal_texts(facts, personal)
+        checks = hetu_checks(facts, personal)
         if any(_JSON_ESCAPED.search(k) for k in known):
-            return self._mask_fully(facts, personal, results, findings, known)
+            return self._mask_fully(facts, personal, results, findings, known, checks)
         masked = {name: self._hash_value(value) if name in personal else value
                   for name, value in facts.items()} if personal else facts
         texts = {"facts": _dumps(masked), "results": _dumps(results),
@@ -272,13 +287,15 @@ class Masker:
                     or "%" in text or "\\" in text
                     or (not text.isascii() and _MOJIBAKE.search(text))
                     or any(k in text for k in known)):
-                return self._mask_fully(facts, personal, results, findings, known)
-        return Masked(dict(masked), results, findings, texts)
+                return self._mask_fully(facts, personal, results, findings, known, checks)
+        return MaskedDecision(dict(masked), results, findings, checks, texts)
 
     def _mask_fully(self, facts: dict[str, Any], personal: frozenset[str], results: Any,
-                    findings: Any, known: list[str]) -> Masked:
-        return Masked(self.mask_facts(facts, personal), self.scrub_value(results, known),
-                      self.scrub_value(findings, known))
+                    findings: Any, known: list[str],
+                    checks: dict[str, Any]) -> MaskedDecision:
+        return MaskedDecision(self._mask_facts(facts, personal, known),
+                              self.scrub_value(results, known),
+                              self.scrub_value(findings, known), checks)
 
     def scrub_value(self, value: Any, known: Iterable[str] = ()) -> Any:
         """``value`` with every string inside it (keys included) scrubbed.
@@ -301,22 +318,6 @@ class Masker:
         if isinstance(value, (list, tuple)):
             return [self._scrub_deep(v, known) for v in value]
         return value
-
-    @staticmethod
-    def personal_values(facts: dict[str, Any], personal: Iterable[str]) -> list[str]:
-        """The texts of the personal facts in ``facts`` (for :meth:`scrub_value`).
-
-        Blank ones are left out: a personal code sent as ``""`` or ``" "`` (the engine reads
-        it as not sent) is no one's code, and replacing every space or every position of
-        the other texts with its hash made the logged facts unreadable.
-        """
-        out: list[str] = []
-        for name in personal:
-            value = facts.get(name)
-            values = value if isinstance(value, (list, tuple)) else [value]
-            out.extend(str(v) for v in values if v is not None and not isinstance(v, bool)
-                       and not is_blank(str(v)))
-        return out
 
     def _hash_value(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -1,7 +1,14 @@
-"""The two tables the service owns: the decision log and the API tokens.
+"""The tables the service owns: the decision log, the API tokens, the policy bundles and their
+activations, and the idempotency keys.
 
 Columns are portable between SQLite and PostgreSQL (text ids, generic JSON); the Alembic
-migrations in ``service/migrations`` create them, never ``create_all``.
+migrations in ``service/migrations`` create them, never ``create_all``
+(``tests/service/test_models.py`` compares the migrated database with these models).
+
+:class:`DecisionRow` is the one declaration of a logged decision: the log entry, both
+writers, the public form the API shows and the columns a replay reads are all derived from
+it (:mod:`service.decision_log`, :mod:`service.replay`). A column whose name in the API
+differs says so in its ``info["api"]``; ``findings`` is shown as one list per kind.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from engine.model import FINDING_KINDS
+
 __all__ = ["ActivationRow", "Base", "BundleRow", "DecisionRow", "IdempotencyRow", "TokenRow"]
 
 
@@ -36,7 +45,8 @@ class DecisionRow(Base):
 
     __tablename__ = "decisions"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)   # UUIDv7: sorts by time
+    # a UUIDv7: ids sort by time
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, info={"api": "decision_id"})
     time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     provider: Mapped[str | None] = mapped_column(String(32))
     token_id: Mapped[str] = mapped_column(String(32))
@@ -50,9 +60,11 @@ class DecisionRow(Base):
     outcome: Mapped[str] = mapped_column(String(8))
     fired: Mapped[list[str]] = mapped_column(JSON)
     results: Mapped[dict[str, Any]] = mapped_column(JSON)
-    findings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # {kind: [finding, …]} for each of FINDING_KINDS; the API shows one list per kind
+    findings: Mapped[dict[str, Any]] = mapped_column(JSON, info={"api": FINDING_KINDS})
     latency_ms: Mapped[float] = mapped_column(Float)
-    bundle_id: Mapped[int | None] = mapped_column(Integer)   # the policy bundle it used
+    # the policy bundle it used
+    bundle_id: Mapped[int | None] = mapped_column(Integer, info={"api": "bundle"})
     # the caller named the version (a what-if) instead of letting as_of pick it
     pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # per personal fact, what the policy could derive from the code: {"valid", "temporary"}

@@ -13,6 +13,8 @@ werkzeug answers 413 for a ``Content-Length`` over ``MAX_CONTENT_LENGTH``, but a
 judged, a JSON body and a form ("try it") alike. :func:`read_whole_body` runs before every
 request and answers 413 for a streamed body that reaches the limit.
 
+webargs reads JSON bodies with :func:`read_json` (through :mod:`service.webargs_json`), and
+a declared body is kept where werkzeug keeps it (:mod:`service.werkzeug_body`).
 ``@blp.arguments(schema, fast=loader)`` reads a plainly valid JSON body with a compiled
 loader (:class:`service.fastload.FastLoader`) and leaves every other body to webargs and the
 schema, so errors and the OpenAPI document are exactly what ``@blp.arguments(schema)`` gives.
@@ -30,13 +32,14 @@ from typing import Any
 import flask
 from flask_smorest import Blueprint
 from webargs import core
-from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from service.errors import MalformedRequest
+from service.smorest_apidoc import carry_apidoc
+from service.webargs_json import RawJsonParser
+from service.werkzeug_body import cached_body, keep_body, stream_opened
 
-__all__ = ["ApiBlueprint", "DuplicateKey", "StrictJsonParser", "loads_strict",
-           "read_whole_body"]
+__all__ = ["ApiBlueprint", "DuplicateKey", "loads_strict", "read_json", "read_whole_body"]
 
 
 class DuplicateKey(ValueError):
@@ -110,12 +113,12 @@ def _declared_body(req: flask.Request) -> bytes | None:
     length = req.content_length
     limit = req.max_content_length
     if (not length or (limit is not None and length > limit)
-            or getattr(req, "_cached_data", None) is not None or "stream" in req.__dict__):
+            or cached_body(req) is not None or stream_opened(req)):
         return None
     data = req.environ["wsgi.input"].read(length)
     if len(data) != length:              # as werkzeug's stream does when the client left
         raise ClientDisconnected()
-    req._cached_data = data              # what get_data(cache=True) returns from now on
+    keep_body(req, data)                 # what get_data(cache=True) returns from now on
     return data
 
 
@@ -141,27 +144,30 @@ def read_whole_body(req: flask.Request) -> None:
         raise RequestEntityTooLarge()
 
 
-class StrictJsonParser(FlaskParser):
-    def _raw_load_json(self, req: flask.Request) -> Any:
-        data = _declared_body(req)
-        if data is None:
-            data = req.get_data(cache=True)
-        limit = req.max_content_length
-        if limit is not None and req.content_length is None and len(data) >= limit:
-            raise RequestEntityTooLarge()
-        if not data:
-            return core.missing         # the schema names every required field: a 422
-        try:
-            return loads_strict(data)
-        except DuplicateKey as exc:
-            raise MalformedRequest(f"the request body is not valid JSON: {exc}",
-                                   {"duplicate_key": exc.key}) from None
+def read_json(req: flask.Request) -> Any:
+    """A JSON body read strictly (:func:`loads_strict`), whatever the request's
+    Content-Type: ``webargs.core.missing`` for no body (the schema names every required
+    field: a 422), 400 for what is not JSON, 413 for a streamed body that reaches the limit.
+    """
+    data = _declared_body(req)
+    if data is None:
+        data = req.get_data(cache=True)
+    limit = req.max_content_length
+    if limit is not None and req.content_length is None and len(data) >= limit:
+        raise RequestEntityTooLarge()
+    if not data:
+        return core.missing
+    try:
+        return loads_strict(data)
+    except DuplicateKey as exc:
+        raise MalformedRequest(f"the request body is not valid JSON: {exc}",
+                               {"duplicate_key": exc.key}) from None
 
 
 class ApiBlueprint(Blueprint):
     """A flask-smorest blueprint whose ``@arguments`` read bodies with the strict parser."""
 
-    ARGUMENTS_PARSER = StrictJsonParser()
+    ARGUMENTS_PARSER = RawJsonParser(read_json)
 
     def arguments(self, schema: Any, *, fast: Any = None, **kwargs: Any) -> Callable:
         """flask-smorest's ``arguments``; with ``fast`` (an object whose ``plain(data)``
@@ -173,7 +179,6 @@ class ApiBlueprint(Blueprint):
             return decorate
         if kwargs.get("location", "json") != "json":
             raise ValueError("a fast loader reads JSON bodies only")
-        parser = self.ARGUMENTS_PARSER
 
         def decorator(func: Callable) -> Callable:
             usual = decorate(func)
@@ -181,7 +186,7 @@ class ApiBlueprint(Blueprint):
             @functools.wraps(func)
             def wrapper(*args: Any, **kw: Any) -> Any:
                 try:
-                    data = parser._raw_load_json(flask.request)
+                    data = read_json(flask.request)
                 except (json.JSONDecodeError, UnicodeDecodeError):
                     return usual(*args, **kw)      # webargs answers it: 400
                 body = None if data is core.missing else fast.plain(data)
@@ -189,7 +194,7 @@ class ApiBlueprint(Blueprint):
                     return usual(*args, **kw)
                 return func(*args, body, **kw)
 
-            wrapper._apidoc = usual._apidoc  # type: ignore[attr-defined]
+            carry_apidoc(usual, wrapper)
             return wrapper
 
         return decorator

@@ -31,7 +31,7 @@ from service.masking import get_logger
 
 __all__ = ["PolicySource"]
 
-log = get_logger("service.policies")
+_log = get_logger("service.policies")
 
 _MAX_BACKOFF = 60.0
 
@@ -118,11 +118,11 @@ class PolicySource:
             try:
                 active = self.bundles.active()
             except SQLAlchemyError as exc:     # keep serving; the next check tries again
-                log.warning("cannot read the active policy bundle: %s", exc)
+                _log.warning("cannot read the active policy bundle: %s", exc)
                 self.database_failed(exc)
                 return
             if self.database_error is not None:
-                log.info("the database answers again")
+                _log.info("the database answers again")
                 self.database_error = None
             if active is None:
                 return
@@ -137,7 +137,7 @@ class PolicySource:
             except (PolicyError, SQLAlchemyError) as exc:
                 self._failed(active, exc, now)
             else:
-                log.info("serving policy bundle %s (activation %s by %s)", active.bundle_id,
+                _log.info("serving policy bundle %s (activation %s by %s)", active.bundle_id,
                          active.id, active.activated_by)
                 self._settled()
 
@@ -150,7 +150,7 @@ class PolicySource:
                 store = PolicyStore.from_files(self.bundles.files(bundle_id))
             except PolicyError as exc:
                 tried.append(bundle_id)
-                log.error("policy bundle %s does not load: %s", bundle_id, exc.message)
+                _log.error("policy bundle %s does not load: %s", bundle_id, exc.message)
                 continue
             if tried:
                 self.error = (f"bundle {active.bundle_id} does not load in this worker; "
@@ -171,7 +171,7 @@ class PolicySource:
         self.error = (f"bundle {active.bundle_id} does not load in this worker "
                       f"({getattr(exc, 'message', exc)}); serving bundle {self.serving}")
         self._retry_at = now + self._backoff()
-        log.error("%s; trying again later", self.error)
+        _log.error("%s; trying again later", self.error)
         if self.metrics is not None:
             self.metrics.count_reload("failed")
         self._report()
@@ -206,5 +206,5 @@ class PolicySource:
                     for _ in conn.notifies():
                         self.follow(force=True)
             except Exception as exc:          # the database went away: listen again later
-                log.warning("bundle listener: %s; listening again in 5 s", exc)
+                _log.warning("bundle listener: %s; listening again in 5 s", exc)
                 time.sleep(5)

@@ -4,47 +4,43 @@ Shared by ``rehab-rules impact`` and ``POST /v1/policies/{policy}/impact``. A dr
 validated whole like anything published, but it is only ever loaded into a store of its own:
 it is never stored as a bundle, never activated, and the running set is never touched. The
 replay itself is :class:`engine.replay.Impact`; this module turns log rows into
-:class:`engine.replay.Logged` and reads them newest first, one indexed query per batch.
+:class:`engine.replay.LoggedDecision` and reads them newest first, one indexed query per batch.
+A replay reads the columns the engine's :class:`~engine.replay.LoggedDecision` names (each a
+column of :class:`service.models.DecisionRow`, under the same name), and no others.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine import PolicyError, PolicyStore
 from engine.errors import UnknownPolicy
 from engine.folder import PolicyFiles
-from engine.model import FINDING_KINDS
 from engine.pyeval import PythonEvaluator
-from engine.replay import Impact, Logged
+from engine.replay import Impact, LoggedDecision
 from service.bundles import files_from
+from service.decision_log import COLUMNS as LOG_COLUMNS
 from service.decision_log import DecisionLog
 
 __all__ = ["BATCH", "COLUMNS", "draft_files", "draft_store", "logged_from_row", "run_impact"]
 
 BATCH = 1000     # rows per query: one short read, then a thousand decisions
-# what a replay reads of a row; not time, provider, token, digest, latency or bundle
-COLUMNS = ("id", "policy", "action", "version", "as_of", "lang", "facts", "outcome", "fired",
-           "results", "findings", "pinned", "hetu_checks")
+# what a replay reads of a row (not time, provider, token, digest, latency or bundle)
+COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LoggedDecision))
+if not set(COLUMNS) <= set(LOG_COLUMNS):        # a rename on either side must not go unseen
+    raise ImportError(f"engine.replay.LoggedDecision names {set(COLUMNS) - set(LOG_COLUMNS)}, "
+                      "which are no columns of the decision log")
 
 
-def logged_from_row(row: dict[str, Any]) -> Logged:
-    """A stored row (or a public log entry) as the replay reads it."""
-    def get(key: str, public: str | None = None) -> Any:
-        return row[key] if key in row else row[public or key]
-
-    as_of = get("as_of")
-    return Logged(
-        id=get("id", "decision_id"), policy=row["policy"], action=row["action"],
-        version=row["version"],
-        as_of=as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(as_of),
-        lang=row["lang"], facts=dict(row["facts"] or {}), outcome=row["outcome"],
-        fired=tuple(row["fired"] or ()), results=dict(row["results"] or {}),
-        findings=dict(row["findings"]) if "findings" in row else {
-            k: row.get(k) or [] for k in FINDING_KINDS},
-        pinned=bool(row.get("pinned")), hetu_checks=row.get("hetu_checks"))
+def logged_from_row(row: Mapping[str, Any]) -> LoggedDecision:
+    """A stored row (at least :data:`COLUMNS`) as the replay reads it."""
+    values = {name: row[name] for name in COLUMNS}
+    values["fired"] = tuple(values["fired"])
+    values["pinned"] = bool(values["pinned"])
+    return LoggedDecision(**values)
 
 
 def draft_files(running: PolicyFiles, sent: dict[str, str],

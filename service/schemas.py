@@ -15,26 +15,54 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from engine.facts import parse_date
 from engine.model import LANGUAGES
-from service.decision_log import CURSOR_PATTERN, RULE_ID
+from engine.schema import RULE_ID, StrictBool
+from service.decision_log import CURSOR_PATTERN
 
 __all__ = [
     "MAX_INTEGER",
+    "ActivationSchema",
+    "BatchItemSchema",
+    "BatchRequestSchema",
+    "BatchResponseSchema",
+    "BundleListSchema",
+    "BundleSchema",
+    "BundleStatusSchema",
+    "ChosenBySchema",
     "CiteSchema",
     "CitedSectionSchema",
+    "DatabaseStatusSchema",
     "DecisionListSchema",
     "DecisionQuerySchema",
     "DecisionRequestSchema",
     "DecisionResponseSchema",
+    "DiffActionSchema",
+    "DiffActionsSchema",
+    "DiffCellSchema",
+    "DiffDatesSchema",
+    "DiffNotesSchema",
+    "DiffParameterSchema",
+    "DiffParametersSchema",
     "DiffQuerySchema",
+    "DiffRuleSchema",
+    "DiffRulesSchema",
     "DiffSchema",
     "ErrorEnvelopeSchema",
+    "ErrorSchema",
+    "FindingSchema",
     "HealthSchema",
     "ImpactRequestSchema",
     "ImpactSchema",
+    "Instant",
+    "IsoDate",
     "LoggedDecisionSchema",
     "PolicyListSchema",
+    "PolicySummarySchema",
+    "PublishResultSchema",
+    "PublishSchema",
     "ReloadSchema",
+    "StrictSchema",
     "VersionDetailSchema",
+    "VersionSummarySchema",
 ]
 
 # The largest integer a request may carry in a query or a body where it reaches the
@@ -49,13 +77,8 @@ _NAME_CHARS = validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Not a policy, action 
 _RULE_ID = validate.Regexp(f"^{RULE_ID.pattern}$", error="Not a rule id (e.g. CR-11-min-attached).")
 
 
-class StrictBoolean(fields.Boolean):
-    """Only JSON ``true``/``false``."""
-
-    def _deserialize(self, value: Any, attr, data, **kwargs) -> bool:
-        if not isinstance(value, bool):
-            raise ValidationError("Not a valid boolean (use true or false).")
-        return value
+# only JSON true or false (engine.schema.StrictBool), in the API's words
+_BOOLEAN = {"invalid": "Not a valid boolean (use true or false)."}
 
 
 # Python's fromisoformat also reads week dates ("2025-W20-1") and basic forms ("20250512"),
@@ -120,8 +143,8 @@ class DecisionRequestSchema(StrictSchema):
         "description": "evaluate under this version whatever as_of says; the decision says "
                        "pinned: true"})
     lang = fields.String(load_default="fi", validate=validate.OneOf(LANGUAGES))
-    explain = StrictBoolean(load_default=False)
-    cite_text = StrictBoolean(load_default=False, metadata={
+    explain = StrictBool(load_default=False, error_messages=_BOOLEAN)
+    cite_text = StrictBool(load_default=False, error_messages=_BOOLEAN, metadata={
         "description": "true: each finding's cite.sections also carries the sentences of the "
                        "section of the service description the rule rests on"})
     facts = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True),
@@ -527,7 +550,7 @@ class PublishSchema(StrictSchema):
                             "description": "every version file: \"<policy>/<version>.yaml\""
                                            " → its YAML text"})
     note = fields.String(validate=validate.Length(max=2000))
-    activate = StrictBoolean(load_default=True)
+    activate = StrictBool(load_default=True, error_messages=_BOOLEAN)
 
 
 class PublishResultSchema(Schema):

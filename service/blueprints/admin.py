@@ -29,10 +29,10 @@ from service.schemas import (
     ReloadSchema,
 )
 
-__all__ = ["blp"]
+__all__ = ["Bundles", "activate", "blp", "bundle", "reload"]
 
 blp = ApiBlueprint("admin", __name__, url_prefix="/v1/admin", description="Administration")
-log = get_logger("service.admin")
+_log = get_logger("service.admin")
 
 _REFUSED = {422: "`invalid_policy`: `details.problems` lists every file:line problem; "
                  "nothing is published and the running bundle keeps serving"}
@@ -60,11 +60,11 @@ def reload():
         store = svc.policies.reload(by=_actor())
     except PolicyError as exc:
         svc.metrics.count_reload("refused")
-        log.warning("reload by token %s refused: %d problem(s); the running set stays",
+        _log.warning("reload by token %s refused: %d problem(s); the running set stays",
                     g.principal.token_id, len(exc.problems))
         raise
     svc.metrics.count_reload("reloaded")
-    log.info("policies reloaded by token %s: bundle %s", g.principal.token_id,
+    _log.info("policies reloaded by token %s: bundle %s", g.principal.token_id,
              svc.policies.serving)
     return {"status": "reloaded", "policies": policy_summaries(store),
             "bundle": svc.policies.status()}
@@ -95,7 +95,7 @@ class Bundles(MethodView):
                                               activate=body["activate"], source="api")
         if body["activate"]:
             svc.policies.follow(force=True)
-        log.info("bundle %s published by token %s", bundle.id, g.principal.token_id)
+        _log.info("bundle %s published by token %s", bundle.id, g.principal.token_id)
         return {"bundle": _public(bundle), "created": created,
                 "serving": svc.policies.status()}
 
@@ -122,5 +122,5 @@ def activate(bundle_id: int):
     svc = services()
     activation = svc.bundles.activate(bundle_id, by=_actor())
     svc.policies.follow(force=True)
-    log.info("bundle %s activated by token %s", bundle_id, g.principal.token_id)
+    _log.info("bundle %s activated by token %s", bundle_id, g.principal.token_id)
     return activation.to_dict()

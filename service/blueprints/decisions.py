@@ -13,8 +13,10 @@ from flask import Response, g, jsonify, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
+from engine import PolicyStore
 from service.auth import DECIDERS, READERS, require
 from service.decision_log import BadCursor
+from service.decisions import DecidedRequest
 from service.errors import (
     Forbidden,
     InvalidRequest,
@@ -27,7 +29,7 @@ from service.extensions import Services, services
 from service.fastload import FastLoader
 from service.idempotency import HEADER, MAX_KEY_LENGTH, Claim, KeyTaken, Replay
 from service.ids import new_decision_id
-from service.masking import get_logger, redact
+from service.masking import redact
 from service.parsing import ApiBlueprint
 from service.schemas import (
     BatchRequestSchema,
@@ -39,11 +41,10 @@ from service.schemas import (
     LoggedDecisionSchema,
 )
 
-__all__ = ["blp"]
+__all__ = ["MAX_BATCH", "REQUEST", "Decisions", "LoggedDecision", "batch", "blp"]
 
 blp = ApiBlueprint("decisions", __name__, url_prefix="/v1/decisions",
                 description="Evaluate facts against the policy in force, and the decision log")
-log = get_logger("service.decisions")
 
 # the request schema, and its compiled shortcut for plainly valid bodies (service/fastload.py)
 REQUEST = FastLoader(DecisionRequestSchema())
@@ -64,12 +65,15 @@ _KEY_ERRORS = {409: "`idempotency_key_reused`: the `Idempotency-Key` was used wi
                     "another body"}
 
 
-def _claim(svc: Services) -> Claim | None:
-    """The request's claim of its Idempotency-Key, or None without the header."""
+def _claim(svc: Services) -> tuple[Claim | None, Response | None]:
+    """The request's claim of its Idempotency-Key (None without the header), and the answer
+    an earlier request with the same key and body was given (None if there was none)."""
     key = request.headers.get(HEADER)
     if key is None:
-        return None
-    return svc.idempotency.claim(g.principal.token_id, key, request.get_data(cache=True))
+        return None, None
+    claim = svc.idempotency.claim(g.principal.token_id, key, request.get_data(cache=True))
+    earlier = svc.idempotency.find(claim)
+    return claim, None if earlier is None else _replayed(earlier)
 
 
 def _replayed(replay: Replay) -> Response:
@@ -77,9 +81,15 @@ def _replayed(replay: Replay) -> Response:
                     headers={"Idempotent-Replayed": "true"})
 
 
-def _answer(svc: Services, decided: list[Any], answer: Any, claim: Claim | None) -> Response:
-    """Log ``decided`` (with ``claim``'s row), then answer; a key another request with the
-    same key committed first is answered with what it stored."""
+def _logged_answer(svc: Services, decided: list[DecidedRequest], answer: Any,
+                   claim: Claim | None) -> Response:
+    """Log ``decided`` (with ``claim``'s row, if any), then answer.
+
+    The answer is the engine's dicts as they are: they have the documented shape
+    (tests/service/test_schemas.py keeps the document true), and a marshmallow dump would
+    only copy them on the service's hottest path. A key that another request with the same
+    key committed first is answered with what that request stored.
+    """
     response = jsonify(answer)
     key = None if claim is None else svc.idempotency.row(
         claim, 200, response.get_data(), [d.entry.id for d in decided])
@@ -92,7 +102,6 @@ def _answer(svc: Services, decided: list[Any], answer: Any, claim: Claim | None)
             raise
         return _replayed(replay)
     return response
-
 
 
 @blp.route("")
@@ -116,20 +125,13 @@ class Decisions(MethodView):
         `version` whatever `as_of` says (the answer then says `pinned: true`); the answer is
         logged. With `Idempotency-Key`, a retry is answered the same and logged once."""
         svc = services()
-        claim = _claim(svc)
-        if claim is not None:
-            replay = svc.idempotency.find(claim)
-            if replay is not None:
-                return _replayed(replay)
+        claim, earlier = _claim(svc)
+        if earlier is not None:
+            return earlier
         g.decision_id = new_decision_id()
         decided = svc.decisions.decide(svc.policies.current(), g.principal, body,
                                        g.decision_id)
-        if claim is not None:
-            return _answer(svc, [decided], decided.answer, claim)
-        svc.decisions.record([decided])
-        # The engine's dict already has the documented shape (a test keeps the schema equal
-        # to it); a marshmallow dump would only copy it on the hottest path of the service.
-        return jsonify(decided.answer)
+        return _logged_answer(svc, [decided], decided.answer, claim)
 
     @require(*READERS)
     @blp.arguments(DecisionQuerySchema(), location="query", unknown="raise")
@@ -195,36 +197,38 @@ def batch(body: dict[str, Any]):
         raise PayloadTooLarge(f"{len(items)} decisions in one batch; at most {MAX_BATCH}",
                               {"decisions": len(items), "max": MAX_BATCH})
     svc = services()
-    claim = _claim(svc)
-    if claim is not None:
-        replay = svc.idempotency.find(claim)
-        if replay is not None:
-            return _replayed(replay)
+    claim, earlier = _claim(svc)
+    if earlier is not None:
+        return earlier
     store = svc.policies.current()
     results: list[dict[str, Any]] = []
-    decided = []
+    decided: list[DecidedRequest] = []
     for i, item in enumerate(items):
-        try:
-            request = REQUEST.load(item)
-            one = svc.decisions.decide(store, g.principal, request)
-        except ValidationError as exc:
-            fields = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
-            results.append({"index": i, "status": 422, "error": redact({
-                "code": "invalid_request",
-                "message": f"invalid request: {', '.join(sorted(map(str, fields)))}",
-                "details": {"fields": fields}})})
-            continue
-        except Exception as exc:
-            mapped = client_error(exc)
-            if mapped is None:
-                raise
-            results.append({"index": i, "status": mapped[0], "error": mapped[1]})
-            continue
-        decided.append(one)
-        results.append({"index": i, "status": 200, "decision": one.answer})
+        one, error = _decide_item(svc, store, item)
+        if one is None:
+            results.append({"index": i, **error})
+        else:
+            decided.append(one)
+            results.append({"index": i, "status": 200, "decision": one.answer})
     answer = {"results": results, "decided": len(decided),
               "failed": len(results) - len(decided)}
-    if claim is not None:
-        return _answer(svc, decided, answer, claim)
-    svc.decisions.record(decided)
-    return jsonify(answer)
+    return _logged_answer(svc, decided, answer, claim)
+
+
+def _decide_item(svc: Services, store: PolicyStore,
+                 item: Any) -> tuple[DecidedRequest | None, dict[str, Any]]:
+    """One batch item decided, or its ``{"status", "error"}`` as that item alone would have
+    been answered; an error that is not the client's propagates (the batch is a 500)."""
+    try:
+        return svc.decisions.decide(store, g.principal, REQUEST.load(item)), {}
+    except ValidationError as exc:
+        fields = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
+        return None, {"status": 422, "error": redact({
+            "code": "invalid_request",
+            "message": f"invalid request: {', '.join(sorted(map(str, fields)))}",
+            "details": {"fields": fields}})}
+    except Exception as exc:
+        mapped = client_error(exc)
+        if mapped is None:
+            raise
+        return None, {"status": mapped[0], "error": mapped[1]}

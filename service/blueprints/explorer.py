@@ -30,7 +30,7 @@ import functools
 import json
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -52,26 +52,45 @@ from engine import EngineError, FactError, LookupFailed, decide
 from engine.diff import diff_versions
 from engine.fixtures import load_suite, run_case
 from engine.invisible import is_blank
-from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion
+from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion, json_form
+from engine.personal import personal_texts
 from engine.revision import review_text, trace_version
 from engine.store import PolicyStore
-from service.auth import DECIDERS
+from service.auth import DECIDERS, bearer_token, from_loopback, principal_of
 from service.blueprints.explorer_labels import LANGUAGE_NAMES, labels_for
-from service.blueprints.metrics import _from_loopback
 from service.extensions import services
 from service.tokens import Principal
 
-__all__ = ["bp", "init_app"]
+__all__ = [
+    "action_page",
+    "bp",
+    "decision",
+    "diff_page",
+    "facts_from_form",
+    "index",
+    "init_app",
+    "lang_url",
+    "login",
+    "logout",
+    "policy_page",
+    "shape",
+    "show",
+    "text_page",
+    "try_page",
+    "try_url",
+    "version_page",
+    "web_url",
+]
 
 bp = Blueprint("explorer", __name__, url_prefix="/explorer")
 
-LANG_COOKIE = "explorer_lang"
-TOKEN_COOKIE = "explorer_token"
-DECISION_READERS = ("auditor", "planner")
+_LANG_COOKIE = "explorer_lang"
+_TOKEN_COOKIE = "explorer_token"
+_DECISION_READERS = ("auditor", "planner")
 _EXTENSION = "rehab_rules_explorer"
 
 
-class PageError(Exception):
+class _PageError(Exception):
     """An error page in the reader's language: 401, 403 or 404."""
 
     def __init__(self, status: int, message: str = ""):
@@ -83,7 +102,7 @@ class PageError(Exception):
 def init_app(app: Flask) -> None:
     """Register the explorer and send ``/`` to it; kept out of the OpenAPI document."""
     app.register_blueprint(bp)
-    app.extensions[_EXTENSION] = FixtureCache()
+    app.extensions[_EXTENSION] = _FixtureCache()
 
     @app.route("/")
     def root() -> Response:
@@ -101,7 +120,7 @@ def _choose_language() -> None:
         g.lang, g.set_lang = asked, True
         return
     g.set_lang = False
-    cookie = request.cookies.get(LANG_COOKIE)
+    cookie = request.cookies.get(_LANG_COOKIE)
     g.lang = cookie if cookie in LANGUAGES else (
         request.accept_languages.best_match(LANGUAGES) or "fi")
 
@@ -109,7 +128,7 @@ def _choose_language() -> None:
 @bp.after_request
 def _headers(response: Response) -> Response:
     if getattr(g, "set_lang", False):
-        response.set_cookie(LANG_COOKIE, g.lang, max_age=365 * 24 * 3600, samesite="Lax",
+        response.set_cookie(_LANG_COOKIE, g.lang, max_age=365 * 24 * 3600, samesite="Lax",
                             path="/", secure=request.is_secure, httponly=True)
     # everything comes from this host; a page never runs another site's script or frame
     response.headers.setdefault(
@@ -165,13 +184,15 @@ def web_url(value: Any) -> bool:
 @bp.context_processor
 def _template_values() -> dict[str, Any]:
     lang = getattr(g, "lang", "fi")
-    return {"lang": lang, "L": labels_for(lang), "LANGUAGES": LANGUAGES,
-            "LANGUAGE_NAMES": LANGUAGE_NAMES, "t": lambda texts: text_in(texts, lang),
-            "show": show, "signed_in": bool(request.cookies.get(TOKEN_COOKIE))}
+    # labels: the interface's words in the page's language; in_lang: a policy's {fi, sv, en}
+    # text in it
+    return {"lang": lang, "labels": labels_for(lang), "LANGUAGES": LANGUAGES,
+            "LANGUAGE_NAMES": LANGUAGE_NAMES, "in_lang": lambda texts: _text_in(texts, lang),
+            "show": show, "signed_in": bool(request.cookies.get(_TOKEN_COOKIE))}
 
 
-@bp.errorhandler(PageError)
-def _page_error(error: PageError):
+@bp.errorhandler(_PageError)
+def _page_error(error: _PageError):
     titles = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
     scrub = services().masker.scrub_revealed
     return render_template("explorer/error.html", status=error.status,
@@ -182,10 +203,10 @@ def _page_error(error: PageError):
 
 @bp.errorhandler(LookupFailed)
 def _lookup_failed(error: LookupFailed):
-    return _page_error(PageError(404, error.message))
+    return _page_error(_PageError(404, error.message))
 
 
-def text_in(texts: Any, lang: str) -> str:
+def _text_in(texts: Any, lang: str) -> str:
     """The text in ``lang`` of a {fi, sv, en} mapping, else Finnish, else any; plain text
     is returned as it is."""
     if not isinstance(texts, Mapping):
@@ -205,18 +226,8 @@ def show(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(_plain(value), ensure_ascii=False)
+        return json.dumps(json_form(value), ensure_ascii=False)
     return str(value)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 # --- access ---------------------------------------------------------------------------------
@@ -224,22 +235,18 @@ def _plain(value: Any) -> Any:
 def _token_principal(form_token: str | None = None) -> Principal | None:
     """The principal of a token from the form, the Authorization header or the sign-in
     cookie, in that order; None if none is given or it is unknown or revoked."""
-    token = (form_token or "").strip()
-    if not token:
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" else ""
-    if not token:
-        token = request.cookies.get(TOKEN_COOKIE, "").strip()
-    return services().tokens.verify(token) if token else None
+    token = ((form_token or "").strip() or bearer_token()
+             or request.cookies.get(_TOKEN_COOKIE, "").strip())
+    return principal_of(token)
 
 
-def readable(view: Callable[..., Any]) -> Callable[..., Any]:
+def _readable(view: Callable[..., Any]) -> Callable[..., Any]:
     """Open while ``EXPLORER_OPEN``; otherwise a token of any role."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not current_app.config["EXPLORER_OPEN"] and _token_principal() is None:
-            raise PageError(401)
+            raise _PageError(401)
         return view(*args, **kwargs)
 
     return wrapper
@@ -253,10 +260,10 @@ def login():
     target = request.form.get("next", "")
     if not target.startswith("/explorer"):
         target = url_for("explorer.index")
-    if not token or services().tokens.verify(token) is None:
-        raise PageError(401, "unknown or revoked token")
+    if principal_of(token) is None:
+        raise _PageError(401, "unknown or revoked token")
     response = redirect(target)
-    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict",
+    response.set_cookie(_TOKEN_COOKIE, token, httponly=True, samesite="Strict",
                         secure=request.is_secure, path="/explorer")
     return response
 
@@ -264,14 +271,14 @@ def login():
 @bp.post("/logout")
 def logout():
     response = redirect(url_for("explorer.index"))
-    response.delete_cookie(TOKEN_COOKIE, path="/explorer")
+    response.delete_cookie(_TOKEN_COOKIE, path="/explorer")
     return response
 
 
 # --- fixtures per rule ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class CaseView:
+class _CaseView:
     """One fixture case as a rule's section lists it."""
 
     name: str
@@ -280,7 +287,7 @@ class CaseView:
     ok: bool
 
 
-class FixtureCache:
+class _FixtureCache:
     """The fixture suite run once per loaded set: (policy, version, action) → its cases.
 
     Keyed by the set's digest and the fixtures folder, so a newly published bundle runs the
@@ -290,10 +297,10 @@ class FixtureCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: tuple[str, str] | None = None
-        self._cases: dict[tuple[str, str, str], list[tuple[CaseView, tuple[str, ...]]]] = {}
+        self._cases: dict[tuple[str, str, str], list[tuple[_CaseView, tuple[str, ...]]]] = {}
 
     def cases(self, store: PolicyStore, folder: str) -> dict[
-            tuple[str, str, str], list[tuple[CaseView, tuple[str, ...]]]]:
+            tuple[str, str, str], list[tuple[_CaseView, tuple[str, ...]]]]:
         key = (store.digest, str(Path(folder).resolve()))
         with self._lock:
             if self._key != key:
@@ -303,8 +310,8 @@ class FixtureCache:
 
 
 def _run_suite(store: PolicyStore, folder: Path,
-               ) -> dict[tuple[str, str, str], list[tuple[CaseView, tuple[str, ...]]]]:
-    out: dict[tuple[str, str, str], list[tuple[CaseView, tuple[str, ...]]]] = {}
+               ) -> dict[tuple[str, str, str], list[tuple[_CaseView, tuple[str, ...]]]]:
+    out: dict[tuple[str, str, str], list[tuple[_CaseView, tuple[str, ...]]]] = {}
     if not folder.is_dir():
         return out
     cases, _problems = load_suite([folder], store.policies)
@@ -319,20 +326,20 @@ def _run_suite(store: PolicyStore, folder: Path,
         where = f"{shown.as_posix()}:{case.line}"
         if case.inherited_from:
             where += f" ({case.inherited_from})"
-        view = CaseView(case.name, where, None if result.fired is None else True, result.ok)
+        view = _CaseView(case.name, where, None if result.fired is None else True, result.ok)
         out.setdefault((case.policy, case.version, case.action), []).append(
             (view, tuple(result.fired or ())))
     return out
 
 
-def _rule_cases(version: PolicyVersion, action: str) -> dict[str, dict[str, list[CaseView]]]:
+def _rule_cases(version: PolicyVersion, action: str) -> dict[str, dict[str, list[_CaseView]]]:
     """rule id → {"fired": […], "silent": […], "refused": […]} for one action's rules."""
-    cache: FixtureCache = current_app.extensions[_EXTENSION]
+    cache: _FixtureCache = current_app.extensions[_EXTENSION]
     runs = cache.cases(services().policies.current(), current_app.config["FIXTURES_DIR"])
     found = runs.get((version.policy, version.version, action), [])
-    out: dict[str, dict[str, list[CaseView]]] = {}
+    out: dict[str, dict[str, list[_CaseView]]] = {}
     for rule in version.rules_for(action):
-        groups: dict[str, list[CaseView]] = {"fired": [], "silent": [], "refused": []}
+        groups: dict[str, list[_CaseView]] = {"fired": [], "silent": [], "refused": []}
         for view, fired in found:
             if view.fired is None:
                 groups["refused"].append(view)
@@ -349,7 +356,7 @@ def _store() -> PolicyStore:
 
 
 @bp.get("")
-@readable
+@_readable
 def index():
     """Every policy with its versions, newest first."""
     store = _store()
@@ -358,7 +365,7 @@ def index():
 
 
 @bp.get("/policies/<policy>")
-@readable
+@_readable
 def policy_page(policy: str):
     """A policy's versions: dates, change notes, digest, base, actions; and the diff form."""
     found = _store().get_policy(policy)
@@ -367,7 +374,7 @@ def policy_page(policy: str):
 
 
 @bp.get("/policies/<policy>/versions/<version>")
-@readable
+@_readable
 def version_page(policy: str, version: str):
     """One version in full: source, change notes, parameter tables, actions."""
     store = _store()
@@ -378,7 +385,7 @@ def version_page(policy: str, version: str):
 
 
 @bp.get("/policies/<policy>/versions/<version>/actions/<action>")
-@readable
+@_readable
 def action_page(policy: str, version: str, action: str):
     """What an action takes and how it is judged: facts, derived values, its rules in order
     with citations, and the fixture cases where each rule fires or stays silent."""
@@ -393,7 +400,7 @@ def action_page(policy: str, version: str, action: str):
 
 
 @bp.get("/policies/<policy>/diff")
-@readable
+@_readable
 def diff_page(policy: str):
     """What changed between two versions, both resolved, cell by cell."""
     store = _store()
@@ -411,7 +418,7 @@ def diff_page(policy: str):
 
 
 @bp.get("/policies/<policy>/versions/<version>/text")
-@readable
+@_readable
 def text_page(policy: str, version: str):
     """The version's service-description text, section by section, with the rules resting
     on each in the margin (a section links to its rules, a rule's citation back here)."""
@@ -419,7 +426,7 @@ def text_page(policy: str, version: str):
     found = store.get_version(policy, version)
     trace = trace_version(found, g.lang)
     if trace is None:
-        raise PageError(404, f"policy {policy} version {version} carries no service-"
+        raise _PageError(404, f"policy {policy} version {version} carries no service-"
                              "description text")
     return render_template("explorer/text.html", policy=store.get_policy(policy),
                            version=found, trace=trace)
@@ -451,7 +458,7 @@ def _text_changes(before: PolicyVersion, after: PolicyVersion) -> list[dict[str,
 def _action(version: PolicyVersion, name: str) -> ActionSpec:
     spec = version.actions.get(name)
     if spec is None:
-        raise PageError(404, f"policy {version.policy} version {version.version} has no "
+        raise _PageError(404, f"policy {version.policy} version {version.version} has no "
                              f"action {name!r}")
     return spec
 
@@ -553,7 +560,7 @@ def _fields(action: ActionSpec, form: Mapping[str, str], fresh: bool,
 
 def _try_gate(form_token: str) -> tuple[int, str] | None:
     """None if this request may evaluate; else (status, why)."""
-    if current_app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"] and _from_loopback():
+    if current_app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"] and from_loopback():
         return None
     principal = _token_principal(form_token)
     if principal is None:
@@ -569,7 +576,7 @@ def try_page(policy: str, version: str, action: str):
     """A what-if decision from a form: never logged, so it calls the engine directly."""
     if request.method == "GET" and not current_app.config["EXPLORER_OPEN"] \
             and _token_principal() is None:
-        raise PageError(401)
+        raise _PageError(401)
     store = _store()
     found = store.get_version(policy, version)
     spec = _action(found, action)
@@ -577,38 +584,49 @@ def try_page(policy: str, version: str, action: str):
     form = request.form if request.method == "POST" else request.args
     as_of = form.get("as_of") or dt.date.today().isoformat()
     pinned = form.get("version", "")
-    errors: dict[str, list[str]] = {}
-    problem = None
-    result = None
-    status = 200
     masker = services().masker
     facts = facts_from_form(spec, form)
-    known = masker.personal_values(facts, spec.personal)
+    known = personal_texts(facts, spec.personal)
+    tried = _Tried()
     if request.method == "POST":
-        gate = _try_gate(form.get("token", ""))
-        if gate is not None:
-            status, key = gate
-            errors["token"] = [labels_for(g.lang)[key]]
-        else:
-            try:
-                decision = decide(store, policy=policy, action=action, as_of=as_of,
-                                  facts=facts, lang=g.lang, explain=True,
-                                  version=pinned or None)
-                result = masker.scrub_value(decision.to_dict(), known)
-            except FactError as exc:
-                errors = masker.scrub_value(exc.errors, known)
-                status = 422
-            except EngineError as exc:
-                problem = masker.scrub_value(exc.message, known)
-                status = 422
+        tried = _try(store, found, action, as_of, pinned, facts,
+                     lambda value: masker.scrub_value(value, known), form.get("token", ""))
     return render_template(
         "explorer/try.html", policy=store.get_policy(policy), version=found, action=spec,
         fields=_fields(spec, form, request.method == "GET",
                        lambda text: masker.scrub_value(text, known)),
-        as_of=masker.scrub(as_of),
-        pinned=pinned, errors=errors, problem=problem, result=result,
+        as_of=masker.scrub(as_of), pinned=pinned, errors=tried.errors, problem=tried.problem,
+        result=tried.result,
         loopback_open=bool(current_app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"]
-                           and _from_loopback())), status
+                           and from_loopback())), tried.status
+
+
+@dataclass
+class _Tried:
+    """What "try it" shows: the decision, or the engine's messages per field, or a problem."""
+
+    status: int = 200
+    result: dict[str, Any] | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    problem: str | None = None
+
+
+def _try(store: PolicyStore, version: PolicyVersion, action: str, as_of: str, pinned: str,
+         facts: dict[str, Any], scrub: Callable[[Any], Any], token: str) -> _Tried:
+    """Decide the form's facts if this caller may (:func:`_try_gate`); everything shown
+    passes ``scrub``, so a personal value typed in never comes back."""
+    gate = _try_gate(token)
+    if gate is not None:
+        status, key = gate
+        return _Tried(status, errors={"token": [labels_for(g.lang)[key]]})
+    try:
+        decision = decide(store, policy=version.policy, action=action, as_of=as_of,
+                          facts=facts, lang=g.lang, explain=True, version=pinned or None)
+    except FactError as exc:
+        return _Tried(422, errors=scrub(exc.errors))
+    except EngineError as exc:
+        return _Tried(422, problem=scrub(exc.message))
+    return _Tried(result=scrub(decision.to_dict()))
 
 
 def try_url(version: PolicyVersion, action: str, as_of: str, facts: Mapping[str, Any],
@@ -645,32 +663,46 @@ def decision(decision_id: str):
         return make_response(render_template(
             "explorer/decision_token.html", decision_id=decision_id,
             failed=request.method == "POST"), 401)
-    if principal.role not in DECISION_READERS:
-        raise PageError(403, f"role {principal.role!r} may not read logged decisions")
+    if principal.role not in _DECISION_READERS:
+        raise _PageError(403, f"role {principal.role!r} may not read logged decisions")
     row = services().log.get(decision_id)
     if row is None:
-        raise PageError(404, f"no decision {decision_id!r}")
+        raise _PageError(404, f"no decision {decision_id!r}")
     store = _store()
-    used = None
-    try:
-        candidate = store.get_version(row["policy"], row["version"])
-        if candidate.digest == row["digest"] and row["action"] in candidate.actions:
-            used = candidate
-    except LookupFailed:
-        pass
-    replay = None
-    personal: set[str] = set()
-    try:
-        today = store.resolve(row["policy"], dt.date.today())
-        if row["action"] in today.actions:
-            personal = set(today.actions[row["action"]].personal)
-            if used is not None:
-                personal |= used.actions[row["action"]].personal
-            replay = try_url(today, row["action"], row["as_of"], row["facts"] or {},
-                             personal, pinned=today.version)
-    except EngineError:
-        pass
+    used = _version_that_decided(store, row)
+    replay, personal = _today_link(store, row, used)
     rules = used.rules_for(row["action"]) if used is not None else ()
     return render_template("explorer/decision.html", row=row, used=used, rules=rules,
                            fired=set(row["fired"] or ()), replay=replay,
                            personal=personal)
+
+
+def _version_that_decided(store: PolicyStore, row: dict[str, Any]) -> PolicyVersion | None:
+    """The served version that made a logged decision: same name, same digest, the action;
+    None when the set served now no longer holds it."""
+    try:
+        candidate = store.get_version(row["policy"], row["version"])
+    except LookupFailed:
+        return None
+    if candidate.digest == row["digest"] and row["action"] in candidate.actions:
+        return candidate
+    return None
+
+
+def _today_link(store: PolicyStore, row: dict[str, Any],
+                used: PolicyVersion | None) -> tuple[str | None, set[str]]:
+    """The "try it" link of today's version prefilled with a logged decision's facts, less
+    its personal ones (stored hashed, they cannot be replayed), and those facts' names; no
+    link when today's version has no such action or no version is in force."""
+    try:
+        today = store.resolve(row["policy"], dt.date.today())
+    except EngineError:
+        return None, set()
+    if row["action"] not in today.actions:
+        return None, set()
+    personal = set(today.actions[row["action"]].personal)
+    if used is not None:
+        personal |= used.actions[row["action"]].personal
+    link = try_url(today, row["action"], row["as_of"], row["facts"] or {}, personal,
+                   pinned=today.version)
+    return link, personal

@@ -16,7 +16,7 @@ from service.extensions import services
 from service.parsing import ApiBlueprint
 from service.schemas import HealthSchema
 
-__all__ = ["blp"]
+__all__ = ["blp", "health"]
 
 blp = ApiBlueprint("health", __name__, url_prefix="/v1/health", description="Liveness")
 

@@ -23,11 +23,11 @@ from service.parsing import ApiBlueprint
 from service.replay import draft_files, draft_store, run_impact
 from service.schemas import ImpactRequestSchema, ImpactSchema
 
-__all__ = ["blp"]
+__all__ = ["PolicyImpact", "blp"]
 
 blp = ApiBlueprint("impact", __name__, url_prefix="/v1/policies",
                    description="The impact of a draft on logged decisions")
-log = get_logger("service.impact")
+_log = get_logger("service.impact")
 
 
 @blp.route("/<string:policy>/impact")
@@ -70,6 +70,6 @@ class PolicyImpact(MethodView):
         finally:
             store.close()
         report["draft"] = {"digest": files.digest, "files": sorted(body["files"])}
-        log.info("impact of a draft on %s by token %s: %d read, %d changed", policy,
+        _log.info("impact of a draft on %s by token %s: %d read, %d changed", policy,
                  g.principal.token_id, report["read"], report["changed"]["total"])
         return report

@@ -7,17 +7,15 @@ token.
 
 from __future__ import annotations
 
-import ipaddress
+from flask import Response, current_app
 
-from flask import Response, current_app, request
-
-from service.auth import authenticate
+from service.auth import authenticate, from_loopback
 from service.errors import Forbidden, documented
 from service.extensions import services
 from service.metrics import CONTENT_TYPE
 from service.parsing import ApiBlueprint
 
-__all__ = ["blp"]
+__all__ = ["blp", "metrics"]
 
 blp = ApiBlueprint("metrics", __name__, url_prefix="/metrics", description="Monitoring")
 
@@ -34,18 +32,10 @@ def metrics():
 
     Open to a caller on the loopback address; anyone else needs an `ops` token."""
     # (a view's docstring is its OpenAPI text, which Swagger UI reads as Markdown)
-    if not (current_app.config["METRICS_OPEN_ON_LOOPBACK"] and _from_loopback()):
+    if not (current_app.config["METRICS_OPEN_ON_LOOPBACK"] and from_loopback()):
         principal = authenticate()
         if principal.role != "ops":
             raise Forbidden(f"role {principal.role!r} may not read metrics",
                             {"allowed_roles": ["ops"]})
     return Response(services().metrics.render(), mimetype=None, content_type=CONTENT_TYPE)
 
-
-def _from_loopback() -> bool:
-    try:
-        address = ipaddress.ip_address(request.remote_addr or "")
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)      # ::ffff:127.0.0.1 on a dual stack
-    return address.is_loopback or bool(mapped and mapped.is_loopback)

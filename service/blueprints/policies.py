@@ -12,7 +12,7 @@ from service.extensions import services
 from service.parsing import ApiBlueprint
 from service.schemas import DiffQuerySchema, DiffSchema, PolicyListSchema, VersionDetailSchema
 
-__all__ = ["blp", "policy_summaries"]
+__all__ = ["Policies", "PolicyDiff", "PolicyVersion", "blp", "policy_summaries"]
 
 blp = ApiBlueprint("policies", __name__, url_prefix="/v1/policies",
                 description="Policies and their versions")

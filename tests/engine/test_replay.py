@@ -8,15 +8,13 @@ import itertools
 import pytest
 
 from engine import PolicyStore, decide
-from engine.functions import temporary_hetu, valid_hetu
+from engine.personal import hetu_checks, valid_hetu
 from engine.replay import (
     Impact,
-    Logged,
+    LoggedDecision,
     fixture_case,
-    hetu_checks,
     render_report,
     restore_facts,
-    synthetic_hetu,
 )
 from tests.conftest import DEMO, write_policy
 
@@ -25,14 +23,14 @@ _ids = itertools.count(1)
 
 
 def logged(store: PolicyStore, facts: dict, *, lang: str = "en", checks: bool = True,
-           as_of: str = "2024-05-01", version: str | None = None) -> Logged:
+           as_of: str = "2024-05-01", version: str | None = None) -> LoggedDecision:
     """What the service logs for one decision: personal codes hashed, checks beside them."""
     d = decide(store, policy="demo", action="day", as_of=as_of, facts=facts, lang=lang,
                version=version)
     answer = d.to_dict()
     masked = {k: "hetu#" + hashlib.sha256(v.encode()).hexdigest()[:32]
               if k in d.personal_facts else v for k, v in facts.items()}
-    return Logged(
+    return LoggedDecision(
         id=f"id-{next(_ids):04d}", policy="demo", action="day", version=d.version,
         as_of=d.as_of, lang=lang, facts=masked, outcome=d.outcome, fired=d.fired,
         results=answer["results"], pinned=d.pinned,
@@ -48,26 +46,6 @@ def draft(tmp_path):
     store = PolicyStore.load(root)
     yield store
     store.close()
-
-
-def test_synthetic_codes_keep_validity_and_temporariness_and_equality():
-    for seed, valid, temporary in itertools.product(
-            ["hetu#" + hashlib.sha256(bytes([i])).hexdigest()[:32] for i in range(50)],
-            (True, False), (True, False)):
-        code = synthetic_hetu(seed, valid, temporary)
-        assert valid_hetu(code) is valid
-        assert temporary_hetu(code) is (valid and temporary)
-        assert code == synthetic_hetu(seed, valid, temporary)
-        assert code[6] == "A" and int(code[4:6]) >= 80          # born 2080–2099
-    assert synthetic_hetu("hetu#" + "1" * 32, True) != synthetic_hetu("hetu#" + "2" * 32, True)
-
-
-def test_hetu_checks_record_what_the_engine_could_derive():
-    facts = {"code": TEMPORARY, "codes": [VALID, INVALID], "blank": " ", "hours": 7}
-    assert hetu_checks(facts, {"code", "codes", "blank", "absent"}) == {
-        "code": {"valid": True, "temporary": True},
-        "codes": [{"valid": True, "temporary": False}, {"valid": False, "temporary": False}],
-        "blank": None}
 
 
 def test_restored_facts_hold_synthetic_codes_never_the_hash(demo_store):

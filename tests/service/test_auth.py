@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from service.auth import bearer_token, from_loopback, principal_of
 from tests.service.conftest import decision_body
 
 # (method, path, json) → roles allowed; everyone else gets 403
@@ -42,3 +43,24 @@ def test_lower_case_bearer_scheme_is_accepted(client, tokens):
     token = tokens.raw["auditor"]
     assert client.get("/v1/policies",
                       headers={"Authorization": f"bearer {token}"}).status_code == 200
+
+
+@pytest.mark.parametrize(("address", "local"), [
+    ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("::ffff:127.0.0.1", True),
+    ("192.0.2.10", False), ("::ffff:192.0.2.10", False), ("", False), ("not an address", False),
+])
+def test_from_loopback(app, address, local):
+    with app.test_request_context("/", environ_base={"REMOTE_ADDR": address}):
+        assert from_loopback() is local
+
+
+def test_the_bearer_token_and_whose_it_is(app, tokens):
+    raw = tokens.raw["auditor"]
+    for header, token in [(f"Bearer {raw}", raw), (f"bearer  {raw} ", raw), ("Bearer ", None),
+                          (f"Basic {raw}", None), ("", None)]:
+        with app.test_request_context("/", headers={"Authorization": header}):
+            assert bearer_token() == token
+            principal = principal_of(bearer_token())
+            assert (principal.role if principal else None) == ("auditor" if token else None)
+    with app.test_request_context("/"):
+        assert principal_of("rr_unknown") is None and principal_of("  ") is None

@@ -261,7 +261,7 @@ def test_from_log_round_trips_a_decision_with_a_personal_code(logged, tmp_path):
     text = written.read_text()
     assert HETU not in text and "131052-308X" not in text and "hetu#" not in text
     cases = yaml.safe_load(text)["cases"]
-    from engine.functions import valid_hetu
+    from engine.personal import valid_hetu
 
     assert [valid_hetu(c["facts"]["client"]) for c in cases] == [True, False]
     assert cases[1]["expect"] == {"outcome": "deny", "fired": ["TS-4-bad-code"]}

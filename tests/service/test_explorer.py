@@ -111,7 +111,7 @@ def test_interpretation_is_marked(client, app):
         out = render_template_string(
             '{% from "explorer/macros.html" import cite with context %}{{ cite(c) }}',
             c={"seed": "004", "section": "4.2", "interpretation": "our reading"},
-            L=LABELS["en"])
+            labels=LABELS["en"])
     assert 'class="interpretation"' in out and "Interpretation:" in out
 
 

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from engine.personal import personal_texts
 from service.gunicorn_logging import ScrubbingLogger
 from service.masking import (
     HETU_PATTERN,
@@ -93,7 +94,7 @@ def test_a_blank_personal_code_leaves_the_other_texts_alone():
         masked = masker.mask_facts({"client": blank, "upcoming": "   ", "note": "a b"},
                                    {"client"})
         assert masked == {"client": masker.hash(blank), "upcoming": "   ", "note": "a b"}
-        assert masker.scrub_value(["a b"], masker.personal_values({"client": blank},
+        assert masker.scrub_value(["a b"], personal_texts({"client": blank},
                                                                   {"client"})) == ["a b"]
 
 
@@ -277,7 +278,7 @@ def test_full_width_code_in_a_message_that_prints_a_fact_is_masked_in_the_decisi
 # --- one pass: mask_decision against the text-by-text scrub -----------------------------
 
 def _by_text(masker: Masker, facts, personal, results, findings):
-    known = masker.personal_values(facts, personal)
+    known = personal_texts(facts, personal)
     return (masker.mask_facts(facts, personal), masker.scrub_value(results, known),
             masker.scrub_value(findings, known))
 
