@@ -4,8 +4,8 @@
 would only copy it on the service's hottest path), so its response schema only documents it.
 This test keeps the document true: every fixture case of the project's own policies is sent
 through the API (with and without ``explain`` and ``cite_text``, pinned and by date), and
-every answer, every logged decision read back and a batch must carry exactly the properties the OpenAPI
-document names for them, each of the documented JSON type (null only where it says
+every answer, every logged decision read back and a batch must carry exactly the properties
+the OpenAPI document names for them, each of the documented JSON type (null only where it says
 nullable, enums kept). A field added to the engine's answer or to the log and not documented,
 or documented as another type, fails here.
 """
