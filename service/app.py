@@ -16,8 +16,8 @@ from flask import Flask, request
 from flask_swagger_ui import get_swaggerui_blueprint
 from sqlalchemy import Engine
 
-from service import errors
-from service.blueprints import BLUEPRINTS, explorer
+from service import errors, explorer
+from service.blueprints import BLUEPRINTS
 from service.bundles import BundleStore
 from service.config import load_config
 from service.database import check_at_head, make_engine

@@ -1,4 +1,4 @@
-"""The policy explorer's pages through Flask's test client (service/blueprints/explorer.py).
+"""The policy explorer's pages through Flask's test client (service/explorer/views.py).
 
 On the tiny policy of conftest.py, with two fixture cases written beside it, so what a page
 shows can be checked exactly; the real policies are used by the browser tests.
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from engine.model import ActionSpec, FactSpec
-from service.blueprints.explorer import facts_from_form
-from service.blueprints.explorer_labels import LABELS
+from service.explorer.catalogue import LABELS
+from service.explorer.views import facts_from_form
 from tests.service.conftest import HETU, decision_body
 
 TRY = "/explorer/policies/tiny/versions/2025-01/actions/day/try"
@@ -65,7 +65,7 @@ def test_index_lists_policies_with_versions(client):
     assert "2025-06" in html and "2025-01" in html
     # no CDN, no script from anywhere
     assert "<script" not in html and "https://" not in html
-    assert "/static/explorer.css" in html
+    assert "/explorer/static/explorer.css" in html
 
 
 def test_policy_page_shows_versions_dates_digest_and_actions(client):
@@ -102,7 +102,7 @@ def test_action_page_facts_rules_citations_and_fixture_cases(client):
 
 def test_interpretation_is_marked(client, app):
     """A citation's interpretation note gets its own, visible block."""
-    from service.blueprints.explorer import shape
+    from service.explorer.views import shape
     assert shape({"a": {"x": 1}})["kind"] == "table"
     html = page(client, "/explorer/policies/tiny/versions/2025-01/actions/day")
     assert 'class="interpretation"' not in html        # the tiny policy has none
@@ -344,7 +344,7 @@ def test_a_source_url_is_a_link_only_when_it_is_http_or_https(client, app, polic
                                                               tokens):
     """A ``javascript:`` or ``data:`` URL from a policy file is shown as text, never linked
     (the schema's own http(s) check is the engine's; the page does not rely on it)."""
-    from service.blueprints.explorer import web_url
+    from service.explorer.views import web_url
 
     assert web_url("https://www.kela.fi/x") and web_url("HTTP://kela.fi")
     for bad in ("javascript:alert(1)", "JavaScript:alert(1)", " javascript:x", "data:text/html,x",

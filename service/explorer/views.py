@@ -6,8 +6,9 @@ it is read from the same loaded set the API serves (``services().policies.curren
 pages can never disagree with a decision.
 
 A plain Flask blueprint, not a flask-smorest one: these pages are for people and are not part
-of the OpenAPI document. Templates are in ``service/templates/explorer/``, the stylesheet in
-``service/static/``; nothing is fetched from another host, so the pages work with no internet.
+of the OpenAPI document. Templates are in ``service/explorer/templates/explorer/``, the
+stylesheets in ``service/explorer/static/``; nothing is fetched from another host, so the pages
+work with no internet.
 
 Access (settings in :mod:`service.config`):
 
@@ -57,7 +58,7 @@ from engine.personal import personal_texts
 from engine.revision import review_text, trace_version
 from engine.store import PolicyStore
 from service.auth import DECIDERS, bearer_token, from_loopback, principal_of
-from service.blueprints.explorer_labels import LANGUAGE_NAMES, labels_for
+from service.explorer.catalogue import LANGUAGE_NAMES, labels_for
 from service.extensions import services
 from service.tokens import Principal
 
@@ -82,7 +83,8 @@ __all__ = [
     "web_url",
 ]
 
-bp = Blueprint("explorer", __name__, url_prefix="/explorer")
+bp = Blueprint("explorer", __name__, url_prefix="/explorer", template_folder="templates",
+               static_folder="static", static_url_path="/static")
 
 _LANG_COOKIE = "explorer_lang"
 _TOKEN_COOKIE = "explorer_token"
