@@ -162,9 +162,8 @@ def _ticks(starts: Sequence[dt.date], end: dt.date, bucket: str) -> list[tuple[d
     return [(m, m.strftime("%Y-%m")) for m in months[::every]]
 
 
-def _marker(shape: str, x: float, y: float, colour: str) -> str:
-    """A 9-px marker of ``shape`` centred at (x, y)."""
-    r = 4.5
+def _marker(shape: str, x: float, y: float, colour: str, r: float = 4.5) -> str:
+    """A marker of ``shape`` and half-size ``r`` centred at (x, y)."""
     if shape == "circle":
         return f'<circle cx="{_n(x)}" cy="{_n(y)}" r="{_n(r)}" fill="{colour}"/>'
     if shape == "square":
@@ -296,6 +295,7 @@ def _plot(starts: list[dt.date], end: dt.date, bucket: str, keys: list[str],
     middles = [x_of(s, first, end) + (x_of(bucket_end(s, bucket), first, end)
                                       - x_of(s, first, end)) / 2 for s in starts]
     ends: list[tuple[float, int]] = []
+    size = 4.5 if len(starts) <= 26 else 3.0        # a year of weeks: smaller markers
     for i, key in enumerate(keys):
         colour, dash, shape = _STYLES[_STYLE_OF.get(key, i) % len(_STYLES)]
         points = [(x, y_of(c)) for x, c in zip(middles, counts[key], strict=True)]
@@ -304,7 +304,7 @@ def _plot(starts: list[dt.date], end: dt.date, bucket: str, keys: list[str],
         parts.append(f'<g class="series series-{escape(key)}">'
                      f'<polyline points="{path}" fill="none" stroke="{colour}" '
                      f'stroke-width="2.5"{dashed}/>'
-                     + "".join(_marker(shape, x, y, colour) for x, y in points) + "</g>")
+                     + "".join(_marker(shape, x, y, colour, size) for x, y in points) + "</g>")
         ends.append((points[-1][1], i))
     ends.sort()
     placed = _spread([y for y, _ in ends], TOP, TOP + PLOT_HEIGHT)
