@@ -36,6 +36,7 @@ __all__ = [
     "LEFT",
     "PLOT_HEIGHT",
     "PLOT_WIDTH",
+    "RIGHT",
     "TOP",
     "WIDTH",
     "Chart",
