@@ -416,6 +416,8 @@ class DecisionLog:
         filters :meth:`list` takes (the decision list's); without ``since``/``until`` the
         buckets run from the first to the last such decision. Grouped in SQL."""
         table = DecisionRow.__table__
+        if "bundle" in filters:                       # as list() names it
+            filters["bundle_id"] = filters.pop("bundle")
         day = self._bucket(table.c.time, bucket, timestamp=True)
         query = self._filtered(select(day.label("day"), table.c.outcome,
                                       func.count().label("n")).select_from(table),

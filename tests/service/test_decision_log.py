@@ -376,3 +376,4 @@ def test_outcomes_count_allow_and_deny_per_logged_week(log):
     assert bounded.starts == [dt.date(2026, 1, 1)]
     assert bounded.counts == {"allow": [0], "deny": [2]}
     assert log.outcomes(policy="nothing").starts == []
+    assert log.outcomes(policy="tiny", bundle=7).starts == []

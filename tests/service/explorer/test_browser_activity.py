@@ -180,3 +180,22 @@ def test_rule_activity_draws_the_chart_with_the_version_mark_and_the_table(
     assert overflow <= 1, f"the page is {overflow} px wider than a 320 px screen"
     if lang == "fi":
         shot(browser, "explorer-activity-rule-fi-320px")
+
+
+def test_policy_activity_draws_a_line_per_effect(browser, base_url):
+    browser.get(f"{base_url}/explorer/policies/{POLICY}?lang=en")
+    wait_for(browser, "main h1")
+    browser.find_element(By.CSS_SELECTOR,
+                         f'a[href="/explorer/policies/{POLICY}/activity"]').click()
+    wait_for(browser, "#period-from")
+    browser.get(f"{base_url}/explorer/policies/{POLICY}/activity"
+                "?from=2025-01-01&until=2025-06-30&bucket=week")
+    svg = wait_for(browser, "svg.chart")
+    series = [g.get_attribute("class") for g in svg.find_elements(By.CSS_SELECTOR, "g.series")]
+    assert series[:2] == ["series series-decisions", "series series-deny"]
+    names = [t.text for t in svg.find_elements(By.CSS_SELECTOR, "g.name text")]
+    assert "decisions" in names and "fired: deny" in names
+    assert len(svg.find_elements(By.CSS_SELECTOR, "g.mark")) == 1
+    total = browser.find_element(By.CSS_SELECTOR, "table.chart-table tfoot")
+    assert total.text.split()[:3] == ["Total", "10", "7"]
+    shot(browser, "explorer-activity-policy-en")
