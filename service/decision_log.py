@@ -22,16 +22,29 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Engine, Text, cast, func, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Engine,
+    Text,
+    cast,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.engine import make_url
 
+from engine.model import EFFECTS, Policy
 from engine.schema import RULE_ID
 from service.idempotency import KeyTaken
 from service.masking import get_logger
 from service.models import DecisionRow, IdempotencyRow
 
-__all__ = ["CHECKPOINT_EVERY", "COLUMNS", "CURSOR_PATTERN", "BadCursor",
-           "DecisionLog", "LogEntry", "Page", "decode_cursor", "encode_cursor", "to_public"]
+__all__ = ["BUCKETS", "CHECKPOINT_EVERY", "COLUMNS", "CURSOR_PATTERN", "Activity", "BadCursor",
+           "DecisionLog", "LogEntry", "Outcomes", "Page", "bucket_start", "bucket_starts",
+           "decode_cursor", "encode_cursor", "to_public"]
 
 _log = get_logger("service.decision_log")
 
@@ -131,6 +144,68 @@ def to_public(row: Any) -> dict[str, Any]:
 class Page:
     items: list[dict[str, Any]]
     next_cursor: str | None
+
+
+# -- counting over time ------------------------------------------------------------------------
+
+BUCKETS = ("week", "month")
+
+
+def bucket_start(day: dt.date, bucket: str) -> dt.date:
+    """The first day of ``day``'s bucket: the Monday of its ISO week, or the 1st of its
+    month (as SQL groups them in :meth:`DecisionLog.activity`)."""
+    if bucket == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if bucket == "month":
+        return day.replace(day=1)
+    raise ValueError(f"bucket is week or month, not {bucket!r}")
+
+
+def _next_bucket(start: dt.date, bucket: str) -> dt.date:
+    if bucket == "week":
+        return start + dt.timedelta(days=7)
+    return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def bucket_starts(since: dt.date, until: dt.date, bucket: str) -> list[dt.date]:
+    """Every bucket from the one holding ``since`` to the one holding ``until``, by its
+    first day; empty when ``until`` is before ``since``. The last bucket ends on
+    ``bucket_starts(...)[-1]``'s next bucket (:func:`bucket_end`)."""
+    out: list[dt.date] = []
+    start = bucket_start(since, bucket)
+    while start <= until:
+        out.append(start)
+        start = _next_bucket(start, bucket)
+    return out
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Counts of one policy's (or one rule's) logged decisions per bucket of their event date.
+
+    ``decisions[i]`` is how many decisions fell in the bucket starting ``starts[i]`` (with a
+    rule: decisions of the rule's actions); ``fired[effect][i]`` how many times a rule of
+    that effect fired in them (with a rule: that rule, under its one effect). Effects in
+    :data:`engine.model.EFFECTS` order, only those the policy's rules have."""
+
+    starts: list[dt.date]
+    bucket: str
+    decisions: list[int]
+    fired: dict[str, list[int]]
+
+    @property
+    def total(self) -> int:
+        return sum(self.decisions)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Decisions per bucket of their logged day (UTC) and outcome: ``counts["deny"][i]``
+    for the bucket starting ``starts[i]``."""
+
+    starts: list[dt.date]
+    bucket: str
+    counts: dict[str, list[int]]
 
 
 class BadCursor(ValueError):
@@ -277,6 +352,112 @@ class DecisionLog:
         query = self._filtered(select(func.count()).select_from(DecisionRow), **filters)
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one()
+
+    def activity(self, *, policy: Policy, since: dt.date, until: dt.date,
+                 rule: str | None = None, bucket: str = "week", provider: str | None = None,
+                 restrict_provider: bool = False, pinned: bool | None = False,
+                 **filters: Any) -> Activity:
+        """How many decisions of ``policy`` (the loaded policy: its name picks the rows, its
+        versions' rules give each fired id its effect) had an event date (``as_of``) from
+        ``since`` to ``until``, both included, per ``bucket``, and per effect how many times
+        its rules — or the one ``rule`` — fired in them.
+
+        Grouped in SQL, on both databases: one query counts the decisions per bucket, one
+        the fired ids per bucket and version (``json_each`` / ``json_array_elements_text``
+        over ``fired``), so a year of a busy policy is two indexed aggregate reads and a few
+        hundred rows back, however many decisions it holds. A fired id takes the effect it
+        has in the version that decided; an id that version no longer has (a bundle since
+        replaced), the effect of the newest version that has it. What-ifs (``pinned``) are
+        left out unless ``pinned`` is None or True; ``filters`` are further equal columns
+        (``action``, ``version``, ``outcome``, ``digest``)."""
+        table = DecisionRow.__table__
+        starts = bucket_starts(since, until, bucket)
+        index = {start: i for i, start in enumerate(starts)}
+        effects = _effects(policy)
+        actions: set[str] | None = None
+        if rule is not None:
+            if not RULE_ID.fullmatch(rule):
+                raise ValueError(f"not a rule id: {rule!r}")
+            actions = {a for v in policy.versions for r in v.rules if r.id == rule
+                       for a in r.actions}
+        day = self._bucket(table.c.as_of, bucket, timestamp=False)
+        where = self._filtered(select(), policy=policy.name, pinned=pinned, **filters)
+        where = where.where(table.c.as_of >= since, table.c.as_of <= until)
+        if restrict_provider:
+            where = where.where(table.c.provider == provider)
+        if actions is not None:
+            where = where.where(table.c.action.in_(sorted(actions)))
+        decisions = [0] * len(starts)
+        kinds = [e for e in EFFECTS if e in {e for by in effects.values() for e in by.values()}]
+        if rule is not None:
+            kinds = [e for e in kinds if any(by.get(rule) == e for by in effects.values())]
+        fired = {kind: [0] * len(starts) for kind in kinds}
+        counted = where.add_columns(day.label("day"), func.count().label("n")).select_from(
+            table).group_by(day)
+        ids = self._fired_ids()
+        rules = where.add_columns(day.label("day"), table.c.version, ids.c.value.label("rule"),
+                                  func.count().label("n")).select_from(table).join(
+            ids, true()).group_by(day, table.c.version, ids.c.value)
+        if rule is not None:
+            rules = rules.where(self._fired(rule), ids.c.value == rule)
+        with self.engine.connect() as conn:
+            for row in conn.execute(counted):
+                decisions[index[_day(row.day)]] += row.n
+            for row in conn.execute(rules):
+                effect = effects.get(row.version, {}).get(row.rule) or effects[""].get(row.rule)
+                if effect in fired:
+                    fired[effect][index[_day(row.day)]] += row.n
+        return Activity(starts, bucket, decisions, fired)
+
+    def outcomes(self, *, since: dt.datetime | None = None, until: dt.datetime | None = None,
+                 bucket: str = "week", provider: str | None = None,
+                 restrict_provider: bool = False, **filters: Any) -> Outcomes:
+        """Decisions per bucket of the day they were logged (UTC) and per outcome, for the
+        filters :meth:`list` takes (the decision list's); without ``since``/``until`` the
+        buckets run from the first to the last such decision. Grouped in SQL."""
+        table = DecisionRow.__table__
+        if "bundle" in filters:                       # as list() names it
+            filters["bundle_id"] = filters.pop("bundle")
+        day = self._bucket(table.c.time, bucket, timestamp=True)
+        query = self._filtered(select(day.label("day"), table.c.outcome,
+                                      func.count().label("n")).select_from(table),
+                               since=since, until=until, **filters).group_by(
+            day, table.c.outcome)
+        if restrict_provider:
+            query = query.where(table.c.provider == provider)
+        with self.engine.connect() as conn:
+            rows = [(_day(r.day), r.outcome, r.n) for r in conn.execute(query)]
+        first = _utc(since).date() if since is not None else min(
+            (r[0] for r in rows), default=None)
+        last = (_utc(until) - dt.timedelta(microseconds=1)).date() if until is not None \
+            else max((r[0] for r in rows), default=None)
+        starts = [] if first is None or last is None else bucket_starts(first, last, bucket)
+        index = {start: i for i, start in enumerate(starts)}
+        counts = {o: [0] * len(starts) for o in ("allow", "deny")}
+        for start, outcome, n in rows:
+            if start in index:
+                counts.setdefault(outcome, [0] * len(starts))[index[start]] += n
+        return Outcomes(starts, bucket, counts)
+
+    def _bucket(self, column: Any, bucket: str, *, timestamp: bool) -> Any:
+        """SQL for the first day of ``column``'s bucket (:func:`bucket_start`): a date on
+        PostgreSQL, its ISO text on SQLite (times are stored there as UTC text)."""
+        if bucket not in BUCKETS:
+            raise ValueError(f"bucket is week or month, not {bucket!r}")
+        if self._sqlite:
+            if bucket == "week":
+                return func.date(column, "weekday 0", "-6 days")
+            return func.strftime("%Y-%m-01", column)
+        if timestamp:
+            column = func.timezone("UTC", column)
+        return cast(func.date_trunc(bucket, column), Date)
+
+    def _fired_ids(self) -> Any:
+        """The ``fired`` list as a table of its ids (column ``value``), joined per row."""
+        column = DecisionRow.__table__.c.fired
+        if self._sqlite:
+            return func.json_each(column).table_valued("value").alias("ids")
+        return func.json_array_elements_text(column).table_valued("value").alias("ids")
 
     def scan(self, *, batch: int = 1000, limit: int | None = None,
              columns: Sequence[str] | None = None,
@@ -576,6 +757,26 @@ class _PostgresWriter:
                 conn.close()
             except Exception:                   # already broken: nothing to close
                 pass
+
+
+def _effects(policy: Policy) -> dict[str, dict[str, str]]:
+    """version → rule id → effect for every version of ``policy``; under ``""`` each id's
+    effect in the newest version that has it."""
+    out: dict[str, dict[str, str]] = {"": {}}
+    for version in policy.versions:                 # oldest first: the newest wins in ""
+        own = {r.id: r.effect for r in version.rules}
+        out[version.version] = own
+        out[""].update(own)
+    return out
+
+
+def _day(value: Any) -> dt.date:
+    """A bucket's day as SQL answers it: a date (PostgreSQL) or ISO text (SQLite)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 def _sqlite_time(value: dt.datetime) -> str:

@@ -708,3 +708,4 @@ def _today_link(store: PolicyStore, row: dict[str, Any],
     link = try_url(today, row["action"], row["as_of"], row["facts"] or {}, personal,
                    pinned=today.version)
     return link, personal
+from service.explorer import activity  # noqa: E402,F401  (registers its pages on bp)

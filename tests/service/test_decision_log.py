@@ -10,9 +10,11 @@ import psycopg
 import pytest
 from sqlalchemy import exc, inspect, text
 
+from engine.store import load_folder
 from service.database import make_engine
 from service.decision_log import BadCursor, DecisionLog, LogEntry, decode_cursor, encode_cursor
 from service.ids import new_decision_id
+from tests.service.conftest import write_policies
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -315,3 +317,63 @@ def test_sqlite_writer_checkpoints_the_wal_itself_after_the_commit(sqlite_url, t
     with caplog.at_level("WARNING", logger="service.decision_log"):
         _SqliteWriter._checkpoint(broken)
     assert "checkpoint failed" in caplog.text
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """The loaded tiny policy of conftest.py: TS-1 denies, TS-2 (2025-01) informs, TS-3
+    (2025-06) warns."""
+    return load_folder(write_policies(tmp_path / "policies"))[1]["tiny"]
+
+
+def test_activity_counts_decisions_and_firings_per_effect_per_week(log, tiny):
+    days = {dt.date(2025, 5, 26): (["TS-1-too-short", "TS-2-note"], "2025-01"),       # Monday
+            dt.date(2025, 6, 1): (["TS-1-too-short"], "2025-01"),                # Sunday, same week
+            dt.date(2025, 6, 2): (["TS-1-too-short", "TS-3-long"], "2025-06"),
+            dt.date(2025, 6, 4): ([], "2025-06"),
+            dt.date(2025, 6, 20): (["TS-3-long"], "2025-06")}
+    for n, (as_of, (fired, version)) in enumerate(days.items()):
+        log.record(entry(n, fired=fired, version=version, as_of=as_of))
+    deny = ["TS-1-too-short"]
+    log.record(entry(9, fired=deny, as_of=dt.date(2025, 6, 2), pinned=True))     # a what-if
+    log.record(entry(10, fired=deny, as_of=dt.date(2025, 6, 2), policy="other"))
+    log.record(entry(11, fired=deny, as_of=dt.date(2025, 7, 1)))                 # after
+    found = log.activity(policy=tiny, since=dt.date(2025, 5, 28), until=dt.date(2025, 6, 30))
+    assert found.starts == [dt.date(2025, 5, 26), dt.date(2025, 6, 2), dt.date(2025, 6, 9),
+                            dt.date(2025, 6, 16), dt.date(2025, 6, 23), dt.date(2025, 6, 30)]
+    assert found.decisions == [1, 2, 0, 1, 0, 0]       # 2025-05-26 is before since
+    assert found.fired == {"deny": [1, 1, 0, 0, 0, 0], "warn": [0, 1, 0, 1, 0, 0],
+                           "info": [0, 0, 0, 0, 0, 0]}
+    assert found.total == 4
+    monthly = log.activity(policy=tiny, since=dt.date(2025, 5, 1), until=dt.date(2025, 6, 30),
+                           bucket="month", rule="TS-1-too-short")
+    assert monthly.starts == [dt.date(2025, 5, 1), dt.date(2025, 6, 1)]
+    assert monthly.decisions == [1, 4] and monthly.fired == {"deny": [1, 2]}
+    with_whatifs = log.activity(policy=tiny, since=dt.date(2025, 6, 1),
+                                until=dt.date(2025, 6, 30), bucket="month", rule="TS-1-too-short",
+                                pinned=None)
+    assert with_whatifs.fired == {"deny": [3]}
+    assert log.activity(policy=tiny, since=dt.date(2025, 6, 1), until=dt.date(2025, 6, 30),
+                        provider="7654321-2", restrict_provider=True).total == 0
+    with pytest.raises(ValueError):
+        log.activity(policy=tiny, since=dt.date(2025, 6, 1), until=dt.date(2025, 6, 30),
+                     bucket="day")
+    with pytest.raises(ValueError):
+        log.activity(policy=tiny, since=dt.date(2025, 6, 1), until=dt.date(2025, 6, 30),
+                     rule="TS-1' OR 1=1")
+
+
+def test_outcomes_count_allow_and_deny_per_logged_week(log):
+    for n in range(5):
+        log.record(entry(n, time=T0 + dt.timedelta(days=3 * n)))       # 1, 4, 7, 10, 13 Jan
+    log.record(entry(9, time=T0, policy="other"))
+    found = log.outcomes(policy="tiny", since=T0 - dt.timedelta(days=1),
+                         until=T0 + dt.timedelta(days=20), bucket="week")
+    assert found.starts == [dt.date(2025, 12, 29), dt.date(2026, 1, 5), dt.date(2026, 1, 12),
+                            dt.date(2026, 1, 19)]
+    assert found.counts == {"allow": [1, 1, 1, 0], "deny": [1, 1, 0, 0]}
+    bounded = log.outcomes(policy="tiny", bucket="month", outcome="deny")
+    assert bounded.starts == [dt.date(2026, 1, 1)]
+    assert bounded.counts == {"allow": [0], "deny": [2]}
+    assert log.outcomes(policy="nothing").starts == []
+    assert log.outcomes(policy="tiny", bundle=7).starts == []
