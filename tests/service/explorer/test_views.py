@@ -187,8 +187,107 @@ def test_try_decides_without_logging(client, app):
     assert response.status_code == 200, html
     assert "outcome-deny" in html and "TS-1-too-short" in html
     assert "Liian lyhyt päivä: 5 h &lt; 6 h" in html          # in the page's language
-    assert 'class="trace"' in html and "hours=5" in html       # the trace, with values read
+    assert 'class="trace"' in html                             # the trace, with its thresholds
+    assert "<code>hours = 5 &lt; 6 (min_hours)</code>" in html
     assert app.extensions["rehab_rules"].log.count() == 0      # a what-if is never logged
+
+
+def test_try_answers_first_and_the_browser_is_sent_to_the_answer(client):
+    html = page(client, TRY)
+    assert 'id="result"' not in html                          # no answer before a try
+    assert f'action="{TRY}#result"' in html                   # the answer's anchor
+    response = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5", "lang": "en"})
+    html = response.get_data(as_text=True)
+    section = re.search(r'<section [^>]*id="result"[^>]*>', html).group(0)
+    assert 'tabindex="-1"' in section and "autofocus" in section
+    assert html.index('id="result"') < html.index("<form method=\"post\"")
+    assert html.index('id="result"') < html.index('id="f-hours"')
+    # a refused try answers first as well, with what to correct
+    response = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "many"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    section = re.search(r'<section [^>]*id="result"[^>]*>', html).group(0)
+    assert 'role="alert"' in section and "autofocus" in section
+    assert html.index('id="result"') < html.index('id="f-hours"')
+
+
+def test_try_says_which_version_decided_and_why(client):
+    html = page(client, TRY + "?lang=en")                     # sets the language cookie
+    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5"}).get_data(
+        as_text=True)
+    why = html.split('class="why-version">')[1].split("</p>")[0]
+    assert "Decided under version 2025-01: the version in force on 2025-03-10." in why
+    assert 'class="version-switch"' not in html               # the page's own version
+    # the 2025-06 page, a date before 2025-06-01: 2025-01 decides, and the page says so
+    other = TRY.replace("2025-01", "2025-06")
+    html = client.post(other, data={"as_of": "2025-03-10", "f.hours": "5"}).get_data(
+        as_text=True)
+    assert "the version in force on 2025-03-10" in html and "outcome-deny" in html
+    switch = html.split('class="version-switch">')[1].split("</p>")[0]
+    assert ("this is not version 2025-06, whose page you came from: version 2025-06 is not "
+            "in force on 2025-03-10") in switch
+    # pinned by the reader
+    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5",
+                                  "version": "2025-06"}).get_data(as_text=True)
+    assert "Decided under version 2025-06: pinned by you" in html
+    assert "this is not version 2025-01, whose page you came from, but the version you " \
+        "chose" in html
+    # and in Finnish
+    html = client.post(TRY + "?lang=fi", data={"as_of": "2025-03-10", "f.hours": "5"}
+                       ).get_data(as_text=True)
+    assert "Päätetty version 2025-01 mukaan: versio on voimassa 2025-03-10." in html
+
+
+def test_try_shows_each_comparison_with_its_threshold(client):
+    html = client.post(TRY + "?lang=en", data={"as_of": "2025-03-10", "f.hours": "7",
+                                               "f.client": HETU}).get_data(as_text=True)
+    trace = html.split('class="trace"')[1].split("</table>")[0]
+    row = trace.split("TS-1-too-short</a>")[1].split("</tr>")[0]
+    assert "<code>hours = 7 &lt; 6 (min_hours)</code>" in row
+    assert "✗ does not hold" in row and 'class="holds-no"' in row
+    row = trace.split("TS-2-note</a>")[1].split("</tr>")[0]
+    assert "<code>note = — is present</code>" in row and "✗ does not hold" in row
+    html = client.post(TRY + "?lang=en", data={"as_of": "2025-03-10", "f.hours": "5"}
+                       ).get_data(as_text=True)
+    row = html.split('class="trace"')[1].split("TS-1-too-short</a>")[1].split("</tr>")[0]
+    assert "<code>hours = 5 &lt; 6 (min_hours)</code>" in row and "✓ holds" in row
+    assert HETU not in html
+
+
+def test_try_links_the_same_facts_under_every_other_version(client):
+    html = client.post(TRY + "?lang=en", data={"as_of": "2025-03-10", "f.hours": "5",
+                                               "f.note": "x", "f.client": HETU}
+                       ).get_data(as_text=True)
+    block = html.split('class="elsewhere"')[1].split("</details>")[0]
+    assert "Try these facts under another version" in block
+    links = re.findall(r'<a href="([^"]+)" class="try-elsewhere">([^<]+)</a>', block)
+    assert len(links) == 1                                    # 2025-01 itself decided
+    href, text = links[0]
+    assert text == "Try under version 2025-06 (in force from 2025-06-01)"
+    assert href.startswith("/explorer/policies/tiny/versions/2025-06/actions/day/try?")
+    assert "as_of=2025-03-10" in href and "version=2025-06" in href
+    assert "f.hours=5" in href and "f.note=x" in href and "f.client" not in href
+    # the link opens the other version's form with the facts filled in
+    html = page(client, href.replace("&amp;", "&"))
+    assert 'value="5"' in html and '<option value="2025-06" selected>' in html
+    # no links without a decision
+    assert 'class="elsewhere"' not in page(client, TRY)
+
+
+def test_each_fixture_case_opens_in_try_it(client):
+    html = page(client, ACTION + "?lang=en")
+    rule = html.split('id="rule-TS-1-too-short"')[1].split('id="rule-TS-2-note"')[0]
+    fired = rule.split('class="case-list fired"')[1].split("</ul>")[0]
+    href = re.search(r'<a class="open-in-try" href="([^"]+)">Open in Try it', fired).group(1)
+    href = href.replace("&amp;", "&")
+    assert href == TRY + "?as_of=2025-03-10&version=2025-01&f.hours=5"
+    silent = rule.split('class="case-list silent"')[1].split("</ul>")[0]
+    assert "f.hours=7&amp;f.note=hello" in silent
+    html = page(client, href)
+    assert 'value="2025-03-10"' in html and 'value="5"' in html
+    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5",
+                                  "version": "2025-01"}).get_data(as_text=True)
+    assert "outcome-deny" in html and "TS-1-too-short" in html
 
 
 def test_try_under_a_pinned_version(client):
