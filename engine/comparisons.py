@@ -127,7 +127,7 @@ class _Judge:
         lvalue, lsecret = self.value(left)
         rvalue, rsecret = self.value(right)
         return Comparison(source_of(left), lvalue, op, self.name(right), rvalue,
-                          self.sources(right) or self.sources(left),
+                          self.sources(right),
                           None if lsecret or rsecret else self.holds(ex.Cmp(op, left, right)))
 
     def member(self, node: ex.InList) -> Comparison:

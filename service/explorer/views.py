@@ -52,10 +52,12 @@ from flask import (
 from engine import EngineError, FactError, LookupFailed, decide
 from engine.comparisons import comparisons
 from engine.diff import diff_versions
+from engine.facts import parse_date
 from engine.fixtures import load_suite, run_case
 from engine.invisible import is_blank
 from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion, json_form
 from engine.personal import personal_texts
+from engine.resolve import version_for
 from engine.revision import review_text, trace_version
 from engine.store import PolicyStore
 from service.auth import DECIDERS, bearer_token, from_loopback, principal_of
@@ -615,7 +617,7 @@ def try_page(policy: str, version: str, action: str):
         fields=_fields(spec, form, request.method == "GET",
                        lambda text: masker.scrub_value(text, known)),
         as_of=masker.scrub(as_of), pinned=pinned, errors=tried.errors, problem=tried.problem,
-        result=tried.result, elsewhere=elsewhere,
+        result=tried.result, elsewhere=elsewhere, left_out=tried.left_out,
         loopback_open=bool(current_app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"]
                            and from_loopback())), tried.status
 
@@ -628,6 +630,7 @@ class _Tried:
     result: dict[str, Any] | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
     problem: str | None = None
+    left_out: tuple[str, ...] = ()      # the page's facts the deciding version does not take
 
 
 def _try(store: PolicyStore, version: PolicyVersion, action: str, as_of: str, pinned: str,
@@ -638,6 +641,7 @@ def _try(store: PolicyStore, version: PolicyVersion, action: str, as_of: str, pi
     if gate is not None:
         status, key = gate
         return _Tried(status, errors={"token": [labels_for(g.lang)[key]]})
+    facts, left_out = _untouched_left_out(store, version, action, as_of, pinned, facts)
     try:
         decision = decide(store, policy=version.policy, action=action, as_of=as_of,
                           facts=facts, lang=g.lang, explain=True, version=pinned or None)
@@ -654,7 +658,31 @@ def _try(store: PolicyStore, version: PolicyVersion, action: str, as_of: str, pi
         shown["comparisons"] = [c.to_dict() for c in comparisons(
             rules[entry.rule].when, entry.reads, used.parameters, spec.derived,
             spec.personal)]
-    return _Tried(result=scrub(result))
+    return _Tried(result=scrub(result), left_out=left_out)
+
+
+def _untouched_left_out(store: PolicyStore, version: PolicyVersion, action: str, as_of: str,
+                        pinned: str, facts: dict[str, Any],
+                        ) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The facts without those the deciding version's action does not take and the reader
+    left as the form gave them (an unticked box, a default): a date before this page's
+    version took effect decides under an older version, which would refuse a fact it never
+    had. A fact the reader did fill in stays, and the engine says it is unknown."""
+    try:
+        if pinned:
+            used = store.get_version(version.policy, pinned)
+        else:
+            with store.using() as policy_set:
+                used, _ = version_for(policy_set, version.policy, action, parse_date(as_of),
+                                      facts)
+    except (EngineError, ValueError, TypeError):
+        return facts, ()             # decide() says what is wrong
+    if used is version or action not in used.actions:
+        return facts, ()
+    takes, ours = used.actions[action].facts, version.actions[action].facts
+    out = [n for n, v in facts.items() if n not in takes and n in ours
+           and (v == ours[n].default or (v is False and ours[n].default is None))]
+    return {n: v for n, v in facts.items() if n not in out}, tuple(out)
 
 
 def _other_versions(versions: Any, result: dict[str, Any] | None, action: str, as_of: str,
