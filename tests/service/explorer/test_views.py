@@ -548,3 +548,84 @@ def test_try_it_links_each_finding_to_its_section(tiny_texts, client):
     html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5"}).get_data(
         as_text=True)
     assert f'href="{TEXT_URL}#section-1">1 Päivän pituus</a>' in html
+
+
+# --- the diff for people ------------------------------------------------------------------
+
+def _later(version: str, effective: str, body: str) -> str:
+    from tests.service.conftest import VERSION_2
+    return VERSION_2.replace('version: "2025-06"', f'version: "{version}"').replace(
+        "effective_from: 2025-06-01", f"effective_from: {effective}").replace(
+        "  min_hours: 5\n", "  min_hours: 5\n  holidays: [new_year, midsummer, christmas]\n"
+    ).replace("when: hours > 10", "when: hours > 10 and note in holidays") + body
+
+
+@pytest.fixture
+def more_versions(policies_dir: Path) -> Path:
+    """2025-09 (a list parameter) and 2025-12: one word of a message, the list's items, the
+    condition's operator, a new fact."""
+    folder = policies_dir / "tiny"
+    (folder / "2025-09.yaml").write_text(_later("2025-09", "2025-09-01", ""), encoding="utf-8")
+    later = _later("2025-12", "2025-12-01", "").replace(
+        "[new_year, midsummer, christmas]", "[new_year, christmas, easter]").replace(
+        '"Liian lyhyt päivä: {hours} h < {min_hours} h"',
+        '"Liian lyhyt työpäivä: {hours} h < {min_hours} h"').replace(
+        "when: hours < min_hours", "when: hours <= min_hours").replace(
+        "      note: {type: string, optional: true}\n",
+        "      note: {type: string, optional: true}\n"
+        "      goal: {type: boolean, default: false}\n")
+    (folder / "2025-12.yaml").write_text(later, encoding="utf-8")
+    return folder
+
+
+def test_the_diff_puts_rules_first_then_parameters_facts_and_the_source(client):
+    html = page(client, "/explorer/policies/tiny/diff?from=2025-01&to=2025-06&lang=en")
+    order = [html.index(f'id="{h}"') for h in ("d-rules", "d-params")]
+    assert order == sorted(order)
+    html = page(client, "/explorer/policies/tiny/diff?from=2025-06&to=2025-01&lang=en")
+    assert html.index('id="d-rules"') < html.index('id="d-params"')
+
+
+def test_the_diff_marks_changed_words_and_list_items(more_versions, client):
+    html = page(client, "/explorer/policies/tiny/diff?from=2025-09&to=2025-12&lang=en")
+    assert html.index('id="d-rules"') < html.index('id="d-params"') < \
+        html.index('id="d-actions"')
+    rule = html.split('id="rules-TS-1-too-short"')[1].split("</table>")[0]
+    # the condition: only the operator is marked, the rest of the text stays plain
+    when = rule.split("<code>when</code>")[1].split("</tr>")[0]
+    assert '<span class="words">hours <del class="w">&lt;</del> min_hours</span>' in when
+    assert '<span class="words">hours <ins class="w">&lt;=</ins> min_hours</span>' in when
+    # a message: the one word, not the whole cell
+    message = rule.split("<code>message.fi</code>")[1].split("</tr>")[0]
+    assert "Liian lyhyt <ins class=\"w\">työpäivä</ins>: {hours} h" in message
+    assert "Liian lyhyt <del class=\"w\">päivä</del>: {hours} h" in message
+    assert "<del>Liian" not in message and "<ins>Liian" not in message
+    # a list: the items added and removed, not the lists whole
+    param = html.split('id="param-holidays"')[1].split("</table>")[0]
+    assert '<ul class="items removed"><li><del>midsummer</del></li></ul>' in param
+    assert '<ul class="items added"><li><ins>easter</ins></li></ul>' in param
+    assert "new_year" not in param
+    assert "Items removed:" in param and "Items added:" in param
+    # old and new labelled for a narrow screen, where they stack
+    assert '<span class="side">Before (2025-09)</span>' in rule
+    assert '<span class="side">After (2025-12)</span>' in rule
+
+
+def test_a_try_under_an_older_version_leaves_out_the_new_facts_left_untouched(more_versions,
+                                                                             client):
+    url = "/explorer/policies/tiny/versions/2025-12/actions/day/try?lang=en"
+    # 2025-10-01 is before 2025-12: 2025-09 decides, and it has no fact "goal"
+    response = client.post(url, data={"as_of": "2025-10-01", "f.hours": "5"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html
+    assert "Decided under version 2025-09: the version in force on 2025-10-01." in html
+    left = html.split('class="left-out">')[1].split("</p>")[0]
+    assert "version 2025-09 does not have these facts" in left and "<code>goal</code>" in left
+    # a fact the reader did fill in is the reader's: the engine says it is unknown
+    response = client.post(url, data={"as_of": "2025-10-01", "f.hours": "5", "f.goal": "on"})
+    assert response.status_code == 422
+    assert 'id="err-goal"' in response.get_data(as_text=True)
+    # under 2025-12 itself nothing is left out
+    html = client.post(url, data={"as_of": "2025-12-10", "f.hours": "5"}).get_data(
+        as_text=True)
+    assert 'class="left-out"' not in html and "outcome-deny" in html
