@@ -148,6 +148,8 @@ def test_after_evaluate_the_answer_is_in_view_and_says_why(browser, base_url):
         By.CSS_SELECTOR, "table.trace tr.fired ul.checks li")]
     assert "hours_total = 7 ≠ 6 (rehab_day_hours) ✓ holds" in checks
     shot(browser, "try-answer-first-en")
+    at_width(browser, 360)
+    shot(browser, "try-answer-first-en-360px")
 
     # the same facts under 2025-04, one click away
     browser.set_window_size(1280, 900)
