@@ -522,6 +522,7 @@ def test_the_text_page_shows_each_section_with_its_rules_in_the_margin(tiny_text
 def test_a_rule_links_to_its_section_and_the_version_page_to_the_text(tiny_texts, client):
     html = page(client, ACTION + "?lang=sv")
     assert f'href="{TEXT_URL}#section-1">1 Päivän pituus</a>' in html
+    assert "sections: [" not in html       # a link of its own, not the citation's data
     assert "Avsnittet i texten" in html
     html = page(client, "/explorer/policies/tiny/versions/2025-01")
     assert f'href="{TEXT_URL}">2025-01.fi.md</a>' in html
@@ -548,6 +549,7 @@ def test_try_it_links_each_finding_to_its_section(tiny_texts, client):
     html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5"}).get_data(
         as_text=True)
     assert f'href="{TEXT_URL}#section-1">1 Päivän pituus</a>' in html
+    assert "sections: [" not in html       # a link of its own, not the citation's data
 
 
 # --- the diff for people ------------------------------------------------------------------
