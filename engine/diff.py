@@ -27,7 +27,9 @@ Effective from: 2023-01-01 → 2025-04-01
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
+import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ __all__ = [
     "PolicyDiff",
     "diff_versions",
     "parameters_read",
+    "word_changes",
 ]
 
 KINDS = ("added", "removed", "changed")
@@ -132,6 +135,16 @@ class Change:
         old, new = [json_form(v) for v in self.before], [json_form(v) for v in self.after]
         return [v for v in new if v not in old], [v for v in old if v not in new]
 
+    @property
+    def words(self) -> tuple[tuple[str, str], ...] | None:
+        """For a changed text or expression: its words, kept (``same``), taken out
+        (``removed``) or put in (``added``), so a reader sees the one word that changed
+        (:func:`word_changes`); None for anything else."""
+        if self.kind != "changed" or not isinstance(self.before, str) \
+                or not isinstance(self.after, str):
+            return None
+        return word_changes(self.before, self.after)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "path": list(self.path), "change": self.kind}
         if self.kind != "added":
@@ -218,7 +231,9 @@ class PolicyDiff:
         }
 
     def to_text(self, lang: str = "fi") -> str:
-        """The diff for people: section headings and change words in ``lang``."""
+        """The diff for people: section headings and change words in ``lang``; what decides
+        first (rules, then parameters, then actions and their facts), the source's
+        description last."""
         words = LABELS[lang]
         lines = [f"{self.policy}: {self.before} → {self.after}",
                  f"{words['effective_from']}: {self.effective_from[0].isoformat()} → "
@@ -229,11 +244,10 @@ class PolicyDiff:
                 text = " ".join(str(note.get(lang, "")).split())
                 lines.append(f"  - {note['cite']}: {text}" if note.get("cite")
                              else f"  - {text}")
-        for key, changes in (("title", self.title), ("source", self.source)):
-            if changes:
-                lines.append(f"{words[key]}:")
-                for c in changes:
-                    lines += _change_lines(c, words, "  ")
+        if self.rules:
+            lines.append(f"{words['rules']}:")
+            for item in self.rules:
+                lines += _item_lines(item, "rules", words, lang)
         if self.parameters:
             lines.append(f"{words['parameters']}:")
             for p in self.parameters:
@@ -245,11 +259,15 @@ class PolicyDiff:
                                            words, "  ")
                 lines.append(f"    {words['read_by']}: "
                              f"{', '.join(p.read_by) or words['nobody']}")
-        for key, items in (("actions", self.actions), ("rules", self.rules)):
-            if items:
+        if self.actions:
+            lines.append(f"{words['actions']}:")
+            for item in self.actions:
+                lines += _item_lines(item, "actions", words, lang)
+        for key, changes in (("title", self.title), ("source", self.source)):
+            if changes:
                 lines.append(f"{words[key]}:")
-                for item in items:
-                    lines += _item_lines(item, key, words, lang)
+                for c in changes:
+                    lines += _change_lines(c, words, "  ")
         if self.empty:
             lines.append(words["no_differences"])
         return "\n".join(lines) + "\n"
@@ -509,6 +527,45 @@ def _rule_changes(a: Rule, b: Rule) -> tuple[Change, ...]:
     if list(a.actions) != list(b.actions):
         changes.append(Change(("actions",), "changed", list(a.actions), list(b.actions)))
     return tuple(changes)
+
+
+# --- words ----------------------------------------------------------------------------------
+
+# a word (letters, digits, _), a run of spaces, or a run of other characters (operators,
+# punctuation): a changed operator or parameter name is marked alone, and joining the
+# pieces gives the text back exactly as it was
+_TOKENS = re.compile(r"\w+|\s+|[^\w\s]+")
+
+
+def word_changes(before: str, after: str) -> tuple[tuple[str, str], ...]:
+    """``before`` → ``after`` as runs of text kept (``same``), taken out (``removed``) or
+    put in (``added``), in reading order; the ``same`` and ``removed`` runs join to
+    ``before``, the ``same`` and ``added`` runs to ``after``.
+
+    >>> word_changes("hours_total != rehab_day_hours", "hours_total < rehab_day_min_hours")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    (('same', 'hours_total '), ('removed', '!='), ('added', '<'), ('same', ' '),
+     ('removed', 'rehab_day_hours'), ('added', 'rehab_day_min_hours'))
+    """
+    old, new = _TOKENS.findall(before), _TOKENS.findall(after)
+    out: list[tuple[str, str]] = []
+
+    def put(kind: str, text: str) -> None:
+        if not text:
+            return
+        if out and out[-1][0] == kind:
+            out[-1] = (kind, out[-1][1] + text)
+        else:
+            out.append((kind, text))
+
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            put("same", "".join(old[i1:i2]))
+        else:
+            put("removed", "".join(old[i1:i2]))
+            put("added", "".join(new[j1:j2]))
+    return tuple(out)
 
 
 # --- output ---------------------------------------------------------------------------------

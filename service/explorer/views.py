@@ -50,11 +50,14 @@ from flask import (
 )
 
 from engine import EngineError, FactError, LookupFailed, decide
+from engine.comparisons import comparisons
 from engine.diff import diff_versions
+from engine.facts import parse_date
 from engine.fixtures import load_suite, run_case
 from engine.invisible import is_blank
 from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion, json_form
 from engine.personal import personal_texts
+from engine.resolve import version_for
 from engine.revision import review_text, trace_version
 from engine.store import PolicyStore
 from service.auth import DECIDERS, bearer_token, from_loopback, principal_of
@@ -65,6 +68,7 @@ from service.tokens import Principal
 __all__ = [
     "action_page",
     "bp",
+    "case_try_url",
     "decision",
     "diff_page",
     "facts_from_form",
@@ -287,6 +291,9 @@ class _CaseView:
     where: str
     fired: bool | None      # None: the case's request was refused (an error case)
     ok: bool
+    # what the case decides, to open it in "try it" (:func:`case_try_url`)
+    as_of: str = ""
+    facts: tuple[tuple[str, Any], ...] = ()
 
 
 class _FixtureCache:
@@ -328,7 +335,8 @@ def _run_suite(store: PolicyStore, folder: Path,
         where = f"{shown.as_posix()}:{case.line}"
         if case.inherited_from:
             where += f" ({case.inherited_from})"
-        view = _CaseView(case.name, where, None if result.fired is None else True, result.ok)
+        view = _CaseView(case.name, where, None if result.fired is None else True, result.ok,
+                         as_of=show(case.as_of), facts=tuple((case.facts or {}).items()))
         out.setdefault((case.policy, case.version, case.action), []).append(
             (view, tuple(result.fired or ())))
     return out
@@ -398,7 +406,15 @@ def action_page(policy: str, version: str, action: str):
     return render_template(
         "explorer/action.html", policy=store.get_policy(policy), version=found, action=spec,
         rules=found.rules_for(action), cases=_rule_cases(found, action),
-        tables={k: shape(found.parameters[k]) for k in params})
+        tables={k: shape(found.parameters[k]) for k in params},
+        case_url=lambda case: case_try_url(found, spec, case))
+
+
+def case_try_url(version: PolicyVersion, action: ActionSpec, case: _CaseView) -> str:
+    """A fixture case opened in "try it": its facts (never a personal one) and date, its
+    version pinned as the suite runs it, so the try shows what the case checks."""
+    return try_url(version, action.name, case.as_of, dict(case.facts), set(action.personal),
+                   pinned=version.version)
 
 
 @bp.get("/policies/<policy>/diff")
@@ -593,12 +609,15 @@ def try_page(policy: str, version: str, action: str):
     if request.method == "POST":
         tried = _try(store, found, action, as_of, pinned, facts,
                      lambda value: masker.scrub_value(value, known), form.get("token", ""))
+    elsewhere = _other_versions(store.get_policy(policy).versions, tried.result, action,
+                                as_of, {k: v for k, v in facts.items()
+                                        if k not in spec.personal})
     return render_template(
         "explorer/try.html", policy=store.get_policy(policy), version=found, action=spec,
         fields=_fields(spec, form, request.method == "GET",
                        lambda text: masker.scrub_value(text, known)),
         as_of=masker.scrub(as_of), pinned=pinned, errors=tried.errors, problem=tried.problem,
-        result=tried.result,
+        result=tried.result, elsewhere=elsewhere, left_out=tried.left_out,
         loopback_open=bool(current_app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"]
                            and from_loopback())), tried.status
 
@@ -611,6 +630,7 @@ class _Tried:
     result: dict[str, Any] | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
     problem: str | None = None
+    left_out: tuple[str, ...] = ()      # the page's facts the deciding version does not take
 
 
 def _try(store: PolicyStore, version: PolicyVersion, action: str, as_of: str, pinned: str,
@@ -621,6 +641,7 @@ def _try(store: PolicyStore, version: PolicyVersion, action: str, as_of: str, pi
     if gate is not None:
         status, key = gate
         return _Tried(status, errors={"token": [labels_for(g.lang)[key]]})
+    facts, left_out = _untouched_left_out(store, version, action, as_of, pinned, facts)
     try:
         decision = decide(store, policy=version.policy, action=action, as_of=as_of,
                           facts=facts, lang=g.lang, explain=True, version=pinned or None)
@@ -628,7 +649,56 @@ def _try(store: PolicyStore, version: PolicyVersion, action: str, as_of: str, pi
         return _Tried(422, errors=scrub(exc.errors))
     except EngineError as exc:
         return _Tried(422, problem=scrub(exc.message))
-    return _Tried(result=scrub(decision.to_dict()))
+    result = decision.to_dict()
+    used = store.get_version(version.policy, decision.version)
+    rules = {r.id: r for r in used.rules_for(action)}
+    spec = used.actions[action]
+    for entry, shown in zip(decision.trace or (), result["trace"] or (), strict=True):
+        # each comparison with its threshold; personal values are never shown or judged
+        shown["comparisons"] = [c.to_dict() for c in comparisons(
+            rules[entry.rule].when, entry.reads, used.parameters, spec.derived,
+            spec.personal)]
+    return _Tried(result=scrub(result), left_out=left_out)
+
+
+def _untouched_left_out(store: PolicyStore, version: PolicyVersion, action: str, as_of: str,
+                        pinned: str, facts: dict[str, Any],
+                        ) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The facts without those the deciding version's action does not take and the reader
+    left as the form gave them (an unticked box, a default): a date before this page's
+    version took effect decides under an older version, which would refuse a fact it never
+    had. A fact the reader did fill in stays, and the engine says it is unknown."""
+    try:
+        if pinned:
+            used = store.get_version(version.policy, pinned)
+        else:
+            with store.using() as policy_set:
+                used, _ = version_for(policy_set, version.policy, action, parse_date(as_of),
+                                      facts)
+    except (EngineError, ValueError, TypeError):
+        return facts, ()             # decide() says what is wrong
+    if used is version or action not in used.actions:
+        return facts, ()
+    takes, ours = used.actions[action].facts, version.actions[action].facts
+    out = [n for n, v in facts.items() if n not in takes and n in ours
+           and (v == ours[n].default or (v is False and ours[n].default is None))]
+    return {n: v for n, v in facts.items() if n not in out}, tuple(out)
+
+
+def _other_versions(versions: Any, result: dict[str, Any] | None, action: str, as_of: str,
+                    facts: Mapping[str, Any]) -> list[tuple[PolicyVersion, str]]:
+    """"Try these facts under another version": each other version that has the action,
+    with the link to its form filled in with the same facts (never a personal one), that
+    version pinned. Only beside a decision."""
+    if result is None:
+        return []
+    out = []
+    for other in versions:
+        if other.version == result["version"] or action not in other.actions:
+            continue
+        skip = set(other.actions[action].personal)
+        out.append((other, try_url(other, action, as_of, facts, skip, pinned=other.version)))
+    return out
 
 
 def try_url(version: PolicyVersion, action: str, as_of: str, facts: Mapping[str, Any],

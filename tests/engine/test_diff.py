@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.diff import diff_versions
+from engine.diff import Change, diff_versions, word_changes
 from engine.store import load_folder
 from tests.conftest import DEMO, POLICIES, write_policy
 
@@ -289,3 +289,37 @@ def test_tyokokeilu_2025_04_is_only_the_tt1_change():
     assert [c["name"] for c in rules["changed"][0]["changes"]] == [
         "when", "message.fi", "message.sv", "message.en", "cite.quote",
         "cite.interpretation"]
+
+
+def test_word_changes_mark_the_changed_words_and_give_both_texts_back():
+    before = "sick == false and hours_total != rehab_day_hours"
+    after = "sick == false and hours_total < rehab_day_min_hours"
+    runs = word_changes(before, after)
+    assert [t for k, t in runs if k != "same"] == ["!=", "<", "rehab_day_hours",
+                                                   "rehab_day_min_hours"]
+    assert "".join(t for k, t in runs if k != "added") == before
+    assert "".join(t for k, t in runs if k != "removed") == after
+    assert word_changes("a b", "a b") == (("same", "a b"),)
+    assert word_changes("", "new") == (("added", "new"),)
+    text = word_changes("Päivä on 6 tuntia.", "Päivä on vähintään 6 tuntia.")
+    assert [k for k, t in text] == ["same", "added", "same"]
+    assert text[1][1].strip() == "vähintään"
+
+
+def test_a_change_has_words_only_for_a_changed_text():
+    assert Change(("when",), "changed", "a < 1", "a <= 1").words == (
+        ("same", "a "), ("removed", "<"), ("added", "<="), ("same", " 1"))
+    assert Change(("x",), "changed", 6, 5).words is None
+    assert Change(("x",), "added", None, "new").words is None
+    assert Change(("x",), "changed", ["a"], ["b"]).words is None
+    assert Change(("x",), "changed", ["a", "b"], ["b", "c"]).items == (["c"], ["a"])
+
+
+def test_the_text_puts_rules_first_then_parameters_actions_and_the_source():
+    _, policies, _, _ = load_folder(POLICIES)
+    tt = policies["tyokokeilu-tyohonvalmennus"]
+    text = diff_versions(tt.versions[0], tt.versions[1], tt.versions).to_text("en")
+    heads = [line for line in text.splitlines() if line.endswith(":") and
+             not line.startswith(" ")]
+    assert heads == ["Change notes, version 2025-04:", "Rules:", "Parameters:",
+                     "Actions and their facts:", "Source:"]

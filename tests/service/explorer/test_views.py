@@ -187,8 +187,107 @@ def test_try_decides_without_logging(client, app):
     assert response.status_code == 200, html
     assert "outcome-deny" in html and "TS-1-too-short" in html
     assert "Liian lyhyt päivä: 5 h &lt; 6 h" in html          # in the page's language
-    assert 'class="trace"' in html and "hours=5" in html       # the trace, with values read
+    assert 'class="trace"' in html                             # the trace, with its thresholds
+    assert "<code>hours = 5 &lt; 6 (min_hours)</code>" in html
     assert app.extensions["rehab_rules"].log.count() == 0      # a what-if is never logged
+
+
+def test_try_answers_first_and_the_browser_is_sent_to_the_answer(client):
+    html = page(client, TRY)
+    assert 'id="result"' not in html                          # no answer before a try
+    assert f'action="{TRY}#result"' in html                   # the answer's anchor
+    response = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5", "lang": "en"})
+    html = response.get_data(as_text=True)
+    section = re.search(r'<section [^>]*id="result"[^>]*>', html).group(0)
+    assert 'tabindex="-1"' in section and "autofocus" in section
+    assert html.index('id="result"') < html.index("<form method=\"post\"")
+    assert html.index('id="result"') < html.index('id="f-hours"')
+    # a refused try answers first as well, with what to correct
+    response = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "many"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    section = re.search(r'<section [^>]*id="result"[^>]*>', html).group(0)
+    assert 'role="alert"' in section and "autofocus" in section
+    assert html.index('id="result"') < html.index('id="f-hours"')
+
+
+def test_try_says_which_version_decided_and_why(client):
+    html = page(client, TRY + "?lang=en")                     # sets the language cookie
+    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5"}).get_data(
+        as_text=True)
+    why = html.split('class="why-version">')[1].split("</p>")[0]
+    assert "Decided under version 2025-01: the version in force on 2025-03-10." in why
+    assert 'class="version-switch"' not in html               # the page's own version
+    # the 2025-06 page, a date before 2025-06-01: 2025-01 decides, and the page says so
+    other = TRY.replace("2025-01", "2025-06")
+    html = client.post(other, data={"as_of": "2025-03-10", "f.hours": "5"}).get_data(
+        as_text=True)
+    assert "the version in force on 2025-03-10" in html and "outcome-deny" in html
+    switch = html.split('class="version-switch">')[1].split("</p>")[0]
+    assert ("this is not version 2025-06, whose page you came from: version 2025-06 is not "
+            "in force on 2025-03-10") in switch
+    # pinned by the reader
+    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5",
+                                  "version": "2025-06"}).get_data(as_text=True)
+    assert "Decided under version 2025-06: pinned by you" in html
+    assert "this is not version 2025-01, whose page you came from, but the version you " \
+        "chose" in html
+    # and in Finnish
+    html = client.post(TRY + "?lang=fi", data={"as_of": "2025-03-10", "f.hours": "5"}
+                       ).get_data(as_text=True)
+    assert "Päätetty version 2025-01 mukaan: versio on voimassa 2025-03-10." in html
+
+
+def test_try_shows_each_comparison_with_its_threshold(client):
+    html = client.post(TRY + "?lang=en", data={"as_of": "2025-03-10", "f.hours": "7",
+                                               "f.client": HETU}).get_data(as_text=True)
+    trace = html.split('class="trace"')[1].split("</table>")[0]
+    row = trace.split("TS-1-too-short</a>")[1].split("</tr>")[0]
+    assert "<code>hours = 7 &lt; 6 (min_hours)</code>" in row
+    assert "✗ does not hold" in row and 'class="holds-no"' in row
+    row = trace.split("TS-2-note</a>")[1].split("</tr>")[0]
+    assert "<code>note = — is present</code>" in row and "✗ does not hold" in row
+    html = client.post(TRY + "?lang=en", data={"as_of": "2025-03-10", "f.hours": "5"}
+                       ).get_data(as_text=True)
+    row = html.split('class="trace"')[1].split("TS-1-too-short</a>")[1].split("</tr>")[0]
+    assert "<code>hours = 5 &lt; 6 (min_hours)</code>" in row and "✓ holds" in row
+    assert HETU not in html
+
+
+def test_try_links_the_same_facts_under_every_other_version(client):
+    html = client.post(TRY + "?lang=en", data={"as_of": "2025-03-10", "f.hours": "5",
+                                               "f.note": "x", "f.client": HETU}
+                       ).get_data(as_text=True)
+    block = html.split('class="elsewhere"')[1].split("</details>")[0]
+    assert "Try these facts under another version" in block
+    links = re.findall(r'<a href="([^"]+)" class="try-elsewhere">([^<]+)</a>', block)
+    assert len(links) == 1                                    # 2025-01 itself decided
+    href, text = links[0]
+    assert text == "Try under version 2025-06 (in force from 2025-06-01)"
+    assert href.startswith("/explorer/policies/tiny/versions/2025-06/actions/day/try?")
+    assert "as_of=2025-03-10" in href and "version=2025-06" in href
+    assert "f.hours=5" in href and "f.note=x" in href and "f.client" not in href
+    # the link opens the other version's form with the facts filled in
+    html = page(client, href.replace("&amp;", "&"))
+    assert 'value="5"' in html and '<option value="2025-06" selected>' in html
+    # no links without a decision
+    assert 'class="elsewhere"' not in page(client, TRY)
+
+
+def test_each_fixture_case_opens_in_try_it(client):
+    html = page(client, ACTION + "?lang=en")
+    rule = html.split('id="rule-TS-1-too-short"')[1].split('id="rule-TS-2-note"')[0]
+    fired = rule.split('class="case-list fired"')[1].split("</ul>")[0]
+    href = re.search(r'<a class="open-in-try" href="([^"]+)">Open in Try it', fired).group(1)
+    href = href.replace("&amp;", "&")
+    assert href == TRY + "?as_of=2025-03-10&version=2025-01&f.hours=5"
+    silent = rule.split('class="case-list silent"')[1].split("</ul>")[0]
+    assert "f.hours=7&amp;f.note=hello" in silent
+    html = page(client, href)
+    assert 'value="2025-03-10"' in html and 'value="5"' in html
+    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5",
+                                  "version": "2025-01"}).get_data(as_text=True)
+    assert "outcome-deny" in html and "TS-1-too-short" in html
 
 
 def test_try_under_a_pinned_version(client):
@@ -423,6 +522,7 @@ def test_the_text_page_shows_each_section_with_its_rules_in_the_margin(tiny_text
 def test_a_rule_links_to_its_section_and_the_version_page_to_the_text(tiny_texts, client):
     html = page(client, ACTION + "?lang=sv")
     assert f'href="{TEXT_URL}#section-1">1 Päivän pituus</a>' in html
+    assert "sections: [" not in html       # a link of its own, not the citation's data
     assert "Avsnittet i texten" in html
     html = page(client, "/explorer/policies/tiny/versions/2025-01")
     assert f'href="{TEXT_URL}">2025-01.fi.md</a>' in html
@@ -449,3 +549,85 @@ def test_try_it_links_each_finding_to_its_section(tiny_texts, client):
     html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5"}).get_data(
         as_text=True)
     assert f'href="{TEXT_URL}#section-1">1 Päivän pituus</a>' in html
+    assert "sections: [" not in html       # a link of its own, not the citation's data
+
+
+# --- the diff for people ------------------------------------------------------------------
+
+def _later(version: str, effective: str, body: str) -> str:
+    from tests.service.conftest import VERSION_2
+    return VERSION_2.replace('version: "2025-06"', f'version: "{version}"').replace(
+        "effective_from: 2025-06-01", f"effective_from: {effective}").replace(
+        "  min_hours: 5\n", "  min_hours: 5\n  holidays: [new_year, midsummer, christmas]\n"
+    ).replace("when: hours > 10", "when: hours > 10 and note in holidays") + body
+
+
+@pytest.fixture
+def more_versions(policies_dir: Path) -> Path:
+    """2025-09 (a list parameter) and 2025-12: one word of a message, the list's items, the
+    condition's operator, a new fact."""
+    folder = policies_dir / "tiny"
+    (folder / "2025-09.yaml").write_text(_later("2025-09", "2025-09-01", ""), encoding="utf-8")
+    later = _later("2025-12", "2025-12-01", "").replace(
+        "[new_year, midsummer, christmas]", "[new_year, christmas, easter]").replace(
+        '"Liian lyhyt päivä: {hours} h < {min_hours} h"',
+        '"Liian lyhyt työpäivä: {hours} h < {min_hours} h"').replace(
+        "when: hours < min_hours", "when: hours <= min_hours").replace(
+        "      note: {type: string, optional: true}\n",
+        "      note: {type: string, optional: true}\n"
+        "      goal: {type: boolean, default: false}\n")
+    (folder / "2025-12.yaml").write_text(later, encoding="utf-8")
+    return folder
+
+
+def test_the_diff_puts_rules_first_then_parameters_facts_and_the_source(client):
+    html = page(client, "/explorer/policies/tiny/diff?from=2025-01&to=2025-06&lang=en")
+    order = [html.index(f'id="{h}"') for h in ("d-rules", "d-params")]
+    assert order == sorted(order)
+    html = page(client, "/explorer/policies/tiny/diff?from=2025-06&to=2025-01&lang=en")
+    assert html.index('id="d-rules"') < html.index('id="d-params"')
+
+
+def test_the_diff_marks_changed_words_and_list_items(more_versions, client):
+    html = page(client, "/explorer/policies/tiny/diff?from=2025-09&to=2025-12&lang=en")
+    assert html.index('id="d-rules"') < html.index('id="d-params"') < \
+        html.index('id="d-actions"')
+    rule = html.split('id="rules-TS-1-too-short"')[1].split("</table>")[0]
+    # the condition: only the operator is marked, the rest of the text stays plain
+    when = rule.split("<code>when</code>")[1].split("</tr>")[0]
+    assert '<span class="words">hours <del class="w">&lt;</del> min_hours</span>' in when
+    assert '<span class="words">hours <ins class="w">&lt;=</ins> min_hours</span>' in when
+    # a message: the one word, not the whole cell
+    message = rule.split("<code>message.fi</code>")[1].split("</tr>")[0]
+    assert "Liian lyhyt <ins class=\"w\">työpäivä</ins>: {hours} h" in message
+    assert "Liian lyhyt <del class=\"w\">päivä</del>: {hours} h" in message
+    assert "<del>Liian" not in message and "<ins>Liian" not in message
+    # a list: the items added and removed, not the lists whole
+    param = html.split('id="param-holidays"')[1].split("</table>")[0]
+    assert '<ul class="items removed"><li><del>midsummer</del></li></ul>' in param
+    assert '<ul class="items added"><li><ins>easter</ins></li></ul>' in param
+    assert "new_year" not in param
+    assert "Items removed:" in param and "Items added:" in param
+    # old and new labelled for a narrow screen, where they stack
+    assert '<span class="side">Before (2025-09)</span>' in rule
+    assert '<span class="side">After (2025-12)</span>' in rule
+
+
+def test_a_try_under_an_older_version_leaves_out_the_new_facts_left_untouched(more_versions,
+                                                                             client):
+    url = "/explorer/policies/tiny/versions/2025-12/actions/day/try?lang=en"
+    # 2025-10-01 is before 2025-12: 2025-09 decides, and it has no fact "goal"
+    response = client.post(url, data={"as_of": "2025-10-01", "f.hours": "5"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html
+    assert "Decided under version 2025-09: the version in force on 2025-10-01." in html
+    left = html.split('class="left-out">')[1].split("</p>")[0]
+    assert "version 2025-09 does not have these facts" in left and "<code>goal</code>" in left
+    # a fact the reader did fill in is the reader's: the engine says it is unknown
+    response = client.post(url, data={"as_of": "2025-10-01", "f.hours": "5", "f.goal": "on"})
+    assert response.status_code == 422
+    assert 'id="err-goal"' in response.get_data(as_text=True)
+    # under 2025-12 itself nothing is left out
+    html = client.post(url, data={"as_of": "2025-12-10", "f.hours": "5"}).get_data(
+        as_text=True)
+    assert 'class="left-out"' not in html and "outcome-deny" in html
