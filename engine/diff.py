@@ -60,6 +60,7 @@ LABELS: dict[str, dict[str, str]] = {
         "parameters": "Parametrit",
         "actions": "Toiminnot ja niiden tiedot",
         "rules": "Säännöt",
+        "labels": "Nimet ja selitteet",
         "added": "lisätty",
         "removed": "poistettu",
         "changed": "muutettu",
@@ -75,6 +76,7 @@ LABELS: dict[str, dict[str, str]] = {
         "parameters": "Parametrar",
         "actions": "Åtgärder och deras uppgifter",
         "rules": "Regler",
+        "labels": "Benämningar och förklaringar",
         "added": "tillagd",
         "removed": "borttagen",
         "changed": "ändrad",
@@ -90,6 +92,7 @@ LABELS: dict[str, dict[str, str]] = {
         "parameters": "Parameters",
         "actions": "Actions and their facts",
         "rules": "Rules",
+        "labels": "Labels and help",
         "added": "added",
         "removed": "removed",
         "changed": "changed",
@@ -193,11 +196,14 @@ class PolicyDiff:
     parameters: tuple[ParameterDiff, ...]
     actions: tuple[ItemDiff, ...]
     rules: tuple[ItemDiff, ...]
+    # what people call the names (labels:), per name and language
+    labels: tuple[Change, ...] = ()
 
     @property
     def empty(self) -> bool:
         """True when the two versions decide alike and read alike (dates and notes aside)."""
-        return not (self.title or self.source or self.parameters or self.actions or self.rules)
+        return not (self.title or self.source or self.parameters or self.actions or self.rules
+                    or self.labels)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able content, dates as ISO text, in a stable order: the API's answer."""
@@ -215,6 +221,7 @@ class PolicyDiff:
                            for kind in KINDS},
             "actions": _items_dict(self.actions, "name"),
             "rules": _items_dict(self.rules, "id"),
+            "labels": [c.to_dict() for c in self.labels],
         }
 
     def to_text(self, lang: str = "fi") -> str:
@@ -250,6 +257,10 @@ class PolicyDiff:
                 lines.append(f"{words[key]}:")
                 for item in items:
                     lines += _item_lines(item, key, words, lang)
+        if self.labels:
+            lines.append(f"{words['labels']}:")
+            for c in self.labels:
+                lines += _change_lines(c, words, "  ")
         if self.empty:
             lines.append(words["no_differences"])
         return "\n".join(lines) + "\n"
@@ -276,6 +287,8 @@ def diff_versions(before: PolicyVersion, after: PolicyVersion,
         parameters=_parameters(before, after, readers),
         actions=_actions(before, after, readers),
         rules=_rules(before, after),
+        labels=tuple(_cells((), {n: x.describe() for n, x in before.labels.items()},
+                            {n: x.describe() for n, x in after.labels.items()})),
     )
 
 

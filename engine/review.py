@@ -242,8 +242,12 @@ def _columns_read(version: PolicyVersion, rule: Rule) -> set[tuple[str, str]]:
 def _stated(rule: Rule, value: Any) -> list[tuple[str, str]]:
     texts = [(f"message.{lang}", rule.message.get(lang, ""), lang) for lang in LANGUAGES]
     for key in ("interpretation", "note"):
-        if rule.cite.get(key):
-            texts.append((f"cite.{key}", rule.cite[key], "en"))
+        note = rule.cite.get(key)
+        if isinstance(note, dict):          # interpretation: {fi, sv, en}
+            texts += [(f"cite.{key}.{lang}", str(note.get(lang, "")), lang)
+                      for lang in LANGUAGES]
+        elif note:
+            texts.append((f"cite.{key}", note, "en"))
     out = []
     for where, text, lang in texts:
         pattern = _figure(value, lang)
