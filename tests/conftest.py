@@ -50,7 +50,7 @@ DEMO = textwrap.dedent('''\
         action: day
         when: not paid and kind == "b"
         effect: warn
-        cite: {seed: "004", section: "4.3", interpretation: "b counts as coaching"}
+        cite: {seed: "004", section: "4.3", interpretation: {fi: "b lasketaan valmennukseksi", sv: "b räknas som träning", en: "b counts as coaching"}}
         message: {fi: "Palkaton", sv: "Oavlönad", en: "Unpaid"}
       - id: TT-3-due
         action: day

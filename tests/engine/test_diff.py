@@ -112,7 +112,10 @@ rules:
     action: day
     when: hours < min_hours - 1
     effect: warn
-    cite: {seed: "004", section: "4.2 (2025)", interpretation: "one hour of slack"}
+    cite:
+      seed: "004"
+      section: "4.2 (2025)"
+      interpretation: {fi: "tunnin jousto", sv: "en timmes marginal", en: "one hour of slack"}
     message:
       fi: "Liian lyhyt: {hours} h"
       sv: "Alltför kort: {hours} h"
@@ -261,7 +264,7 @@ def test_tyokokeilu_2025_04_is_only_the_tt1_change():
     versions = {v.version: v for v in tt.versions}
     body = diff_versions(versions["2023-01"], versions["2025-04"], tt.versions).to_dict()
     assert list(body) == ["policy", "from", "to", "effective_from", "notes", "title", "source",
-                          "parameters", "actions", "rules"]
+                          "parameters", "actions", "rules", "labels"]
     assert body["effective_from"] == {"from": "2023-01-01", "to": "2025-04-01"}
     assert [n["version"] for n in body["notes"]] == ["2025-04"]
     assert body["title"] == []
@@ -288,4 +291,4 @@ def test_tyokokeilu_2025_04_is_only_the_tt1_change():
     # both cite section 4.2 of their own text; the words they quote from it differ
     assert [c["name"] for c in rules["changed"][0]["changes"]] == [
         "when", "message.fi", "message.sv", "message.en", "cite.quote",
-        "cite.interpretation"]
+        "cite.interpretation.fi", "cite.interpretation.sv", "cite.interpretation.en"]
