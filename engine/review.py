@@ -110,6 +110,8 @@ def _summary(version: PolicyVersion, diff: PolicyDiff) -> list[str]:
     for item in diff.rules:
         parts = ", ".join(dict.fromkeys(c.path[0] for c in item.changes))
         lines.append(f"{item.kind} rule {item.name}" + (f" ({parts})" if parts else ""))
+    for c in diff.labels:
+        lines.append(_change_line("labels", c, None))
     counts = {k: sum(line.startswith(k) for line in lines) for k in ("added", "changed",
                                                                      "removed")}
     head = (f"{version.policy} {version.version} (extends {version.extends}): "

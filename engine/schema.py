@@ -73,8 +73,8 @@ __all__ = [
     "RuleSchema",
     "Source",
     "StrictBool",
-    "Trilingual",
     "StrictNumber",
+    "Trilingual",
     "YamlDate",
     "check_version",
     "digest_of",
@@ -398,9 +398,12 @@ def _add_language(doc: Any, where: list[Any]) -> str:
     """How to fix a missing language: add it beside the ones written."""
     node: Any = doc
     for key in where[:-1]:
-        node = node[key] if isinstance(node, (dict, list)) and (
-            isinstance(node, dict) and key in node
-            or isinstance(node, list) and isinstance(key, int) and key < len(node)) else None
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            return ""
     have = [lang for lang in LANGUAGES if isinstance(node, dict) and lang in node]
     return f" — add {where[-1]}: beside {', '.join(have)}" if have else ""
 
@@ -1019,7 +1022,12 @@ def _check_labels(doc: LineDict, params: dict[str, Any],
         for name, fact in spec.facts.items():
             facts.setdefault(name, []).append(fact)
         derived |= {d.name for d in spec.derived if not d.hidden}
-    known = sorted({*params, *facts, *derived})
+    # a name whose fact or expression was refused is still there: its slip is one problem
+    written = {str(n) for n in _mapping(doc.get("parameters"))}
+    for raw_action in _mapping(doc.get("actions")).values():
+        for part in ("facts", "derive"):
+            written |= {str(n) for n in _mapping(_mapping(raw_action).get(part))}
+    known = sorted({*params, *facts, *derived, *written})
     out: dict[str, Label] = {}
     for name, entry in raw.items():
         where = ["labels", name]

@@ -292,3 +292,28 @@ def test_tyokokeilu_2025_04_is_only_the_tt1_change():
     assert [c["name"] for c in rules["changed"][0]["changes"]] == [
         "when", "message.fi", "message.sv", "message.en", "cite.quote",
         "cite.interpretation.fi", "cite.interpretation.sv", "cite.interpretation.en"]
+    # the label of the parameter taken away goes with it; the new names come with theirs
+    assert [(c["name"], c["change"]) for c in body["labels"]] == [
+        ("rehab_day_hours", "removed"), ("rehab_day_min_hours", "added"),
+        ("longer_day_goal", "added")]
+
+
+def test_labels_are_compared_per_name_and_language(tmp_path):
+    labels = ("labels:\n  hours:\n    label: {fi: Tunnit, sv: Timmar, en: Hours}\n"
+              "  kind:\n    label: {fi: Laji, sv: Slag, en: Kind}\n")
+    write_policy(tmp_path, DEMO + labels)
+    write_policy(tmp_path, _overlay("2025-01", "2024-01", "labels:\n  hours:\n    label: "
+                                    "{sv: Antal timmar}\n    help: {fi: a, sv: b, en: c}\n"),
+                 version="2025-01")
+    versions = _versions(tmp_path)
+    diff = diff_versions(versions["2024-01"], versions["2025-01"])
+    assert not diff.empty and (diff.parameters, diff.rules) == ((), ())
+    assert [(c.name, c.kind) for c in diff.labels] == [
+        ("hours.label.sv", "changed"), ("hours.help", "added")]
+    assert diff.to_dict()["labels"][0] == {"name": "hours.label.sv",
+                                           "path": ["hours", "label", "sv"],
+                                           "change": "changed", "from": "Timmar",
+                                           "to": "Antal timmar"}
+    assert "Labels and help:\n  changed hours.label.sv: Timmar → Antal timmar\n" \
+        in diff.to_text("en")
+    assert "Benämningar och förklaringar:" in diff.to_text("sv")
