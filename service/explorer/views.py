@@ -59,6 +59,7 @@ from engine.revision import review_text, trace_version
 from engine.store import PolicyStore
 from service.auth import DECIDERS, bearer_token, from_loopback, principal_of
 from service.explorer.catalogue import LANGUAGE_NAMES, labels_for
+from service.explorer.naming import named, named_derived, named_facts
 from service.extensions import services
 from service.tokens import Principal
 
@@ -398,7 +399,9 @@ def action_page(policy: str, version: str, action: str):
     return render_template(
         "explorer/action.html", policy=store.get_policy(policy), version=found, action=spec,
         rules=found.rules_for(action), cases=_rule_cases(found, action),
-        tables={k: shape(found.parameters[k]) for k in params})
+        tables={k: shape(found.parameters[k]) for k in params},
+        facts=named_facts(found, spec, g.lang), derived=named_derived(found, spec, g.lang),
+        names={k: named(found, k, g.lang) for k in params})
 
 
 @bp.get("/policies/<policy>/diff")
