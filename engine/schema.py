@@ -181,7 +181,7 @@ class Languages(Schema):
                error_messages={"required": "missing the English text (en)"})
 
 
-ONE_TEXT = "one text without languages"
+_ONE_TEXT = "one text without languages"
 
 
 class Trilingual(fields.Nested):
@@ -193,7 +193,7 @@ class Trilingual(fields.Nested):
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         if isinstance(value, str):
-            raise ValidationError(f"{ONE_TEXT} — write it in Finnish, Swedish and English, "
+            raise ValidationError(f"{_ONE_TEXT} — write it in Finnish, Swedish and English, "
                                   "as a message is written: {fi: …, sv: …, en: …}")
         return super()._deserialize(value, attr, data, **kwargs)
 
@@ -375,7 +375,7 @@ def _shape_problem(doc: Any, schema: Schema, path: str, where: list[Any], msg: s
     if msg.startswith("missing the"):
         return Problem(*locate(doc, where[:-1], path), f"{dotted}: {msg}"
                        + _add_language(doc, where), "missing_language")
-    if msg.startswith(ONE_TEXT):
+    if msg.startswith(_ONE_TEXT):
         return Problem(*locate(doc, where, path), f"{dotted}: {msg}", "missing_language")
     code = "wrong_type"
     if msg.startswith("Must be one of"):
