@@ -384,7 +384,8 @@ def version_page(policy: str, version: str):
     found = store.get_version(policy, version)
     return render_template("explorer/version.html", policy=store.get_policy(policy),
                            version=found, tables={k: shape(v) for k, v in
-                                                  found.parameters.items()})
+                                                  found.parameters.items()},
+                           names={k: named(found, k, g.lang) for k in found.parameters})
 
 
 @bp.get("/policies/<policy>/versions/<version>/actions/<action>")

@@ -517,5 +517,9 @@ def test_the_action_page_names_facts_values_and_parameters_in_its_language(
     english = page(client, url + "?lang=en")
     assert "Length of the day <small><code>hours</code></small>" in english
     assert "Reading in English." in english and "Tolkning" not in english
+    # the version page names its parameters too
+    version = page(client, "/explorer/policies/named/versions/2025-01?lang=fi")
+    assert "Vähimmäistunnit <small><code>min_hours</code></small>" in version
     # the tiny policy has no labels: its identifiers show as they always did
+
     assert "<code>hours</code></th>" in page(client, ACTION)
