@@ -521,5 +521,4 @@ def test_the_action_page_names_facts_values_and_parameters_in_its_language(
     version = page(client, "/explorer/policies/named/versions/2025-01?lang=fi")
     assert "Vähimmäistunnit <small><code>min_hours</code></small>" in version
     # the tiny policy has no labels: its identifiers show as they always did
-
     assert "<code>hours</code></th>" in page(client, ACTION)
