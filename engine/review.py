@@ -58,6 +58,7 @@ def review_set(policies: dict[str, Any], files: Any) -> Review:
             diff = diff_versions(base, version)
             out.summary += _summary(version, diff)
             out.summary += _text_summary(version, base)
+            out.summary += _unlabelled_summary(version, base)
             out.problems += _nothing_changed(version, base, diff, doc)
             out.problems += _old_figures(version, base, diff, doc)
             out.problems += _unnamed_removals(version, base, doc)
@@ -79,6 +80,19 @@ def _text_summary(version: PolicyVersion, base: PolicyVersion) -> list[str]:
                                 if v else "") for k, v in kinds.items() if v or k != "renumbered"]
     return [f"  text {version.text.fi.path.rsplit('/', 1)[-1]} against {base.version}'s: "
             + ", ".join(parts)]
+
+
+def _unlabelled_summary(version: PolicyVersion, base: PolicyVersion) -> list[str]:
+    """One line on the names the overlay adds without a label, where its base labels its
+    names: the pages show them as bare identifiers (a note, not a problem)."""
+    if not base.labels:
+        return []
+    before = set(base.unlabelled())
+    new = [n for n in version.unlabelled() if n not in before]
+    if not new:
+        return []
+    return [f"  no label yet (pages show the identifier; labels: in policies/README.md): "
+            f"{', '.join(new[:8])}{' …' if len(new) > 8 else ''}"]
 
 
 def _document(files: Any, version: PolicyVersion) -> LineDict | None:
