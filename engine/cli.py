@@ -339,7 +339,7 @@ def rules_table(policies: dict[str, Any]) -> str:
             for rule in version.rules:
                 cite = (str(rule.cite.get("seed")), str(rule.cite.get("section")),
                         str(rule.cite.get("quote") or ""),
-                        str(rule.cite.get("interpretation") or ""))
+                        _interpretation_key(rule.cite.get("interpretation")))
                 row = rows.setdefault((name, rule.id, *cite), {"rule": rule, "versions": []})
                 row["versions"].append(version.version)
 
@@ -352,7 +352,7 @@ def rules_table(policies: dict[str, Any]) -> str:
     for key in sorted(rows, key=order):
         rule, versions = rows[key]["rule"], rows[key]["versions"]
         domain = re.match(r"[A-Z]+-\d+", rule.id).group()
-        interp = rule.cite.get("interpretation")
+        interp = _english(rule.cite.get("interpretation"))
         quote = f': "{rule.cite["quote"]}"' if rule.cite.get("quote") else ""
         cells = [domain, f"`{rule.id}`", key[0], ", ".join(versions), ", ".join(rule.actions),
                  rule.effect, f"{rule.cite['seed']}, {rule.cite['section']}{quote}",
@@ -382,6 +382,18 @@ def table_(paths: tuple[Path, ...], target: Path | None) -> None:
     _, tail = rest.split(TABLE_END, 1)
     target.write_text(f"{head}{TABLE_BEGIN}\n{table}{TABLE_END}{tail}", encoding="utf-8")
     click.echo(f"wrote {len(table.splitlines()) - 2} rules into {target}")
+
+
+def _interpretation_key(note: Any) -> str:
+    """A rule's interpretation as one text that differs when any language differs."""
+    if isinstance(note, dict):
+        return json.dumps(note, ensure_ascii=False, sort_keys=True)
+    return str(note or "")
+
+
+def _english(note: Any) -> str:
+    """The interpretation as this English table shows it (the planners' guide is English)."""
+    return str(note.get("en", "")) if isinstance(note, dict) else str(note or "")
 
 
 def _cite(cite: dict[str, Any]) -> str:

@@ -63,6 +63,7 @@ LABELS: dict[str, dict[str, str]] = {
         "parameters": "Parametrit",
         "actions": "Toiminnot ja niiden tiedot",
         "rules": "Säännöt",
+        "labels": "Nimet ja selitteet",
         "added": "lisätty",
         "removed": "poistettu",
         "changed": "muutettu",
@@ -78,6 +79,7 @@ LABELS: dict[str, dict[str, str]] = {
         "parameters": "Parametrar",
         "actions": "Åtgärder och deras uppgifter",
         "rules": "Regler",
+        "labels": "Benämningar och förklaringar",
         "added": "tillagd",
         "removed": "borttagen",
         "changed": "ändrad",
@@ -93,6 +95,7 @@ LABELS: dict[str, dict[str, str]] = {
         "parameters": "Parameters",
         "actions": "Actions and their facts",
         "rules": "Rules",
+        "labels": "Labels and help",
         "added": "added",
         "removed": "removed",
         "changed": "changed",
@@ -206,11 +209,14 @@ class PolicyDiff:
     parameters: tuple[ParameterDiff, ...]
     actions: tuple[ItemDiff, ...]
     rules: tuple[ItemDiff, ...]
+    # what people call the names (labels:), per name and language
+    labels: tuple[Change, ...] = ()
 
     @property
     def empty(self) -> bool:
         """True when the two versions decide alike and read alike (dates and notes aside)."""
-        return not (self.title or self.source or self.parameters or self.actions or self.rules)
+        return not (self.title or self.source or self.parameters or self.actions or self.rules
+                    or self.labels)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able content, dates as ISO text, in a stable order: the API's answer."""
@@ -228,6 +234,7 @@ class PolicyDiff:
                            for kind in KINDS},
             "actions": _items_dict(self.actions, "name"),
             "rules": _items_dict(self.rules, "id"),
+            "labels": [c.to_dict() for c in self.labels],
         }
 
     def to_text(self, lang: str = "fi") -> str:
@@ -263,6 +270,10 @@ class PolicyDiff:
             lines.append(f"{words['actions']}:")
             for item in self.actions:
                 lines += _item_lines(item, "actions", words, lang)
+        if self.labels:
+            lines.append(f"{words['labels']}:")
+            for c in self.labels:
+                lines += _change_lines(c, words, "  ")
         for key, changes in (("title", self.title), ("source", self.source)):
             if changes:
                 lines.append(f"{words[key]}:")
@@ -294,6 +305,8 @@ def diff_versions(before: PolicyVersion, after: PolicyVersion,
         parameters=_parameters(before, after, readers),
         actions=_actions(before, after, readers),
         rules=_rules(before, after),
+        labels=tuple(_cells((), {n: x.describe() for n, x in before.labels.items()},
+                            {n: x.describe() for n, x in after.labels.items()})),
     )
 
 

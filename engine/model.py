@@ -30,6 +30,7 @@ __all__ = [
     "Evaluator",
     "FactSpec",
     "Finding",
+    "Label",
     "Policy",
     "PolicyVersion",
     "Rule",
@@ -75,6 +76,25 @@ class FactSpec:
             out["one_of"] = list(self.one_of)
         if self.personal:
             out["personal"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class Label:
+    """What people call a fact, derived value or parameter (``labels:`` of a version): its
+    name and an optional explanation in fi, sv and en, and the names of the values an
+    enumerated fact takes (value → {fi, sv, en}). Pages show these beside the identifier."""
+
+    label: dict[str, str]
+    help: dict[str, str] | None = None
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"label": dict(self.label)}
+        if self.help:
+            out["help"] = dict(self.help)
+        if self.values:
+            out["values"] = {k: dict(v) for k, v in self.values.items()}
         return out
 
 
@@ -127,7 +147,8 @@ class Rule:
     actions: tuple[str, ...]
     effect: str
     when_source: str | None
-    cite: dict[str, str]
+    # as written: seed, section, quote, url, note are text; interpretation is {fi, sv, en}
+    cite: dict[str, Any]
     message: dict[str, str]
     due_source: str | None = None
     set_sources: dict[str, str] = field(default_factory=dict)
@@ -150,7 +171,7 @@ class Rule:
             "actions": list(self.actions),
             "effect": self.effect,
             "when": self.when_source,
-            "cite": dict(self.cite),
+            "cite": json_form(self.cite),
             "message": dict(self.message),
         }
         if self.due_source:
@@ -179,6 +200,58 @@ class PolicyVersion:
     text: ServiceText | None = field(default=None, compare=False, repr=False)
     # rule id → why it stands as it is although a section it cites changed (overlays only)
     reviewed: dict[str, str] = field(default_factory=dict)
+    # name of a fact, derived value or parameter → what people call it (``labels:``)
+    labels: dict[str, Label] = field(default_factory=dict)
+
+    def label_of(self, name: str, lang: str) -> str:
+        """What people call ``name`` in ``lang`` (Finnish when ``lang`` is none of ours);
+        the identifier itself when the version gives it no label."""
+        found = self.labels.get(name)
+        return _in(found.label, lang) if found else name
+
+    def help_of(self, name: str, lang: str) -> str | None:
+        """The explanation of ``name`` in ``lang``, or None when the version gives none."""
+        found = self.labels.get(name)
+        return _in(found.help, lang) if found and found.help else None
+
+    def option_name(self, fact: str, value: Any, lang: str) -> str:
+        """The name in ``lang`` of ``value``, one of the values the fact ``fact`` may take:
+        from ``labels:`` (``values``), else from the ``fi``/``sv``/``en`` column of the
+        table its ``one_of`` names (a value set written once), else the value as it is."""
+        texts = self._option_texts(fact, value)
+        return _in(texts, lang) if texts else str(json_form(value))
+
+    def _option_texts(self, fact: str, value: Any) -> Mapping[str, str] | None:
+        key = str(json_form(value))
+        found = self.labels.get(fact)
+        if found and key in found.values:
+            return found.values[key]
+        for action in self.actions.values():
+            spec = action.facts.get(fact)
+            table = self.parameters.get(spec.one_of_from) if spec and spec.one_of_from \
+                else None
+            row = table.get(key) if isinstance(table, Mapping) else None
+            if isinstance(row, Mapping) and all(isinstance(row.get(k), str) for k in LANGUAGES):
+                return row
+        return None
+
+    def unlabelled(self) -> list[str]:
+        """Names without a label: facts, derived values and parameters, and ``fact=value``
+        for a value of an enumerated fact that has no name (what a planner still has to
+        label)."""
+        out: list[str] = []
+        for action in self.actions.values():
+            for name, spec in action.facts.items():
+                if name not in self.labels and name not in out:
+                    out.append(name)
+                for value in spec.one_of or ():
+                    shown = f"{name}={json_form(value)}"
+                    if self._option_texts(name, value) is None and shown not in out:
+                        out.append(shown)
+            out += [d.name for d in action.derived
+                    if not d.hidden and d.name not in self.labels and d.name not in out]
+        out += [p for p in self.parameters if p not in self.labels and p not in out]
+        return out
 
     def rules_for(self, action: str) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if action in r.actions)
@@ -204,7 +277,13 @@ class PolicyVersion:
             "parameters": json_form(self.parameters),
             "actions": {n: a.describe() for n, a in self.actions.items()},
             "rules": [r.describe() for r in self.rules],
+            "labels": {n: label.describe() for n, label in self.labels.items()},
         }
+
+
+def _in(texts: Mapping[str, str], lang: str) -> str:
+    """The text in ``lang``, else the Finnish one."""
+    return texts.get(lang) or texts["fi"]
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ def review_set(policies: dict[str, Any], files: Any) -> Review:
             diff = diff_versions(base, version)
             out.summary += _summary(version, diff)
             out.summary += _text_summary(version, base)
+            out.summary += _unlabelled_summary(version, base)
             out.problems += _nothing_changed(version, base, diff, doc)
             out.problems += _old_figures(version, base, diff, doc)
             out.problems += _unnamed_removals(version, base, doc)
@@ -79,6 +80,19 @@ def _text_summary(version: PolicyVersion, base: PolicyVersion) -> list[str]:
                                 if v else "") for k, v in kinds.items() if v or k != "renumbered"]
     return [f"  text {version.text.fi.path.rsplit('/', 1)[-1]} against {base.version}'s: "
             + ", ".join(parts)]
+
+
+def _unlabelled_summary(version: PolicyVersion, base: PolicyVersion) -> list[str]:
+    """One line on the names the overlay adds without a label, where its base labels its
+    names: the pages show them as bare identifiers (a note, not a problem)."""
+    if not base.labels:
+        return []
+    before = set(base.unlabelled())
+    new = [n for n in version.unlabelled() if n not in before]
+    if not new:
+        return []
+    return [f"  no label yet (pages show the identifier; labels: in policies/README.md): "
+            f"{', '.join(new[:8])}{' …' if len(new) > 8 else ''}"]
 
 
 def _document(files: Any, version: PolicyVersion) -> LineDict | None:
@@ -110,6 +124,8 @@ def _summary(version: PolicyVersion, diff: PolicyDiff) -> list[str]:
     for item in diff.rules:
         parts = ", ".join(dict.fromkeys(c.path[0] for c in item.changes))
         lines.append(f"{item.kind} rule {item.name}" + (f" ({parts})" if parts else ""))
+    for c in diff.labels:
+        lines.append(_change_line("labels", c, None))
     counts = {k: sum(line.startswith(k) for line in lines) for k in ("added", "changed",
                                                                      "removed")}
     head = (f"{version.policy} {version.version} (extends {version.extends}): "
@@ -242,8 +258,12 @@ def _columns_read(version: PolicyVersion, rule: Rule) -> set[tuple[str, str]]:
 def _stated(rule: Rule, value: Any) -> list[tuple[str, str]]:
     texts = [(f"message.{lang}", rule.message.get(lang, ""), lang) for lang in LANGUAGES]
     for key in ("interpretation", "note"):
-        if rule.cite.get(key):
-            texts.append((f"cite.{key}", rule.cite[key], "en"))
+        note = rule.cite.get(key)
+        if isinstance(note, dict):          # interpretation: {fi, sv, en}
+            texts += [(f"cite.{key}.{lang}", str(note.get(lang, "")), lang)
+                      for lang in LANGUAGES]
+        elif note:
+            texts.append((f"cite.{key}", note, "en"))
     out = []
     for where, text, lang in texts:
         pattern = _figure(value, lang)

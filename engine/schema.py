@@ -44,6 +44,7 @@ from engine.model import (
     ActionSpec,
     Derived,
     FactSpec,
+    Label,
     PolicyVersion,
     Rule,
     json_form,
@@ -64,6 +65,7 @@ __all__ = [
     "CheckSchema",
     "Cite",
     "FactSchema",
+    "LabelSchema",
     "Languages",
     "NameOrNames",
     "OneOf",
@@ -72,6 +74,7 @@ __all__ = [
     "Source",
     "StrictBool",
     "StrictNumber",
+    "Trilingual",
     "YamlDate",
     "check_version",
     "digest_of",
@@ -178,6 +181,23 @@ class Languages(Schema):
                error_messages={"required": "missing the English text (en)"})
 
 
+_ONE_TEXT = "one text without languages"
+
+
+class Trilingual(fields.Nested):
+    """``{fi, sv, en}`` (:class:`Languages`), like a message. A single text is the mistake of
+    a note written in one language: say how to write it, not "not a mapping"."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(Languages, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            raise ValidationError(f"{_ONE_TEXT} — write it in Finnish, Swedish and English, "
+                                  "as a message is written: {fi: …, sv: …, en: …}")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Source(Schema):
     document = _text(required=True)
     revision = _text()
@@ -200,7 +220,7 @@ class Cite(Schema):
     seed = _text(required=True)
     section = _text(required=True)
     quote = _text()
-    interpretation = _text()
+    interpretation = Trilingual()
     url = _text()
     note = _text()
 
@@ -221,6 +241,14 @@ class FactSchema(Schema):
     max = StrictNumber()
     kept_for = _text(validate=_reason_given)
 
+
+
+class LabelSchema(Schema):
+    """``labels: <name>:`` — what people call a fact, derived value or parameter."""
+
+    label = Trilingual(required=True)
+    help = Trilingual()
+    values = fields.Dict(keys=fields.Raw(), values=Trilingual())
 
 
 class ActionSchema(Schema):
@@ -263,6 +291,7 @@ class PolicySchema(Schema):
     actions = fields.Dict(keys=fields.String(), values=fields.Nested(ActionSchema),
                           required=True)
     rules = fields.List(fields.Nested(RuleSchema), required=True)
+    labels = fields.Dict(keys=fields.String(), values=fields.Nested(LabelSchema))
 
 
 def _allowed_keys(schema: Schema, path: list[Any]) -> list[str]:
@@ -344,8 +373,10 @@ def _shape_problem(doc: Any, schema: Schema, path: str, where: list[Any], msg: s
         msg = f"{dotted}: missing; add it"
         return Problem(*locate(doc, where[:-1], path), msg, "missing_key")
     if msg.startswith("missing the"):
-        return Problem(*locate(doc, where[:-1], path), f"{dotted}: {msg}",
-                       "missing_language")
+        return Problem(*locate(doc, where[:-1], path), f"{dotted}: {msg}"
+                       + _add_language(doc, where), "missing_language")
+    if msg.startswith(_ONE_TEXT):
+        return Problem(*locate(doc, where, path), f"{dotted}: {msg}", "missing_language")
     code = "wrong_type"
     if msg.startswith("Must be one of"):
         msg = msg.replace("Must be one of", "must be one of").rstrip(".")
@@ -361,6 +392,20 @@ def _shape_problem(doc: Any, schema: Schema, path: str, where: list[Any], msg: s
     elif msg == "Field may not be null.":
         msg = "must have a value"
     return Problem(*locate(doc, where, path), f"{dotted}: {msg}", code)
+
+
+def _add_language(doc: Any, where: list[Any]) -> str:
+    """How to fix a missing language: add it beside the ones written."""
+    node: Any = doc
+    for key in where[:-1]:
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            return ""
+    have = [lang for lang in LANGUAGES if isinstance(node, dict) and lang in node]
+    return f" — add {where[-1]}: beside {', '.join(have)}" if have else ""
 
 
 # -- stage 2: meaning --------------------------------------------------------------------
@@ -796,7 +841,8 @@ def _build_rule(i: int, raw: Any, actions: dict[str, tuple[ActionSpec, ex.Scope]
         # built even when the shape stage failed (then the file is refused anyway), so
         # read defensively
         when_source=raw.get("when"),
-        cite={k: str(v) for k, v in _mapping(raw.get("cite")).items()},
+        cite={k: ({lang: str(t) for lang, t in v.items()} if isinstance(v, dict) else str(v))
+              for k, v in _mapping(raw.get("cite")).items()},
         message={k: str(_mapping(raw.get("message")).get(k, "")) for k in LANGUAGES},
         due_source=raw.get("due"), set_sources=dict(raw.get("set") or {}),
         path=locate(c.doc, where, c.path)[0], line=line_at(c.doc, where),
@@ -881,6 +927,7 @@ def check_version(doc: Any, spath: str, folder: str, stem: str, digest: str,
     _check_sendable(actions, rules, params, c)
     rules = _cite_sections(raw_rules, rules, text, stem, c)
     reviewed = _check_reviewed(doc, rules, c)
+    labels = _check_labels(doc, params, actions, c)
     problems += c.problems
     if problems:
         return None, problems
@@ -898,6 +945,7 @@ def check_version(doc: Any, spath: str, folder: str, stem: str, digest: str,
         extends=doc.get("extends"),
         text=text,
         reviewed=reviewed,
+        labels=labels,
     )
     return version, []
 
@@ -909,9 +957,11 @@ def _cite_sections(raw_rules: list[Any], rules: list[Rule], text: ServiceText | 
     """Each rule with the sections its ``cite.section`` names, and its citation as each
     decision language shows it; a name the text lacks is a problem at ``cite.section``.
 
-    Without a text the citation stays free text, as it always was."""
+    Without a text the citation stays free text, as it always was (its interpretation in
+    each language still)."""
     if text is None:
-        return rules
+        return [dataclasses.replace(rule, cites=citation_views(rule.cite, (), None))
+                for rule in rules]
     where_of = {raw.get("id"): i for i, raw in enumerate(raw_rules) if isinstance(raw, dict)}
     out = []
     for rule in rules:
@@ -951,6 +1001,88 @@ def _check_reviewed(doc: LineDict, rules: list[Rule], c: _Collector) -> dict[str
                   "a rule that cites a changed section", "unknown_rule")
             continue
         out[str(rid)] = str(why)
+    return out
+
+
+# -- labels: what people call the names -------------------------------------------------------
+
+def _check_labels(doc: LineDict, params: dict[str, Any],
+                  actions: dict[str, tuple[ActionSpec, ex.Scope]],
+                  c: _Collector) -> dict[str, Label]:
+    """``labels:`` name → :class:`Label`. A label names a fact, derived value or parameter of
+    this version, and ``values`` names values its fact may take: anything else is a problem
+    with "did you mean". A label an overlay inherits for a name the overlay took away is
+    dropped without a word (it was right for the base); languages are the shape stage's."""
+    raw = doc.get("labels")
+    if not isinstance(raw, dict):
+        return {}
+    facts: dict[str, list[FactSpec]] = {}
+    derived: set[str] = set()
+    for spec, _ in actions.values():
+        for name, fact in spec.facts.items():
+            facts.setdefault(name, []).append(fact)
+        derived |= {d.name for d in spec.derived if not d.hidden}
+    # a name whose fact or expression was refused is still there: its slip is one problem
+    written = {str(n) for n in _mapping(doc.get("parameters"))}
+    for raw_action in _mapping(doc.get("actions")).values():
+        for part in ("facts", "derive"):
+            written |= {str(n) for n in _mapping(_mapping(raw_action).get(part))}
+    known = sorted({*params, *facts, *derived, *written})
+    out: dict[str, Label] = {}
+    for name, entry in raw.items():
+        where = ["labels", name]
+        mine = _written_here(raw, name, doc, c)
+        if name not in known:
+            if mine:
+                c.add(where, f"labels: {name!r} is no fact, derived value or parameter of this "
+                      f"version; {_did_you_mean(name, known)}label a name the version has, or "
+                      "take the label away", "unknown_label")
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("label"), dict):
+            continue                      # the shape stage has said what is wrong
+        values = _label_values(name, entry, facts.get(name, []), params, c, where)
+        out[str(name)] = Label(
+            label={k: str(v) for k, v in entry["label"].items()},
+            help=({k: str(v) for k, v in entry["help"].items()}
+                  if isinstance(entry.get("help"), dict) else None),
+            values=values)
+    return out
+
+
+def _label_values(name: str, entry: dict, specs: list[FactSpec], params: dict[str, Any],
+                  c: _Collector, where: list[Any]) -> dict[str, dict[str, str]]:
+    """``labels: <fact>: values:`` — a name for each value of an enumerated fact; a value the
+    fact cannot take is a problem (an inherited one the overlay took away is dropped)."""
+    raw = entry.get("values")
+    if not isinstance(raw, dict):
+        return {}
+    allowed = [str(json_form(v)) for s in specs for v in (s.one_of or ())]
+    vwhere = [*where, "values"]
+    if not allowed:
+        c.add(vwhere, f"labels: {name}.values names values, but {name} is no fact with "
+              "one_of; take values away, or give the fact its values (one_of)", "unknown_label")
+        return {}
+    tables = {s.one_of_from for s in specs if s.one_of_from}
+    for table in sorted(tables):
+        rows = params.get(table)
+        first = next(iter(rows.values()), None) if isinstance(rows, dict) else None
+        if isinstance(first, dict) and all(lang in first for lang in LANGUAGES):
+            c.add(vwhere, f"labels: {name}.values: the values of {name} are the rows of table "
+                  f"{table}, whose fi, sv and en columns name them already; a value set is "
+                  f"written once — take values away, or change the names in {table}",
+                  "duplicate_label")
+            return {}
+    out: dict[str, dict[str, str]] = {}
+    for value, texts in raw.items():
+        key = str(json_form(value))
+        if key not in allowed:
+            if _written_here(raw, value, c.doc, c):
+                c.add([*vwhere, value], f"labels: {name}.values: {key!r} is not a value "
+                      f"{name} can take ({_values(dict.fromkeys(allowed))}); "
+                      f"{_did_you_mean(key, allowed)}name one of its values", "unknown_label")
+            continue
+        if isinstance(texts, dict):
+            out[key] = {k: str(v) for k, v in texts.items()}
     return out
 
 

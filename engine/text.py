@@ -489,16 +489,19 @@ def quoted_in(section: Section | None, quote: str) -> bool:
 
 
 
-def citation_views(cite: dict[str, str], numbers: tuple[str, ...],
+def citation_views(cite: dict[str, Any], numbers: tuple[str, ...],
                    text: ServiceText | None) -> dict[str, dict[str, Any]]:
     """A rule's citation as each decision language shows it, built once at load: the
-    ``cite`` mapping as written plus ``sections`` — each cited section's number, heading and
+    ``cite`` mapping as written, its ``interpretation`` (written in fi, sv and en) in the
+    decision's language, plus ``sections`` — each cited section's number, heading and
     the language they are in (the Swedish text's for ``sv`` where there is one, else
     Kela's Finnish) — and, under ``"<lang>+text"``, each section's sentences too."""
     out: dict[str, dict[str, Any]] = {}
     for lang in ("fi", "sv", "en"):
         for with_text in (False, True):
-            view: dict[str, Any] = dict(cite)
+            view: dict[str, Any] = {k: (v.get(lang) or v.get("fi", "")
+                                        if isinstance(v, dict) else v)
+                                    for k, v in cite.items()}
             if text is not None and numbers:
                 shown = text.in_language(lang)
                 view["sections"] = [_section_view(shown, n, with_text) for n in numbers]

@@ -418,6 +418,9 @@ class DiffSchema(Schema):
     parameters = fields.Nested(DiffParametersSchema)
     actions = fields.Nested(DiffActionsSchema)
     rules = fields.Nested(DiffRulesSchema)
+    labels = fields.List(fields.Nested(DiffCellSchema), metadata={
+        "description": "what people call the facts, derived values and parameters (labels:), "
+                       "cell by cell: name.label.fi, name.help.sv, name.values.<value>.en"})
 
 
 class ImpactRequestSchema(StrictSchema):

@@ -50,7 +50,7 @@ DEMO = textwrap.dedent('''\
         action: day
         when: not paid and kind == "b"
         effect: warn
-        cite: {seed: "004", section: "4.3", interpretation: "b counts as coaching"}
+        cite: {seed: "004", section: "4.3", interpretation: NOTE}
         message: {fi: "Palkaton", sv: "Oavlönad", en: "Unpaid"}
       - id: TT-3-due
         action: day
@@ -81,6 +81,9 @@ DEMO = textwrap.dedent('''\
           sv: "Ogiltig personbeteckning"
           en: "Invalid personal identity code"
 ''')
+# TT-2's interpretation note, in the three languages a note is written in (on its one line)
+DEMO = DEMO.replace("interpretation: NOTE", "interpretation: {fi: b on valmennusta, "
+                    "sv: b är träning, en: b counts as coaching}")
 
 
 # The demo's service-description text: the sections its rules cite, and one that needs none.

@@ -87,6 +87,21 @@ def test_every_message_in_every_language_with_known_placeholders(real_store):
                     assert used <= allowed, f"{rule.id} {lang}: {used - allowed}"
 
 
+def test_every_name_has_a_label_and_every_note_its_languages(real_store):
+    """Pages show what people call the names: every fact, derived value, parameter and value
+    of an enumerated fact of every version is labelled (an overlay inherits its base's);
+    every interpretation note is in fi, sv and en, like the messages."""
+    for policy in real_store.policies.values():
+        for version in policy.versions:
+            assert version.unlabelled() == [], f"{policy.name} {version.version}"
+            for name, label in version.labels.items():
+                assert set(label.label) == set(LANGUAGES), name
+                assert label.help is None or set(label.help) == set(LANGUAGES), name
+            for rule in version.rules:
+                note = rule.cite.get("interpretation")
+                assert note is None or set(note) == set(LANGUAGES), rule.id
+
+
 def test_fixtures_cover_every_rule_both_ways(real_store):
     cases, problems = load_cases([FIXTURES])
     assert problems == []

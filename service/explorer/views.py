@@ -62,6 +62,7 @@ from engine.revision import review_text, trace_version
 from engine.store import PolicyStore
 from service.auth import DECIDERS, bearer_token, from_loopback, principal_of
 from service.explorer.catalogue import LANGUAGE_NAMES, labels_for
+from service.explorer.naming import named, named_derived, named_facts
 from service.extensions import services
 from service.tokens import Principal
 
@@ -391,7 +392,8 @@ def version_page(policy: str, version: str):
     found = store.get_version(policy, version)
     return render_template("explorer/version.html", policy=store.get_policy(policy),
                            version=found, tables={k: shape(v) for k, v in
-                                                  found.parameters.items()})
+                                                  found.parameters.items()},
+                           names={k: named(found, k, g.lang) for k in found.parameters})
 
 
 @bp.get("/policies/<policy>/versions/<version>/actions/<action>")
@@ -407,7 +409,9 @@ def action_page(policy: str, version: str, action: str):
         "explorer/action.html", policy=store.get_policy(policy), version=found, action=spec,
         rules=found.rules_for(action), cases=_rule_cases(found, action),
         tables={k: shape(found.parameters[k]) for k in params},
-        case_url=lambda case: case_try_url(found, spec, case))
+        case_url=lambda case: case_try_url(found, spec, case),
+        facts=named_facts(found, spec, g.lang), derived=named_derived(found, spec, g.lang),
+        names={k: named(found, k, g.lang) for k in params})
 
 
 def case_try_url(version: PolicyVersion, action: ActionSpec, case: _CaseView) -> str:

@@ -21,7 +21,10 @@ def test_deny_warn_info_oblige(demo_store):
     assert d.outcome == "deny"
     assert [f.message for f in d.violations] == ["Liian lyhyt: 5 h"]
     assert [f.rule for f in d.warnings] == ["TT-2-unpaid"]
-    assert d.warnings[0].cite["interpretation"] == "b counts as coaching"
+    # the interpretation in the decision's language
+    assert d.warnings[0].cite["interpretation"] == "b on valmennusta"
+    english = _decide(demo_store, hours=7, kind="b", lang="en")
+    assert english.warnings[0].cite["interpretation"] == "b counts as coaching"
     assert [f.message for f in d.notices] == ["Koko 4", "Ryhmät x"]   # result explained
     assert [(o.rule, o.due) for o in d.obligations] == [("TT-3-due", "2027-02-28")]
 

@@ -112,7 +112,10 @@ rules:
     action: day
     when: hours < min_hours - 1
     effect: warn
-    cite: {seed: "004", section: "4.2 (2025)", interpretation: "one hour of slack"}
+    cite:
+      seed: "004"
+      section: "4.2 (2025)"
+      interpretation: {fi: "tunnin jousto", sv: "en timmes marginal", en: "one hour of slack"}
     message:
       fi: "Liian lyhyt: {hours} h"
       sv: "Alltför kort: {hours} h"
@@ -261,7 +264,7 @@ def test_tyokokeilu_2025_04_is_only_the_tt1_change():
     versions = {v.version: v for v in tt.versions}
     body = diff_versions(versions["2023-01"], versions["2025-04"], tt.versions).to_dict()
     assert list(body) == ["policy", "from", "to", "effective_from", "notes", "title", "source",
-                          "parameters", "actions", "rules"]
+                          "parameters", "actions", "rules", "labels"]
     assert body["effective_from"] == {"from": "2023-01-01", "to": "2025-04-01"}
     assert [n["version"] for n in body["notes"]] == ["2025-04"]
     assert body["title"] == []
@@ -288,7 +291,32 @@ def test_tyokokeilu_2025_04_is_only_the_tt1_change():
     # both cite section 4.2 of their own text; the words they quote from it differ
     assert [c["name"] for c in rules["changed"][0]["changes"]] == [
         "when", "message.fi", "message.sv", "message.en", "cite.quote",
-        "cite.interpretation"]
+        "cite.interpretation.fi", "cite.interpretation.sv", "cite.interpretation.en"]
+    # the label of the parameter taken away goes with it; the new names come with theirs
+    assert [(c["name"], c["change"]) for c in body["labels"]] == [
+        ("rehab_day_hours", "removed"), ("rehab_day_min_hours", "added"),
+        ("longer_day_goal", "added")]
+
+
+def test_labels_are_compared_per_name_and_language(tmp_path):
+    labels = ("labels:\n  hours:\n    label: {fi: Tunnit, sv: Timmar, en: Hours}\n"
+              "  kind:\n    label: {fi: Laji, sv: Slag, en: Kind}\n")
+    write_policy(tmp_path, DEMO + labels)
+    write_policy(tmp_path, _overlay("2025-01", "2024-01", "labels:\n  hours:\n    label: "
+                                    "{sv: Antal timmar}\n    help: {fi: a, sv: b, en: c}\n"),
+                 version="2025-01")
+    versions = _versions(tmp_path)
+    diff = diff_versions(versions["2024-01"], versions["2025-01"])
+    assert not diff.empty and (diff.parameters, diff.rules) == ((), ())
+    assert [(c.name, c.kind) for c in diff.labels] == [
+        ("hours.label.sv", "changed"), ("hours.help", "added")]
+    assert diff.to_dict()["labels"][0] == {"name": "hours.label.sv",
+                                           "path": ["hours", "label", "sv"],
+                                           "change": "changed", "from": "Timmar",
+                                           "to": "Antal timmar"}
+    assert "Labels and help:\n  changed hours.label.sv: Timmar → Antal timmar\n" \
+        in diff.to_text("en")
+    assert "Benämningar och förklaringar:" in diff.to_text("sv")
 
 
 def test_word_changes_mark_the_changed_words_and_give_both_texts_back():
@@ -322,4 +350,4 @@ def test_the_text_puts_rules_first_then_parameters_actions_and_the_source():
     heads = [line for line in text.splitlines() if line.endswith(":") and
              not line.startswith(" ")]
     assert heads == ["Change notes, version 2025-04:", "Rules:", "Parameters:",
-                     "Actions and their facts:", "Source:"]
+                     "Actions and their facts:", "Labels and help:", "Source:"]

@@ -126,3 +126,36 @@ def test_refusals_are_traced_to_the_overlay_line_and_grouped(lay, tmp_path):
     assert problem.path.endswith("2026-01.yaml") and problem.line == 8
     assert problem.message.startswith("2 inherited cases of audit 2026-01 now refused with "
                                       "invalid_facts")
+
+
+def test_the_summary_notes_what_an_overlay_adds_without_a_label(tmp_path):
+    """Where the base labels its names, a fact the overlay adds without one, and a value it
+    adds to a labelled fact without a name, are noted (the pages would show identifiers);
+    labelling them in the overlay clears the note."""
+    real = Path(__file__).resolve().parents[2] / "policies" / "tyokokeilu-tyohonvalmennus"
+    work = tmp_path / "policies" / "tyokokeilu-tyohonvalmennus"
+    shutil.copytree(real, work)
+    overlay = ('policy: tyokokeilu-tyohonvalmennus\nversion: "2026-01"\nextends: "2025-04"\n'
+               "effective_from: 2026-01-01\nactions:\n  rehab_day:\n    facts:\n"
+               "      remote: {type: boolean, default: false, kept_for: the log}\n"
+               "  bill_meal:\n    facts:\n      phase: {one_of: [planning, search, "
+               "workplace, remote]}\n")
+    (work / "2026-01.yaml").write_text(overlay, encoding="utf-8")
+    store = PolicyStore.load(tmp_path / "policies")
+    try:
+        notes = [s for s in _review(store).summary if "no label yet" in s]
+    finally:
+        store.close()
+    assert notes == ["  no label yet (pages show the identifier; labels: in "
+                     "policies/README.md): remote, phase=remote"]
+    labelled = overlay + ("labels:\n  remote:\n    label: {fi: Etä, sv: Distans, en: Remote}\n"
+                          "  phase:\n    values:\n      remote: {fi: etä, sv: distans, "
+                          "en: remote}\n")
+    (work / "2026-01.yaml").write_text(labelled, encoding="utf-8")
+    store = PolicyStore.load(tmp_path / "policies")
+    try:
+        assert not [s for s in _review(store).summary if "no label yet" in s]
+        assert store.get_version("tyokokeilu-tyohonvalmennus", "2026-01").option_name(
+            "phase", "remote", "sv") == "distans"
+    finally:
+        store.close()

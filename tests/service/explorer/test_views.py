@@ -631,3 +631,76 @@ def test_a_try_under_an_older_version_leaves_out_the_new_facts_left_untouched(mo
     html = client.post(url, data={"as_of": "2025-12-10", "f.hours": "5"}).get_data(
         as_text=True)
     assert 'class="left-out"' not in html and "outcome-deny" in html
+
+
+LABELLED = """\
+policy: named
+version: "2025-01"
+effective_from: 2025-01-01
+title: {fi: Nimetty, sv: Namngiven, en: Named}
+source: {document: Testikuvaus}
+parameters:
+  min_hours: 6
+actions:
+  day:
+    title: {fi: Päivä, sv: Dag, en: Day}
+    facts:
+      hours: {type: number, min: 0, max: 24}
+      place: {type: string, one_of: [home, site]}
+    derive:
+      short: hours < min_hours
+rules:
+  - id: TS-1-too-short
+    action: day
+    when: short and place == "site"
+    effect: deny
+    cite:
+      seed: "000"
+      section: "1"
+      interpretation: {fi: Tulkinta suomeksi., sv: Tolkning på svenska., en: Reading in English.}
+    message: {fi: "Lyhyt {hours}", sv: "Kort {hours}", en: "Short {hours}"}
+labels:
+  hours:
+    label: {fi: Päivän pituus, sv: Dagens längd, en: Length of the day}
+    help: {fi: Tunteina ilman matkoja., sv: I timmar utan resor., en: In hours without travel.}
+  place:
+    label: {fi: Paikka, sv: Plats, en: Place}
+    values:
+      home: {fi: koti, sv: hemmet, en: home}
+      site: {fi: toimipiste, sv: verksamhetsstället, en: the site}
+  short:
+    label: {fi: Liian lyhyt, sv: För kort, en: Too short}
+  min_hours:
+    label: {fi: Vähimmäistunnit, sv: Minsta antal timmar, en: Minimum hours}
+    help: {fi: Päivän vähimmäispituus., sv: Dagens minsta längd., en: The shortest day.}
+"""
+
+
+def test_the_action_page_names_facts_values_and_parameters_in_its_language(
+        policies_dir, sqlite_url, tmp_path):
+    """Labels with the identifier in small code beside them, help under them, values by
+    their names, and the rule's interpretation in the page's language."""
+    from tests.service.conftest import make_app
+    folder = policies_dir / "named"
+    folder.mkdir()
+    (folder / "2025-01.yaml").write_text(LABELLED, encoding="utf-8")
+    client = make_app(policies_dir, sqlite_url, tmp_path / "var").test_client()
+    url = "/explorer/policies/named/versions/2025-01/actions/day"
+    html = page(client, url + "?lang=sv")
+    facts = html.split('class="facts-table"')[1].split("</table>")[0]
+    assert "Dagens längd <small><code>hours</code></small>" in facts
+    assert '<span class="hint">I timmar utan resor.</span>' in facts
+    assert "hemmet <small><code>home</code></small>, verksamhetsstället <small><code>site" \
+        in facts
+    assert "För kort <small><code>short</code></small>" in html           # a derived value
+    assert "Minsta antal timmar <small><code>min_hours</code></small>" in html
+    assert "Dagens minsta längd." in html                                 # a parameter's help
+    assert "Tolkning på svenska." in html and "Reading in English." not in html
+    english = page(client, url + "?lang=en")
+    assert "Length of the day <small><code>hours</code></small>" in english
+    assert "Reading in English." in english and "Tolkning" not in english
+    # the version page names its parameters too
+    version = page(client, "/explorer/policies/named/versions/2025-01?lang=fi")
+    assert "Vähimmäistunnit <small><code>min_hours</code></small>" in version
+    # the tiny policy has no labels: its identifiers show as they always did
+    assert "<code>hours</code></th>" in page(client, ACTION)
