@@ -38,11 +38,13 @@ from service.explorer.catalogue import labels_for
 
 __all__ = [
     "HELSINKI",
+    "cell_html",
     "format_date",
     "format_datetime",
     "format_number",
     "format_value",
     "register",
+    "text_language",
     "value_html",
 ]
 
@@ -51,6 +53,12 @@ _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oc
               "Dec")
 _CLOCK = {"fi": "klo", "sv": "kl."}
 _NBSP = "\u00a0"
+# the parts of a policy file written in one language whatever the reader's: what is quoted
+# from Kela's Finnish documents, and the planners' own English notes
+_QUOTED_FINNISH = ("section", "quote", "document")
+_PLANNERS_ENGLISH = ("interpretation", "note", "kept_for")
+_LANGUAGES = ("fi", "sv", "en")
+_EXPRESSIONS = ("when", "due", "derive")
 
 
 def _as_datetime(value: Any) -> dt.datetime | None:
@@ -165,6 +173,49 @@ def value_html(value: Any, lang: str) -> Markup:
     return escape(format_value(value, lang))
 
 
+def text_language(path: Any) -> str | None:
+    """The language the text at ``path`` of a policy file is written in (``("title", "sv")``
+    → sv, ``("cite", "quote")`` → fi, ``("source", "note")`` → en), None when it is no
+    one language's (numbers, names, expressions).
+
+    >>> text_language(("rules", "message", "sv")), text_language(("cite", "section"))
+    ('sv', 'fi')
+    """
+    last = path[-1] if isinstance(path, (list, tuple)) and path else path
+    if last in _LANGUAGES:
+        return str(last)
+    if last in _QUOTED_FINNISH:
+        return "fi"
+    if last in _PLANNERS_ENGLISH:
+        return "en"
+    return None
+
+
+def cell_html(value: Any, path: Any, lang: str) -> Markup:
+    """A value of a policy at ``path`` (a diff's cell): an effect or a fact type in words,
+    a fact's declaration as its type in words and its other attributes, anything else as
+    :func:`value_html`."""
+    last = path[-1] if isinstance(path, (list, tuple)) and path else path
+    labels = labels_for(lang)
+    if last in _EXPRESSIONS or (isinstance(path, (list, tuple)) and path[:1] == ("set",)):
+        return Markup("<code>{}</code>").format(format_value(value, lang))
+    if last == "effect" and isinstance(value, str):
+        return escape(labels.get(f"effect_{value}", value))
+    if last in ("type", "items") and isinstance(value, str):
+        return escape(labels.get(f"type_{value}", value))
+    if isinstance(path, (list, tuple)) and len(path) == 2 and path[0] == "facts" \
+            and isinstance(value, Mapping) and "type" in value:
+        kind = str(value["type"])
+        items = value.get("items")
+        words = labels["list_of"].format(type=labels.get(f"type_{items}", items)) if items \
+            else labels.get(f"type_{kind}", kind)
+        rest = {k: v for k, v in value.items() if k not in ("type", "items")}
+        if not rest:
+            return escape(words)
+        return Markup("{} ({})").format(words, value_html(rest, lang))
+    return value_html(value, lang)
+
+
 def _lang(context: Context) -> str:
     return str(context.get("lang") or "fi")
 
@@ -191,6 +242,13 @@ def register(bp: Blueprint) -> None:
     @pass_context
     def value_filter(context: Context, value: Any) -> Markup:
         return value_html(value, _lang(context))
+
+    bp.add_app_template_filter(text_language, "text_lang")
+
+    @bp.app_template_filter("cell")
+    @pass_context
+    def cell_filter(context: Context, value: Any, path: Any) -> Markup:
+        return cell_html(value, path, _lang(context))
 
     @bp.app_template_filter("effect")
     @pass_context

@@ -211,8 +211,10 @@ def _page_error(error: _PageError):
     scrub = services().masker.scrub_revealed
     message, message_lang = error.message, "en"
     if error.key:
-        params = {k: scrub(format_value(v, g.lang)) for k, v in error.params.items()}
-        message, message_lang = labels_for(g.lang)[error.key].format(**params), g.lang
+        labels = labels_for(g.lang)
+        params = {k: scrub(labels.get(f"role_{v}", v) if k == "role" else
+                           format_value(v, g.lang)) for k, v in error.params.items()}
+        message, message_lang = labels[error.key].format(**params), g.lang
     return render_template("explorer/error.html", status=error.status,
                            message=scrub(message), message_lang=message_lang,
                            title_key=titles.get(error.status, "not_found"),
@@ -485,7 +487,7 @@ def _text_changes(before: PolicyVersion, after: PolicyVersion) -> list[dict[str,
             rules.append({"id": rule.id, "effect": rule.effect, "status": status,
                           "why": after.reviewed.get(rule.id),
                           "action": (later or rule).actions[0]})
-        out.append({"change": change, "rules": rules})
+        out.append({"change": change, "rules": rules, "lang": lang})
     return out
 
 

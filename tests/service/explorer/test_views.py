@@ -429,7 +429,8 @@ def test_the_text_page_shows_each_section_with_its_rules_in_the_margin(tiny_text
 
 def test_a_rule_links_to_its_section_and_the_version_page_to_the_text(tiny_texts, client):
     html = page(client, ACTION + "?lang=sv")
-    assert f'href="{TEXT_URL}#section-1">1 Päivän pituus</a>' in html
+    # the Finnish section title is marked Finnish on the Swedish page
+    assert f'href="{TEXT_URL}#section-1" lang="fi">1 Päivän pituus</a>' in html
     assert "Avsnittet i texten" in html
     html = page(client, "/explorer/policies/tiny/versions/2025-01")
     assert f'href="{TEXT_URL}">2025-01.fi.md</a>' in html
