@@ -55,7 +55,10 @@ def parse_date(value: Any) -> dt.date:
         return value
     # fromisoformat alone would also take "2025-W01-1" and "20250101"
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
-        return dt.date.fromisoformat(value)
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:       # 2024-02-30: the calendar has no such day
+            raise FactProblem("no_such_day", str(exc)) from None
     raise FactProblem("not_date", "must be a date written YYYY-MM-DD")
 
 

@@ -170,3 +170,15 @@ def test_the_page_kinds_cover_the_explorer():
     for needed in ("index", "policy", "version", "action", "diff", "text", "try",
                    "try-answer", "not-found", "forbidden"):
         assert needed in names
+
+
+def test_every_fact_problem_code_has_words_in_the_catalogue():
+    """Each code the engine gives a fact's problem (engine.errors.FactProblem) is said in
+    every language, so "try it" never falls back to the English message."""
+    codes: set[str] = set()
+    for path in (ROOT / "engine").glob("*.py"):
+        codes |= set(re.findall(r'FactProblem\(\s*"([a-z_]+)"', path.read_text("utf-8")))
+    assert {"required", "above_max", "not_date", "not_one_of"} <= codes
+    codes.discard("invalid")     # FactError's code for a message given as plain text: none is
+    missing = sorted(c for c in codes if f"fact_{c}" not in LABELS["en"])
+    assert not missing, f"add fact_<code> to catalogues/*/language.yaml for: {missing}"
