@@ -179,6 +179,6 @@ def test_every_fact_problem_code_has_words_in_the_catalogue():
     for path in (ROOT / "engine").glob("*.py"):
         codes |= set(re.findall(r'FactProblem\(\s*"([a-z_]+)"', path.read_text("utf-8")))
     assert {"required", "above_max", "not_date", "not_one_of"} <= codes
-    codes.discard("invalid")     # FactError's code for a message given as plain text: none is
+    codes.discard("invalid")     # FactError's code for plain text, which the engine never gives
     missing = sorted(c for c in codes if f"fact_{c}" not in LABELS["en"])
     assert not missing, f"add fact_<code> to catalogues/*/language.yaml for: {missing}"
