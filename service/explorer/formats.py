@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,6 +60,7 @@ _QUOTED_FINNISH = ("section", "quote", "document")
 _PLANNERS_ENGLISH = ("interpretation", "note", "kept_for")
 _LANGUAGES = ("fi", "sv", "en")
 _EXPRESSIONS = ("when", "due", "derive")
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def _as_datetime(value: Any) -> dt.datetime | None:
@@ -161,7 +163,9 @@ def format_value(value: Any, lang: str) -> str:
 
 def value_html(value: Any, lang: str) -> Markup:
     """A value for a table cell or a definition: a mapping, or a list holding structures,
-    becomes a ``<ul>`` (keys as code, they are names); anything else :func:`format_value`."""
+    becomes a ``<ul>`` (keys as code, they are names); a name as planners write one
+    (``over_2_years``, ``none``) is code, in no reader's language; anything else
+    :func:`format_value`."""
     if isinstance(value, Mapping):
         items = (Markup("<li><code>{}</code>: {}</li>").format(k, value_html(v, lang))
                  for k, v in value.items())
@@ -170,6 +174,11 @@ def value_html(value: Any, lang: str) -> Markup:
             isinstance(v, (Mapping, list, tuple)) for v in value):
         items = (Markup("<li>{}</li>").format(value_html(v, lang)) for v in value)
         return Markup('<ul class="value-list">{}</ul>').format(Markup("").join(items))
+    if isinstance(value, str) and _IDENTIFIER.fullmatch(value):
+        return Markup("<code>{}</code>").format(value)
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, str) and _IDENTIFIER.fullmatch(v) for v in value):
+        return Markup(", ").join(Markup("<code>{}</code>").format(v) for v in value)
     return escape(format_value(value, lang))
 
 

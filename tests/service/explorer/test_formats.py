@@ -64,6 +64,10 @@ def test_values_are_words_never_json():
     assert html == ('<ul class="value-list"><li><code>min</code>: 5</li>'
                     '<li><code>names</code>: x, &lt;y&gt;</li></ul>')
     assert "{" not in str(value_html([{"a": 1}], "en"))
+    # names as planners write them are code, in no reader's language
+    assert str(value_html(["over_2_years", "none"], "fi")) == \
+        "<code>over_2_years</code>, <code>none</code>"
+    assert str(value_html("työkokeilu", "fi")) == "työkokeilu"
 
 
 def test_cells_of_a_diff_in_words():
