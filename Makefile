@@ -35,7 +35,14 @@ browser:
 		fi; \
 	fi
 
-test: $(STAMP) browser
+# axe-core (pinned in package.json / package-lock.json) for the explorer's accessibility test
+AXE := node_modules/axe-core/axe.min.js
+
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: $(STAMP) browser $(AXE)
 	$(BIN)/ruff check .
 	$(BIN)/rehab-rules check policies
 	$(BIN)/python -m pytest
@@ -82,4 +89,4 @@ test-pythons:
 	done
 
 clean:
-	rm -rf $(VENV) .venv-3.* var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* var node_modules .pytest_cache .ruff_cache .hypothesis

@@ -19,7 +19,7 @@ import datetime as dt
 from typing import Any
 
 from engine.derive import compute, derive, message_for
-from engine.errors import FactError
+from engine.errors import FactError, FactProblem
 from engine.facts import parse_date
 from engine.messages import render
 from engine.model import (
@@ -46,7 +46,8 @@ def _as_date(as_of: dt.date | str) -> dt.date:
     try:
         day = parse_date(as_of)
     except (ValueError, TypeError):
-        raise FactError({"as_of": ["must be a date written YYYY-MM-DD"]}) from None
+        raise FactError({"as_of": [FactProblem("not_date", "must be a date written "
+                                                    "YYYY-MM-DD")]}) from None
     if type(as_of) is str:
         if len(_DAYS) >= 4096:           # bounded: a long replay must not grow it for ever
             _DAYS.clear()
@@ -75,7 +76,9 @@ def decide(store: PolicyStore, *, policy: str, action: str, as_of: dt.date | str
     for a reader who wants the words the rule rests on.
     """
     if lang not in LANGUAGES:
-        raise FactError({"lang": [f"must be one of {', '.join(LANGUAGES)}"]})
+        raise FactError({"lang": [FactProblem("not_one_of", f"must be one of "
+                                                  f"{', '.join(LANGUAGES)}", value=lang,
+                                                  allowed=list(LANGUAGES))]})
     day = _as_date(as_of)
     with store.using() as policy_set:
         if version is None:

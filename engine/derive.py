@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 
 from engine import expressions as ex
-from engine.errors import FactError
+from engine.errors import FactError, FactProblem
 from engine.functions import LookupMiss
 from engine.model import ActionPlan, json_value
 
@@ -53,11 +53,13 @@ def compute(expr: Any, values: dict[str, Any], source: str, name: str,
         reads = ex.names_in(expr)
         field = next((n for n in reads if n != miss.table), name)
         known = ", ".join(miss.known)
-        raise FactError({field: [f"{miss.key!r} is not a known value; known: {known}"]},
-                        code="unknown_key") from None
+        raise FactError({field: [FactProblem(
+            "unknown_row", f"{miss.key!r} is not a known value; known: {known}",
+            value=miss.key, known=list(miss.known))]}, code="unknown_key") from None
     except (ValueError, OverflowError, ArithmeticError, TypeError) as exc:
         field = next((n for n in ex.names_in(expr) if n in values), name)
-        raise FactError({field: [f"cannot compute {source}: {exc}"]}) from None
+        raise FactError({field: [FactProblem("cannot_compute", f"cannot compute {source}: {exc}",
+                                             source=source, reason=str(exc))]}) from None
 
 
 def message_for(plan: ActionPlan, values: dict[str, Any]) -> dict[str, Any]:

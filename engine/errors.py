@@ -28,6 +28,7 @@ __all__ = [
     "EngineError",
     "EvaluationError",
     "FactError",
+    "FactProblem",
     "LookupFailed",
     "NoVersionInForce",
     "PolicyError",
@@ -110,14 +111,47 @@ class NoVersionInForce(EngineError):
     code = "no_version_in_force"
 
 
+class FactProblem(ValueError):
+    """One thing wrong with one fact value: a stable ``code`` and the ``params`` that fill a
+    translation of it (the explorer's catalogue has ``fact_<code>``); ``str()`` is the English
+    message the API answers with, unchanged.
+
+    >>> problem = FactProblem("above_max", "must be at most 24", max=24)
+    >>> str(problem), problem.code, problem.params
+    ('must be at most 24', 'above_max', {'max': 24})
+    """
+
+    def __init__(self, code: str, message: str, **params: Any):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.params = params
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _fact_problem, (self.code, self.message, self.params)
+
+
+def _fact_problem(code: str, message: str, params: dict[str, Any]) -> FactProblem:
+    return FactProblem(code, message, **params)
+
+
 class FactError(EngineError):
-    """The facts of a request are unusable; ``details`` maps fact name → messages."""
+    """The facts of a request are unusable; ``details`` maps fact name → messages.
+
+    ``errors`` holds the English messages (the API's answer); ``problems`` the same per fact
+    as :class:`FactProblem` with a stable code, so that a page can say it in its reader's
+    language. A message given as plain text gets the code ``invalid``.
+    """
 
     code = "invalid_facts"
 
-    def __init__(self, errors: dict[str, list[str]], code: str | None = None):
+    def __init__(self, errors: dict[str, list[str | FactProblem]], code: str | None = None):
         if code:
             self.code = code
+        self.problems = {name: [m if isinstance(m, FactProblem) else
+                                FactProblem("invalid", str(m)) for m in messages]
+                         for name, messages in errors.items()}
+        errors = {name: [str(m) for m in messages] for name, messages in errors.items()}
         names = ", ".join(sorted(errors))
         first = next(iter(errors.values()))[0] if errors else ""
         message = f"invalid facts: {names}" + (f" ({first})" if len(errors) == 1 else "")

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import FactError
+from engine.errors import FactError, FactProblem
 from engine.invisible import is_blank
 from engine.model import ActionSpec, FactSpec
 
@@ -55,45 +55,49 @@ def parse_date(value: Any) -> dt.date:
         return value
     # fromisoformat alone would also take "2025-W01-1" and "20250101"
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
-        return dt.date.fromisoformat(value)
-    raise ValueError("must be a date written YYYY-MM-DD")
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:       # 2024-02-30: the calendar has no such day
+            raise FactProblem("no_such_day", str(exc)) from None
+    raise FactProblem("not_date", "must be a date written YYYY-MM-DD")
 
 
 def _scalar(kind: str, value: Any) -> Any:
     if kind in ("string", "hetu"):
         if not isinstance(value, str):
-            raise ValueError("must be text")
+            raise FactProblem("not_text", "must be text")
         if len(value) > MAX_TEXT:
-            raise ValueError(f"is longer than {MAX_TEXT} characters")
+            raise FactProblem("too_long", f"is longer than {MAX_TEXT} characters", max=MAX_TEXT)
         if not value.isascii():
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                raise ValueError("contains characters that are not valid Unicode") from None
+                raise FactProblem("not_unicode",
+                                  "contains characters that are not valid Unicode") from None
         if is_blank(value):
             # reached only by required facts and list items (check_facts drops an optional
             # fact's blank text first) and by one_of/default values checked in schema.py
-            raise ValueError("must not be blank")
+            raise FactProblem("blank", "must not be blank")
         return value
     if kind == "boolean":
         if not isinstance(value, bool):
-            raise ValueError("must be true or false")
+            raise FactProblem("not_boolean", "must be true or false")
         return value
     if kind in ("integer", "number"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError("must be a number")
+            raise FactProblem("not_number", "must be a number")
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError("must be a finite number")
+            raise FactProblem("not_finite", "must be a finite number")
         if abs(value) >= MAX_NUMBER:
-            raise ValueError("must be between -10^15 and 10^15")
+            raise FactProblem("too_large", "must be between -10^15 and 10^15")
         if kind == "integer":
             if isinstance(value, float) and not value.is_integer():
-                raise ValueError("must be a whole number")
+                raise FactProblem("not_whole", "must be a whole number")
             return int(value)
         return value
     if kind == "date":
         return parse_date(value)
-    raise ValueError(f"unknown type {kind}")
+    raise FactProblem("unknown_type", f"unknown type {kind}", type=kind)
 
 
 def check_value(spec: FactSpec, value: Any) -> Any:
@@ -104,15 +108,17 @@ def check_value(spec: FactSpec, value: Any) -> Any:
 def _check_one(spec: FactSpec, value: Any) -> Any:
     if spec.type == "list":
         if not isinstance(value, list):
-            raise ValueError(f"must be a list of {spec.items}")
+            raise FactProblem("not_list", f"must be a list of {spec.items}", items=spec.items)
         if len(value) > MAX_ITEMS:
-            raise ValueError(f"has more than {MAX_ITEMS} items")
+            raise FactProblem("too_many_items", f"has more than {MAX_ITEMS} items",
+                              max=MAX_ITEMS)
         out = []
         for i, item in enumerate(value):
             try:
                 out.append(_scalar(spec.items or "string", item))
-            except ValueError as exc:
-                raise ValueError(f"item {i + 1} {exc}") from None
+            except FactProblem as exc:
+                raise FactProblem(exc.code, f"item {i + 1} {exc}", **exc.params,
+                                  item=i + 1) from None
         value = out
     else:
         value = _scalar(spec.type, value)
@@ -121,11 +127,12 @@ def _check_one(spec: FactSpec, value: Any) -> Any:
         wrong = [v for v in items if v not in spec.one_of]
         if wrong:
             allowed = ", ".join(map(str, spec.one_of))
-            raise ValueError(f"{wrong[0]!r} is not one of: {allowed}")
+            raise FactProblem("not_one_of", f"{wrong[0]!r} is not one of: {allowed}",
+                              value=wrong[0], allowed=list(spec.one_of))
     if spec.min is not None and value < spec.min:
-        raise ValueError(f"must be at least {spec.min}")
+        raise FactProblem("below_min", f"must be at least {spec.min}", min=spec.min)
     if spec.max is not None and value > spec.max:
-        raise ValueError(f"must be at most {spec.max}")
+        raise FactProblem("above_max", f"must be at most {spec.max}", max=spec.max)
     return value
 
 
@@ -155,8 +162,9 @@ def compile_checker(action: ActionSpec) -> Callable[[Any], dict[str, Any]]:
 
     def check(facts: Any) -> dict[str, Any]:
         if not isinstance(facts, dict):
-            raise FactError({"facts": ["must be an object of fact names and values"]})
-        errors: dict[str, list[str]] = {}
+            raise FactError({"facts": [FactProblem(
+                "not_object", "must be an object of fact names and values")]})
+        errors: dict[str, list[str | FactProblem]] = {}
         if not facts.keys() <= keys:
             _unknown(action, facts, errors)
         out: dict[str, Any] = {}
@@ -170,28 +178,33 @@ def compile_checker(action: ActionSpec) -> Callable[[Any], dict[str, Any]]:
                 if spec.default is not None:
                     value = spec.default
                 elif spec.required:
-                    errors[name] = [f"required ({spec.type})"]
+                    errors[name] = [FactProblem("required", f"required ({spec.type})",
+                                                  type=spec.type)]
                     continue
                 else:
                     continue
             try:
                 out[name] = one(value)
             except ValueError as exc:
-                errors[name] = [str(exc)]
+                errors[name] = [exc if isinstance(exc, FactProblem) else str(exc)]
         if errors:
             raise FactError(errors)
         return out
     return check
 
 
-def _unknown(action: ActionSpec, facts: dict[str, Any], errors: dict[str, list[str]]) -> None:
+def _unknown(action: ActionSpec, facts: dict[str, Any],
+             errors: dict[str, list[str | FactProblem]]) -> None:
     unknown = [str(name) for name in facts if name not in action.facts]
     # The action's facts once, with the first unknown name: repeated for each of 20,000
     # unknown names they made an 8 MB answer (the service also caps the names it lists).
     known = ", ".join(sorted(action.facts)) or "none"
-    errors[unknown[0]] = [f"not a fact of action {action.name} (its facts: {known})"]
+    errors[unknown[0]] = [FactProblem(
+        "unknown_fact_listed", f"not a fact of action {action.name} (its facts: {known})",
+        action=action.name, known=sorted(action.facts))]
     for name in unknown[1:]:
-        errors[name] = [f"not a fact of action {action.name}"]
+        errors[name] = [FactProblem("unknown_fact", f"not a fact of action {action.name}",
+                                    action=action.name)]
 
 
 def _compile_one(spec: FactSpec) -> Callable[[Any], Any]:

@@ -20,7 +20,7 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from engine.errors import FactError, NoVersionInForce
+from engine.errors import FactError, FactProblem, NoVersionInForce
 from engine.facts import parse_date
 from engine.invisible import is_blank
 
@@ -61,11 +61,14 @@ def version_for(policy_set: Any, policy: str, action: str, day: dt.date,
     raw = facts.get(by) if isinstance(facts, dict) else None
     if raw is None or is_blank(raw):
         if spec.facts[by].required:
-            raise FactError({by: [f"required ({spec.facts[by].type}): its date chooses the "
-                                  "version of the policy (version_by)"]})
+            kind = spec.facts[by].type
+            raise FactError({by: [FactProblem(
+                "required_version_by", f"required ({kind}): its date chooses the version of "
+                "the policy (version_by)", type=kind)]})
         return first, ("as_of", day)
     try:
         when = parse_date(raw)
     except (ValueError, TypeError):
-        raise FactError({by: ["must be a date written YYYY-MM-DD"]}) from None
+        raise FactError({by: [FactProblem("not_date", "must be a date written YYYY-MM-DD")]}
+                        ) from None
     return policy_set.resolve(policy, when), (by, when)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -48,20 +47,24 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup, escape
 
 from engine import EngineError, FactError, LookupFailed, decide
 from engine.comparisons import comparisons
 from engine.diff import diff_versions
+from engine.errors import EvaluationError, FactProblem, NoVersionInForce, UnknownVersion
 from engine.facts import parse_date
 from engine.fixtures import load_suite, run_case
 from engine.invisible import is_blank
-from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion, json_form
+from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion
 from engine.personal import personal_texts
 from engine.resolve import version_for
 from engine.revision import review_text, trace_version
 from engine.store import PolicyStore
 from service.auth import DECIDERS, bearer_token, from_loopback, principal_of
+from service.explorer import formats
 from service.explorer.catalogue import LANGUAGE_NAMES, labels_for
+from service.explorer.formats import format_date, format_value
 from service.explorer.naming import named, named_derived, named_facts
 from service.extensions import services
 from service.tokens import Principal
@@ -79,6 +82,7 @@ __all__ = [
     "login",
     "logout",
     "policy_page",
+    "problem_text",
     "shape",
     "show",
     "text_page",
@@ -90,6 +94,7 @@ __all__ = [
 
 bp = Blueprint("explorer", __name__, url_prefix="/explorer", template_folder="templates",
                static_folder="static", static_url_path="/static")
+formats.register(bp)
 
 _LANG_COOKIE = "explorer_lang"
 _TOKEN_COOKIE = "explorer_token"
@@ -98,12 +103,19 @@ _EXTENSION = "rehab_rules_explorer"
 
 
 class _PageError(Exception):
-    """An error page in the reader's language: 401, 403 or 404."""
+    """An error page in the reader's language: 401, 403 or 404.
 
-    def __init__(self, status: int, message: str = ""):
-        super().__init__(message)
+    ``key`` names the detail's words in the catalogue (``error_*``), ``params`` fill them; a
+    bare English ``message`` is shown marked ``lang="en"``.
+    """
+
+    def __init__(self, status: int, message: str = "", key: str | None = None,
+                 **params: Any):
+        super().__init__(message or key or "")
         self.status = status
         self.message = message
+        self.key = key
+        self.params = params
 
 
 def init_app(app: Flask) -> None:
@@ -202,15 +214,33 @@ def _template_values() -> dict[str, Any]:
 def _page_error(error: _PageError):
     titles = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
     scrub = services().masker.scrub_revealed
+    message, message_lang = error.message, "en"
+    if error.key:
+        labels = labels_for(g.lang)
+        params = {k: scrub(labels.get(f"role_{v}", v) if k == "role" else
+                           format_value(v, g.lang)) for k, v in error.params.items()}
+        message, message_lang = labels[error.key].format(**params), g.lang
     return render_template("explorer/error.html", status=error.status,
-                           message=scrub(error.message),
+                           message=scrub(message), message_lang=message_lang,
                            title_key=titles.get(error.status, "not_found"),
                            next_url=scrub(request.full_path.rstrip("?"))), error.status
 
 
+_LOOKUP_KEYS = {"unknown_policy": "error_unknown_policy",
+                "unknown_version": "error_unknown_version",
+                "unknown_action": "error_unknown_action"}
+
+
 @bp.errorhandler(LookupFailed)
 def _lookup_failed(error: LookupFailed):
-    return _page_error(_PageError(404, error.message))
+    """A name in the address that the loaded set lacks, said in the page's language."""
+    key = _LOOKUP_KEYS.get(error.code)
+    if key is None:
+        return _page_error(_PageError(404, error.message))
+    params = {**(request.view_args or {}), **error.details}
+    return _page_error(_PageError(404, key=key, policy=params.get("policy", ""),
+                                  version=params.get("version", ""),
+                                  action=params.get("action", "")))
 
 
 def _text_in(texts: Any, lang: str) -> str:
@@ -225,15 +255,20 @@ def _text_in(texts: Any, lang: str) -> str:
 
 
 def show(value: Any) -> str:
-    """A value as planners write it: true/false, dates as ISO text, structures as JSON."""
+    """A value as planners write it in a policy file and type it in a form: true/false,
+    dates as ISO text, a list as comma-separated items, a mapping as ``key: value`` pairs
+    (never JSON). What a reader reads goes through the ``|value`` filter instead, in the
+    page's language (:mod:`service.explorer.formats`)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "—"
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(json_form(value), ensure_ascii=False)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {show(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(show(v) for v in value)
     return str(value)
 
 
@@ -268,7 +303,7 @@ def login():
     if not target.startswith("/explorer"):
         target = url_for("explorer.index")
     if principal_of(token) is None:
-        raise _PageError(401, "unknown or revoked token")
+        raise _PageError(401, key="error_bad_token")
     response = redirect(target)
     response.set_cookie(_TOKEN_COOKIE, token, httponly=True, samesite="Strict",
                         secure=request.is_secure, path="/explorer")
@@ -448,8 +483,7 @@ def text_page(policy: str, version: str):
     found = store.get_version(policy, version)
     trace = trace_version(found, g.lang)
     if trace is None:
-        raise _PageError(404, f"policy {policy} version {version} carries no service-"
-                             "description text")
+        raise _PageError(404, key="error_no_text", policy=policy, version=version)
     return render_template("explorer/text.html", policy=store.get_policy(policy),
                            version=found, trace=trace)
 
@@ -473,15 +507,15 @@ def _text_changes(before: PolicyVersion, after: PolicyVersion) -> list[dict[str,
             rules.append({"id": rule.id, "effect": rule.effect, "status": status,
                           "why": after.reviewed.get(rule.id),
                           "action": (later or rule).actions[0]})
-        out.append({"change": change, "rules": rules})
+        out.append({"change": change, "rules": rules, "lang": lang})
     return out
 
 
 def _action(version: PolicyVersion, name: str) -> ActionSpec:
     spec = version.actions.get(name)
     if spec is None:
-        raise _PageError(404, f"policy {version.policy} version {version.version} has no "
-                             f"action {name!r}")
+        raise _PageError(404, key="error_unknown_action", policy=version.policy,
+                         version=version.version, action=name)
     return spec
 
 
@@ -508,14 +542,14 @@ def shape(value: Any) -> dict[str, Any]:
         columns: list[str] = []
         for row in value.values():
             columns += [str(c) for c in row if str(c) not in columns]
-        rows = [(str(k), [show(row.get(c)) if c in row else "" for c in columns])
+        rows = [(str(k), [row.get(c) if c in row else "" for c in columns])
                 for k, row in value.items()]
         return {"kind": "table", "columns": columns, "rows": rows}
     if isinstance(value, Mapping):
-        return {"kind": "pairs", "rows": [(str(k), show(v)) for k, v in value.items()]}
+        return {"kind": "pairs", "rows": [(str(k), v) for k, v in value.items()]}
     if isinstance(value, (list, tuple)):
-        return {"kind": "list", "items": [show(v) for v in value]}
-    return {"kind": "value", "value": show(value)}
+        return {"kind": "list", "items": list(value)}
+    return {"kind": "value", "value": value}
 
 
 # --- try it -----------------------------------------------------------------------------------
@@ -574,6 +608,7 @@ def _fields(action: ActionSpec, form: Mapping[str, str], fresh: bool,
         value = "" if spec.personal else scrub(form.get(f"f.{name}", ""))
         if fresh and spec.default is not None and f"f.{name}" not in form:
             value = ("on" if spec.default is True else "") if kind == "checkbox" \
+                else "\n".join(show(v) for v in spec.default) if kind == "textarea" \
                 else show(spec.default)
         out.append({"name": name, "spec": spec, "kind": kind, "value": value,
                     "had_value": bool(spec.personal and form.get(f"f.{name}"))})
@@ -633,7 +668,7 @@ class _Tried:
     status: int = 200
     result: dict[str, Any] | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
-    problem: str | None = None
+    problem: str | Markup | None = None
     left_out: tuple[str, ...] = ()      # the page's facts the deciding version does not take
 
 
@@ -650,9 +685,10 @@ def _try(store: PolicyStore, version: PolicyVersion, action: str, as_of: str, pi
         decision = decide(store, policy=version.policy, action=action, as_of=as_of,
                           facts=facts, lang=g.lang, explain=True, version=pinned or None)
     except FactError as exc:
-        return _Tried(422, errors=scrub(exc.errors))
+        return _Tried(422, errors={scrub(name): [problem_text(p, g.lang, scrub) for p in found]
+                                   for name, found in exc.problems.items()})
     except EngineError as exc:
-        return _Tried(422, problem=scrub(exc.message))
+        return _Tried(422, problem=_engine_problem(exc, g.lang, scrub))
     result = decision.to_dict()
     used = store.get_version(version.policy, decision.version)
     rules = {r.id: r for r in used.rules_for(action)}
@@ -705,6 +741,50 @@ def _other_versions(versions: Any, result: dict[str, Any] | None, action: str, a
     return out
 
 
+_PARAM_LISTS = ("allowed", "known")
+
+
+def problem_text(problem: FactProblem, lang: str, scrub: Callable[[Any], Any]) -> Markup:
+    """What is wrong with a fact in ``lang`` (the catalogue's ``fact_<code>``), its values
+    scrubbed and written the reader's way; a problem with no words in the catalogue keeps
+    its English message, marked as English."""
+    labels = labels_for(lang)
+    words = labels.get(f"fact_{problem.code}")
+    if words is None:
+        return Markup('<span lang="en">{}</span>').format(scrub(problem.message))
+    params: dict[str, str] = {}
+    for name, value in problem.params.items():
+        if name in ("type", "items"):
+            params[name] = labels.get(f"type_{value}", str(value))
+        elif name in _PARAM_LISTS and isinstance(value, (list, tuple)):
+            params[name] = ", ".join(str(scrub(format_value(v, lang))) for v in value)
+        else:
+            params[name] = str(scrub(format_value(value, lang)))
+    text = words.format(**params)
+    if "item" in problem.params:
+        text = labels["fact_item"].format(item=params["item"], problem=text)
+    return escape(text)
+
+
+def _engine_problem(exc: EngineError, lang: str, scrub: Callable[[Any], Any]) -> Markup:
+    """An engine error that is not about one fact, in ``lang`` where the catalogue has it."""
+    labels = labels_for(lang)
+    details = exc.details
+    if isinstance(exc, NoVersionInForce):
+        text = labels["problem_no_version_in_force"].format(
+            policy=scrub(request.view_args.get("policy", "")),
+            as_of=format_date(details.get("as_of"), lang),
+            first=format_date(details.get("first_effective_from"), lang))
+    elif isinstance(exc, UnknownVersion):
+        text = labels["problem_unknown_version"].format(policy=scrub(details.get("policy", "")),
+                                                        version=scrub(details.get("version", "")))
+    elif isinstance(exc, EvaluationError):
+        text = labels["problem_evaluation_failed"]
+    else:
+        return Markup('<span lang="en">{}</span>').format(scrub(exc.message))
+    return escape(text)
+
+
 def try_url(version: PolicyVersion, action: str, as_of: str, facts: Mapping[str, Any],
             skip: set[str], pinned: str = "") -> str:
     """The "try it" form of ``version`` prefilled with ``facts`` (those in ``skip`` left
@@ -740,10 +820,10 @@ def decision(decision_id: str):
             "explorer/decision_token.html", decision_id=decision_id,
             failed=request.method == "POST"), 401)
     if principal.role not in _DECISION_READERS:
-        raise _PageError(403, f"role {principal.role!r} may not read logged decisions")
+        raise _PageError(403, key="error_role", role=principal.role)
     row = services().log.get(decision_id)
     if row is None:
-        raise _PageError(404, f"no decision {decision_id!r}")
+        raise _PageError(404, key="error_no_decision", decision=decision_id)
     store = _store()
     used = _version_that_decided(store, row)
     replay, personal = _today_link(store, row, used)

@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from engine.decide import decide
-from engine.errors import FactError
+from engine.errors import FactError, FactProblem
 from engine.facts import check_facts, check_value, parse_date
 from engine.invisible import is_blank
 from engine.model import ActionSpec, FactSpec
@@ -40,6 +40,35 @@ def test_errors_name_the_fact(demo_store, facts, field, message):
     assert field in info.value.errors
     assert message in info.value.errors[field][0]
     assert info.value.code == "invalid_facts"
+
+
+@pytest.mark.parametrize("facts,field,code,params", [
+    ({"kind": "a"}, "hours", "required", {"type": "number"}),
+    ({"hours": "7", "kind": "a"}, "hours", "not_number", {}),
+    ({"hours": 25, "kind": "a"}, "hours", "above_max", {"max": 24}),
+    ({"hours": 5, "kind": "a", "start": "1.2.2024"}, "start", "not_date", {}),
+    ({"hours": 5, "kind": "a", "start": "2024-02-30"}, "start", "no_such_day", {}),
+    ({"hours": 5, "kind": "a", "groups": ["x", 1]}, "groups", "not_text", {"item": 2}),
+    ({"hours": 5, "kind": "a", "hourz": 1}, "hourz", "unknown_fact_listed",
+     {"action": "day"}),
+])
+def test_every_problem_has_a_stable_code_and_its_values(demo_store, facts, field, code,
+                                                        params):
+    """A page says the problem in its reader's language from the code and the values; the
+    API's English message stays as it was."""
+    with pytest.raises(FactError) as info:
+        check_facts(_action(demo_store).action, facts)
+    problem = info.value.problems[field][0]
+    assert isinstance(problem, FactProblem)
+    assert problem.code == code
+    assert params.items() <= problem.params.items()
+    assert info.value.errors[field] == [problem.message]
+
+
+def test_a_plain_message_gets_the_code_invalid():
+    error = FactError({"x": ["something is wrong"]})
+    assert error.errors == {"x": ["something is wrong"]}
+    assert error.problems["x"][0].code == "invalid"
 
 
 def test_not_an_object(demo_store):

@@ -300,20 +300,27 @@ def test_try_bad_input_shows_the_engines_messages_next_to_the_fields(client):
     response = client.post(TRY, data={"as_of": "2025-13-40", "f.hours": "7"})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert 'id="err-as_of"' in html and "YYYY-MM-DD" in html
+    # the engine's problems in the page's language (the catalogue's fact_<code>)
+    assert 'id="err-as_of"' in html and "anna päivämäärä muodossa VVVV-KK-PP" in html
     assert 'aria-describedby="err-as_of"' in html
     response = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "many"})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert 'id="err-hours"' in html and "must be a number" in html
+    assert 'id="err-hours"' in html and "pitää olla luku" in html
     assert 'value="many"' in html                 # what was typed stays, to be corrected
-    response = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "30"})
+    response = client.post(TRY + "?lang=sv", data={"as_of": "2025-03-10", "f.hours": "30"})
     assert response.status_code == 422
+    assert "får vara högst 24" in response.get_data(as_text=True)
+    response = client.post(TRY + "?lang=en", data={"as_of": "2025-03-10", "f.hours": "30"})
     assert "must be at most 24" in response.get_data(as_text=True)
-    response = client.post(TRY, data={"as_of": "2025-03-10"})       # hours left out
-    assert response.status_code == 422 and 'id="err-hours"' in response.get_data(as_text=True)
+    response = client.post(TRY + "?lang=fi", data={"as_of": "2025-03-10"})   # hours left out
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="err-hours"' in html
+    assert "pakollinen (luku)" in html
     response = client.post(TRY, data={"as_of": "1999-01-01", "f.hours": "7"})
-    assert response.status_code == 422 and 'role="alert"' in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'role="alert"' in html
+    assert "ei ole voimassa yhtään versiota 1.1.1999" in html
 
 
 def test_a_field_of_invisible_characters_is_a_fact_left_out(client):
@@ -521,7 +528,8 @@ def test_the_text_page_shows_each_section_with_its_rules_in_the_margin(tiny_text
 
 def test_a_rule_links_to_its_section_and_the_version_page_to_the_text(tiny_texts, client):
     html = page(client, ACTION + "?lang=sv")
-    assert f'href="{TEXT_URL}#section-1">1 Päivän pituus</a>' in html
+    # the Finnish section title is marked Finnish on the Swedish page
+    assert f'href="{TEXT_URL}#section-1" lang="fi">1 Päivän pituus</a>' in html
     assert "sections: [" not in html       # a link of its own, not the citation's data
     assert "Avsnittet i texten" in html
     html = page(client, "/explorer/policies/tiny/versions/2025-01")
