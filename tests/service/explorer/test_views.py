@@ -216,16 +216,16 @@ def test_try_says_which_version_decided_and_why(client):
     html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5"}).get_data(
         as_text=True)
     why = html.split('class="why-version">')[1].split("</p>")[0]
-    assert "Decided under version 2025-01: the version in force on 2025-03-10." in why
+    assert "Decided under version 2025-01: the version in force on 10 Mar 2025." in why
     assert 'class="version-switch"' not in html               # the page's own version
     # the 2025-06 page, a date before 2025-06-01: 2025-01 decides, and the page says so
     other = TRY.replace("2025-01", "2025-06")
     html = client.post(other, data={"as_of": "2025-03-10", "f.hours": "5"}).get_data(
         as_text=True)
-    assert "the version in force on 2025-03-10" in html and "outcome-deny" in html
+    assert "the version in force on 10 Mar 2025" in html and "outcome-deny" in html
     switch = html.split('class="version-switch">')[1].split("</p>")[0]
     assert ("this is not version 2025-06, whose page you came from: version 2025-06 is not "
-            "in force on 2025-03-10") in switch
+            "in force on 10 Mar 2025") in switch
     # pinned by the reader
     html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5",
                                   "version": "2025-06"}).get_data(as_text=True)
@@ -235,7 +235,7 @@ def test_try_says_which_version_decided_and_why(client):
     # and in Finnish
     html = client.post(TRY + "?lang=fi", data={"as_of": "2025-03-10", "f.hours": "5"}
                        ).get_data(as_text=True)
-    assert "Päätetty version 2025-01 mukaan: versio on voimassa 2025-03-10." in html
+    assert "Päätetty version 2025-01 mukaan: versio on voimassa 10.3.2025." in html
 
 
 def test_try_shows_each_comparison_with_its_threshold(client):
@@ -263,7 +263,7 @@ def test_try_links_the_same_facts_under_every_other_version(client):
     links = re.findall(r'<a href="([^"]+)" class="try-elsewhere">([^<]+)</a>', block)
     assert len(links) == 1                                    # 2025-01 itself decided
     href, text = links[0]
-    assert text == "Try under version 2025-06 (in force from 2025-06-01)"
+    assert text == "Try under version 2025-06 (in force from 1 Jun 2025)"
     assert href.startswith("/explorer/policies/tiny/versions/2025-06/actions/day/try?")
     assert "as_of=2025-03-10" in href and "version=2025-06" in href
     assert "f.hours=5" in href and "f.note=x" in href and "f.client" not in href
@@ -612,8 +612,8 @@ def test_the_diff_marks_changed_words_and_list_items(more_versions, client):
     assert "<del>Liian" not in message and "<ins>Liian" not in message
     # a list: the items added and removed, not the lists whole
     param = html.split('id="param-holidays"')[1].split("</table>")[0]
-    assert '<ul class="items removed"><li><del>midsummer</del></li></ul>' in param
-    assert '<ul class="items added"><li><ins>easter</ins></li></ul>' in param
+    assert '<ul class="items removed"><li><del><code>midsummer</code></del></li></ul>' in param
+    assert '<ul class="items added"><li><ins><code>easter</code></ins></li></ul>' in param
     assert "new_year" not in param
     assert "Items removed:" in param and "Items added:" in param
     # old and new labelled for a narrow screen, where they stack
@@ -628,7 +628,7 @@ def test_a_try_under_an_older_version_leaves_out_the_new_facts_left_untouched(mo
     response = client.post(url, data={"as_of": "2025-10-01", "f.hours": "5"})
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html
-    assert "Decided under version 2025-09: the version in force on 2025-10-01." in html
+    assert "Decided under version 2025-09: the version in force on 1 Oct 2025." in html
     left = html.split('class="left-out">')[1].split("</p>")[0]
     assert "version 2025-09 does not have these facts" in left and "<code>goal</code>" in left
     # a fact the reader did fill in is the reader's: the engine says it is unknown
