@@ -26,6 +26,11 @@ Built around what was measured (``../shared/design/durable-rules.md``):
   so threads gain nothing from running it concurrently and lose everything if they do (§3).
 * Ruleset definitions are deep-copied (creation mutates them) and removed with
   ``delete_ruleset`` when a reload retires them (§4).
+* A batch (:meth:`DurableEvaluator.fired_many`) asserts the messages of one plan as one JSON
+  array in the same session, up to :data:`CHUNK` at a time: each fact's id names its place,
+  so every action read tells which message it belongs to; all are retracted in one call.
+  No rule joins two facts (each has the one pattern ``m``), so facts side by side in a
+  session cannot change each other's matches.
 * Facts are serialised here, not by durable: its JSON parser refuses exponent notation
   (``1e-05`` → error 204, found by the differential test), so floats are written as plain
   decimals.
@@ -44,10 +49,11 @@ from engine import durable_host
 from engine.errors import EvaluationError
 from engine.model import ActionPlan
 
-__all__ = ["GUARD", "OPENS", "DurableEvaluator", "Prepared", "dumps"]
+__all__ = ["CHUNK", "GUARD", "OPENS", "DurableEvaluator", "Prepared", "dumps"]
 
 GUARD = {"$nex": {"$s": 1}}
 OPENS = "_opens"          # carried by a session's first fact only: the sentinel matches it
+CHUNK = 250              # facts asserted in one call of a batch (bounds a session's size)
 _LOCK = threading.Lock()
 _sids = itertools.count(1)
 _names = itertools.count(1)
@@ -187,6 +193,48 @@ class DurableEvaluator:
             return [int(names[0][1:])] if names[0][0] == "r" else []
         # once per rule, though each true branch of an $or fires it
         return sorted({int(n[1:]) for n in names if n[0] == "r"})
+
+    def fired_many(self, prepared: Prepared, messages: list[dict[str, Any]]) -> list[list[int]]:
+        """:meth:`fired` of each message, in order: the messages asserted together in one
+        session, :data:`CHUNK` per call, and retracted together."""
+        out: list[list[int]] = []
+        for start in range(0, len(messages), CHUNK):
+            out += self._fired_chunk(prepared, messages[start:start + CHUNK])
+        return out
+
+    def _fired_chunk(self, prepared: Prepared, messages: list[dict[str, Any]]) -> list[list[int]]:
+        bodies = [dumps(m) for m in messages]
+        fired: list[list[int]] = [[] for _ in bodies]
+        with _LOCK:
+            sid = prepared.sid
+            opens = ""
+            if sid is None:                # a new session: its first fact fires the sentinel
+                sid = prepared.sid = f"s{next(_sids)}"
+                opens = f',"{OPENS}":1'
+            tag = f'"id":"b{next(_sids)}.'      # unique to this chunk; then the place
+            facts, ids = [], []
+            for j, body in enumerate(bodies):
+                ident = f'{tag}{j}","sid":"{sid}"'
+                facts.append(f'{body[:-1]}{"," if len(body) > 2 else ""}{ident}{opens}}}')
+                ids.append(f"{{{ident}}}")
+                opens = ""
+            handle = prepared.handle
+            try:
+                state = durable_host.assert_facts(handle, f"[{','.join(facts)}]")
+                skip = len(tag)
+                for message in durable_host.fired_actions(handle, state):
+                    name = _action_name(message)
+                    if name[0] == "r":
+                        # the fact's own id comes last but for sid (text values are escaped,
+                        # so no value holds '"id":"b')
+                        at = message.rindex(tag) + skip
+                        fired[int(message[at:message.index('"', at)])].append(int(name[1:]))
+                _drain(handle, durable_host.retract_facts(handle, f"[{','.join(ids)}]"), [])
+            except Exception as exc:     # the engine's own error codes, MemoryError, …
+                self._drop_session(prepared)
+                raise EvaluationError(f"rule engine failed: {exc}") from exc
+        # once per rule, though each true branch of an $or fires it
+        return [f if len(f) < 2 else sorted(set(f)) for f in fired]
 
     @staticmethod
     def _drop_session(prepared: Prepared) -> None:
