@@ -221,14 +221,19 @@ class DurableEvaluator:
             handle = prepared.handle
             try:
                 state = durable_host.assert_facts(handle, f"[{','.join(facts)}]")
-                skip = len(tag)
+                skip, end = len(tag), f'","sid":"{sid}"}}}}}}'
                 for message in durable_host.fired_actions(handle, state):
-                    name = _action_name(message)
-                    if name[0] == "r":
-                        # the fact's own id comes last but for sid (text values are escaped,
-                        # so no value holds '"id":"b')
+                    if message[2] != "r":          # the sentinel
+                        continue
+                    # '{"r12":{"m":{…,"id":"b7.34","sid":"s5"}}}': the rule, the fact's place
+                    # (its id comes last but for sid and, on a session's first fact, _opens;
+                    # text values are escaped, so none holds '"id":"b')
+                    if message.endswith(end):
+                        place = message[message.rindex(".", 0, -len(end)) + 1:-len(end)]
+                    else:
                         at = message.rindex(tag) + skip
-                        fired[int(message[at:message.index('"', at)])].append(int(name[1:]))
+                        place = message[at:message.index('"', at)]
+                    fired[int(place)].append(int(message[3:message.index('"', 3)]))
                 _drain(handle, durable_host.retract_facts(handle, f"[{','.join(ids)}]"), [])
             except Exception as exc:     # the engine's own error codes, MemoryError, …
                 self._drop_session(prepared)

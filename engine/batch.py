@@ -33,9 +33,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.decide import _as_date, _decision, decide
-from engine.derive import derive, message_for
+from engine.derive import _FAILURES, derive, message_for
 from engine.errors import EngineError, EvaluationError, FactError
-from engine.model import LANGUAGES, ActionPlan, Decision, Evaluator, PolicyVersion
+from engine.messages import render
+from engine.model import LANGUAGES, ActionPlan, Decision, Evaluator, Finding, PolicyVersion
 from engine.resolve import version_for
 from engine.store import PolicySet, PolicyStore
 
@@ -46,31 +47,18 @@ _KEYWORDS = frozenset(p for p in inspect.signature(decide).parameters if p != "s
 _REQUIRED = frozenset({"policy", "action", "as_of", "facts"})
 
 
-class _Item:
-    """One request on its way through its group."""
-
-    __slots__ = ("chosen", "cite_text", "day", "explain", "facts", "index", "lang", "message",
-                 "pinned", "values")
-
-    def __init__(self, index: int, request: Mapping[str, Any], day: dt.date, lang: str,
-                 chosen: tuple[str, dt.date | None]):
-        self.index, self.day, self.lang, self.chosen = index, day, lang, chosen
-        self.facts = request["facts"]
-        self.explain = request.get("explain", False)
-        self.cite_text = request.get("cite_text", False)
-        self.pinned = request.get("version") is not None
-        self.values: dict[str, Any] = {}
-        self.message: dict[str, Any] = {}
-
-
 class _Group:
-    """The requests of one plan (policy, version, action) and one evaluator."""
+    """The requests of one plan (policy, version, action) and one evaluator, as tuples
+    ``(index, facts, day, lang, chosen, pinned, explain, cite_text)``; after deriving,
+    ``values`` and ``messages`` run beside them."""
 
-    __slots__ = ("evaluator", "items", "plan", "version")
+    __slots__ = ("evaluator", "items", "messages", "plan", "values", "version")
 
     def __init__(self, version: PolicyVersion, plan: ActionPlan, evaluator: Evaluator | None):
         self.version, self.plan, self.evaluator = version, plan, evaluator
-        self.items: list[_Item] = []
+        self.items: list[tuple[Any, ...]] = []
+        self.values: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = []
 
 
 def _checked_request(i: int, request: Any) -> Mapping[str, Any]:
@@ -144,58 +132,99 @@ def decide_many(store: PolicyStore,
         bundle = policy_set.files.bundle
         for group in groups:
             _derive(group, answers)
-            fired = _evaluate(store, policy_set, group, answers)
-            _assemble(group, fired, bundle, answers)
+            _assemble(group, _evaluate(store, policy_set, group), bundle, answers)
     return answers
 
 
 def _grouped(policy_set: PolicySet, requests: list[Mapping[str, Any]],
              answers: list[Any]) -> list[_Group]:
-    """Resolve each request in ``decide``'s order of checks and put it in its plan's group."""
+    """Resolve each request in ``decide``'s order of checks and put it in its plan's group.
+
+    A request whose version does not hang on its facts (no ``version_by`` fact) finds its
+    group, day and version by its policy, action, ``as_of``, pinned version and evaluator
+    in one look-up after the first of its kind."""
     resolver = _Resolver(policy_set)
     groups: dict[tuple[int, int], _Group] = {}
+    seen: dict[tuple[Any, ...], tuple[_Group, dt.date, tuple[str, dt.date | None]]] = {}
+    languages = LANGUAGES
     for i, request in enumerate(requests):
+        get = request.get
+        lang = get("lang", "fi")
+        pinned = get("version")
+        evaluator = get("evaluator")
+        facts = request["facts"]
         try:
-            lang = request.get("lang", "fi")
-            if lang not in LANGUAGES:
-                raise FactError({"lang": [f"must be one of {', '.join(LANGUAGES)}"]})
-            day = _as_date(request["as_of"])
-            used, chosen = resolver.version(request, day)
-            plan = resolver.plan(used, request["action"])
-        except EngineError as exc:
-            answers[i] = exc
-            continue
-        evaluator = request.get("evaluator")
-        key = (id(plan), id(evaluator))
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = _Group(used, plan, evaluator)
-        group.items.append(_Item(i, request, day, lang, chosen))
+            key = (request["policy"], request["action"], request["as_of"], pinned,
+                   id(evaluator))
+            known = seen.get(key)
+        except TypeError:                # an unhashable name: decide's own TypeError below
+            key, known = None, None
+        if known is not None and lang in languages:
+            group, day, chosen = known
+        else:
+            try:
+                if lang not in languages:
+                    raise FactError({"lang": [f"must be one of {', '.join(languages)}"]})
+                day = _as_date(request["as_of"])
+                used, chosen = resolver.version(request, day)
+                plan = resolver.plan(used, request["action"])
+            except EngineError as exc:
+                answers[i] = exc
+                continue
+            group = groups.get((id(plan), id(evaluator)))
+            if group is None:
+                group = groups[(id(plan), id(evaluator))] = _Group(used, plan, evaluator)
+            if key is not None and (pinned is not None or plan.action.version_by == "as_of"):
+                seen[key] = (group, day, chosen)
+        group.items.append((i, facts, day, lang, chosen, pinned is not None,
+                            get("explain", False), get("cite_text", False)))
     return list(groups.values())
 
 
 def _derive(group: _Group, answers: list[Any]) -> None:
-    """Check and derive the group's facts; a refused item leaves the group."""
+    """Check and derive the group's facts and make their messages; a refused item leaves
+    the group."""
     plan = group.plan
-    check = plan.check
-    kept = []
+    check, constants = plan.check, plan.constants
+    steps = tuple(zip([d.name for d in plan.derived], plan.derive_fns, strict=True))
+    plain, other = plan.message_fields
+    kept, all_values, messages = [], group.values, group.messages
     for item in group.items:
+        # engine.derive.derive, with the plan's parts looked up once for the group
         try:
-            item.values = values = derive(plan, check(item.facts), item.day)
-            item.message = message_for(plan, values)
+            checked = check(item[1])
+            values = dict(constants)
+            values.update(checked)
+            values["as_of"] = item[2]
+            try:
+                for name, fn in steps:
+                    values[name] = fn(values)
+            except _FAILURES:            # derive explains it and blames a fact
+                values = derive(plan, checked, item[2])
         except EngineError as exc:
-            answers[item.index] = exc
+            answers[item[0]] = exc
             continue
         kept.append(item)
+        all_values.append(values)
+        if other:
+            messages.append(message_for(plan, values))
+            continue
+        # engine.derive.message_for when every field is plain
+        get = values.get
+        message = {}
+        for name in plain:
+            value = get(name)
+            if value is not None:
+                message[name] = value
+        messages.append(message)
     group.items = kept
 
 
-def _evaluate(store: PolicyStore, policy_set: PolicySet, group: _Group,
-              answers: list[Any]) -> list[Any]:
+def _evaluate(store: PolicyStore, policy_set: PolicySet, group: _Group) -> list[Any]:
     """The fired rules of each item (or its :class:`EvaluationError`), all in one call of the
     evaluator when it can take many; one at a time if that call fails, so each item gets
     exactly what ``decide`` would have got."""
-    messages = [item.message for item in group.items]
+    messages = group.messages
     if not messages:
         return []
     evaluator = group.evaluator
@@ -224,15 +253,64 @@ def _fired(evaluator: Evaluator, prepared: Any, messages: list[dict[str, Any]]) 
     return out
 
 
+_NEW = tuple.__new__
+_PLAIN_EFFECTS = ("deny", "warn", "info")
+
+
 def _assemble(group: _Group, fired: list[Any], bundle: int | None, answers: list[Any]) -> None:
+    """Each item's :class:`Decision`, as :func:`engine.decide._decision` builds it.
+
+    A decision whose fired rules only deny, warn or inform, without a trace, is built here
+    from what the group shares: each rule's finding parts per language (its message's text
+    when it names no value) are worked out once. Any other goes through ``_decision``.
+    """
     version, plan = group.version, group.plan
-    for item, rules in zip(group.items, fired, strict=True):
-        if isinstance(rules, EngineError):
-            answers[item.index] = rules
+    rules = plan.rules
+    head = (version.policy, version.version, version.digest, plan.action.name)
+    personal = plan.action.personal
+    parts: dict[tuple[int, str, bool], tuple[str, str, str | None, Any, dict[str, Any]]] = {}
+    for item, values, indices in zip(group.items, group.values, fired, strict=True):
+        index, _, day, lang, chosen, pinned, explain, cite_text = item
+        if isinstance(indices, EngineError):
+            answers[index] = indices
             continue
         try:
-            answers[item.index] = _decision(
-                version, plan, item.day, item.lang, item.values, rules, item.explain, bundle,
-                pinned=item.pinned, chosen=item.chosen, cite_text=item.cite_text)
+            found = None if explain else _plain_findings(rules, indices, lang, cite_text,
+                                                         values, parts)
+            if found is None:
+                answers[index] = _decision(version, plan, day, lang, values, indices, explain,
+                                           bundle, pinned=pinned, chosen=chosen,
+                                           cite_text=cite_text)
+                continue
         except EngineError as exc:       # a set: or due: the facts make uncomputable
-            answers[item.index] = exc
+            answers[index] = exc
+            continue
+        deny, warn, info = found
+        answers[index] = _NEW(Decision, (
+            *head, day, lang, "deny" if deny else "allow", tuple(deny), tuple(warn),
+            tuple(info), (), {}, tuple([rules[i].rule.id for i in indices]), None, bundle,
+            chosen[0], chosen[1], pinned, personal))
+
+
+def _plain_findings(rules: tuple[Any, ...], indices: list[int], lang: str, cite_text: bool,
+                    values: dict[str, Any], parts: dict[Any, Any],
+                    ) -> tuple[list[Finding], list[Finding], list[Finding]] | None:
+    """The deny, warn and info findings of ``indices``; None if a rule sets or obliges."""
+    deny: list[Finding] = []
+    warn: list[Finding] = []
+    info: list[Finding] = []
+    for i in indices:
+        part = parts.get((i, lang, cite_text))
+        if part is None:
+            rule = rules[i].rule
+            if rule.effect not in _PLAIN_EFFECTS:
+                return None
+            template = rule.message[lang]
+            fixed = render(template, {}, lang) if "{" not in template else None
+            cite = rule.cites.get(f"{lang}+text" if cite_text else lang) or rule.cite
+            part = parts[(i, lang, cite_text)] = (rule.id, rule.effect, fixed, template, cite)
+        rule_id, effect, fixed, template, cite = part
+        finding = _NEW(Finding, (rule_id, effect, render(template, values, lang)
+                                 if fixed is None else fixed, dict(cite), None))
+        (deny if effect == "deny" else warn if effect == "warn" else info).append(finding)
+    return deny, warn, info
