@@ -127,11 +127,32 @@ class Prepared:
     and the next decision starts a new one.
     """
 
-    __slots__ = ("handle", "name", "sid")
+    __slots__ = ("handle", "name", "sid", "tails")
 
     def __init__(self, name: str, handle: Any):
         self.name, self.handle = name, handle
         self.sid: str | None = None
+        self.tails: tuple[str | None, list[str], str, list[int]] = (None, [], "", [])
+
+
+def _tails(prepared: Prepared) -> tuple[list[str], Any]:
+    """For the session now open: the end of each place's fact in a batch (``'"id":"b3",
+    "sid":"s5"}'``), and the JSON that retracts the first n places (a prefix of one text);
+    made once per session."""
+    sid, tails, every, ends = prepared.tails
+    if sid != prepared.sid:
+        sid = prepared.sid
+        tails = [f'"id":"b{j}","sid":"{sid}"}}' for j in range(CHUNK)]
+        every, ends = "[", []
+        for tail in tails:
+            every += "{" + tail
+            ends.append(len(every))
+            every += ","
+        prepared.tails = (sid, tails, every, ends)
+
+    def retract(n: int) -> str:
+        return every[:ends[n - 1]] + "]"
+    return tails, retract
 
 
 def _action_name(message: str) -> str:
@@ -204,37 +225,33 @@ class DurableEvaluator:
 
     def _fired_chunk(self, prepared: Prepared, messages: list[dict[str, Any]]) -> list[list[int]]:
         bodies = [dumps(m) for m in messages]
+        n = len(bodies)
         fired: list[list[int]] = [[] for _ in bodies]
         with _LOCK:
-            sid = prepared.sid
-            opens = ""
-            if sid is None:                # a new session: its first fact fires the sentinel
-                sid = prepared.sid = f"s{next(_sids)}"
-                opens = f',"{OPENS}":1'
-            tag = f'"id":"b{next(_sids)}.'      # unique to this chunk; then the place
-            facts, ids = [], []
-            for j, body in enumerate(bodies):
-                ident = f'{tag}{j}","sid":"{sid}"'
-                facts.append(f'{body[:-1]}{"," if len(body) > 2 else ""}{ident}{opens}}}')
-                ids.append(f"{{{ident}}}")
-                opens = ""
+            if prepared.sid is None:        # a new session: its first fact fires the sentinel
+                prepared.sid = f"s{next(_sids)}"
+                tails, retract = _tails(prepared)
+                first = f'{tails[0][:-1]},"{OPENS}":1}}'
+            else:
+                tails, retract = _tails(prepared)
+                first = tails[0]
+            # each fact's id is its place ("b12"): unique while the chunk is in the session
+            facts = [f"{body[:-1]},{tails[j]}" if len(body) > 2 else "{" + tails[j]
+                     for j, body in enumerate(bodies)]
+            facts[0] = f"{bodies[0][:-1]},{first}" if len(bodies[0]) > 2 else "{" + first
             handle = prepared.handle
             try:
                 state = durable_host.assert_facts(handle, f"[{','.join(facts)}]")
-                skip, end = len(tag), f'","sid":"{sid}"}}}}}}'
                 for message in durable_host.fired_actions(handle, state):
-                    if message[2] != "r":          # the sentinel
+                    if message[2] != "r":          # '{"sentinel":…'
                         continue
-                    # '{"r12":{"m":{…,"id":"b7.34","sid":"s5"}}}': the rule, the fact's place
-                    # (its id comes last but for sid and, on a session's first fact, _opens;
+                    # '{"r12":{"m":{…,"id":"b34","sid":"s5"}}}': the rule, the fact's place
+                    # (its id comes last but for sid, and _opens on a session's first fact;
                     # text values are escaped, so none holds '"id":"b')
-                    if message.endswith(end):
-                        place = message[message.rindex(".", 0, -len(end)) + 1:-len(end)]
-                    else:
-                        at = message.rindex(tag) + skip
-                        place = message[at:message.index('"', at)]
-                    fired[int(place)].append(int(message[3:message.index('"', 3)]))
-                _drain(handle, durable_host.retract_facts(handle, f"[{','.join(ids)}]"), [])
+                    at = message.rindex('"id":"b') + 7
+                    place = int(message[at:message.index('"', at)])
+                    fired[place].append(int(message[3:message.index('"', 3)]))
+                _drain(handle, durable_host.retract_facts(handle, retract(n)), [])
             except Exception as exc:     # the engine's own error codes, MemoryError, …
                 self._drop_session(prepared)
                 raise EvaluationError(f"rule engine failed: {exc}") from exc

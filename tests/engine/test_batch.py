@@ -258,3 +258,22 @@ def test_fired_many_is_fired_of_each_message(real_store):
             assert [durable.fired(handle, m) for m in messages] == want   # session still sound
         finally:
             durable.release(handle)
+
+
+def test_a_batch_leaves_no_fact_behind_in_the_session(demo_store):
+    """Every fact a batch asserts is retracted: the session holds as many facts after two
+    batches (the second reusing the places' ids) as after one decision."""
+    import json
+
+    from engine import durable_host
+
+    decide(demo_store, **_day(7))
+    prepared = next(iter(demo_store.current.prepared.values()))
+
+    def held() -> int:
+        return len(json.loads(durable_host._c.get_facts(prepared.handle, prepared.sid)))
+
+    before = held()
+    for _ in range(2):
+        assert len(decide_many(demo_store, [_day(h) for h in range(CHUNK + 3)])) == CHUNK + 3
+        assert held() == before
