@@ -61,7 +61,7 @@ class _Group:
         self.messages: list[dict[str, Any]] = []
 
 
-def _checked_request(i: int, request: Any) -> Mapping[str, Any]:
+def _checked_request(i: int, request: Any) -> None:
     """A request must be ``decide``'s keywords: a caller's mistake, raised, not answered."""
     if not isinstance(request, Mapping):
         raise TypeError(f"request {i} is a {type(request).__name__}, not a dict of "
@@ -73,7 +73,6 @@ def _checked_request(i: int, request: Any) -> Mapping[str, Any]:
     if not _REQUIRED <= keys:
         missing = ", ".join(sorted(_REQUIRED - keys))
         raise TypeError(f"request {i}: missing {missing}")
-    return request
 
 
 class _Resolver:
@@ -125,7 +124,11 @@ def decide_many(store: PolicyStore,
     call changes none of them). Raises ``TypeError`` for a request that is not ``decide``'s
     keywords and :class:`~engine.errors.PolicyError` when the store has nothing loaded.
     """
-    requests = [_checked_request(i, r) for i, r in enumerate(requests)]
+    requests = list(requests)
+    for i, request in enumerate(requests):
+        if type(request) is not dict or not (request.keys() <= _KEYWORDS
+                                             and _REQUIRED <= request.keys()):
+            _checked_request(i, request)
     answers: list[Any] = [None] * len(requests)
     with store.using() as policy_set:
         groups = _grouped(policy_set, requests, answers)
@@ -266,6 +269,7 @@ def _assemble(group: _Group, fired: list[Any], bundle: int | None, answers: list
     """
     version, plan = group.version, group.plan
     rules = plan.rules
+    ids = tuple(r.rule.id for r in rules)
     head = (version.policy, version.version, version.digest, plan.action.name)
     personal = plan.action.personal
     parts: dict[tuple[int, str, bool], tuple[str, str, str | None, Any, dict[str, Any]]] = {}
@@ -273,6 +277,11 @@ def _assemble(group: _Group, fired: list[Any], bundle: int | None, answers: list
         index, _, day, lang, chosen, pinned, explain, cite_text = item
         if isinstance(indices, EngineError):
             answers[index] = indices
+            continue
+        if not indices and not explain:  # nothing fired: nothing to find
+            answers[index] = _NEW(Decision, (
+                *head, day, lang, "allow", (), (), (), (), {}, (), None, bundle, chosen[0],
+                chosen[1], pinned, personal))
             continue
         try:
             found = None if explain else _plain_findings(rules, indices, lang, cite_text,
@@ -288,7 +297,7 @@ def _assemble(group: _Group, fired: list[Any], bundle: int | None, answers: list
         deny, warn, info = found
         answers[index] = _NEW(Decision, (
             *head, day, lang, "deny" if deny else "allow", tuple(deny), tuple(warn),
-            tuple(info), (), {}, tuple([rules[i].rule.id for i in indices]), None, bundle,
+            tuple(info), (), {}, tuple([ids[i] for i in indices]), None, bundle,
             chosen[0], chosen[1], pinned, personal))
 
 

@@ -195,6 +195,9 @@ def test_version_chosen_by_a_date_fact(tmp_path):
 def test_an_empty_batch_is_an_empty_list(demo_store):
     assert decide_many(demo_store, []) == []
     assert decide_many(demo_store, iter([_day(7)]))[0].outcome == "allow"
+    from types import MappingProxyType
+
+    assert decide_many(demo_store, [MappingProxyType(_day(5))])[0].outcome == "deny"
 
 
 @pytest.mark.parametrize("request_, message", [
