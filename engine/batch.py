@@ -196,9 +196,7 @@ def _derive(group: _Group, answers: list[Any]) -> None:
         # engine.derive.derive, with the plan's parts looked up once for the group
         try:
             checked = check(item[1])
-            values = dict(constants)
-            values.update(checked)
-            values["as_of"] = item[2]
+            values = {**constants, **checked, "as_of": item[2]}
             try:
                 for name, fn in steps:
                     values[name] = fn(values)
@@ -214,12 +212,7 @@ def _derive(group: _Group, answers: list[Any]) -> None:
             continue
         # engine.derive.message_for when every field is plain
         get = values.get
-        message = {}
-        for name in plain:
-            value = get(name)
-            if value is not None:
-                message[name] = value
-        messages.append(message)
+        messages.append({n: v for n in plain if (v := get(n)) is not None})
     group.items = kept
 
 

@@ -220,6 +220,13 @@ def _straight(steps: tuple[tuple[str, FactSpec, bool, Callable[[Any], Any]], ...
     return env["check"]
 
 
+def _remember(seen: set[str], text: str) -> bool:
+    if len(seen) >= 256:
+        seen.clear()
+    seen.add(text)
+    return True
+
+
 def _when_missing(spec: FactSpec, n: int, env: dict[str, Any]) -> str:
     """The statement for a fact not sent (``None``): as ``full`` does, when it is plain."""
     if spec.default is None:
@@ -242,8 +249,12 @@ def _plain(spec: FactSpec, n: int, env: dict[str, Any]) -> str:
         if one_of is not None:
             env[f"choices{n}"] = one_of
             return f"type(v) is str and v in choices{n}"
-        return (f"type(v) is str and 0 < len(v) <= {MAX_TEXT} and v.isascii() "
-                "and not v.isspace()")
+        # text seen valid before is valid again: one look-up for the values that repeat
+        # (a service, a phase); at most 256 kept per fact
+        env[f"seen{n}"] = set()
+        env["remember"] = _remember
+        return (f"type(v) is str and (v in seen{n} or (0 < len(v) <= {MAX_TEXT} "
+                f"and v.isascii() and not v.isspace() and remember(seen{n}, v)))")
     if spec.type in ("integer", "number") and one_of is None:
         env[f"low{n}"] = -MAX_NUMBER if lo is None else lo
         env[f"high{n}"] = MAX_NUMBER if hi is None else hi
