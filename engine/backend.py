@@ -41,6 +41,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import re
 import threading
 from decimal import Decimal
 from typing import Any
@@ -53,6 +54,7 @@ __all__ = ["CHUNK", "GUARD", "OPENS", "DurableEvaluator", "Prepared", "dumps"]
 
 GUARD = {"$nex": {"$s": 1}}
 OPENS = "_opens"          # carried by a session's first fact only: the sentinel matches it
+_FIRED = re.compile(r'^\{"r(\d+)":.*"id":"b(\d+)","sid":"', re.MULTILINE)
 _NO_FLOATS = frozenset({"integer", "boolean", "string", "hetu", "date"})
 CHUNK = 250              # facts asserted in one call of a batch (bounds a session's size)
 _LOCK = threading.Lock()
@@ -249,15 +251,13 @@ class DurableEvaluator:
             handle = prepared.handle
             try:
                 state = durable_host.assert_facts(handle, f"[{','.join(facts)}]")
-                for message in durable_host.fired_actions(handle, state):
-                    if message[2] != "r":          # '{"sentinel":…'
-                        continue
-                    # '{"r12":{"m":{…,"id":"b34","sid":"s5"}}}': the rule, the fact's place
-                    # (its id comes last but for sid, and _opens on a session's first fact;
-                    # text values are escaped, so none holds '"id":"b')
-                    at = message.rindex('"id":"b') + 7
-                    place = int(message[at:message.index('"', at)])
-                    fired[place].append(int(message[3:message.index('"', 3)]))
+                # '{"r12":{"m":{…,"id":"b34","sid":"s5"}}}', one a line: the rule, the
+                # fact's place (its id comes last but for sid, and _opens on a session's
+                # first fact; text values are escaped, so none holds '"id":"b' or a newline);
+                # the sentinel's '{"sentinel":…' is no match
+                actions = "\n".join(durable_host.fired_actions(handle, state))
+                for rule, place in _FIRED.findall(actions):
+                    fired[int(place)].append(int(rule))
                 _drain(handle, durable_host.retract_facts(handle, retract(n)), [])
             except Exception as exc:     # the engine's own error codes, MemoryError, …
                 self._drop_session(prepared)

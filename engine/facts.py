@@ -256,13 +256,18 @@ def _plain(spec: FactSpec, n: int, env: dict[str, Any]) -> str:
         return (f"type(v) is str and (v in seen{n} or (0 < len(v) <= {MAX_TEXT} "
                 f"and v.isascii() and not v.isspace() and remember(seen{n}, v)))")
     if spec.type in ("integer", "number") and one_of is None:
-        env[f"low{n}"] = -MAX_NUMBER if lo is None else lo
-        env[f"high{n}"] = MAX_NUMBER if hi is None else hi
         # a number keeps a float as sent (NaN and infinities fail the comparisons); an
         # integer's whole float becomes an int, which only its own check does
         kind = "(type(v) is int or type(v) is float)" if spec.type == "number" \
             else "type(v) is int"
-        return f"{kind} and {-MAX_NUMBER} < v < {MAX_NUMBER} and low{n} <= v <= high{n}"
+        test = f"{kind} and {-MAX_NUMBER} < v < {MAX_NUMBER}"
+        if lo is not None:
+            env[f"low{n}"] = lo
+            test += f" and low{n} <= v"
+        if hi is not None:
+            env[f"high{n}"] = hi
+            test += f" and v <= high{n}"
+        return test
     if spec.type == "boolean" and one_of is None and lo is None and hi is None:
         return "type(v) is bool"
     return "False"
