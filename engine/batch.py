@@ -121,8 +121,10 @@ def decide_many(store: PolicyStore,
     answers, or the :class:`EngineError` it would have raised for that request.
 
     All requests are decided on one generation of the store's policies (a reload during the
-    call changes none of them). Raises ``TypeError`` for a request that is not ``decide``'s
-    keywords and :class:`~engine.errors.PolicyError` when the store has nothing loaded.
+    call changes none of them). An ``evaluator`` a request names prepares each plan once for
+    the requests that name it, and releases it when they are decided. Raises ``TypeError``
+    for a request that is not ``decide``'s keywords and :class:`~engine.errors.PolicyError`
+    when the store has nothing loaded.
     """
     requests = list(requests)
     for i, request in enumerate(requests):

@@ -115,6 +115,23 @@ def test_generated_fact_sets_mixed_over_policies_versions_and_actions(real_store
     assert {type(g).__name__ for g in got} >= {"Decision", "FactError", "NoVersionInForce"}
 
 
+def test_an_evaluator_a_request_names_is_prepared_once_and_released(demo_store):
+    durable = DurableEvaluator()
+    prepared = []
+    real = DurableEvaluator.prepare
+
+    def prepare(self, plan):
+        prepared.append(plan.name)
+        return real(self, plan)
+
+    before = durable.registered()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DurableEvaluator, "prepare", prepare)
+        got = decide_many(demo_store, [{**_day(h), "evaluator": durable} for h in (5, 7, 9)])
+    assert [g.outcome for g in got] == ["deny", "allow", "allow"]
+    assert len(prepared) == 1 and durable.registered() == before
+
+
 def test_both_evaluators_in_one_batch(real_store):
     requests = _generated(real_store, per_action=4)
     python = PythonEvaluator()
