@@ -5,11 +5,13 @@ the date fact ``version_by`` names (:mod:`engine.resolve`), checks and coerces t
 (:mod:`engine.facts`), derives values (:mod:`engine.derive`), evaluates the compiled
 conditions (:mod:`engine.backend`, through :mod:`engine.durable_host`, the only importer of
 durable_rules) and builds a :class:`Decision` with messages in fi, sv or en
-(:mod:`engine.messages`).
+(:mod:`engine.messages`). :func:`decide_many` decides a batch with the same answers, sharing
+what the requests of one policy, version and action have in common (:mod:`engine.batch`).
 
 The engine never imports Flask or SQLAlchemy.
 """
 
+from engine.batch import decide_many
 from engine.decide import decide
 from engine.errors import (
     EngineError,
@@ -44,4 +46,5 @@ __all__ = [
     "UnknownPolicy",
     "UnknownVersion",
     "decide",
+    "decide_many",
 ]

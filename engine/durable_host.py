@@ -21,6 +21,10 @@ The quirks:
   are pending), 1 = no rule matched, 2 = the fact was already observed. Any other code raises
   :class:`UnknownResult`: it would mean the library changed, and reading it as "no rule
   matched" would silently drop fired rules.
+* **a list of facts** — ``assert_facts`` / ``retract_facts`` take a JSON array and answer one
+  code for all of them: 1 means *some* fact matched nothing (the last code other than 0 wins,
+  ``events.c`` ``handleMessages``), not that none did; the state handle is the session's
+  either way (every fact of a list here carries the same ``sid``), so its actions are read.
 * **the JSON reader** — refuses exponents (``1e-05`` → error 204): facts are written as plain
   decimals by the caller.
 * **Python 3.13** — 2.0.28's ``rules.c`` calls ``PyEval_CallObject``, which 3.13 removed; the
@@ -36,8 +40,8 @@ import durable_rules_engine as _c
 from durable import engine as _engine
 
 __all__ = ["MATCHED", "NOT_MATCHED", "OBSERVED", "UnknownResult", "assert_fact",
-           "delete_ruleset", "delete_state", "fired_actions", "register", "registered",
-           "retract_fact"]
+           "assert_facts", "delete_ruleset", "delete_state", "fired_actions", "register",
+           "registered", "retract_fact", "retract_facts"]
 
 MATCHED, NOT_MATCHED, OBSERVED = 0, 1, 2
 
@@ -104,6 +108,23 @@ def _checked(result: tuple[int, Any], what: str) -> Any:
 def assert_fact(handle: Any, fact: str) -> Any:
     """Assert a fact (JSON text); the session state handle when a rule matched, else None."""
     return _checked(_c.assert_fact(handle, fact), "assert_fact")
+
+
+def assert_facts(handle: Any, facts: str) -> Any:
+    """Assert a JSON array of facts of one session in one call; the session's state handle
+    (quirk: a list of facts — code 1 says only that some fact matched nothing)."""
+    code, state = _c.assert_facts(handle, facts)
+    if code in (MATCHED, NOT_MATCHED):
+        return state
+    return _checked((code, state), "assert_facts")
+
+
+def retract_facts(handle: Any, facts: str) -> Any:
+    """Retract a JSON array of ``{"id": …, "sid": …}`` of one session; its state handle."""
+    code, state = _c.retract_facts(handle, facts)
+    if code in (MATCHED, NOT_MATCHED):
+        return state
+    return _checked((code, state), "retract_facts")
 
 
 def retract_fact(handle: Any, fact: str) -> Any:

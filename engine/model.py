@@ -343,6 +343,8 @@ class Evaluator(Protocol):
     Two implement it: :class:`engine.backend.DurableEvaluator` (durable_rules) and
     :class:`engine.pyeval.PythonEvaluator` (the same conditions in Python, the second opinion).
     ``prepare`` is called once per plan when a set is loaded, ``release`` when it retires.
+    Both also have ``fired_many(prepared, messages)``, :meth:`fired` of each message in one
+    call, which :func:`engine.decide_many` uses when an evaluator has it (it is optional).
     """
 
     def prepare(self, plan: ActionPlan) -> Any: ...

@@ -22,7 +22,8 @@ __all__ = ["PythonEvaluator", "compile_condition", "matches"]   # the last two r
 
 
 class PythonEvaluator:
-    """Same interface as :class:`engine.backend.DurableEvaluator`: prepare, fired, release.
+    """Same interface as :class:`engine.backend.DurableEvaluator`: prepare, fired, fired_many,
+    release.
 
     The conditions are compiled into closures once per plan (the compiler keeps them on each
     :class:`~engine.compiler.CompiledRule`), so preparing costs nothing.
@@ -33,6 +34,11 @@ class PythonEvaluator:
 
     def fired(self, prepared: ActionPlan, message: dict[str, Any]) -> list[int]:
         return [i for i, match in prepared.matchers if match(message)]
+
+    def fired_many(self, prepared: ActionPlan, messages: list[dict[str, Any]]) -> list[list[int]]:
+        """:meth:`fired` of each message, in order (what :func:`engine.decide_many` calls)."""
+        matchers = prepared.matchers
+        return [[i for i, match in matchers if match(m)] for m in messages]
 
     def release(self, prepared: Any) -> None:
         return None

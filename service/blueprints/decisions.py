@@ -13,7 +13,6 @@ from flask import Response, g, jsonify, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
-from engine import PolicyStore
 from service.auth import DECIDERS, READERS, require
 from service.decision_log import BadCursor
 from service.decisions import DecidedRequest
@@ -191,7 +190,8 @@ def batch(body: dict[str, Any]):
     """Up to 1,000 decisions in one request (e.g. every rehabilitation day of a month before
     invoicing), answered in order. Each is evaluated and logged with its own decision id, all
     in one transaction; an invalid item gets its own `error` entry (with its HTTP `status`)
-    and does not sink the others."""
+    and does not sink the others. The valid items are decided in one engine call
+    (`engine.decide_many`), with the answers each would get alone."""
     items = body["decisions"]
     if len(items) > MAX_BATCH:
         raise PayloadTooLarge(f"{len(items)} decisions in one batch; at most {MAX_BATCH}",
@@ -200,27 +200,34 @@ def batch(body: dict[str, Any]):
     claim, earlier = _claim(svc)
     if earlier is not None:
         return earlier
-    store = svc.policies.current()
-    results: list[dict[str, Any]] = []
-    decided: list[DecidedRequest] = []
+    results: list[dict[str, Any] | None] = []
+    valid: list[tuple[int, dict[str, Any]]] = []
     for i, item in enumerate(items):
-        one, error = _decide_item(svc, store, item)
-        if one is None:
+        loaded, error = _loaded_item(item)
+        if loaded is None:
             results.append({"index": i, **error})
         else:
+            valid.append((i, loaded))
+            results.append(None)
+    decided: list[DecidedRequest] = []
+    answers = svc.decisions.decide_many(svc.policies.current(), g.principal,
+                                        [body for _, body in valid])
+    for (i, _), one in zip(valid, answers, strict=True):
+        if isinstance(one, DecidedRequest):
             decided.append(one)
-            results.append({"index": i, "status": 200, "decision": one.answer})
+            results[i] = {"index": i, "status": 200, "decision": one.answer}
+        else:
+            results[i] = {"index": i, **_item_error(one)}
     answer = {"results": results, "decided": len(decided),
               "failed": len(results) - len(decided)}
     return _logged_answer(svc, decided, answer, claim)
 
 
-def _decide_item(svc: Services, store: PolicyStore,
-                 item: Any) -> tuple[DecidedRequest | None, dict[str, Any]]:
-    """One batch item decided, or its ``{"status", "error"}`` as that item alone would have
-    been answered; an error that is not the client's propagates (the batch is a 500)."""
+def _loaded_item(item: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """One batch item parsed, or its 422 ``{"status", "error"}`` as that item alone would
+    have been answered."""
     try:
-        return svc.decisions.decide(store, g.principal, REQUEST.load(item)), {}
+        return REQUEST.load(item), {}
     except ValidationError as exc:
         fields = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
         return None, {"status": 422, "error": redact({
@@ -228,7 +235,13 @@ def _decide_item(svc: Services, store: PolicyStore,
             "message": f"invalid request: {', '.join(sorted(map(str, fields)))}",
             "details": {"fields": fields}})}
     except Exception as exc:
-        mapped = client_error(exc)
-        if mapped is None:
-            raise
-        return None, {"status": mapped[0], "error": mapped[1]}
+        return None, _item_error(exc)
+
+
+def _item_error(exc: Exception) -> dict[str, Any]:
+    """A refused item's ``{"status", "error"}`` as that item alone would have been answered;
+    an error that is not the client's propagates (the batch is a 500)."""
+    mapped = client_error(exc)
+    if mapped is None:
+        raise exc
+    return {"status": mapped[0], "error": mapped[1]}

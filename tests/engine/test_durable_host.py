@@ -85,3 +85,33 @@ def test_quirk_the_json_reader_refuses_exponents(handle):
 
 def test_deleting_a_session_never_created_is_not_an_error(handle):
     durable_host.delete_state(handle, "never-made")
+
+
+def test_quirk_a_list_of_facts_answers_one_code_and_the_sessions_state():
+    """``assert_facts`` answers code 1 when *some* fact of the list matched nothing, with the
+    session's state all the same: its actions (each naming the fact it matched) are read, and
+    ``retract_facts`` takes every fact out by id."""
+    handle = durable_host.register(NAME, _rules())
+    try:
+        facts = ('[{"a":5,"id":"b1","sid":"s","_opens":1},{"a":0,"id":"b2","sid":"s"},'
+                 '{"a":9,"id":"b3","sid":"s"}]')
+        code, state = durable_host._c.assert_facts(handle, facts)
+        assert code == durable_host.NOT_MATCHED, "assert_facts' code for a list changed"
+        assert sorted(_fired(handle, state)) == ["r0", "r0", "sentinel"]
+        state = durable_host.assert_facts(handle, facts.replace('"b', '"c'))
+        messages = list(durable_host.fired_actions(handle, state))
+        matched = sorted((_action_name(m), m[m.rindex('"id":"') + 6:][:2]) for m in messages)
+        assert matched == [("r0", "c1"), ("r0", "c3"), ("sentinel", "c1")]
+        ids = '[{"id":"c1","sid":"s"},{"id":"c2","sid":"s"},{"id":"c3","sid":"s"}]'
+        _fired(handle, durable_host.retract_facts(handle, ids))
+        again = durable_host.assert_facts(handle, facts.replace('"b', '"c'))   # ids free again
+        assert sorted(_fired(handle, again)) == ["r0", "r0", "sentinel"]
+    finally:
+        durable_host.delete_state(handle, "s")
+        durable_host.delete_ruleset(NAME)
+
+
+def test_a_list_with_an_unknown_code_raises(monkeypatch):
+    monkeypatch.setattr(durable_host._c, "assert_facts", lambda handle, facts: (7, 0))
+    with pytest.raises(durable_host.UnknownResult, match="result code 7"):
+        durable_host.assert_facts(None, "[]")

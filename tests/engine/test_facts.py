@@ -215,3 +215,49 @@ def test_the_compiled_checker_answers_as_the_full_check(spec):
         assert got == want, value
         if want[0] == "ok":
             assert type(got[1]) is type(want[1]), value
+
+
+def test_the_generated_checker_answers_as_the_full_check():
+    """The straight-line checker (engine.facts._straight) against the loop it shortcuts, on
+    requests of the corpus' values for every kind of fact: optional, required, defaults."""
+    import random
+
+    from engine.facts import compile_checker
+    from engine.model import ActionSpec, FactSpec
+
+    specs = {s.name: s for s in _SPECS}
+    specs |= {f"opt_{s.name}": FactSpec(f"opt_{s.name}", s.type, items=s.items,
+                                        required=False, one_of=s.one_of, min=s.min, max=s.max)
+              for s in _SPECS}
+    specs |= {"dflt_i": FactSpec("dflt_i", "integer", required=False, default=3.0),
+              "dflt_s": FactSpec("dflt_s", "string", required=False, default="x"),
+              "dflt_l": FactSpec("dflt_l", "list", items="string", required=False,
+                                 default=["a"]),
+              "dflt_bad": FactSpec("dflt_bad", "integer", required=False, default=2.5)}
+    check = compile_checker(ActionSpec("a", {}, specs, ()))
+    full = check.__globals__["full"]
+    assert check is not full
+    rng = random.Random(7)
+    plain = {"s": "a", "h": "x", "c": "a", "i": 1, "r": 3, "f": 2.5, "n": 1.0, "b": True,
+             "d": "2024-02-29", "l": ["a"], "k": 2}
+    requests = [dict(plain), {**plain, "zz": 1}, [], None]
+    for _ in range(3000):
+        facts = {k: v for k, v in plain.items() if rng.random() < 0.9}
+        for name in rng.sample(sorted(specs), rng.randint(0, 4)):
+            facts[name] = rng.choice(_VALUES)
+        requests.append(facts)
+    seen = set()
+    for facts in requests:
+        answers = []
+        for fn in (check, full):
+            try:
+                answers.append(("ok", fn(facts)))
+            except Exception as exc:            # compared, whatever it is
+                answers.append((type(exc).__name__, str(exc), getattr(exc, "details", None)))
+        assert answers[0] == answers[1], facts
+        if answers[0][0] == "ok":
+            assert list(answers[0][1]) == list(answers[1][1])             # same key order
+            assert [type(v) for v in answers[0][1].values()] == \
+                [type(v) for v in answers[1][1].values()]
+        seen.add(answers[0][0])
+    assert seen == {"ok", "FactError"}

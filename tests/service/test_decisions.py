@@ -292,6 +292,36 @@ def test_batch_answers_in_order_and_logs_each_with_its_own_id(client, tokens):
         assert HETU not in logged.get_data(as_text=True)
 
 
+def test_batch_answers_and_logs_as_each_item_alone(client, tokens):
+    """The batch decides its items in one engine call (engine.decide_many): each answer and
+    log row is what the item sent alone gets, but for its id, time and latency."""
+    items = [decision_body(facts={"hours": 5, "client": HETU}, lang="en"),
+             decision_body(as_of="2025-07-01", facts={"hours": 5}),
+             decision_body(as_of="2025-07-01", version="2025-01", facts={"hours": 5},
+                           explain=True),
+             decision_body(facts={"hours": -1}),
+             decision_body(facts={"hours": 7}, cite_text=True, lang="sv")]
+    alone = [client.post("/v1/decisions", json=item, headers=tokens["provider"])
+             for item in items]
+    batch = client.post("/v1/decisions/batch", json={"decisions": items},
+                        headers=tokens["provider"]).get_json()["results"]
+    ignored = {"decision_id", "id", "time", "latency_ms"}
+
+    def without(body):
+        return {k: v for k, v in body.items() if k not in ignored}
+
+    for one, got in zip(alone, batch, strict=True):
+        assert got["status"] == one.status_code
+        if one.status_code != 200:
+            assert got["error"] == one.get_json()["error"]
+            continue
+        assert without(got["decision"]) == without(one.get_json())
+        logged = [client.get(f"/v1/decisions/{d}", headers=tokens["auditor"]).get_json()
+                  for d in (got["decision"]["decision_id"], one.get_json()["decision_id"])]
+        assert without(logged[0]) == without(logged[1])
+        assert logged[0]["latency_ms"] > 0
+
+
 def test_batch_over_the_limit_is_413_and_logs_nothing(client, tokens):
     response = client.post("/v1/decisions/batch",
                            json={"decisions": [decision_body()] * 1001},
