@@ -115,7 +115,8 @@ def list_query(args: Mapping[str, str], **extra: str) -> str:
     """The list's query string as the reader filled it in (empty fields left out), for the
     links between the list, its pages, its decisions and its CSV; codes come back hashed."""
     scrub = services().masker.scrub_revealed
-    pairs = [(k, scrub(args.get(k, "").strip())) for k in FILTERS if args.get(k, "").strip()]
+    pairs = [(k, scrub(args.get(k, "").strip())) for k in (*FILTERS, "limit")
+             if args.get(k, "").strip()]
     pairs += [(k, v) for k, v in extra.items() if v]
     return urlencode(pairs)
 
