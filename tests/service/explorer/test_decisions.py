@@ -147,7 +147,7 @@ def test_paging_with_the_cursor_keeps_the_filters(client, tokens, logged):
     ("since=2025-02-30", "since", "Logged, from (UTC): write the date as YYYY-MM-DD"),
     ("until=x", "until", "Logged, to (UTC): write the date"),
     ("outcome=maybe", "outcome", "Outcome: choose allowed or denied"),
-    ("pinned=yes", "pinned", "Version: choose pinned or in force"),
+    ("pinned=yes", "pinned", "How the version was chosen: choose pinned or in force"),
     ("fired=ts%201", "fired", "Fired rule: not a rule id"),
     ("policy=a%20b", "policy", "Policy: not a name of a policy"),
     ("provider=123", "provider", "Service provider (Business ID): not a Business ID"),
