@@ -151,3 +151,12 @@ def test_every_page_links_to_the_decision_log_and_to_sign_in(client):
     html = page(client, "/explorer")
     assert 'href="/explorer/decisions" id="nav-decisions"' in html
     assert 'id="nav-signin"' in html
+
+
+def test_the_session_lasts_explorer_session_seconds(client, app, tokens):
+    app.config["EXPLORER_SESSION_SECONDS"] = "3600"          # as the environment gives it
+    sign_in(client, tokens.raw["auditor"])
+    response = client.get("/explorer/signin")
+    assert response.status_code == 200
+    cookie = session_cookie(client)
+    assert cookie is not None and cookie.max_age == 3600
