@@ -101,7 +101,10 @@ def read_filters(args: Mapping[str, str], principal: Principal,
         return {}, {}, errors
     paging = {"limit": loaded.pop("limit"), "cursor": loaded.pop("cursor", None)}
     if "until" in loaded and len(given["until"]) == 10:       # a day: the whole day
-        loaded["until"] += dt.timedelta(days=1)
+        try:
+            loaded["until"] += dt.timedelta(days=1)
+        except OverflowError:                                  # 9999-12-31: no end
+            del loaded["until"]
     if provider is not None:
         loaded["provider"] = provider
     return loaded, paging, {}

@@ -108,6 +108,7 @@ def test_the_logged_day_range_takes_both_days_whole(client, tokens, logged):
     assert len(ids(page(client, f"{LIST}?since={today}&until={today}"))) == 6
     assert ids(page(client, f"{LIST}?until={yesterday}")) == []
     assert ids(page(client, f"{LIST}?since={tomorrow}")) == []
+    assert len(ids(page(client, f"{LIST}?since=0001-01-01&until=9999-12-31"))) == 6
 
 
 def test_the_filters_stay_in_the_form_and_in_every_link(client, tokens, logged):
@@ -270,3 +271,14 @@ def test_the_csv_needs_a_reader(client, tokens, logged):
     assert client.get("/explorer/decisions.csv").status_code == 401
     sign_in(client, tokens.raw["ops"])
     assert client.get("/explorer/decisions.csv").status_code == 403
+
+
+def test_a_personal_code_typed_into_a_filter_never_comes_back(client, tokens, logged):
+    sign_in(client, tokens.raw["auditor"])
+    for query in (f"action={HETU}", f"fired={HETU}", f"provider={HETU}",
+                  f"as_of_from={HETU}"):
+        response = client.get(f"{LIST}?{query}")
+        assert response.status_code in (200, 400), query
+        assert HETU not in response.get_data(as_text=True), query
+    html = page(client, f"/explorer/decisions/{logged['a1']}?action={HETU}")
+    assert HETU not in html
