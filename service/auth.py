@@ -4,7 +4,7 @@ Roles: a *provider* decides and reads its own decisions; an *auditor* reads ever
 a *planner* reads everything, decides and reloads policies; *ops* scrapes metrics. Health and
 the API docs are open. The caller ends up in ``flask.g.principal``. The explorer's pages sign
 people in with the same pieces (:func:`principal_of`, :func:`bearer_token`,
-:func:`from_loopback`), a token also coming from a form or a cookie there.
+:func:`from_loopback`, :func:`principal_by_id` for a signed-in session's token id).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from service.smorest_apidoc import carry_apidoc
 from service.tokens import ROLES, Principal
 
 __all__ = ["ANY_ROLE", "DECIDERS", "READERS", "authenticate", "bearer_token", "from_loopback",
-           "principal_of", "require"]
+           "principal_by_id", "principal_of", "require"]
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
@@ -42,6 +42,12 @@ def principal_of(token: str | None) -> Principal | None:
     """Who a token is: its principal, or None for no token, an unknown or a revoked one."""
     token = (token or "").strip()
     return services().tokens.verify(token) if token else None
+
+
+def principal_by_id(token_id: str | None) -> Principal | None:
+    """Who the live token with this id is, or None (no id, unknown, revoked): a signed-in
+    explorer session keeps the token's id, never the token itself."""
+    return services().tokens.live(token_id) if token_id else None
 
 
 def authenticate() -> Principal:

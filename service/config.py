@@ -22,6 +22,8 @@ FIXTURES_DIR               ``fixtures`` beside POLICIES_DIR  fixture cases the e
 EXPLORER_OPEN              ``1``                           ``/explorer`` pages need no token
                                                            (``0``: any role's token)
 EXPLORER_TRY_OPEN_ON_LOOPBACK ``1``                        "try it" needs no token from 127/8
+EXPLORER_SESSION_SECONDS   ``28800`` (8 hours)             how long a sign-in to the explorer
+                                                           lasts (its signed cookie)
 IMPACT_MAX_ROWS            ``100000``                      most logged decisions one
                                                            ``POST …/impact`` replays
 IDEMPOTENCY_SECONDS        ``86400``                       how long an ``Idempotency-Key``
@@ -55,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "FIXTURES_DIR": None,                # None: "fixtures" beside POLICIES_DIR
     "EXPLORER_OPEN": True,
     "EXPLORER_TRY_OPEN_ON_LOOPBACK": True,
+    "EXPLORER_SESSION_SECONDS": 8 * 3600,
     "IMPACT_MAX_ROWS": 100_000,
     "IDEMPOTENCY_SECONDS": 86_400,
     # flask-smorest / OpenAPI
@@ -69,7 +72,8 @@ DEFAULTS: dict[str, Any] = {
 ENV_KEYS = ("POLICIES_DIR", "DATABASE_URL", "REHAB_RULES_HASH_KEY", "VAR_DIR", "LOG_LEVEL",
             "TOKEN_CACHE_SECONDS", "METRICS_OPEN_ON_LOOPBACK", "POLICIES_BOOTSTRAP",
             "BUNDLE_CHECK_SECONDS", "FIXTURES_DIR", "EXPLORER_OPEN",
-            "EXPLORER_TRY_OPEN_ON_LOOPBACK", "IMPACT_MAX_ROWS", "IDEMPOTENCY_SECONDS")
+            "EXPLORER_TRY_OPEN_ON_LOOPBACK", "EXPLORER_SESSION_SECONDS", "IMPACT_MAX_ROWS",
+            "IDEMPOTENCY_SECONDS")
 _FLAGS = ("METRICS_OPEN_ON_LOOPBACK", "POLICIES_BOOTSTRAP", "EXPLORER_OPEN",
           "EXPLORER_TRY_OPEN_ON_LOOPBACK")
 _FALSE = ("0", "false", "no", "off")

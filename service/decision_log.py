@@ -299,17 +299,20 @@ class DecisionLog:
              until: dt.datetime | None = None, bundle: int | None = None,
              version: str | None = None, pinned: bool | None = None,
              digest: str | None = None, fired: str | None = None,
+             as_of_from: dt.date | None = None, as_of_until: dt.date | None = None,
              restrict_provider: bool = False) -> Page:
         """Newest first. ``restrict_provider`` limits the page to ``provider``'s rows;
         ``pinned`` tells what-ifs (True) from decisions under the version in force (False);
-        ``fired`` keeps the decisions in which that rule fired."""
+        ``fired`` keeps the decisions in which that rule fired; ``as_of_from`` and
+        ``as_of_until`` bound the event's date (``as_of``), both days included."""
         table = DecisionRow.__table__
         query = select(table).order_by(table.c.id.desc()).limit(limit + 1)
         if restrict_provider:
             query = query.where(table.c.provider == provider)
         query = self._filtered(query, policy=policy, action=action, outcome=outcome,
                                bundle_id=bundle, version=version, pinned=pinned,
-                               digest=digest, fired=fired, since=since, until=until)
+                               digest=digest, fired=fired, since=since, until=until,
+                               as_of_from=as_of_from, as_of_until=as_of_until)
         if cursor is not None:
             query = query.where(table.c.id < decode_cursor(cursor))
         with self.engine.connect() as conn:
@@ -320,8 +323,11 @@ class DecisionLog:
 
     def _filtered(self, query: Any, *, since: dt.datetime | None = None,
                   until: dt.datetime | None = None, fired: str | None = None,
+                  as_of_from: dt.date | None = None, as_of_until: dt.date | None = None,
                   **equal: Any) -> Any:
-        """``query`` narrowed by equal columns, a time window and a fired rule."""
+        """``query`` narrowed by equal columns, a time window (when logged, ``until``
+        excluded), a window of event dates (``as_of``, both days included) and a fired rule:
+        the one place the API's list, the explorer's pages and their CSV filter."""
         table = DecisionRow.__table__
         for column, value in equal.items():
             if value is not None:
@@ -330,6 +336,10 @@ class DecisionLog:
             query = query.where(table.c.time >= _utc(since))
         if until is not None:
             query = query.where(table.c.time < _utc(until))
+        if as_of_from is not None:
+            query = query.where(table.c.as_of >= as_of_from)
+        if as_of_until is not None:
+            query = query.where(table.c.as_of <= as_of_until)
         if fired is not None:
             query = query.where(self._fired(fired))
         return query

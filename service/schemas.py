@@ -237,6 +237,11 @@ class DecisionQuerySchema(StrictSchema):
     outcome = fields.String(validate=validate.OneOf(("allow", "deny")))
     since = Instant(metadata={"description": "ISO date or date-time, inclusive"})
     until = Instant(metadata={"description": "ISO date or date-time, exclusive"})
+    as_of_from = IsoDate(metadata={
+        "description": "only decisions whose event date (`as_of`) is on or after this day"})
+    as_of_until = IsoDate(metadata={
+        "description": "only decisions whose event date (`as_of`) is on or before this day "
+                       "(inclusive)"})
     bundle = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_INTEGER),
                             metadata={"description": "only decisions made under this bundle"})
     version = fields.String(validate=[_NAME, _NAME_CHARS],
@@ -259,6 +264,9 @@ class DecisionQuerySchema(StrictSchema):
     def _range(self, data: dict[str, Any], **kwargs: Any) -> None:
         if "since" in data and "until" in data and data["since"] > data["until"]:
             raise ValidationError("must not be later than until", "since")
+        if ("as_of_from" in data and "as_of_until" in data
+                and data["as_of_from"] > data["as_of_until"]):
+            raise ValidationError("must not be later than as_of_until", "as_of_from")
 
 
 class BatchRequestSchema(StrictSchema):
@@ -446,6 +454,9 @@ class ImpactRequestSchema(StrictSchema):
     def _range(self, data: dict[str, Any], **kwargs: Any) -> None:
         if "since" in data and "until" in data and data["since"] > data["until"]:
             raise ValidationError("must not be later than until", "since")
+        if ("as_of_from" in data and "as_of_until" in data
+                and data["as_of_from"] > data["as_of_until"]):
+            raise ValidationError("must not be later than as_of_until", "as_of_from")
 
     @validates_schema
     def _something_to_replay(self, data: dict[str, Any], **kwargs: Any) -> None:

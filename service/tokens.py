@@ -105,6 +105,16 @@ class TokenStore:
             self._cache[secret_hash] = (now + self.cache_seconds, principal)
         return principal
 
+    def live(self, token_id: str) -> Principal | None:
+        """The principal of the live token with this id, or None once it is revoked (or for
+        an unknown id): what a signed-in explorer session asks on every page, so revoking the
+        token ends the session at once. Read from the table, never from the cache."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(TokenRow.id, TokenRow.role, TokenRow.provider_id, TokenRow.name)
+                .where(TokenRow.id == token_id, TokenRow.revoked_at.is_(None))).first()
+        return None if row is None else Principal(row.id, row.role, row.provider_id, row.name)
+
     def list(self) -> list[TokenRow]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(TokenRow).order_by(TokenRow.created_at)).all())

@@ -83,7 +83,7 @@ def _rule(policy: Policy, rule_id: str) -> Rule:
         for rule in version.rules:
             if rule.id == rule_id:
                 return rule
-    raise _PageError(404, f"policy {policy.name} has no rule {rule_id!r}")
+    raise _PageError(404, key="error_unknown_rule", policy=policy.name, rule=rule_id)
 
 
 def _counted(policy: Policy, period: Period, rule: str | None = None) -> Activity | None:

@@ -13,12 +13,13 @@ work with no internet.
 Access (settings in :mod:`service.config`):
 
 * reading (policies, versions, actions, diffs) is open; ``EXPLORER_OPEN=0`` asks for a token
-  of any role (``Authorization`` header, or signed in through the form into an HttpOnly
-  cookie);
+  of any role (``Authorization`` header, or signed in once per browser session:
+  :mod:`service.explorer.signin`, which also puts a CSRF token on every POST form);
 * "try it" evaluates with :func:`engine.decide` and never writes the decision log; it needs a
   provider's or planner's token, except from loopback while
   ``EXPLORER_TRY_OPEN_ON_LOOPBACK`` is on;
-* a logged decision needs an auditor's or planner's token (form field or header).
+* logged decisions (:mod:`service.explorer.decisions`): an auditor or a planner reads all, a
+  provider its own.
 
 Nothing personal is shown in clear: the log holds hashed facts already, and "try it" hashes
 every personal value in its answer and never writes a ``hetu`` fact back into the form.
@@ -41,7 +42,6 @@ from flask import (
     Response,
     current_app,
     g,
-    make_response,
     redirect,
     render_template,
     request,
@@ -61,7 +61,7 @@ from engine.personal import personal_texts
 from engine.resolve import version_for
 from engine.revision import review_text, trace_version
 from engine.store import PolicyStore
-from service.auth import DECIDERS, bearer_token, from_loopback, principal_of
+from service.auth import DECIDERS, from_loopback
 from service.explorer import formats
 from service.explorer.catalogue import LANGUAGE_NAMES, labels_for
 from service.explorer.formats import format_date, format_value
@@ -73,14 +73,11 @@ __all__ = [
     "action_page",
     "bp",
     "case_try_url",
-    "decision",
     "diff_page",
     "facts_from_form",
     "index",
     "init_app",
     "lang_url",
-    "login",
-    "logout",
     "policy_page",
     "problem_text",
     "shape",
@@ -97,13 +94,11 @@ bp = Blueprint("explorer", __name__, url_prefix="/explorer", template_folder="te
 formats.register(bp)
 
 _LANG_COOKIE = "explorer_lang"
-_TOKEN_COOKIE = "explorer_token"
-_DECISION_READERS = ("auditor", "planner")
 _EXTENSION = "rehab_rules_explorer"
 
 
 class _PageError(Exception):
-    """An error page in the reader's language: 401, 403 or 404.
+    """An error page in the reader's language: 400, 401, 403 or 404.
 
     ``key`` names the detail's words in the catalogue (``error_*``), ``params`` fill them; a
     bare English ``message`` is shown marked ``lang="en"``.
@@ -156,9 +151,14 @@ def _headers(response: Response) -> Response:
         "form-action 'self'; frame-ancestors 'none'")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.method == "POST" or request.endpoint in ("explorer.decision",):
+    if request.method == "POST" or request.endpoint in _PRIVATE:
         response.headers["Cache-Control"] = "no-store"
     return _scrubbed(response)
+
+
+# pages that show logged decisions or who is signed in: never kept by a browser or a proxy
+_PRIVATE = ("explorer.decision", "explorer.decisions", "explorer.decisions_csv",
+            "explorer.signin")
 
 
 def _scrubbed(response: Response) -> Response:
@@ -207,12 +207,12 @@ def _template_values() -> dict[str, Any]:
     # text in it
     return {"lang": lang, "labels": labels_for(lang), "LANGUAGES": LANGUAGES,
             "LANGUAGE_NAMES": LANGUAGE_NAMES, "in_lang": lambda texts: _text_in(texts, lang),
-            "show": show, "signed_in": bool(request.cookies.get(_TOKEN_COOKIE))}
+            "show": show}
 
 
 @bp.errorhandler(_PageError)
 def _page_error(error: _PageError):
-    titles = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
+    titles = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found"}
     scrub = services().masker.scrub_revealed
     message, message_lang = error.message, "en"
     if error.key:
@@ -275,11 +275,9 @@ def show(value: Any) -> str:
 # --- access ---------------------------------------------------------------------------------
 
 def _token_principal(form_token: str | None = None) -> Principal | None:
-    """The principal of a token from the form, the Authorization header or the sign-in
-    cookie, in that order; None if none is given or it is unknown or revoked."""
-    token = ((form_token or "").strip() or bearer_token()
-             or request.cookies.get(_TOKEN_COOKIE, "").strip())
-    return principal_of(token)
+    """The principal of a token from the form, the Authorization header or the signed-in
+    session, in that order; None if none is given or it is unknown or revoked."""
+    return signin.current_principal(form_token)
 
 
 def _readable(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -292,29 +290,6 @@ def _readable(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return wrapper
-
-
-@bp.post("/login")
-def login():
-    """Keep a token in an HttpOnly cookie, so the read-only pages can be browsed with
-    ``EXPLORER_OPEN=0``; a wrong token gets the form again."""
-    token = request.form.get("token", "").strip()
-    target = request.form.get("next", "")
-    if not target.startswith("/explorer"):
-        target = url_for("explorer.index")
-    if principal_of(token) is None:
-        raise _PageError(401, key="error_bad_token")
-    response = redirect(target)
-    response.set_cookie(_TOKEN_COOKIE, token, httponly=True, samesite="Strict",
-                        secure=request.is_secure, path="/explorer")
-    return response
-
-
-@bp.post("/logout")
-def logout():
-    response = redirect(url_for("explorer.index"))
-    response.delete_cookie(_TOKEN_COOKIE, path="/explorer")
-    return response
 
 
 # --- fixtures per rule ------------------------------------------------------------------------
@@ -807,59 +782,6 @@ def try_url(version: PolicyVersion, action: str, as_of: str, facts: Mapping[str,
     return f"{base}?{urlencode(args)}"
 
 
-# --- a logged decision ------------------------------------------------------------------------
-
-@bp.route("/decisions/<decision_id>", methods=["GET", "POST"])
-def decision(decision_id: str):
-    """A logged decision for auditors and planners: what was decided, under which version,
-    which rules fired, and a link to what the version in force today would decide."""
-    principal = _token_principal(request.form.get("token") if request.method == "POST"
-                                 else None)
-    if principal is None:
-        return make_response(render_template(
-            "explorer/decision_token.html", decision_id=decision_id,
-            failed=request.method == "POST"), 401)
-    if principal.role not in _DECISION_READERS:
-        raise _PageError(403, key="error_role", role=principal.role)
-    row = services().log.get(decision_id)
-    if row is None:
-        raise _PageError(404, key="error_no_decision", decision=decision_id)
-    store = _store()
-    used = _version_that_decided(store, row)
-    replay, personal = _today_link(store, row, used)
-    rules = used.rules_for(row["action"]) if used is not None else ()
-    return render_template("explorer/decision.html", row=row, used=used, rules=rules,
-                           fired=set(row["fired"] or ()), replay=replay,
-                           personal=personal)
-
-
-def _version_that_decided(store: PolicyStore, row: dict[str, Any]) -> PolicyVersion | None:
-    """The served version that made a logged decision: same name, same digest, the action;
-    None when the set served now no longer holds it."""
-    try:
-        candidate = store.get_version(row["policy"], row["version"])
-    except LookupFailed:
-        return None
-    if candidate.digest == row["digest"] and row["action"] in candidate.actions:
-        return candidate
-    return None
-
-
-def _today_link(store: PolicyStore, row: dict[str, Any],
-                used: PolicyVersion | None) -> tuple[str | None, set[str]]:
-    """The "try it" link of today's version prefilled with a logged decision's facts, less
-    its personal ones (stored hashed, they cannot be replayed), and those facts' names; no
-    link when today's version has no such action or no version is in force."""
-    try:
-        today = store.resolve(row["policy"], dt.date.today())
-    except EngineError:
-        return None, set()
-    if row["action"] not in today.actions:
-        return None, set()
-    personal = set(today.actions[row["action"]].personal)
-    if used is not None:
-        personal |= used.actions[row["action"]].personal
-    link = try_url(today, row["action"], row["as_of"], row["facts"] or {}, personal,
-                   pinned=today.version)
-    return link, personal
-from service.explorer import activity  # noqa: E402,F401  (registers its pages on bp)
+# the sign-in, the decision log's and the activity pages: their routes on ``bp`` (imported
+# last, as they use it)
+from service.explorer import activity, decisions, signin  # noqa: E402, F401

@@ -188,6 +188,26 @@ def test_list_by_time(client, tokens):
     assert response.status_code == 200 and len(response.get_json()["decisions"]) == 1
 
 
+def test_list_by_event_date(client, tokens):
+    """``as_of_from`` and ``as_of_until`` bound the decision's own date, both days included,
+    whenever it was logged; the same filter the explorer's list uses (DecisionLog)."""
+    ids = {day: post(client, tokens, as_of=day).get_json()["decision_id"]
+           for day in ("2025-02-28", "2025-03-01", "2025-03-31", "2025-04-01")}
+    get = lambda q: [d["decision_id"] for d in client.get(  # noqa: E731
+        "/v1/decisions", query_string=q, headers=tokens["auditor"]).get_json()["decisions"]]
+    march = get({"as_of_from": "2025-03-01", "as_of_until": "2025-03-31"})
+    assert march == [ids["2025-03-31"], ids["2025-03-01"]]
+    assert get({"as_of_from": "2025-04-01"}) == [ids["2025-04-01"]]
+    assert get({"as_of_until": "2025-02-28"}) == [ids["2025-02-28"]]
+    assert get({"as_of_from": "2025-03-01", "as_of_until": "2025-03-01"}) == [ids["2025-03-01"]]
+    assert get({"as_of_from": "2025-03-02", "as_of_until": "2025-03-30"}) == []
+    # with the other filters, and for a provider only its own
+    assert get({"as_of_from": "2025-03-01", "outcome": "allow"}) == []
+    own = client.get("/v1/decisions", query_string={"as_of_until": "2025-03-01"},
+                     headers=tokens["provider_b"]).get_json()["decisions"]
+    assert own == []
+
+
 @pytest.mark.parametrize("query", ["limit=0", "limit=501", "limit=x", "outcome=maybe",
                                    "since=yesterday", "until=2025-13-01", "cursor=%21%21",
                                    "cursor=YWJj", "policyy=tiny",
@@ -197,9 +217,12 @@ def test_list_by_time(client, tokens):
                                    "since=2025-06-01&until=2025-05-01",
                                    "pinned=yes", "pinned=1", "pinned=", "version=a%20b",
                                    "version=%00", "fired=TS-1%22", "fired=%25", "fired=ts-1",
-                                   "digest=a%20b"])
+                                   "digest=a%20b", "as_of_from=2025-3-1",
+                                   "as_of_until=yesterday", "as_of_from=2025-02-30",
+                                   "as_of_from=2025-06-01&as_of_until=2025-05-01"])
 def test_bad_list_queries_are_422(client, tokens, query):
-    """Each names one field (since > until is said of since)."""
+    """Each names one field (since > until is said of since, as_of_from > as_of_until of
+    as_of_from)."""
     response = client.get(f"/v1/decisions?{query}", headers=tokens["auditor"])
     assert response.status_code == 422, response.get_json()
     error = response.get_json()["error"]

@@ -66,3 +66,16 @@ def test_bad_token_requests_are_refused(store, role, provider_id, message):
 ])
 def test_business_id_check_digit(code, valid):
     assert valid_business_id(code) is valid
+
+
+def test_live_names_a_token_by_its_id_until_it_is_revoked(sqlite_url):
+    """What a signed-in explorer session asks: never cached, so a revocation ends it at once
+    even where ``verify`` would still remember the token."""
+    store = TokenStore(make_engine(sqlite_url), cache_seconds=60)
+    token, principal = store.create("provider", "1234567-1", "A")
+    assert store.verify(token) == principal
+    assert store.live(principal.token_id) == principal
+    assert store.live("000000000000") is None
+    TokenStore(make_engine(sqlite_url)).revoke(principal.token_id)     # another process
+    assert store.verify(token) == principal                            # still cached here
+    assert store.live(principal.token_id) is None

@@ -1,7 +1,7 @@
 """A check schemathesis runs beside its own (``SCHEMATHESIS_HOOKS``): a request the OpenAPI
-document calls valid is never refused as ``invalid_request`` for anything but the two rules
-that tie fields together, which a JSON schema cannot state (``since`` after ``until``; an
-impact request with neither files nor a version)."""
+document calls valid is never refused as ``invalid_request`` for anything but the rules that
+tie fields together, which a JSON schema cannot state (``since`` after ``until``,
+``as_of_from`` after ``as_of_until``; an impact request with neither files nor a version)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import schemathesis
 
 CROSS_FIELD = {
     "must not be later than until",
+    "must not be later than as_of_until",
     "send the draft's files, or a version to pin every decision to (or both)",
 }
 

@@ -29,7 +29,7 @@ import pytest
 from service import create_app
 from service.database import upgrade
 from tests.service.conftest import PROVIDER_A
-from tests.service.explorer.page_kinds import PAGE_KINDS, PageKind
+from tests.service.explorer.page_kinds import PAGE_KINDS, PageKind, log_decisions
 
 ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = "/usr/bin/chromium"
@@ -39,7 +39,8 @@ SHOTS = ROOT / "var" / "screenshots"
 WAIT = 30
 LANGUAGES = ("fi", "sv", "en")
 # the pages also photographed 360 px wide (a phone), in Finnish
-NARROW = {"index", "action", "diff", "try-answer", "try-errors"}
+NARROW = {"index", "action", "diff", "try-answer", "try-errors", "decisions-filtered", "decision",
+          "rule-activity"}
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +67,7 @@ axe.run(document, {resultTypes: ["violations"]})
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any, str]]:
     """The app on the real policies, served by werkzeug in a thread on a free port."""
     from werkzeug.serving import make_server
 
@@ -86,7 +87,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", app
+        yield f"http://127.0.0.1:{server.server_port}", app, log_decisions(app, PROVIDER_A)
     finally:
         server.shutdown()
         thread.join(timeout=WAIT)
@@ -117,22 +118,29 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 
 def sign_in(driver: webdriver.Chrome, base: str, app: Any, role: str | None) -> None:
-    """The explorer's sign-in cookie for a fresh token of ``role``; none for None."""
+    """Signed in as a person does it, with a fresh token of ``role`` typed into the explorer's
+    sign-in form; signed out (no cookies) for None."""
     driver.get(f"{base}/explorer/static/explorer.css")      # a page of the host, for cookies
     driver.delete_all_cookies()
     if role is None:
         return
     raw = app.extensions["rehab_rules"].tokens.create(
         role, PROVIDER_A if role == "provider" else None, f"a11y {role}")[0]
-    driver.add_cookie({"name": "explorer_token", "value": raw, "path": "/explorer",
-                       "httpOnly": True, "sameSite": "Strict"})
+    driver.get(f"{base}/explorer/signin")
+    WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "token")))
+    driver.find_element(By.ID, "token").send_keys(raw)
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, "signin").click()
+    WebDriverWait(driver, WAIT).until(ec.staleness_of(old))
 
 
-def open_page(driver: webdriver.Chrome, base: str, kind: PageKind, lang: str) -> None:
+def open_page(driver: webdriver.Chrome, base: str, kind: PageKind, lang: str,
+              decision: str = "") -> None:
     """The page as its reader reaches it: a form filled in and sent, when it has one."""
     args = {"lang": lang, **(kind.form or {})}
     sep = "&" if "?" in kind.url else "?"
-    driver.get(f"{base}{kind.url}{sep}{urlencode(args)}")
+    url = kind.url.format(decision=decision)
+    driver.get(f"{base}{url}{sep}{urlencode(args)}")
     WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR,
                                                                        "main h1")))
     if kind.form is not None:
@@ -167,9 +175,9 @@ def violations(driver: webdriver.Chrome) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("kind", PAGE_KINDS, ids=[k.name for k in PAGE_KINDS])
 def test_no_axe_violations(browser, served, kind: PageKind, lang: str):
-    base, app = served
+    base, app, decision = served
     sign_in(browser, base, app, kind.role)
-    open_page(browser, base, kind, lang)
+    open_page(browser, base, kind, lang, decision)
     shot(browser, f"a11y-{kind.name}-{lang}", 1280)
     if kind.name in NARROW and lang == "fi":
         shot(browser, f"a11y-{kind.name}-{lang}-360px", 360)
@@ -181,7 +189,7 @@ def test_no_axe_violations(browser, served, kind: PageKind, lang: str):
 
 def test_axe_finds_a_violation(browser, served):
     """The check itself: an image without a text alternative, added to a page, is found."""
-    base, app = served
+    base, app, _ = served
     sign_in(browser, base, app, None)
     open_page(browser, base, PAGE_KINDS[0], "en")
     browser.execute_script(

@@ -24,7 +24,7 @@ from service import create_app
 from service.database import upgrade
 from service.explorer.catalogue import LABELS
 from tests.service.conftest import PROVIDER_A
-from tests.service.explorer.page_kinds import PAGE_KINDS, PageKind
+from tests.service.explorer.page_kinds import PAGE_KINDS, PageKind, log_decisions
 
 ROOT = Path(__file__).resolve().parents[3]
 PAGE_LANGUAGES = ("fi", "sv")
@@ -110,7 +110,7 @@ def app(tmp_path_factory: pytest.TempPathFactory):
     var.mkdir()
     url = f"sqlite:///{var / 'log.db'}"
     upgrade(url)
-    return create_app({
+    app = create_app({
         "TESTING": True,
         "POLICIES_DIR": str(ROOT / "policies"),
         "FIXTURES_DIR": str(ROOT / "fixtures"),
@@ -119,6 +119,8 @@ def app(tmp_path_factory: pytest.TempPathFactory):
         "REHAB_RULES_HASH_KEY": "language-test",
         "POLICIES_BOOTSTRAP": True,
     })
+    app.config["PAGE_KINDS_DECISION"] = log_decisions(app, PROVIDER_A)
+    return app
 
 
 def fetch(app, kind: PageKind, lang: str) -> str:
@@ -130,10 +132,13 @@ def fetch(app, kind: PageKind, lang: str) -> str:
                            f"language test {kind.role}")[0]
         headers["Authorization"] = f"Bearer {raw}"
     sep = "&" if "?" in kind.url else "?"
-    url = f"{kind.url}{sep}{urlencode({'lang': lang})}"
+    url = f"{kind.url.format(decision=app.config['PAGE_KINDS_DECISION'])}{sep}" \
+          f"{urlencode({'lang': lang})}"
     client = app.test_client()
     if kind.form is not None:
-        response = client.post(url, data=kind.form, headers=headers)
+        form = client.get(url, headers=headers).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        response = client.post(url, data={**kind.form, "csrf_token": token}, headers=headers)
     else:
         response = client.get(url, headers=headers)
     html = response.get_data(as_text=True)

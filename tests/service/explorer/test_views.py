@@ -14,7 +14,7 @@ import pytest
 from engine.model import ActionSpec, FactSpec
 from service.explorer.catalogue import LABELS
 from service.explorer.views import facts_from_form
-from tests.service.conftest import HETU, decision_body
+from tests.service.conftest import HETU
 
 TRY = "/explorer/policies/tiny/versions/2025-01/actions/day/try"
 ACTION = "/explorer/policies/tiny/versions/2025-01/actions/day"
@@ -41,6 +41,17 @@ def fixture_cases(policies_dir: Path) -> Path:
     folder.mkdir(parents=True)
     (folder / "day.yaml").write_text(FIXTURES, encoding="utf-8")
     return folder
+
+
+def csrf(client) -> str:
+    """The CSRF token of this client's forms (the sign-in page sets its cookie)."""
+    html = client.get("/explorer/signin").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def post_form(client, url: str, data: dict, **kwargs):
+    """A form sent as a browser sends it: with the CSRF token of its page."""
+    return client.post(url, data={**data, "csrf_token": csrf(client)}, **kwargs)
 
 
 def page(client, url: str, status: int = 200, **kwargs) -> str:
@@ -165,12 +176,6 @@ def test_unknown_things_are_html_404s(client, url):
     assert "Ei löytynyt" in html
 
 
-def test_unknown_decision_is_404_for_an_auditor(client, tokens):
-    page(client, "/explorer/decisions/01890000-0000-7000-8000-000000000000", status=404,
-         headers=tokens["auditor"])
-    page(client, "/explorer/decisions/not-an-id", status=404, headers=tokens["planner"])
-
-
 # --- try it -------------------------------------------------------------------------------
 
 def test_try_form_is_generated_from_the_facts(client):
@@ -182,7 +187,7 @@ def test_try_form_is_generated_from_the_facts(client):
 
 
 def test_try_decides_without_logging(client, app):
-    response = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5", "lang": "en"})
+    response = post_form(client, TRY, {"as_of": "2025-03-10", "f.hours": "5", "lang": "en"})
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html
     assert "outcome-deny" in html and "TS-1-too-short" in html
@@ -196,14 +201,14 @@ def test_try_answers_first_and_the_browser_is_sent_to_the_answer(client):
     html = page(client, TRY)
     assert 'id="result"' not in html                          # no answer before a try
     assert f'action="{TRY}#result"' in html                   # the answer's anchor
-    response = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5", "lang": "en"})
+    response = post_form(client, TRY, {"as_of": "2025-03-10", "f.hours": "5", "lang": "en"})
     html = response.get_data(as_text=True)
     section = re.search(r'<section [^>]*id="result"[^>]*>', html).group(0)
     assert 'tabindex="-1"' in section and "autofocus" in section
     assert html.index('id="result"') < html.index("<form method=\"post\"")
     assert html.index('id="result"') < html.index('id="f-hours"')
     # a refused try answers first as well, with what to correct
-    response = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "many"})
+    response = post_form(client, TRY, {"as_of": "2025-03-10", "f.hours": "many"})
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     section = re.search(r'<section [^>]*id="result"[^>]*>', html).group(0)
@@ -213,33 +218,33 @@ def test_try_answers_first_and_the_browser_is_sent_to_the_answer(client):
 
 def test_try_says_which_version_decided_and_why(client):
     html = page(client, TRY + "?lang=en")                     # sets the language cookie
-    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5"}).get_data(
+    html = post_form(client, TRY, {"as_of": "2025-03-10", "f.hours": "5"}).get_data(
         as_text=True)
     why = html.split('class="why-version">')[1].split("</p>")[0]
     assert "Decided under version 2025-01: the version in force on 10 Mar 2025." in why
     assert 'class="version-switch"' not in html               # the page's own version
     # the 2025-06 page, a date before 2025-06-01: 2025-01 decides, and the page says so
     other = TRY.replace("2025-01", "2025-06")
-    html = client.post(other, data={"as_of": "2025-03-10", "f.hours": "5"}).get_data(
+    html = post_form(client, other, {"as_of": "2025-03-10", "f.hours": "5"}).get_data(
         as_text=True)
     assert "the version in force on 10 Mar 2025" in html and "outcome-deny" in html
     switch = html.split('class="version-switch">')[1].split("</p>")[0]
     assert ("this is not version 2025-06, whose page you came from: version 2025-06 is not "
             "in force on 10 Mar 2025") in switch
     # pinned by the reader
-    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5",
+    html = post_form(client, TRY, {"as_of": "2025-03-10", "f.hours": "5",
                                   "version": "2025-06"}).get_data(as_text=True)
     assert "Decided under version 2025-06: pinned by you" in html
     assert "this is not version 2025-01, whose page you came from, but the version you " \
         "chose" in html
     # and in Finnish
-    html = client.post(TRY + "?lang=fi", data={"as_of": "2025-03-10", "f.hours": "5"}
+    html = post_form(client, TRY + "?lang=fi", {"as_of": "2025-03-10", "f.hours": "5"}
                        ).get_data(as_text=True)
     assert "Päätetty version 2025-01 mukaan: versio on voimassa 10.3.2025." in html
 
 
 def test_try_shows_each_comparison_with_its_threshold(client):
-    html = client.post(TRY + "?lang=en", data={"as_of": "2025-03-10", "f.hours": "7",
+    html = post_form(client, TRY + "?lang=en", {"as_of": "2025-03-10", "f.hours": "7",
                                                "f.client": HETU}).get_data(as_text=True)
     trace = html.split('class="trace"')[1].split("</table>")[0]
     row = trace.split("TS-1-too-short</a>")[1].split("</tr>")[0]
@@ -247,7 +252,7 @@ def test_try_shows_each_comparison_with_its_threshold(client):
     assert "✗ does not hold" in row and 'class="holds-no"' in row
     row = trace.split("TS-2-note</a>")[1].split("</tr>")[0]
     assert "<code>note = — is present</code>" in row and "✗ does not hold" in row
-    html = client.post(TRY + "?lang=en", data={"as_of": "2025-03-10", "f.hours": "5"}
+    html = post_form(client, TRY + "?lang=en", {"as_of": "2025-03-10", "f.hours": "5"}
                        ).get_data(as_text=True)
     row = html.split('class="trace"')[1].split("TS-1-too-short</a>")[1].split("</tr>")[0]
     assert "<code>hours = 5 &lt; 6 (min_hours)</code>" in row and "✓ holds" in row
@@ -255,7 +260,7 @@ def test_try_shows_each_comparison_with_its_threshold(client):
 
 
 def test_try_links_the_same_facts_under_every_other_version(client):
-    html = client.post(TRY + "?lang=en", data={"as_of": "2025-03-10", "f.hours": "5",
+    html = post_form(client, TRY + "?lang=en", {"as_of": "2025-03-10", "f.hours": "5",
                                                "f.note": "x", "f.client": HETU}
                        ).get_data(as_text=True)
     block = html.split('class="elsewhere"')[1].split("</details>")[0]
@@ -285,39 +290,39 @@ def test_each_fixture_case_opens_in_try_it(client):
     assert "f.hours=7&amp;f.note=hello" in silent
     html = page(client, href)
     assert 'value="2025-03-10"' in html and 'value="5"' in html
-    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5",
+    html = post_form(client, TRY, {"as_of": "2025-03-10", "f.hours": "5",
                                   "version": "2025-01"}).get_data(as_text=True)
     assert "outcome-deny" in html and "TS-1-too-short" in html
 
 
 def test_try_under_a_pinned_version(client):
-    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5.5",
+    html = post_form(client, TRY, {"as_of": "2025-03-10", "f.hours": "5.5",
                                   "version": "2025-06"}).get_data(as_text=True)
     assert "outcome-allow" in html and "2025-06" in html
 
 
 def test_try_bad_input_shows_the_engines_messages_next_to_the_fields(client):
-    response = client.post(TRY, data={"as_of": "2025-13-40", "f.hours": "7"})
+    response = post_form(client, TRY, {"as_of": "2025-13-40", "f.hours": "7"})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     # the engine's problems in the page's language (the catalogue's fact_<code>)
     assert 'id="err-as_of"' in html and "anna päivämäärä muodossa VVVV-KK-PP" in html
     assert 'aria-describedby="err-as_of"' in html
-    response = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "many"})
+    response = post_form(client, TRY, {"as_of": "2025-03-10", "f.hours": "many"})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="err-hours"' in html and "pitää olla luku" in html
     assert 'value="many"' in html                 # what was typed stays, to be corrected
-    response = client.post(TRY + "?lang=sv", data={"as_of": "2025-03-10", "f.hours": "30"})
+    response = post_form(client, TRY + "?lang=sv", {"as_of": "2025-03-10", "f.hours": "30"})
     assert response.status_code == 422
     assert "får vara högst 24" in response.get_data(as_text=True)
-    response = client.post(TRY + "?lang=en", data={"as_of": "2025-03-10", "f.hours": "30"})
+    response = post_form(client, TRY + "?lang=en", {"as_of": "2025-03-10", "f.hours": "30"})
     assert "must be at most 24" in response.get_data(as_text=True)
-    response = client.post(TRY + "?lang=fi", data={"as_of": "2025-03-10"})   # hours left out
+    response = post_form(client, TRY + "?lang=fi", {"as_of": "2025-03-10"})   # hours left out
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and 'id="err-hours"' in html
     assert "pakollinen (luku)" in html
-    response = client.post(TRY, data={"as_of": "1999-01-01", "f.hours": "7"})
+    response = post_form(client, TRY, {"as_of": "1999-01-01", "f.hours": "7"})
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and 'role="alert"' in html
     assert "ei ole voimassa yhtään versiota 1.1.1999" in html
@@ -333,19 +338,19 @@ def test_a_field_of_invisible_characters_is_a_fact_left_out(client):
     form = {"f.hours": "\u200b", "f.note": " \u3164\u034f\u00a0", "f.codes": "a\n\u200b\n \nb"}
     assert facts_from_form(action, form) == {"codes": ["a", "b"]}
     for blank in ("", "  ", "\u200b\ufeff", "\u2060\u3000"):     # hours left out, each time
-        response = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": blank})
+        response = post_form(client, TRY, {"as_of": "2025-03-10", "f.hours": blank})
         html = response.get_data(as_text=True)
         assert response.status_code == 422 and 'id="err-hours"' in html, repr(blank)
         assert "required" in html and "must be a number" not in html, repr(blank)
 
 
 def test_try_never_echoes_a_personal_identity_code(client):
-    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "7", "f.client": HETU,
+    html = post_form(client, TRY, {"as_of": "2025-03-10", "f.hours": "7", "f.client": HETU,
                                   "f.note": f"about {HETU}"}).get_data(as_text=True)
     assert "outcome-allow" in html and "TS-2-note" in html
     assert HETU not in html
     # a mistyped code does not look like a henkilötunnus, and still does not come back
-    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "7",
+    html = post_form(client, TRY, {"as_of": "2025-03-10", "f.hours": "7",
                                   "f.client": "131052-308X"}).get_data(as_text=True)
     assert "131052-308X" not in html
 
@@ -359,17 +364,17 @@ def test_try_prefilled_from_the_query(client):
 def test_try_off_loopback_needs_a_deciders_token(client, app, tokens):
     app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"] = False
     data = {"as_of": "2025-03-10", "f.hours": "5"}
-    response = client.post(TRY, data=data)
+    response = post_form(client, TRY, data)
     assert response.status_code == 401 and 'id="err-token"' in response.get_data(as_text=True)
-    response = client.post(TRY, data={**data, "token": tokens.raw["auditor"]})
+    response = post_form(client, TRY, {**data, "token": tokens.raw["auditor"]})
     assert response.status_code == 403
-    response = client.post(TRY, data={**data, "token": tokens.raw["provider"]})
+    response = post_form(client, TRY, {**data, "token": tokens.raw["provider"]})
     assert response.status_code == 200 and "outcome-deny" in response.get_data(as_text=True)
-    response = client.post(TRY, data=data, headers=tokens["planner"])
+    response = post_form(client, TRY, data, headers=tokens["planner"])
     assert response.status_code == 200
     # loopback only: another address is not let in even with the setting on
     app.config["EXPLORER_TRY_OPEN_ON_LOOPBACK"] = True
-    response = client.post(TRY, data=data, environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    response = post_form(client, TRY, data, environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert response.status_code == 401
 
 
@@ -378,72 +383,28 @@ def test_try_off_loopback_needs_a_deciders_token(client, app, tokens):
 def test_closed_explorer_needs_a_token(client, app, tokens):
     app.config["EXPLORER_OPEN"] = False
     html = page(client, "/explorer", status=401)
-    assert 'action="/explorer/login"' in html and '<label for="token">' in html
+    assert 'action="/explorer/signin"' in html and '<label for="token">' in html
+    assert 'name="csrf_token"' in html
     page(client, ACTION, status=401)
     page(client, TRY, status=401)
     page(client, "/explorer", headers=tokens["ops"])            # any role may read
-    response = client.post("/explorer/login", data={"token": "rr_bad_token", "next": ACTION})
+    response = post_form(client, "/explorer/signin", {"token": "rr_bad_token", "next": ACTION})
     assert response.status_code == 401
-    response = client.post("/explorer/login", data={"token": tokens.raw["provider"],
-                                                    "next": ACTION})
-    assert response.status_code == 302 and response.headers["Location"].endswith(ACTION)
-    cookie = client.get_cookie("explorer_token", path="/explorer")
-    assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
+    response = post_form(client, "/explorer/signin", {"token": tokens.raw["provider"],
+                                                      "next": ACTION})
+    assert response.status_code == 303 and response.headers["Location"].endswith(ACTION)
     page(client, ACTION)
-    client.post("/explorer/logout")
+    post_form(client, "/explorer/signout", {})
     page(client, ACTION, status=401)
     # an outside redirect target is not followed
-    response = client.post("/explorer/login", data={"token": tokens.raw["provider"],
-                                                    "next": "https://evil.example/"})
+    response = post_form(client, "/explorer/signin", {"token": tokens.raw["provider"],
+                                                      "next": "https://evil.example/"})
     assert response.headers["Location"].endswith("/explorer")
 
 
 def test_pages_forbid_foreign_content(client):
     response = client.get("/explorer")
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
-
-
-# --- a logged decision ----------------------------------------------------------------------
-
-@pytest.fixture
-def logged(client, tokens) -> str:
-    body = decision_body(facts={"hours": 5, "client": HETU})
-    response = client.post("/v1/decisions", json=body, headers=tokens["provider"])
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()["decision_id"]
-
-
-def test_decision_page_asks_for_a_token(client, logged):
-    html = page(client, f"/explorer/decisions/{logged}", status=401)
-    assert '<label for="token">' in html and 'method="post"' in html
-    response = client.post(f"/explorer/decisions/{logged}", data={"token": "rr_x_y"})
-    assert response.status_code == 401
-
-
-def test_decision_page_for_auditors_and_planners(client, tokens, logged):
-    response = client.post(f"/explorer/decisions/{logged}",
-                           data={"token": tokens.raw["auditor"]})
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200, html
-    assert response.headers["Cache-Control"] == "no-store"
-    assert "outcome-deny" in html and "TS-1-too-short" in html and "2025-01" in html
-    assert HETU not in html and "(tiivistetty)" in html
-    # the rules of the action, which fired, linked to their anchors
-    assert "/explorer/policies/tiny/versions/2025-01/actions/day#rule-TS-1-too-short" in html
-    # what the version in force today would decide: prefilled, without the hashed code
-    replay = re.search(r'href="([^"]+)" id="replay"', html).group(1).replace("&amp;", "&")
-    assert "f.hours=5" in replay and "f.client" not in replay and "version=2025-06" in replay
-    assert "as_of=2025-03-10" in replay
-    html = page(client, replay)
-    assert 'value="5"' in html
-    page(client, f"/explorer/decisions/{logged}", headers=tokens["planner"])
-
-
-def test_decision_page_refuses_providers(client, tokens, logged):
-    page(client, f"/explorer/decisions/{logged}", status=403, headers=tokens["provider"])
-    response = client.post(f"/explorer/decisions/{logged}",
-                           data={"token": tokens.raw["ops"]})
-    assert response.status_code == 403
 
 
 def test_a_source_url_is_a_link_only_when_it_is_http_or_https(client, app, policies_dir,
@@ -554,7 +515,7 @@ def test_the_diff_shows_the_changed_sections_beside_the_rules_resting_on_them(ti
 
 
 def test_try_it_links_each_finding_to_its_section(tiny_texts, client):
-    html = client.post(TRY, data={"as_of": "2025-03-10", "f.hours": "5"}).get_data(
+    html = post_form(client, TRY, {"as_of": "2025-03-10", "f.hours": "5"}).get_data(
         as_text=True)
     assert f'href="{TEXT_URL}#section-1">1 Päivän pituus</a>' in html
     assert "sections: [" not in html       # a link of its own, not the citation's data
@@ -625,18 +586,18 @@ def test_a_try_under_an_older_version_leaves_out_the_new_facts_left_untouched(mo
                                                                              client):
     url = "/explorer/policies/tiny/versions/2025-12/actions/day/try?lang=en"
     # 2025-10-01 is before 2025-12: 2025-09 decides, and it has no fact "goal"
-    response = client.post(url, data={"as_of": "2025-10-01", "f.hours": "5"})
+    response = post_form(client, url, {"as_of": "2025-10-01", "f.hours": "5"})
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html
     assert "Decided under version 2025-09: the version in force on 1 Oct 2025." in html
     left = html.split('class="left-out">')[1].split("</p>")[0]
     assert "version 2025-09 does not have these facts" in left and "<code>goal</code>" in left
     # a fact the reader did fill in is the reader's: the engine says it is unknown
-    response = client.post(url, data={"as_of": "2025-10-01", "f.hours": "5", "f.goal": "on"})
+    response = post_form(client, url, {"as_of": "2025-10-01", "f.hours": "5", "f.goal": "on"})
     assert response.status_code == 422
     assert 'id="err-goal"' in response.get_data(as_text=True)
     # under 2025-12 itself nothing is left out
-    html = client.post(url, data={"as_of": "2025-12-10", "f.hours": "5"}).get_data(
+    html = post_form(client, url, {"as_of": "2025-12-10", "f.hours": "5"}).get_data(
         as_text=True)
     assert 'class="left-out"' not in html and "outcome-deny" in html
 
