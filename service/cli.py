@@ -76,18 +76,24 @@ def db_upgrade(database_url: str) -> None:
 @click.option("--note", help="why: the service description revision, the ticket …")
 @click.option("--no-activate", "stage", is_flag=True,
               help="store the bundle only; activate it later with 'bundles activate'")
+@click.option("--fixtures", "fixtures_root", type=click.Path(path_type=Path),
+              help="the fixture cases published with the policies; default: the fixtures "
+                   "folder beside FOLDER")
 @_URL
-def publish(folder: Path, note: str | None, stage: bool, database_url: str) -> None:
-    """Validate a policy folder and publish it as the live bundle of every worker.
+def publish(folder: Path, note: str | None, stage: bool, fixtures_root: Path | None,
+            database_url: str) -> None:
+    """Check a policy folder and its fixture cases and publish them as the live bundle of
+    every worker.
 
-    The folder is read and checked as 'rehab-rules validate' does; any problem is printed as
-    file:line and nothing is published (exit 1). Publishing files already stored reuses that
-    bundle.
+    The folder is checked as 'rehab-rules check' does, with the cases of its fixtures folder,
+    which the bundle carries: any problem — a file that does not load, a case that fails, a
+    rule no case covers — is printed as file:line and nothing is published (exit 1).
+    Publishing files already stored reuses that bundle.
     """
     store = _bundles(database_url)
     try:
         bundle, created = store.publish_folder(folder, by=cli_actor(), note=note,
-                                               activate=not stage)
+                                               activate=not stage, fixtures=fixtures_root)
     except PolicyError as exc:
         for p in exc.problems:
             click.echo(str(p))
@@ -225,7 +231,7 @@ def _bootstrap(config: dict) -> None:
         return                        # each worker says so: run 'rehab-rules db upgrade'
     try:
         bundle = BundleStore(engine, masker_from_config(config)).bootstrap(
-            config["POLICIES_DIR"], by=cli_actor())
+            config["POLICIES_DIR"], by=cli_actor(), fixtures=config.get("FIXTURES_DIR"))
     except PolicyError as exc:
         for p in exc.problems:
             click.echo(str(p), err=True)
