@@ -128,7 +128,7 @@ class PolicyFiles:
                 cases[rel.removeprefix(CASES_PREFIX)] = data
             else:
                 files[rel] = data
-        return cls(root, files, bundle=bundle, cases=cases, cases_root=f"{root}/fixtures")
+        return cls(root, files, bundle=bundle, cases=cases)
 
     @cached_property
     def digest(self) -> str:
