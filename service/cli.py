@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from engine import EngineError, PolicyError, PolicyStore, Problem
 from engine.fixtures import Case, CaseResult, append_cases, load_suite, run_case
-from engine.folder import PolicyFiles, read_folder
+from engine.folder import CASES_PREFIX, PolicyFiles, read_folder
 from engine.model import LANGUAGES
 from engine.pyeval import PythonEvaluator
 from engine.replay import LoggedDecision, NotReplayable, fixture_case, render_report
@@ -109,7 +109,9 @@ def publish(folder: Path, note: str | None, stage: bool, fixtures_root: Path | N
         click.echo(f"{len(exc.problems)} problem(s); nothing published", err=True)
         sys.exit(1)
     state = "stored" if stage else "active"
-    click.echo(f"bundle {bundle.id} {state}: {len(bundle.files)} files, {bundle.digest}"
+    cases = sum(name.startswith(CASES_PREFIX) for name in bundle.files)
+    click.echo(f"bundle {bundle.id} {state}: {len(bundle.files) - cases} files and {cases} "
+               f"fixture files, {bundle.digest}"
                + ("" if created else " (the same files were already published)"))
 
 
