@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import PolicyError, PolicyStore, Problem
 from engine.check import check_problems
+from engine.fixtures import set_suite
 from engine.folder import CASES_PREFIX, Limits, PolicyFiles, bundle_name_problem, read_folder
 from engine.pyeval import PythonEvaluator
 from engine.store import default_fixtures, load_files, with_cases
@@ -173,7 +174,8 @@ class BundleStore:
                                   else fixtures)
         problems += found
         if problems:                  # every problem at once: the files' own ones too
-            raise PolicyError(problems + load_files(files)[2])
+            policies, _, found = load_files(files)
+            raise PolicyError(problems + found + set_suite(files, policies)[1])
         return self.publish(files, by, note, activate, source=str(Path(folder).resolve()))
 
     def publish(self, files: PolicyFiles, by: str, note: str | None = None,
