@@ -9,6 +9,7 @@ run pinned to their folder's version. The same runner serves
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,15 @@ from marshmallow import Schema, fields, validate
 
 from engine.decide import decide
 from engine.errors import EngineError, LookupFailed, Problem
-from engine.loader import LineDict, line_at, plain, read_yaml
+from engine.folder import PolicyFiles
+from engine.loader import LineDict, line_at, plain, read_yaml, read_yaml_bytes
 from engine.model import LANGUAGES, Decision, Policy, json_form
 from engine.schema import YamlDate, shape_problems
 from engine.store import PolicyStore, collect_files
 
-__all__ = ["Case", "CaseResult", "append_cases", "coverage_gaps", "expectation", "load_cases",
-           "load_suite", "run_case", "with_inherited", "write_overrides"]
+__all__ = ["Case", "CaseResult", "append_cases", "coverage_gaps", "coverage_problems",
+           "expectation", "load_cases", "load_suite", "run_case", "set_suite", "with_inherited",
+           "write_overrides"]
 
 
 class _Expect(Schema):
@@ -100,35 +103,64 @@ def load_suite(paths: list[Path | str],
     return with_inherited(cases, drops, policies, problems), problems
 
 
+def set_suite(files: PolicyFiles,
+              policies: dict[str, Policy]) -> tuple[list[Case], list[Problem]]:
+    """:func:`load_suite` of the fixture files a set carries (:attr:`PolicyFiles.cases`):
+    what :meth:`engine.store.PolicyStore.cases` serves, read from the set, not from disk."""
+    cases, drops, problems = _read_files(files)
+    return with_inherited(cases, drops, policies, problems), problems
+
+
 _Drops = dict[tuple[str, str], dict[str, tuple[str, int]]]
 
 
 def _read(paths: list[Path | str]) -> tuple[list[Case], _Drops, list[Problem]]:
+    """The fixture files under ``paths``, read from disk."""
+    def documents() -> Iterable[tuple[str, tuple[str, str], Any, list[Problem]]]:
+        for path in collect_files(paths):
+            doc, found, _ = read_yaml(path)
+            yield str(path), (path.parent.parent.name, path.parent.name), doc, found
+    return _parse(documents())
+
+
+def _read_files(files: PolicyFiles) -> tuple[list[Case], _Drops, list[Problem]]:
+    """The fixture files a set carries (:attr:`PolicyFiles.cases`), read from their bytes."""
+    def documents() -> Iterable[tuple[str, tuple[str, str], Any, list[Problem]]]:
+        for rel in sorted(files.cases):
+            policy, version, _ = rel.split("/", 2)
+            shown = files.display_case(rel)
+            doc, found = read_yaml_bytes(files.cases[rel], shown)
+            yield shown, (policy, version), doc, found
+    return _parse(documents())
+
+
+def _parse(documents: Iterable[tuple[str, tuple[str, str], Any, list[Problem]]],
+           ) -> tuple[list[Case], _Drops, list[Problem]]:
+    """Cases, drops and problems of fixture documents: (shown path, (policy, version),
+    parsed document or None, problems of reading it)."""
     cases: list[Case] = []
     drops: _Drops = {}
     problems: list[Problem] = []
-    for path in collect_files(paths):
-        doc, found, _ = read_yaml(path)
+    for path, key, doc, found in documents:
         problems += found
         if doc is None:
             continue
-        shape = shape_problems(doc, _File(), str(path))
+        shape = shape_problems(doc, _File(), path)
         problems += shape
         if shape or not isinstance(doc, LineDict):
             continue
         if "cases" not in doc and "drop" not in doc:
-            problems.append(Problem(str(path), doc.line or 1, "a fixture file holds cases: "
+            problems.append(Problem(path, doc.line or 1, "a fixture file holds cases: "
                                     "(and may say drop: [names of inherited cases])",
                                     "missing_key"))
             continue
-        key = (path.parent.parent.name, path.parent.name)
         for i, name in enumerate(doc.get("drop") or []):
-            drops.setdefault(key, {})[name] = (str(path), line_at(doc, ["drop", i]))
+            drops.setdefault(key, {})[name] = (path, line_at(doc, ["drop", i]))
         first: dict[tuple[str, str], int] = {}
         for i, raw in enumerate(doc.get("cases") or []):
             line = line_at(doc, ["cases", i])
             if (raw["action"], raw["name"]) in first:
-                problems.append(Problem(str(path), line, f"case {raw['name']!r} of action "
+                problems.append(Problem(path, line, f"case {raw['name']!r} of action "
                                         f"{raw['action']} is written twice in this file (first "
                                         f"at line {first[(raw['action'], raw['name'])]}); a "
                                         "case's name tells it apart — rename one",
@@ -136,7 +168,7 @@ def _read(paths: list[Path | str]) -> tuple[list[Case], _Drops, list[Problem]]:
                 continue
             first[(raw["action"], raw["name"])] = line
             cases.append(Case(
-                path=str(path), line=line_at(doc, ["cases", i]),
+                path=path, line=line_at(doc, ["cases", i]),
                 policy=key[0], version=key[1],
                 name=raw["name"], action=raw["action"],
                 as_of=YamlDate().deserialize(raw["as_of"]),
@@ -267,6 +299,12 @@ def run_case(store: PolicyStore, case: Case, evaluator: Any = None) -> CaseResul
 def coverage_gaps(store: PolicyStore, results: list[CaseResult],
                   policies: set[str] | None = None) -> list[str]:
     """Rules of every version that lack a case where they fire, or one where they do not."""
+    return [str(p) for p in coverage_problems(store, results, policies)]
+
+
+def coverage_problems(store: PolicyStore, results: list[CaseResult],
+                      policies: set[str] | None = None) -> list[Problem]:
+    """:func:`coverage_gaps` as problems at each rule's line (``publish`` refuses them)."""
     gaps = []
     for name, policy in sorted(store.policies.items()):
         if policies is not None and name not in policies:
@@ -280,13 +318,15 @@ def coverage_gaps(store: PolicyStore, results: list[CaseResult],
                 # a rule without `when` fires on every request of its action by design
                 silent = rule.when_source is None or any(
                     rule.id not in r.fired for r in relevant)
-                where = (f"{rule.path or version.path}:{rule.line}: rule {rule.id} "
-                         f"(version {version.version})")
+                path = rule.path or version.path
+                what = f"rule {rule.id} (version {version.version})"
                 if not fires:
-                    gaps.append(f"{where} never fires in fixtures/{name}/{version.version}")
+                    gaps.append(Problem(path, rule.line, f"{what} never fires in "
+                                        f"fixtures/{name}/{version.version}", "uncovered"))
                 if not silent:
-                    gaps.append(f"{where} has no case in fixtures/{name}/{version.version} "
-                                "where it does not fire")
+                    gaps.append(Problem(path, rule.line, f"{what} has no case in "
+                                        f"fixtures/{name}/{version.version} where it does not "
+                                        "fire", "uncovered"))
     return gaps
 
 

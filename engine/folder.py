@@ -37,12 +37,16 @@ from pathlib import Path
 from engine.errors import Problem
 from engine.text import TEXT_NAME_RE, text_name_problem
 
-__all__ = ["NOTE_SUFFIXES", "VERSION_RE", "Limits", "PolicyFiles", "bundle_name_problem",
-           "is_text", "read_folder", "read_paths", "version_name_problem"]
+__all__ = ["CASES_PREFIX", "NOTE_SUFFIXES", "VERSION_RE", "Limits", "PolicyFiles",
+           "bundle_name_problem", "is_text", "read_fixtures", "read_folder", "read_paths",
+           "version_name_problem"]
 
 _POLICY_DIR_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 VERSION_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 NOTE_SUFFIXES = (".md", ".txt")
+# where a set's fixture files stand among its files when the set is stored as one mapping
+# (a bundle): ``fixtures/<policy>/<version>/<file>.yaml``, never a policy file's two parts
+CASES_PREFIX = "fixtures/"
 
 
 @dataclass(frozen=True)
@@ -87,14 +91,44 @@ class PolicyFiles:
     ``root`` is only a label for messages (``policies`` → ``policies/demo/2024-01.yaml``);
     ``bundle`` is the id of the published bundle the files came from, if any. Neither is part
     of the digest.
+
+    ``cases`` are the set's fixture files, ``"<policy>/<version>/<file>.yaml"`` → bytes: the
+    cases travel with the policies they test, so whoever loads the set (a worker, the
+    explorer, ``fixtures from-log``) reads the very cases the set was published with, never a
+    folder on its own disk. They are part of the digest (a set without cases keeps the digest
+    it always had). ``cases_root`` labels them in messages, like ``root``.
     """
 
     root: str
     files: dict[str, bytes] = field(default_factory=dict)
     bundle: int | None = None
+    cases: dict[str, bytes] = field(default_factory=dict)
+    cases_root: str = "fixtures"
 
     def display(self, relative: str) -> str:
         return f"{self.root}/{relative}" if self.root else relative
+
+    def display_case(self, relative: str) -> str:
+        """A fixture file's name in messages: ``fixtures/demo/2024-01/decide.yaml``."""
+        return f"{self.cases_root}/{relative}" if self.cases_root else relative
+
+    def stored(self) -> dict[str, bytes]:
+        """Policy files and fixture files as one mapping (how a bundle keeps them): a
+        fixture file under :data:`CASES_PREFIX`, which no policy file's path can be."""
+        return {**self.files, **{CASES_PREFIX + rel: data for rel, data in self.cases.items()}}
+
+    @classmethod
+    def from_stored(cls, root: str, stored: dict[str, bytes], bundle: int | None = None,
+                    ) -> PolicyFiles:
+        """The files of :meth:`stored` again: the policy files and the fixture files."""
+        files: dict[str, bytes] = {}
+        cases: dict[str, bytes] = {}
+        for rel, data in stored.items():
+            if _is_stored_case(rel):
+                cases[rel.removeprefix(CASES_PREFIX)] = data
+            else:
+                files[rel] = data
+        return cls(root, files, bundle=bundle, cases=cases)
 
     @cached_property
     def digest(self) -> str:
@@ -103,10 +137,16 @@ class PolicyFiles:
         Computed once per set (the files never change), since /v1/health reports it.
         """
         h = hashlib.sha256()
-        for rel in sorted(self.files):
+        stored = self.stored()
+        for rel in sorted(stored):
             h.update(rel.encode("utf-8") + b"\0")
-            h.update(hashlib.sha256(self.files[rel]).digest())
+            h.update(hashlib.sha256(stored[rel]).digest())
         return "sha256:" + h.hexdigest()
+
+
+def _is_stored_case(rel: str) -> bool:
+    """``fixtures/<policy>/<version>/<file>.yaml``: four parts, where a policy file has two."""
+    return rel.startswith(CASES_PREFIX) and rel.count("/") == 3
 
 
 def version_name_problem(stem: str) -> str | None:
@@ -347,3 +387,50 @@ def read_paths(paths: list[Path | str], limits: Limits | None = None,
         sets.append(files)
         problems += found
     return sets, problems
+
+
+def read_fixtures(root: Path | str, limits: Limits | None = None,
+                  label: str | None = None) -> tuple[dict[str, bytes], list[Problem]]:
+    """The fixture files under ``root``: ``"<policy>/<version>/<file>.yaml"`` → bytes.
+
+    They go into a set's :attr:`PolicyFiles.cases` (and so into a bundle and its digest). A
+    missing folder holds no cases; a YAML file anywhere but two folders down, or over the
+    size limit, is a problem at its path. Notes (``README.md``) and hidden entries are not
+    read. ``label`` names the root in messages (default: ``root`` as given).
+    """
+    root = Path(root)
+    limits = limits or Limits.from_env()
+    shown = str(root) if label is None else label
+    out: dict[str, bytes] = {}
+    problems: list[Problem] = []
+    if not root.is_dir():
+        return out, problems
+    total = 0
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if any(part.startswith(".") for part in rel.split("/")) or path.is_dir():
+            continue
+        if path.suffix not in (".yaml", ".yml"):
+            continue
+        where = f"{shown}/{rel}"
+        if rel.count("/") != 2 or path.suffix != ".yaml":
+            problems.append(Problem(where, 1, "a fixture file is <policy>/<version>/<name>.yaml;"
+                                    " move or rename it", "wrong_place"))
+            continue
+        try:
+            size = path.stat().st_size
+            if size > limits.max_file_bytes:
+                problems.append(Problem(where, 1, f"the file is {size:,} bytes, over the limit "
+                                        f"of {limits.max_file_bytes:,}", "too_large"))
+                continue
+            data = path.read_bytes()
+        except OSError as exc:
+            problems.append(Problem(where, 1, f"cannot be read ({exc.strerror})", "unreadable"))
+            continue
+        total += len(data)
+        if total > limits.max_total_bytes:
+            problems.append(Problem(where, 1, f"the fixtures are over "
+                                    f"{limits.max_total_bytes:,} bytes in all", "too_large"))
+            break
+        out[rel] = data
+    return out, problems

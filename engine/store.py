@@ -5,6 +5,11 @@ A :class:`PolicyStore` holds one immutable :class:`PolicySet`. Loading reads eve
 versions of a policy, compiles every action and registers it with the evaluator. If anything
 is wrong, every problem is raised together and nothing is registered.
 
+A set carries its fixture cases (:attr:`engine.folder.PolicyFiles.cases`): a published
+bundle those it was published with, a folder those of the fixtures folder beside it (or the
+one named). :meth:`PolicyStore.cases` serves them parsed, so every reader of cases — the
+explorer, ``fixtures from-log``, publish's check — sees the cases of the set being served.
+
 ``reload()`` builds a complete new set first and swaps it in only when it is whole; a broken
 set never replaces a working one. The old set's rulesets are removed from the engine once the
 last decision using them has finished.
@@ -16,13 +21,14 @@ import datetime as dt
 import itertools
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from engine.compiler import compile_version
 from engine.errors import PolicyError, Problem, UnknownAction, UnknownPolicy, UnknownVersion
-from engine.folder import Limits, PolicyFiles, read_folder
+from engine.folder import Limits, PolicyFiles, read_fixtures, read_folder
 from engine.loader import locate, read_yaml_bytes
 from engine.model import ActionPlan, Evaluator, Policy, PolicyVersion
 from engine.overlay import resolve_policy
@@ -31,7 +37,8 @@ from engine.resolve import in_force
 from engine.schema import check_version, digest_of
 from engine.text import TEXT_NAME_RE, ServiceText, TextFile, language_problems, parse_text
 
-__all__ = ["PolicySet", "PolicyStore", "collect_files", "load_files", "load_folder"]
+__all__ = ["PolicySet", "PolicyStore", "collect_files", "default_fixtures", "load_files",
+           "load_folder", "with_cases"]
 
 
 def collect_files(paths: Iterable[Path | str]) -> list[Path]:
@@ -185,6 +192,21 @@ def _load_policy(folder: str, docs: dict[str, tuple[Any, str, bytes]],
     return out
 
 
+def with_cases(files: PolicyFiles, fixtures: Path | str | None,
+               limits: Limits | None = None) -> tuple[PolicyFiles, list[Problem]]:
+    """``files`` carrying the fixture files under ``fixtures`` (none if it is None or no
+    folder), and the problems of reading them."""
+    if fixtures is None:
+        return files, []
+    cases, problems = read_fixtures(fixtures, limits)
+    return replace(files, cases=cases, cases_root=str(fixtures)), problems
+
+
+def default_fixtures(root: Path | str) -> Path:
+    """The fixtures folder of a policies folder: ``fixtures`` beside it."""
+    return Path(root).parent / "fixtures"
+
+
 def load_folder(root: Path | str, limits: Limits | None = None,
                 ) -> tuple[PolicyFiles, dict[str, Policy], _Plans, list[Problem]]:
     """Read a policy folder once and load it: what ``validate``, start-up and reload share."""
@@ -203,6 +225,19 @@ class PolicySet:
     prepared: dict[str, Any] = field(default_factory=dict)    # plan name → evaluator handle
     users: int = 0
     retired: bool = False
+    # problems met reading a folder's fixture files (a misplaced one): the cases' business,
+    # so they never keep the policies from loading
+    case_read_problems: list[Problem] = field(default_factory=list)
+
+    @cached_property
+    def suite(self) -> tuple[list[Any], list[Problem]]:
+        """The set's fixture cases (inherited ones too) and the problems of their files,
+        parsed once per set (:func:`engine.fixtures.set_suite`)."""
+        # engine.fixtures runs cases on a store: imported when first asked
+        from engine.fixtures import set_suite
+
+        cases, problems = set_suite(self.files, self.policies)
+        return cases, self.case_read_problems + problems
 
     def get_policy(self, name: str) -> Policy:
         try:
@@ -260,12 +295,15 @@ class PolicyStore:
     """
 
     def __init__(self, root: Path | str | None = None, evaluator: Evaluator | None = None,
-                 limits: Limits | None = None):
+                 limits: Limits | None = None, fixtures: Path | str | None = None):
         if evaluator is None:
             from engine.backend import DurableEvaluator
 
             evaluator = DurableEvaluator()
         self.root = Path(root) if root is not None else None
+        # a folder's cases: the fixtures folder named, else the one beside the policies
+        self.fixtures = (Path(fixtures) if fixtures is not None
+                         else default_fixtures(self.root) if self.root is not None else None)
         self.evaluator: Evaluator = evaluator
         self.limits = limits
         self._lock = threading.Lock()
@@ -273,9 +311,10 @@ class PolicyStore:
 
     @classmethod
     def load(cls, root: Path | str, evaluator: Evaluator | None = None,
-             limits: Limits | None = None) -> PolicyStore:
-        """Load every policy under ``root``; raise :class:`PolicyError` with all problems."""
-        store = cls(root, evaluator, limits)
+             limits: Limits | None = None, fixtures: Path | str | None = None) -> PolicyStore:
+        """Load every policy under ``root``, with the cases under ``fixtures`` (default: the
+        ``fixtures`` folder beside ``root``); raise :class:`PolicyError` with all problems."""
+        store = cls(root, evaluator, limits, fixtures)
         store.reload()
         return store
 
@@ -317,7 +356,10 @@ class PolicyStore:
             raise PolicyError([Problem("policies", 1, "this store serves a bundle, not a "
                                        "folder; publish a new bundle instead", "no_folder")])
         files, problems = read_folder(self.root, self.limits)
-        self._swap(self._build(files, problems))
+        files, found = with_cases(files, self.fixtures, self.limits)
+        built = self._build(files, problems)
+        built.case_read_problems = found
+        self._swap(built)
 
     def replace(self, files: PolicyFiles) -> None:
         """Serve ``files`` instead; a broken set raises and the running one stays."""
@@ -380,6 +422,16 @@ class PolicyStore:
     def digest(self) -> str:
         """The digest of the whole set being served (every file's path and content)."""
         return self.current.files.digest
+
+    def cases(self) -> list[Any]:
+        """The fixture cases of the set being served (:class:`engine.fixtures.Case`, the
+        inherited ones too): a bundle's own, or a folder's fixtures folder's."""
+        return self.current.suite[0]
+
+    def case_problems(self) -> list[Problem]:
+        """The problems of the served set's fixture files (none for a published bundle:
+        publish refuses them)."""
+        return self.current.suite[1]
 
     def get_policy(self, name: str) -> Policy:
         return self.current.get_policy(name)

@@ -70,6 +70,7 @@ def _services(config: Mapping[str, Any], engine: Engine) -> Services:
         bootstrap = engine.dialect.name == "sqlite"
     return Services(
         policies=PolicySource(bundles, config["POLICIES_DIR"], bootstrap=bool(bootstrap),
+                              fixtures=config.get("FIXTURES_DIR"),
                               check_seconds=float(config["BUNDLE_CHECK_SECONDS"]),
                               metrics=metrics),
         bundles=bundles,

@@ -3,7 +3,11 @@
 Planners edit files and review them in git; the service never serves those files directly.
 ``publish`` reads a folder the way ``rehab-rules validate`` does, refuses anything with a
 problem, loads and compiles the whole set as a worker would, and only then stores every
-file's text as an immutable bundle (its digest, who, when, a note). ``activate`` records a
+file's text as an immutable bundle (its digest, who, when, a note). A bundle carries the
+fixture cases of its policies (``fixtures/<policy>/<version>/*.yaml``, in its digest), and a
+set whose ``rehab-rules check`` fails — a case that no longer passes, a rule no case covers
+— is refused like a broken one (:mod:`engine.check`): what the explorer shows beside a rule
+is what was published with it. ``activate`` records a
 switch to a bundle; the newest activation is the one every worker on every host serves, so
 rolling back is activating an older bundle, and the activations are the record of which set
 was live when. Publishing a set whose digest is already stored reuses that bundle.
@@ -15,6 +19,7 @@ workers switch at once; every worker also checks the newest activation before re
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import getpass
 import socket
@@ -26,11 +31,13 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from engine import PolicyError, PolicyStore, Problem
-from engine.folder import Limits, PolicyFiles, bundle_name_problem, read_folder
+from engine.check import check_problems
+from engine.fixtures import set_suite
+from engine.folder import CASES_PREFIX, Limits, PolicyFiles, bundle_name_problem, read_folder
 from engine.pyeval import PythonEvaluator
-from engine.store import load_files
+from engine.store import default_fixtures, load_files, with_cases
 from service.errors import NotFound
-from service.masking import Masker, scrub_text
+from service.masking import Masker, scrub_text, synthetic_codes
 from service.models import ActivationRow, BundleRow
 
 __all__ = [
@@ -94,12 +101,14 @@ def cli_actor() -> str:
 
 def files_from(mapping: dict[str, str], label: str) -> tuple[PolicyFiles, list[Problem]]:
     """Files sent as ``{"<policy>/<version>.yaml": text}`` (the API), checked like a folder's;
-    a version's texts (``<policy>/<version>.fi.md``, ``.sv.md``) travel the same way."""
+    a version's texts (``<policy>/<version>.fi.md``, ``.sv.md``) travel the same way, and so
+    do its fixture cases (``fixtures/<policy>/<version>/<name>.yaml``)."""
     problems: list[Problem] = []
     files: dict[str, bytes] = {}
     limits = Limits.from_env()
     for rel, content in sorted(mapping.items()):
-        why = bundle_name_problem(rel)
+        why = _case_name_problem(rel) if rel.startswith(CASES_PREFIX) \
+            else bundle_name_problem(rel)
         if why:
             problems.append(Problem(f"{label}/{rel}", 1, why, "wrong_place"))
             continue
@@ -110,9 +119,19 @@ def files_from(mapping: dict[str, str], label: str) -> tuple[PolicyFiles, list[P
                                     "too_large"))
             continue
         files[rel] = data
-    if not files and not problems:
+    out = PolicyFiles.from_stored(label, files)
+    if not out.files and not problems:
         problems.append(Problem(label, 1, "no policy files in the bundle", "empty"))
-    return PolicyFiles(label, files), problems
+    return out, problems
+
+
+def _case_name_problem(rel: str) -> str | None:
+    """Why ``rel`` (``fixtures/…``) cannot be a fixture file sent as a file, or ``None``."""
+    parts = rel.split("/")
+    if len(parts) == 4 and all(p and not p.startswith(".") for p in parts) \
+            and parts[3].endswith(".yaml"):
+        return None
+    return "a bundle's fixture file is named fixtures/<policy>/<version>/<name>.yaml"
 
 
 class BundleStore:
@@ -128,30 +147,35 @@ class BundleStore:
     def __init__(self, engine: Engine, masker: Masker | None = None):
         self.engine = engine
         self._scrub = masker.scrub_revealed if masker is not None else scrub_text
+        self._pseudonym = masker.hash if masker is not None else None
 
     def masked(self, files: PolicyFiles) -> PolicyFiles:
-        """``files`` with every code in their texts replaced (the same files if none)."""
-        out = {}
-        for rel, data in files.files.items():
-            try:
-                text = data.decode("utf-8", errors="surrogatepass")
-            except UnicodeDecodeError:       # not text: validation refuses it anyway
-                out[rel] = data
-                continue
-            masked = self._scrub(text)
-            out[rel] = data if masked == text else masked.encode("utf-8", "surrogatepass")
-        if all(out[rel] is files.files[rel] for rel in out):
+        """``files`` with every code in their texts replaced (the same files if none).
+
+        A code in a fixture case becomes a synthetic one with the same validity
+        (:func:`service.masking.synthetic_codes`), not a pseudonym: the policy judges it
+        alike, so the case still passes, and no one's code is stored.
+        """
+        out = _mapped(files.files, self._scrub)
+        cases = _mapped(files.cases, lambda text: synthetic_codes(text, self._pseudonym))
+        if out is files.files and cases is files.cases:
             return files
-        return PolicyFiles(files.root, out, bundle=files.bundle)
+        return dataclasses.replace(files, files=out, cases=cases)
 
     # -- writing ---------------------------------------------------------------------------
 
     def publish_folder(self, folder: Path | str, by: str, note: str | None = None,
-                       activate: bool = True) -> tuple[Bundle, bool]:
-        """Validate ``folder`` and store it (see :meth:`publish`)."""
+                       activate: bool = True, fixtures: Path | str | None = None,
+                       ) -> tuple[Bundle, bool]:
+        """Validate ``folder`` with the cases under ``fixtures`` (default: the ``fixtures``
+        folder beside it; none if there is none) and store them (see :meth:`publish`)."""
         files, problems = read_folder(folder)
+        files, found = with_cases(files, default_fixtures(folder) if fixtures is None
+                                  else fixtures)
+        problems += found
         if problems:                  # every problem at once: the files' own ones too
-            raise PolicyError(problems + load_files(files)[2])
+            policies, _, found = load_files(files)
+            raise PolicyError(problems + found + set_suite(files, policies)[1])
         return self.publish(files, by, note, activate, source=str(Path(folder).resolve()))
 
     def publish(self, files: PolicyFiles, by: str, note: str | None = None,
@@ -179,7 +203,8 @@ class BundleStore:
             if created:
                 existing = conn.execute(BundleRow.__table__.insert().values(
                     digest=digest,
-                    files={rel: data.decode("utf-8") for rel, data in files.files.items()},
+                    files={rel: data.decode("utf-8")
+                           for rel, data in files.stored().items()},
                     source=self._scrub(source or files.root)[:500],
                     note=self._scrub(note) if note else None,
                     published_by=self._scrub(by)[:200], published_at=_now(),
@@ -227,9 +252,10 @@ class BundleStore:
         if row is None:
             raise NotFound(f"no bundle {bundle_id}", {"bundle": bundle_id},
                            code="unknown_bundle")
-        return PolicyFiles(f"bundle-{bundle_id}",
-                           {rel: content.encode("utf-8") for rel, content in row.files.items()},
-                           bundle=bundle_id)
+        return PolicyFiles.from_stored(
+            f"bundle-{bundle_id}",
+            {rel: content.encode("utf-8") for rel, content in row.files.items()},
+            bundle=bundle_id)
 
     def get(self, bundle_id: int) -> Bundle:
         _check_id(bundle_id)
@@ -254,12 +280,14 @@ class BundleStore:
             return [Activation(r.id, r.bundle_id, r.activated_by, r.activated_at)
                     for r in rows]
 
-    def bootstrap(self, folder: Path | str, by: str) -> Bundle | None:
-        """Publish ``folder`` as the first bundle if the database has none; else nothing."""
+    def bootstrap(self, folder: Path | str, by: str,
+                  fixtures: Path | str | None = None) -> Bundle | None:
+        """Publish ``folder`` (with the cases under ``fixtures``) as the first bundle if the
+        database has none; else nothing."""
         if self.active() is not None:
             return None
         bundle, _ = self.publish_folder(folder, by=by, note="first bundle, published at "
-                                        "start-up from POLICIES_DIR")
+                                        "start-up from POLICIES_DIR", fixtures=fixtures)
         return bundle
 
     def count(self) -> int:
@@ -275,12 +303,35 @@ def _check_id(bundle_id: int) -> None:
 
 
 def validate(files: PolicyFiles) -> None:
-    """Load and compile the whole set as a worker would; raise PolicyError if it does not.
+    """Load and compile the whole set as a worker would, then check it as ``rehab-rules
+    check`` does with the cases it carries (:func:`engine.check.check_problems`); raise
+    PolicyError with every problem — each failing case named at its line — if anything is
+    wrong.
 
     The Python evaluator prepares nothing in the rule engine's process-wide host, so
     validating a bundle never touches the rulesets a worker is serving with.
     """
-    PolicyStore.from_files(files, evaluator=PythonEvaluator()).close()
+    store = PolicyStore.from_files(files, evaluator=PythonEvaluator())
+    try:
+        problems = check_problems(store)
+    finally:
+        store.close()
+    if problems:
+        raise PolicyError(problems)
+
+
+def _mapped(files: dict[str, bytes], scrub: Any) -> dict[str, bytes]:
+    """Each file's text through ``scrub``; the same mapping when nothing changed."""
+    out = {}
+    for rel, data in files.items():
+        try:
+            text = data.decode("utf-8", errors="surrogatepass")
+        except UnicodeDecodeError:       # not text: validation refuses it anyway
+            out[rel] = data
+            continue
+        masked = scrub(text)
+        out[rel] = data if masked == text else masked.encode("utf-8", "surrogatepass")
+    return files if all(out[rel] is files[rel] for rel in out) else out
 
 
 def _bundle(row: Any) -> Bundle:

@@ -7,6 +7,7 @@ itself never imports Flask or SQLAlchemy.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -18,11 +19,12 @@ from marshmallow import ValidationError
 from sqlalchemy.engine import make_url
 
 from engine import EngineError, PolicyError, PolicyStore, Problem
-from engine.fixtures import CaseResult, append_cases, load_suite, run_case
-from engine.folder import PolicyFiles, read_folder
+from engine.fixtures import Case, CaseResult, append_cases, load_suite, run_case
+from engine.folder import CASES_PREFIX, PolicyFiles, read_folder
 from engine.model import LANGUAGES
+from engine.pyeval import PythonEvaluator
 from engine.replay import LoggedDecision, NotReplayable, fixture_case, render_report
-from engine.store import load_files
+from engine.store import load_files, with_cases
 from service.bundles import BundleStore, cli_actor
 from service.config import load_config
 from service.database import check_at_head, make_engine, upgrade
@@ -30,7 +32,14 @@ from service.decision_log import DecisionLog
 from service.errors import DatabaseNotReady, NotFound
 from service.masking import masker_from_config
 from service.metrics import multiprocess_environment
-from service.replay import BATCH, draft_files, draft_store, logged_from_row, run_impact
+from service.replay import (
+    BATCH,
+    draft_files,
+    draft_store,
+    logged_from_row,
+    render_cases,
+    run_impact,
+)
 from service.schemas import MAX_INTEGER, Instant
 from service.tokens import ROLES, TokenStore
 
@@ -76,25 +85,33 @@ def db_upgrade(database_url: str) -> None:
 @click.option("--note", help="why: the service description revision, the ticket …")
 @click.option("--no-activate", "stage", is_flag=True,
               help="store the bundle only; activate it later with 'bundles activate'")
+@click.option("--fixtures", "fixtures_root", type=click.Path(path_type=Path),
+              help="the fixture cases published with the policies; default: the fixtures "
+                   "folder beside FOLDER")
 @_URL
-def publish(folder: Path, note: str | None, stage: bool, database_url: str) -> None:
-    """Validate a policy folder and publish it as the live bundle of every worker.
+def publish(folder: Path, note: str | None, stage: bool, fixtures_root: Path | None,
+            database_url: str) -> None:
+    """Check a policy folder and its fixture cases and publish them as the live bundle of
+    every worker.
 
-    The folder is read and checked as 'rehab-rules validate' does; any problem is printed as
-    file:line and nothing is published (exit 1). Publishing files already stored reuses that
-    bundle.
+    The folder is checked as 'rehab-rules check' does, with the cases of its fixtures folder,
+    which the bundle carries: any problem — a file that does not load, a case that fails, a
+    rule no case covers — is printed as file:line and nothing is published (exit 1).
+    Publishing files already stored reuses that bundle.
     """
     store = _bundles(database_url)
     try:
         bundle, created = store.publish_folder(folder, by=cli_actor(), note=note,
-                                               activate=not stage)
+                                               activate=not stage, fixtures=fixtures_root)
     except PolicyError as exc:
         for p in exc.problems:
             click.echo(str(p))
         click.echo(f"{len(exc.problems)} problem(s); nothing published", err=True)
         sys.exit(1)
     state = "stored" if stage else "active"
-    click.echo(f"bundle {bundle.id} {state}: {len(bundle.files)} files, {bundle.digest}"
+    cases = sum(name.startswith(CASES_PREFIX) for name in bundle.files)
+    click.echo(f"bundle {bundle.id} {state}: {len(bundle.files) - cases} files and {cases} "
+               f"fixture files, {bundle.digest}"
                + ("" if created else " (the same files were already published)"))
 
 
@@ -225,7 +242,7 @@ def _bootstrap(config: dict) -> None:
         return                        # each worker says so: run 'rehab-rules db upgrade'
     try:
         bundle = BundleStore(engine, masker_from_config(config)).bootstrap(
-            config["POLICIES_DIR"], by=cli_actor())
+            config["POLICIES_DIR"], by=cli_actor(), fixtures=config.get("FIXTURES_DIR"))
     except PolicyError as exc:
         for p in exc.problems:
             click.echo(str(p), err=True)
@@ -283,9 +300,18 @@ def _running_files(engine: Any, config: dict[str, Any]) -> PolicyFiles:
     if active is not None:
         return bundles.files(active.bundle_id)
     files, problems = read_folder(config["POLICIES_DIR"])
-    if problems:
-        raise PolicyError(problems)
+    files, found = with_cases(files, config.get("FIXTURES_DIR"))
+    if problems or found:
+        raise PolicyError(problems + found)
     return files
+
+
+def _running_cases(engine: Any) -> dict[str, bytes]:
+    """The fixture files of the running set; none when it cannot be read."""
+    try:
+        return _running_files(engine, load_config()).cases
+    except PolicyError:
+        return {}
 
 
 def _impact_files(engine: Any, draft: Path | None) -> PolicyFiles:
@@ -297,6 +323,8 @@ def _impact_files(engine: Any, draft: Path | None) -> PolicyFiles:
         files, problems = read_folder(draft)
         if problems:              # every problem at once, the files' own ones too
             raise PolicyError(problems + load_files(files)[2])
+        # the draft is judged against the cases the running set was published with
+        files = dataclasses.replace(files, cases=_running_cases(engine))
         return draft_files(files, {}, label=files.root)
     except PolicyError as exc:
         raise _refused(exc, "the draft; nothing replayed") from None
@@ -377,6 +405,7 @@ def impact(policy: str, draft: Path | None, version: str | None, since: Any, unt
     click.echo(f"impact on {policy} of {report['draft']['source']}"
                + (f", pinned to {version}" if version else ", by date"))
     click.echo(render_report(report))
+    click.echo(render_cases(report))
 
 
 @click.command("from-log")
@@ -391,8 +420,13 @@ def fixtures_from_log(decision_id: str, name: str | None, root: Path, fixtures_r
                       database_url: str) -> None:
     """Append a logged decision as a case to the fixtures of the version it was made under:
     its as_of, facts, outcome, fired rules, results and due dates. A personal code becomes a
-    synthetic one with the same validity, never the real one. The case is run at once."""
-    row = DecisionLog(make_engine(database_url)).stored(decision_id)
+    synthetic one with the same validity, never the real one. The case is run at once.
+
+    A name that a case of that version and action already has — in the fixtures folder or
+    in the cases the active bundle was published with, inherited ones too — is refused
+    (exit 1, nothing written): choose another with --name."""
+    engine = make_engine(database_url)
+    row = DecisionLog(engine).stored(decision_id)
     if row is None:
         raise click.ClickException(f"no decision {decision_id!r} in the log")
     item = logged_from_row(row)
@@ -401,10 +435,17 @@ def fixtures_from_log(decision_id: str, name: str | None, root: Path, fixtures_r
     except NotReplayable as exc:
         raise click.ClickException(f"{exc.code}: {exc.reason}") from None
     try:
-        store = PolicyStore.load(root)
+        store = PolicyStore.load(root, fixtures=fixtures_root)
     except PolicyError as exc:
         raise _refused(exc, str(root), err=True) from None
     try:
+        taken = _case_named(store.cases(), item, entry["name"]) \
+            or _case_named(_published_cases(engine), item, entry["name"])
+        if taken is not None:
+            raise click.ClickException(
+                f"a {item.action} case of {item.policy} {item.version} is already named "
+                f"{entry['name']!r} ({taken.where}); nothing written — choose another name "
+                "with --name")
         if store.get_version(item.policy, item.version).digest != row["digest"]:
             click.echo(f"note: {root}/{item.policy}/{item.version}.yaml is not the file that "
                        "decided (its digest differs)", err=True)
@@ -423,6 +464,26 @@ def fixtures_from_log(decision_id: str, name: str | None, root: Path, fixtures_r
         raise click.ClickException(f"the new case FAILS under {root}/{item.policy}/"
                                    f"{item.version}.yaml; see above")
     click.echo(f"the case passes under {item.policy} {item.version}")
+
+
+def _case_named(cases: list[Case], item: LoggedDecision, name: str) -> Case | None:
+    """The case of ``item``'s policy, version and action called ``name``, if any (one it
+    inherits too: a case of the same name would silently take its place)."""
+    return next((c for c in cases if (c.policy, c.version, c.action, c.name)
+                 == (item.policy, item.version, item.action, name)), None)
+
+
+def _published_cases(engine: Any) -> list[Case]:
+    """The cases the active bundle was published with (none before any is published)."""
+    bundles = BundleStore(engine)
+    active = bundles.active()
+    if active is None:
+        return []
+    store = PolicyStore.from_files(bundles.files(active.bundle_id), evaluator=PythonEvaluator())
+    try:
+        return store.cases()
+    finally:
+        store.close()
 
 
 def _append_and_run(store: PolicyStore, item: LoggedDecision, entry: dict[str, Any],

@@ -17,8 +17,9 @@ POLICIES_BOOTSTRAP         ``1`` on SQLite, else ``0``     publish POLICIES_DIR 
 BUNDLE_CHECK_SECONDS       ``2``                           how often a worker looks for a newer
                                                            active bundle (PostgreSQL also
                                                            listens)
-FIXTURES_DIR               ``fixtures`` beside POLICIES_DIR  fixture cases the explorer shows
-                                                           per rule
+FIXTURES_DIR               ``fixtures`` beside POLICIES_DIR  fixture cases bootstrap and reload
+                                                           publish with POLICIES_DIR (the
+                                                           explorer shows the bundle's)
 EXPLORER_OPEN              ``1``                           ``/explorer`` pages need no token
                                                            (``0``: any role's token)
 EXPLORER_TRY_OPEN_ON_LOOPBACK ``1``                        "try it" needs no token from 127/8

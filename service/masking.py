@@ -51,7 +51,14 @@ from typing import Any
 from urllib.parse import unquote
 
 from engine.invisible import DEFAULT_IGNORABLE, strip_ignorable
-from engine.personal import PSEUDONYM_PREFIX, hetu_checks, personal_texts
+from engine.personal import (
+    PSEUDONYM_PREFIX,
+    hetu_checks,
+    personal_texts,
+    synthetic_hetu,
+    temporary_hetu,
+    valid_hetu,
+)
 
 __all__ = [
     "HETU_PATTERN",
@@ -65,6 +72,7 @@ __all__ = [
     "redact",
     "reveal",
     "scrub_text",
+    "synthetic_codes",
 ]
 
 # Invisible characters a copy-paste, a word processor or someone hiding a code leaves between
@@ -472,6 +480,24 @@ def scrub_text(text: str) -> str:
     """``text`` with every code, also behind escapes or mojibake, as ``<hetu>``: for what is
     logged or shown and needs no pseudonym."""
     return _scrub_revealed(text, _placeholder)
+
+
+def synthetic_codes(text: str, pseudonym: Callable[[str], str] | None = None) -> str:
+    """``text`` with every code, also behind escapes or mojibake, as a synthetic code with
+    the same validity and temporariness (:func:`engine.personal.synthetic_hetu`, born
+    2080–2099: no one's), seeded by the code's ``pseudonym`` (a :meth:`Masker.hash`; without
+    one, its plain sha256). For a fixture case stored in a bundle: the policy judges the
+    synthetic code as it judged the written one, so the case still passes.
+
+    >>> synthetic_codes("client: 131052-308T", lambda _: "hetu#" + "0" * 32)
+    'client: 010180A0025'
+    """
+    def replace(code: str) -> str:
+        seed = (pseudonym(code) if pseudonym is not None
+                else hashlib.sha256(code.upper().encode()).hexdigest())
+        return synthetic_hetu(seed, valid_hetu(code), temporary_hetu(code))
+
+    return _scrub_revealed(text, replace)
 
 
 def masker_from_config(config: dict[str, Any]) -> Masker:

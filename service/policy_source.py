@@ -12,7 +12,9 @@ tries again, less often each time. At start it falls back to the newest earlier 
 loads, so one bad bundle cannot keep every worker from booting.
 
 With ``POLICIES_BOOTSTRAP`` (the default on SQLite) a database with no bundle at all gets
-``POLICIES_DIR`` published as its first one, so ``make run`` needs no extra step.
+``POLICIES_DIR`` published as its first one, with the cases of ``FIXTURES_DIR``, so ``make
+run`` needs no extra step. The fixture cases a worker shows are those of the bundle it
+serves (:meth:`engine.PolicyStore.cases`), never a folder on its disk.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ class PolicySource:
 
     def __init__(self, bundles: BundleStore, folder: str | os.PathLike, *,
                  bootstrap: bool = True, check_seconds: float = 2.0, metrics: Any = None,
-                 listen: bool = True):
+                 listen: bool = True, fixtures: str | os.PathLike | None = None):
         self.bundles = bundles
         self.folder = str(folder)
+        # the cases published with the folder (None: the fixtures folder beside it)
+        self.fixtures = None if fixtures is None else str(fixtures)
         self.check_seconds = float(check_seconds)
         self.metrics = metrics
         self.error: str | None = None          # why the active bundle is not served here
@@ -62,7 +66,8 @@ class PolicySource:
                 raise DatabaseNotReady(
                     "no policy bundle has been published to this database: run "
                     "'rehab-rules publish POLICIES_DIR' once", {"bundle": None})
-            self.bundles.bootstrap(self.folder, by=f"bootstrap:{os.getpid()}")
+            self.bundles.bootstrap(self.folder, by=f"bootstrap:{os.getpid()}",
+                                   fixtures=self.fixtures)
             active = self.bundles.active()
         assert active is not None
         self.active = active                   # the newest activation seen
@@ -104,7 +109,8 @@ class PolicySource:
         PolicyError (every problem) when the folder does not load; nothing is published then.
         If this worker's rule engine refuses the published bundle, :meth:`status` says so.
         """
-        self.bundles.publish_folder(self.folder, by=by, note="published by reload")
+        self.bundles.publish_folder(self.folder, by=by, note="published by reload",
+                                    fixtures=self.fixtures)
         self.follow(time.monotonic(), force=True)
         return self.store
 

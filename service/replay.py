@@ -18,6 +18,7 @@ from typing import Any
 
 from engine import PolicyError, PolicyStore
 from engine.errors import UnknownPolicy
+from engine.fixtures import run_case
 from engine.folder import PolicyFiles
 from engine.pyeval import PythonEvaluator
 from engine.replay import Impact, LoggedDecision
@@ -25,7 +26,8 @@ from service.bundles import files_from
 from service.decision_log import COLUMNS as LOG_COLUMNS
 from service.decision_log import DecisionLog
 
-__all__ = ["BATCH", "COLUMNS", "draft_files", "draft_store", "logged_from_row", "run_impact"]
+__all__ = ["BATCH", "COLUMNS", "case_changes", "draft_files", "draft_store", "logged_from_row",
+           "render_cases", "run_impact"]
 
 BATCH = 1000     # rows per query: one short read, then a thousand decisions
 # what a replay reads of a row (not time, provider, token, digest, latency or bundle)
@@ -54,7 +56,8 @@ def draft_files(running: PolicyFiles, sent: dict[str, str],
     files, problems = files_from(sent, label) if sent else (PolicyFiles(label), [])
     if problems:
         raise PolicyError(problems)
-    merged = PolicyFiles(label, {**running.files, **files.files})
+    merged = PolicyFiles(label, {**running.files, **files.files},
+                         cases={**running.cases, **files.cases})
     # the Python evaluator registers nothing in the rule engine's process-wide host
     PolicyStore.from_files(merged, evaluator=PythonEvaluator()).close()
     return merged
@@ -72,7 +75,9 @@ def draft_store(files: PolicyFiles, policy: str) -> PolicyStore:
         known = sorted({rel.partition("/")[0] for rel in files.files})
         raise UnknownPolicy(f"the draft has no policy {policy!r}; known: {', '.join(known)}",
                             {"policy": policy})
-    return PolicyStore.from_files(PolicyFiles(files.root, mine))
+    cases = {rel: data for rel, data in files.cases.items() if rel.startswith(prefix)}
+    return PolicyStore.from_files(PolicyFiles(files.root, mine, cases=cases,
+                                              cases_root=files.cases_root))
 
 
 def run_impact(log: DecisionLog, store: PolicyStore, policy: str, *,
@@ -95,4 +100,30 @@ def run_impact(log: DecisionLog, store: PolicyStore, policy: str, *,
             "window": {"since": since.isoformat() if since else None,
                        "until": until.isoformat() if until else None,
                        "action": action, "limit": limit},
-            **report}
+            **report, "cases": case_changes(store, action)}
+
+
+def case_changes(store: PolicyStore, action: str | None = None) -> dict[str, Any]:
+    """The fixture cases the set carries (:meth:`engine.PolicyStore.cases`: the running
+    set's, which all passed when it was published, with any the draft sends), run under the
+    draft: how many ran, and each that now answers otherwise than it expects."""
+    cases = [c for c in store.cases() if action is None or c.action == action]
+    changed = []
+    for case in cases:
+        result = run_case(store, case)
+        if not result.ok:
+            changed.append({"name": case.name, "action": case.action,
+                            "version": case.version, "where": case.where,
+                            "failures": list(result.failures)})
+    return {"run": len(cases), "changed": changed}
+
+
+def render_cases(report: dict[str, Any]) -> str:
+    """The report's fixture cases as a planner reads them on a terminal."""
+    cases = report.get("cases") or {"run": 0, "changed": []}
+    lines = [f"fixture cases: {cases['run']} run, {len(cases['changed'])} would answer "
+             "differently"]
+    for c in cases["changed"]:
+        lines.append(f"  {c['where']}: {c['name']!r} ({c['action']}, {c['version']}): "
+                     + "; ".join(c["failures"]))
+    return "\n".join(lines)

@@ -483,6 +483,9 @@ class ImpactSchema(Schema):
                                                     "the values its changed rules read"})
     not_replayable = fields.Dict(metadata={"description": "count, by_reason, decisions (with "
                                                           "the reason), more"})
+    cases = fields.Dict(metadata={"description": "the fixture cases the set carries, run "
+                                                 "under the draft: run, changed (name, action, "
+                                                 "version, where, failures)"})
 
 
 # --- errors ---------------------------------------------------------------------------

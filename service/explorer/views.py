@@ -32,7 +32,6 @@ import functools
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -54,7 +53,7 @@ from engine.comparisons import comparisons
 from engine.diff import diff_versions
 from engine.errors import EvaluationError, FactProblem, NoVersionInForce, UnknownVersion
 from engine.facts import parse_date
-from engine.fixtures import load_suite, run_case
+from engine.fixtures import run_case
 from engine.invisible import is_blank
 from engine.model import LANGUAGES, ActionSpec, FactSpec, PolicyVersion
 from engine.personal import personal_texts
@@ -310,40 +309,36 @@ class _CaseView:
 class _FixtureCache:
     """The fixture suite run once per loaded set: (policy, version, action) → its cases.
 
-    Keyed by the set's digest and the fixtures folder, so a newly published bundle runs the
-    suite again and every other page view reuses the answer. Only the newest run is kept.
+    The cases are those the served bundle carries (:meth:`engine.PolicyStore.cases`), never
+    a folder on this host's disk, so a rule's cases are the ones published with it. Keyed by
+    the set's digest (which covers its cases), so a newly published bundle runs the suite
+    again and every other page view reuses the answer. Only the newest run is kept.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: tuple[str, str] | None = None
+        self._key: str | None = None
         self._cases: dict[tuple[str, str, str], list[tuple[_CaseView, tuple[str, ...]]]] = {}
 
-    def cases(self, store: PolicyStore, folder: str) -> dict[
+    def cases(self, store: PolicyStore) -> dict[
             tuple[str, str, str], list[tuple[_CaseView, tuple[str, ...]]]]:
-        key = (store.digest, str(Path(folder).resolve()))
+        key = store.digest
         with self._lock:
             if self._key != key:
-                self._cases = _run_suite(store, Path(folder))
+                self._cases = _run_suite(store)
                 self._key = key
             return self._cases
 
 
-def _run_suite(store: PolicyStore, folder: Path,
+def _run_suite(store: PolicyStore,
                ) -> dict[tuple[str, str, str], list[tuple[_CaseView, tuple[str, ...]]]]:
     out: dict[tuple[str, str, str], list[tuple[_CaseView, tuple[str, ...]]]] = {}
-    if not folder.is_dir():
-        return out
-    cases, _problems = load_suite([folder], store.policies)
-    base = folder.resolve().parent
-    for case in cases:
+    for case in store.cases():
         try:
             result = run_case(store, case)
         except Exception:        # a broken case must not take the page down
             continue
-        path = Path(case.path).resolve()
-        shown = path.relative_to(base) if path.is_relative_to(base) else path
-        where = f"{shown.as_posix()}:{case.line}"
+        where = f"{case.path}:{case.line}"
         if case.inherited_from:
             where += f" ({case.inherited_from})"
         view = _CaseView(case.name, where, None if result.fired is None else True, result.ok,
@@ -356,7 +351,7 @@ def _run_suite(store: PolicyStore, folder: Path,
 def _rule_cases(version: PolicyVersion, action: str) -> dict[str, dict[str, list[_CaseView]]]:
     """rule id → {"fired": […], "silent": […], "refused": […]} for one action's rules."""
     cache: _FixtureCache = current_app.extensions[_EXTENSION]
-    runs = cache.cases(services().policies.current(), current_app.config["FIXTURES_DIR"])
+    runs = cache.cases(services().policies.current())
     found = runs.get((version.policy, version.version, action), [])
     out: dict[str, dict[str, list[_CaseView]]] = {}
     for rule in version.rules_for(action):

@@ -93,3 +93,31 @@ def test_coverage_lists_rules_without_both_kinds_of_case(demo_store, tmp_path):
     assert "rule TT-2-unpaid (version 2024-01) never fires" in text
     assert "TT-5-groups" in text
     assert all(g.split(": rule")[0].rsplit(":", 1)[0].endswith("2024-01.yaml") for g in gaps)
+
+
+def test_a_sets_cases_read_from_its_files_match_the_same_folder_on_disk(demo_store, tmp_path):
+    """set_suite reads the cases a set carries (a bundle's) as load_suite reads a folder."""
+    from engine.fixtures import load_suite, set_suite
+    from engine.folder import PolicyFiles, read_fixtures
+
+    _write(tmp_path / "fixtures")
+    on_disk, problems = load_suite([tmp_path / "fixtures"], demo_store.policies)
+    cases, _ = read_fixtures(tmp_path / "fixtures")
+    carried, found = set_suite(PolicyFiles("bundle-1", cases=cases), demo_store.policies)
+    assert problems == found == []
+    assert [(c.name, c.line, c.facts, c.expect) for c in carried] == \
+        [(c.name, c.line, c.facts, c.expect) for c in on_disk]
+    assert carried[0].where == "fixtures/demo/2024-01/day.yaml:2"
+    broken = PolicyFiles("b", cases={"demo/2024-01/day.yaml": b"cases:\n  - name: [\n"})
+    assert [p.path for p in set_suite(broken, demo_store.policies)[1]] == \
+        ["fixtures/demo/2024-01/day.yaml"]
+
+
+def test_coverage_problems_stand_at_the_rules_line(demo_store, tmp_path):
+    from engine.fixtures import coverage_problems
+
+    cases, _ = load_cases([_write(tmp_path)])
+    results = [run_case(demo_store, c) for c in cases]
+    problems = coverage_problems(demo_store, results)
+    assert problems and {p.code for p in problems} == {"uncovered"}
+    assert [str(p) for p in problems] == coverage_gaps(demo_store, results)

@@ -7,6 +7,7 @@ from engine.folder import (
     Limits,
     PolicyFiles,
     bundle_name_problem,
+    read_fixtures,
     read_folder,
     read_paths,
     version_name_problem,
@@ -161,3 +162,37 @@ def test_bundle_file_names():
     assert "Finnish or Swedish" in bundle_name_problem("demo/2024-01.en.md")
     assert bundle_name_problem("demo/README.md").startswith("a bundle file is named")
     assert bundle_name_problem("2024-01.yaml").startswith("a bundle file is named")
+
+
+def test_fixture_files_are_read_two_folders_down_and_misplaced_ones_are_problems(tmp_path):
+    root = tmp_path / "fixtures"
+    (root / "demo" / "2024-01").mkdir(parents=True)
+    (root / "demo" / "2024-01" / "day.yaml").write_text("cases: []\n")
+    (root / "demo" / "2024-01" / "README.md").write_text("notes\n")
+    (root / "demo" / "2024-01" / ".hidden.yaml").write_text("x\n")
+    (root / "demo" / "stray.yaml").write_text("cases: []\n")
+    (root / "demo" / "2024-01" / "old.yml").write_text("cases: []\n")
+    cases, problems = read_fixtures(root)
+    assert cases == {"demo/2024-01/day.yaml": b"cases: []\n"}
+    assert sorted(p.path for p in problems) == [f"{root}/demo/2024-01/old.yml",
+                                                 f"{root}/demo/stray.yaml"]
+    assert {p.code for p in problems} == {"wrong_place"}
+    assert read_fixtures(tmp_path / "none") == ({}, [])
+
+
+def test_cases_are_in_the_digest_and_travel_as_one_mapping():
+    plain = PolicyFiles("p", {"demo/2024-01.yaml": b"x"})
+    with_cases = PolicyFiles("p", {"demo/2024-01.yaml": b"x"},
+                             cases={"demo/2024-01/day.yaml": b"cases: []"})
+    # a set without cases keeps the digest it always had; its cases change it
+    assert plain.digest == PolicyFiles("q", {"demo/2024-01.yaml": b"x"}).digest
+    assert with_cases.digest != plain.digest
+    stored = with_cases.stored()
+    assert stored == {"demo/2024-01.yaml": b"x", "fixtures/demo/2024-01/day.yaml": b"cases: []"}
+    back = PolicyFiles.from_stored("bundle-3", stored, bundle=3)
+    assert back.files == with_cases.files and back.cases == with_cases.cases
+    assert back.digest == with_cases.digest and back.bundle == 3
+    assert back.display_case("demo/2024-01/day.yaml") == "fixtures/demo/2024-01/day.yaml"
+    # a policy named "fixtures" is a policy: its files have two parts
+    named = PolicyFiles.from_stored("b", {"fixtures/2024-01.yaml": b"x"})
+    assert named.files == {"fixtures/2024-01.yaml": b"x"} and named.cases == {}

@@ -89,3 +89,70 @@ def test_reload_under_load_never_fails_a_decision(demo_root):
     for t in threads:
         t.join()
     assert errors == []
+
+
+CASE = """\
+cases:
+  - name: {name}
+    action: day
+    as_of: 2024-05-01
+    facts: {{hours: 7, kind: zz}}
+    expect: {{error: unknown_key}}
+"""
+
+
+def _case_file(root, name="unknown kind", version="2024-01"):
+    path = root / "demo" / version / "day.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(CASE.format(name=name), encoding="utf-8")
+    return path
+
+
+def test_a_folder_store_serves_the_cases_of_the_fixtures_folder_beside_it(demo_root):
+    _case_file(demo_root.parent / "fixtures")
+    store = PolicyStore.load(demo_root)
+    try:
+        [case] = store.cases()
+        assert (case.policy, case.version, case.name) == ("demo", "2024-01", "unknown kind")
+        assert case.path == str(demo_root.parent / "fixtures" / "demo" / "2024-01" / "day.yaml")
+        assert store.case_problems() == []
+        # the cases are part of the set: a reload reads them again, with the digest
+        digest = store.digest
+        _case_file(demo_root.parent / "fixtures", name="renamed")
+        store.reload()
+        assert [c.name for c in store.cases()] == ["renamed"] and store.digest != digest
+    finally:
+        store.close()
+
+
+def test_a_named_fixtures_folder_and_a_set_of_files_give_the_same_cases(demo_root, tmp_path):
+    from engine.folder import read_folder
+    from engine.store import with_cases
+
+    elsewhere = tmp_path / "elsewhere"
+    _case_file(elsewhere, name="elsewhere")
+    _case_file(demo_root.parent / "fixtures", name="beside")
+    from_folder = PolicyStore.load(demo_root, fixtures=elsewhere)
+    files, _ = with_cases(read_folder(demo_root)[0], elsewhere)
+    from_files = PolicyStore.from_files(files)
+    try:
+        assert [c.name for c in from_folder.cases()] == ["elsewhere"]
+        assert [(c.name, c.path) for c in from_files.cases()] == \
+            [(c.name, c.path) for c in from_folder.cases()]
+        assert from_files.digest == from_folder.digest
+    finally:
+        from_folder.close()
+        from_files.close()
+
+
+def test_a_misplaced_or_broken_case_file_never_keeps_the_policies_from_loading(demo_root):
+    fixtures = demo_root.parent / "fixtures"
+    _case_file(fixtures).write_text("cases: [\n")
+    (fixtures / "demo" / "stray.yaml").write_text("cases: []\n")
+    store = PolicyStore.load(demo_root)
+    try:
+        assert store.cases() == []
+        assert sorted(p.code for p in store.case_problems()) == ["wrong_place", "yaml_syntax"]
+        assert store.resolve("demo", dt.date(2024, 5, 1)).version == "2024-01"
+    finally:
+        store.close()

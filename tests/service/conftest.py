@@ -76,6 +76,46 @@ VERSION_2 = VERSION_1.split("  - id: TS-2-note")[0].replace(
 """
 
 
+# Fixture cases of the tiny policy that cover every rule of both versions both ways, as
+# publishing asks of a policy with cases (engine/check.py).
+CASES_2025_01 = """\
+cases:
+  - name: a short day
+    action: day
+    as_of: 2025-03-10
+    facts: {hours: 5}
+    expect: {outcome: deny, fired: [TS-1-too-short]}
+  - name: a full day with a note
+    action: day
+    as_of: 2025-03-10
+    facts: {hours: 7, note: hello}
+    expect: {outcome: allow, fired: [TS-2-note]}
+"""
+CASES_2025_06 = """\
+cases:
+  - name: a short day under 5 hours
+    action: day
+    as_of: 2025-07-01
+    facts: {hours: 4}
+    expect: {outcome: deny, fired: [TS-1-too-short]}
+  - name: a long day
+    action: day
+    as_of: 2025-07-01
+    facts: {hours: 11}
+    expect: {outcome: allow, fired: [TS-3-long]}
+"""
+
+
+def write_cases(root: Path, versions: tuple[str, ...] = ("2025-01", "2025-06")) -> Path:
+    """The tiny policy's fixture cases under ``root`` (``fixtures/``), one file a version."""
+    texts = {"2025-01": CASES_2025_01, "2025-06": CASES_2025_06}
+    for version in versions:
+        folder = root / "tiny" / version
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "day.yaml").write_text(texts[version], encoding="utf-8")
+    return root
+
+
 def write_policies(root: Path) -> Path:
     folder = root / "tiny"
     folder.mkdir(parents=True, exist_ok=True)

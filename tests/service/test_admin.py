@@ -119,3 +119,25 @@ def test_out_of_range_numbers_in_a_query_or_body_are_422(client, tokens):
                            json={"version": "2025-01", "limit": 2**63})
     assert response.status_code == 422
     assert "limit" in response.get_json()["error"]["details"]["fields"]
+
+
+def test_reload_publishes_the_cases_of_fixtures_dir_and_refuses_a_failing_one(
+        client, tokens, policies_dir):
+    from tests.service.conftest import CASES_2025_01, write_cases
+
+    before = client.get("/v1/health").get_json()["bundle"]
+    cases = write_cases(policies_dir.parent / "fixtures")        # FIXTURES_DIR's default
+    failing = cases / "tiny" / "2025-01" / "day.yaml"
+    failing.write_text(CASES_2025_01.replace("expect: {outcome: allow", "expect: {outcome: "
+                                             "deny"), encoding="utf-8")
+    response = client.post("/v1/admin/reload", headers=tokens["planner"])
+    assert response.status_code == 422
+    [problem] = response.get_json()["error"]["details"]["problems"]
+    assert (problem["path"], problem["line"], problem["code"]) == \
+        (str(failing), 7, "case_fails")
+    assert "case 'a full day with a note' (day) fails" in problem["message"]
+    assert client.get("/v1/health").get_json()["bundle"] == before
+    write_cases(cases)
+    assert client.post("/v1/admin/reload", headers=tokens["planner"]).status_code == 200
+    served = client.application.extensions["rehab_rules"].policies.current()
+    assert len(served.cases()) == 4 and served.current.files.bundle == 2

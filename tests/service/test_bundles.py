@@ -8,7 +8,14 @@ from engine import PolicyError
 from service.bundles import BundleStore, files_from
 from service.database import make_engine
 from service.errors import NotFound
-from tests.service.conftest import VERSION_1, VERSION_2, decision_body
+from tests.service.conftest import (
+    CASES_2025_01,
+    HETU,
+    VERSION_1,
+    VERSION_2,
+    decision_body,
+    write_cases,
+)
 from tests.service.test_admin import add_policy
 
 
@@ -103,6 +110,161 @@ def test_files_sent_to_the_api_are_checked_like_a_folder():
                                   "tiny/2025-01.en.md": "## 1 A", "tiny/NOTES.md": "x"}, "b")
     assert list(files.files) == ["tiny/2025-01.fi.md", "tiny/2025-01.yaml"]
     assert sorted(p.path for p in problems) == ["b/tiny/2025-01.en.md", "b/tiny/NOTES.md"]
+
+
+# --- the fixture cases travel with the policies ------------------------------------------
+
+def test_a_bundle_carries_the_cases_beside_the_folder_in_its_files_and_digest(
+        bundles, policies_dir):
+    bare, _ = bundles.publish_folder(policies_dir, by="me")
+    write_cases(policies_dir.parent / "fixtures")
+    bundle, created = bundles.publish_folder(policies_dir, by="me")
+    assert created and bundle.digest != bare.digest
+    assert bundle.files == ("fixtures/tiny/2025-01/day.yaml", "fixtures/tiny/2025-06/day.yaml",
+                            "tiny/2025-01.yaml", "tiny/2025-06.yaml")
+    files = bundles.files(bundle.id)
+    assert sorted(files.files) == ["tiny/2025-01.yaml", "tiny/2025-06.yaml"]
+    assert files.cases["tiny/2025-01/day.yaml"].decode() == CASES_2025_01
+    assert files.digest == bundle.digest
+    from engine import PolicyStore
+
+    store = PolicyStore.from_files(files)
+    try:    # the store serves the bundle's cases, named where they stand in it
+        assert [(c.version, c.name, f"{c.path}:{c.line}") for c in store.cases()] == [
+            ("2025-01", "a short day", "fixtures/tiny/2025-01/day.yaml:2"),
+            ("2025-01", "a full day with a note", "fixtures/tiny/2025-01/day.yaml:7"),
+            ("2025-06", "a short day under 5 hours", "fixtures/tiny/2025-06/day.yaml:2"),
+            ("2025-06", "a long day", "fixtures/tiny/2025-06/day.yaml:7")]
+    finally:
+        store.close()
+    # another fixtures folder, named: other cases, another bundle
+    other = write_cases(policies_dir.parent / "elsewhere")
+    (other / "tiny" / "2025-06" / "day.yaml").write_text(
+        (other / "tiny" / "2025-06" / "day.yaml").read_text().replace("a long day", "eleven"))
+    third, created = bundles.publish_folder(policies_dir, by="me", fixtures=other)
+    assert created and third.digest not in (bare.digest, bundle.digest)
+
+
+def test_publish_refuses_a_failing_case_naming_it_and_stores_nothing(bundles, policies_dir):
+    cases = write_cases(policies_dir.parent / "fixtures")
+    failing = cases / "tiny" / "2025-01" / "day.yaml"
+    failing.write_text(CASES_2025_01.replace("expect: {outcome: deny", "expect: {outcome: allow"))
+    with pytest.raises(PolicyError) as refused:
+        bundles.publish_folder(policies_dir, by="me")
+    [problem] = refused.value.problems
+    assert (problem.path, problem.line, problem.code) == (str(failing), 2, "case_fails")
+    assert "case 'a short day' (day) fails: outcome: expected allow, got deny" in str(problem)
+    assert bundles.count() == 0 and bundles.active() is None
+
+
+def test_publish_refuses_a_rule_no_case_covers_in_a_policy_with_cases(bundles, policies_dir):
+    write_cases(policies_dir.parent / "fixtures", ("2025-01",))
+    with pytest.raises(PolicyError) as refused:
+        bundles.publish_folder(policies_dir, by="me")
+    assert {p.code for p in refused.value.problems} == {"uncovered"}
+    assert any("rule TS-3-long (version 2025-06) never fires in fixtures/tiny/2025-06"
+               in str(p) for p in refused.value.problems)
+    assert bundles.count() == 0
+
+
+def test_a_broken_fixture_file_is_refused_at_its_line(bundles, policies_dir):
+    cases = write_cases(policies_dir.parent / "fixtures")
+    (cases / "tiny" / "2025-01" / "more.yaml").write_text("cases:\n  - name: [\n")
+    (cases / "tiny" / "stray.yaml").write_text("cases: []\n")
+    with pytest.raises(PolicyError) as refused:
+        bundles.publish_folder(policies_dir, by="me")
+    where = {p.path.rsplit("fixtures/", 1)[1] for p in refused.value.problems}
+    assert where == {"tiny/2025-01/more.yaml", "tiny/stray.yaml"}
+    assert bundles.count() == 0
+
+
+CODE_RULE = """\
+  - id: TS-4-bad-code
+    action: day
+    when: client is present and not valid_hetu(client)
+    effect: deny
+    cite: {seed: "000", section: "4"}
+    message: {fi: "Virheellinen tunnus", sv: "Ogiltig beteckning", en: "Invalid code"}
+"""
+
+
+def test_codes_in_cases_are_stored_as_synthetic_codes_judged_alike(any_db_url, policies_dir):
+    """No one's code is stored, and every case still passes: a valid code becomes a valid
+    synthetic one (born 2080–2099), an invalid one an invalid one."""
+    from engine import PolicyStore
+    from engine.fixtures import run_case
+    from engine.personal import valid_hetu
+    from service.masking import Masker
+
+    (policies_dir / "tiny" / "2025-01.yaml").write_text(VERSION_1 + CODE_RULE)
+    cases = write_cases(policies_dir.parent / "fixtures")
+    (cases / "tiny" / "2025-01" / "codes.yaml").write_text(f"""\
+cases:
+  - name: a valid code
+    action: day
+    as_of: 2025-03-10
+    facts: {{hours: 7, client: {HETU}}}
+    expect: {{outcome: allow, fired: []}}
+  - name: a mistyped code
+    action: day
+    as_of: 2025-03-10
+    facts: {{hours: 7, client: 131052-308U}}
+    expect: {{outcome: deny, fired: [TS-4-bad-code]}}
+""")
+    bundles = BundleStore(make_engine(any_db_url), Masker(b"key"))
+    bundle, _ = bundles.publish_folder(policies_dir, by="me")
+    files = bundles.files(bundle.id)
+    stored = files.cases["tiny/2025-01/codes.yaml"].decode()
+    assert HETU not in stored and "131052-308U" not in stored and "hetu#" not in stored
+    store = PolicyStore.from_files(files)
+    try:
+        mine = [c for c in store.cases() if c.path.endswith("codes.yaml")]
+        assert [valid_hetu(c.facts["client"]) for c in mine] == [True, False]
+        assert all(c.facts["client"][6] == "A" and c.facts["client"][4:6] >= "80"
+                   for c in mine)
+        assert all(run_case(store, c).ok for c in store.cases())
+    finally:
+        store.close()
+    # the same files give the same bundle again
+    assert bundles.publish_folder(policies_dir, by="me")[0].id == bundle.id
+
+
+def test_cases_sent_to_the_api_travel_as_fixture_files():
+    files, problems = files_from({"tiny/2025-01.yaml": VERSION_1,
+                                  "fixtures/tiny/2025-01/day.yaml": CASES_2025_01,
+                                  "fixtures/tiny/day.yaml": "cases: []"}, "bundle")
+    assert list(files.files) == ["tiny/2025-01.yaml"]
+    assert files.cases == {"tiny/2025-01/day.yaml": CASES_2025_01.encode()}
+    assert [p.path for p in problems] == ["bundle/fixtures/tiny/day.yaml"]
+
+
+def test_the_explorer_shows_the_bundles_cases_whatever_fixtures_dir_holds(
+        sqlite_url, policies_dir, tmp_path):
+    """The cases beside a rule are the ones the served bundle was published with: an empty
+    FIXTURES_DIR on this host, or one with other cases, changes nothing."""
+    from service import create_app
+
+    cases = write_cases(tmp_path / "published")
+    BundleStore(make_engine(sqlite_url)).publish_folder(policies_dir, by="me", fixtures=cases)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    other = write_cases(policies_dir.parent / "fixtures")      # FIXTURES_DIR's default
+    (other / "tiny" / "2025-01" / "day.yaml").write_text(
+        CASES_2025_01.replace("a short day", "a case only on this disk"))
+    for folder in (empty, None):
+        config = {"TESTING": True, "POLICIES_DIR": str(policies_dir),
+                  "DATABASE_URL": sqlite_url, "VAR_DIR": str(tmp_path / "var"),
+                  "REHAB_RULES_HASH_KEY": "test-key", "POLICIES_BOOTSTRAP": False,
+                  "BUNDLE_CHECK_SECONDS": 0}
+        if folder is not None:
+            config["FIXTURES_DIR"] = str(folder)
+        html = create_app(config).test_client().get(
+            "/explorer/policies/tiny/versions/2025-01/actions/day?lang=en"
+        ).get_data(as_text=True)
+        rule = html.split('id="rule-TS-1-too-short"')[1].split('id="rule-TS-2-note"')[0]
+        assert "Fires in 1, Silent in 1" in rule
+        assert "a short day" in rule and "fixtures/tiny/2025-01/day.yaml:2" in rule
+        assert "a case only on this disk" not in html
 
 
 # --- the API ------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def test_publish_list_show_activate(url, policies_dir):
     run(cli.db, "upgrade", "--database-url", url)
     first = run(cli.publish, str(policies_dir), "--note", "r1", "--database-url", url)
     assert first.exit_code == 0, first.output
-    assert first.output.startswith("bundle 1 active: 2 files, sha256:")
+    assert first.output.startswith("bundle 1 active: 2 files and 0 fixture files, sha256:")
     again = run(cli.publish, str(policies_dir), "--database-url", url)
     assert "bundle 1 active" in again.output and "already published" in again.output
     add_policy(policies_dir)
@@ -271,6 +271,65 @@ def test_from_log_round_trips_a_decision_with_a_personal_code(logged, tmp_path):
 
     checked = CliRunner().invoke(main, ["test", str(fixtures), "--policies", str(root)])
     assert checked.exit_code == 0 and "2 passed, 0 failed" in checked.output
+
+
+def test_publish_carries_the_cases_and_refuses_a_failing_one(url, policies_dir, tmp_path):
+    from tests.service.conftest import write_cases
+
+    run(cli.db, "upgrade", "--database-url", url)
+    fixtures = write_cases(tmp_path / "cases")
+    failing = fixtures / "tiny" / "2025-06" / "day.yaml"
+    failing.write_text(failing.read_text().replace("{outcome: allow, fired: [TS-3-long]}",
+                                                   "{outcome: deny, fired: [TS-3-long]}"))
+    refused = run(cli.publish, str(policies_dir), "--fixtures", str(fixtures),
+                  "--database-url", url)
+    assert refused.exit_code == 1
+    assert f"{failing}:7: case 'a long day' (day) fails: outcome: expected deny, got " \
+           "allow" in refused.output
+    assert "nothing published" in refused.output
+    assert run(cli.bundles, "list", "--database-url", url).output == ""
+    write_cases(fixtures)                 # the case as it was: it passes
+    published = run(cli.publish, str(policies_dir), "--fixtures", str(fixtures),
+                    "--database-url", url)
+    assert published.exit_code == 0, published.output
+    assert published.output.startswith("bundle 1 active: 2 files and 2 fixture files")
+    shown = run(cli.bundles, "show", "1", "--database-url", url).output
+    assert "fixtures/tiny/2025-06/day.yaml" in shown
+
+
+def test_from_log_refuses_a_name_a_case_already_has(logged, tmp_path):
+    """On disk or in the active bundle's cases, a taken name is refused and nothing
+    written; the default name of a decision written once is taken the second time."""
+    from service.bundles import BundleStore
+    from service.database import make_engine
+    from tests.service.conftest import write_cases, write_policies
+
+    root, url, ids = logged
+    fixtures = tmp_path / "fixtures"
+    first = run(cli.fixtures_from_log, ids[3], "--policies", str(root), "--fixtures",
+                str(fixtures), "--database-url", url)
+    assert first.exit_code == 0, first.output
+    written = fixtures / "tiny" / "2025-01" / "day.yaml"
+    before = written.read_text()
+    again = run(cli.fixtures_from_log, ids[3], "--policies", str(root), "--fixtures",
+                str(fixtures), "--database-url", url)
+    assert again.exit_code == 1
+    assert f"already named 'from log {ids[3]}' ({written}:" in again.output
+    assert "choose another name with --name" in again.output
+    assert written.read_text() == before
+    # a name only the published cases have (the bundle's, not this folder's) is taken too
+    cases = write_cases(tmp_path / "published")
+    BundleStore(make_engine(url)).publish_folder(write_policies(tmp_path / "plain"),
+                                                 by="test", fixtures=cases)
+    clash = run(cli.fixtures_from_log, ids[0], "--name", "a short day", "--policies",
+                str(root), "--fixtures", str(tmp_path / "empty"), "--database-url", url)
+    assert clash.exit_code == 1
+    assert "already named 'a short day' (fixtures/tiny/2025-01/day.yaml:2)" in clash.output
+    assert not (tmp_path / "empty").exists()
+    fine = run(cli.fixtures_from_log, ids[0], "--name", "a short day from the log",
+               "--policies", str(root), "--fixtures", str(tmp_path / "empty"),
+               "--database-url", url)
+    assert fine.exit_code == 0, fine.output
 
 
 def test_from_log_says_when_the_case_would_not_pass(logged, tmp_path):

@@ -200,3 +200,24 @@ def test_course_registration_2027_impact_on_real_decisions(any_db_url, tmp_path)
     case = logged[decision_id][0]
     assert [(c.action, c.as_of, c.facts) for c in written] == [
         (case.action, case.as_of, case.facts)]
+
+
+def test_the_report_lists_the_published_cases_a_draft_would_answer_otherwise(
+        policies_dir, sqlite_url, tmp_path):
+    """The cases the running bundle was published with run under the draft; each that would
+    now answer otherwise is listed, where it is written and how it differs."""
+    from tests.service.conftest import write_cases
+
+    write_cases(policies_dir.parent / "fixtures")
+    app = make_app(policies_dir, sqlite_url, tmp_path / "var")
+    client, tokens = app.test_client(), Tokens(app.extensions["rehab_rules"].tokens)
+    same = _impact(client, tokens, version="2025-01").get_json()
+    assert same["cases"] == {"run": 4, "changed": []}
+    report = _impact(client, tokens, files={"tiny/2025-01.yaml": VERSION_1.replace(
+        "min_hours: 6", "min_hours: 5")}).get_json()
+    assert report["cases"]["run"] == 4
+    [changed] = report["cases"]["changed"]
+    assert (changed["name"], changed["action"], changed["version"]) == \
+        ("a short day", "day", "2025-01")
+    assert changed["where"] == "fixtures/tiny/2025-01/day.yaml:2"
+    assert "outcome: expected deny, got allow" in changed["failures"]

@@ -93,3 +93,17 @@ def test_a_broken_or_foreign_draft_is_refused(policies_dir):
     with pytest.raises(UnknownPolicy):
         draft_store(draft_files(running, {}), "other")
 
+
+
+def test_the_cases_a_draft_changes_read_on_a_terminal():
+    from service.replay import render_cases
+
+    report = {"cases": {"run": 4, "changed": [
+        {"name": "a short day", "action": "day", "version": "2025-01",
+         "where": "fixtures/tiny/2025-01/day.yaml:2",
+         "failures": ["outcome: expected deny, got allow", "fired: …"]}]}}
+    assert render_cases(report).splitlines() == [
+        "fixture cases: 4 run, 1 would answer differently",
+        "  fixtures/tiny/2025-01/day.yaml:2: 'a short day' (day, 2025-01): "
+        "outcome: expected deny, got allow; fired: …"]
+    assert render_cases({}) == "fixture cases: 0 run, 0 would answer differently"

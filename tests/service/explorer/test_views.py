@@ -14,7 +14,7 @@ import pytest
 from engine.model import ActionSpec, FactSpec
 from service.explorer.catalogue import LABELS
 from service.explorer.views import facts_from_form
-from tests.service.conftest import HETU
+from tests.service.conftest import HETU, write_cases
 
 TRY = "/explorer/policies/tiny/versions/2025-01/actions/day/try"
 ACTION = "/explorer/policies/tiny/versions/2025-01/actions/day"
@@ -36,7 +36,9 @@ cases:
 
 @pytest.fixture(autouse=True)
 def fixture_cases(policies_dir: Path) -> Path:
-    """Cases for 2025-01 in ``fixtures/`` beside ``policies/`` (FIXTURES_DIR's default)."""
+    """Cases for 2025-01 in ``fixtures/`` beside ``policies/`` (FIXTURES_DIR's default), and
+    for 2025-06, which publishing asks for (every rule of a policy with cases covered)."""
+    write_cases(policies_dir.parent / "fixtures", ("2025-06",))
     folder = policies_dir.parent / "fixtures" / "tiny" / "2025-01"
     folder.mkdir(parents=True)
     (folder / "day.yaml").write_text(FIXTURES, encoding="utf-8")
