@@ -548,6 +548,17 @@ def more_versions(policies_dir: Path) -> Path:
         "      note: {type: string, optional: true}\n"
         "      goal: {type: boolean, default: false}\n")
     (folder / "2025-12.yaml").write_text(later, encoding="utf-8")
+    for version, day in (("2025-09", "2025-09-10"), ("2025-12", "2025-12-10")):
+        # publishing asks every rule of a policy with cases to be covered both ways
+        cases = policies_dir.parent / "fixtures" / "tiny" / version
+        cases.mkdir(parents=True, exist_ok=True)
+        (cases / "day.yaml").write_text(
+            "cases:\n"
+            f"  - {{name: a short day, action: day, as_of: {day}, facts: {{hours: 4}},\n"
+            "     expect: {outcome: deny, fired: [TS-1-too-short]}}\n"
+            f"  - {{name: a long Christmas day, action: day, as_of: {day},\n"
+            "     facts: {hours: 11, note: christmas},\n"
+            "     expect: {outcome: allow, fired: [TS-3-long]}}\n", encoding="utf-8")
     return folder
 
 
