@@ -39,6 +39,7 @@ from service.auth import READERS
 from service.decision_log import BadCursor, to_public
 from service.explorer import signin
 from service.explorer.catalogue import labels_for
+from service.explorer.charts import Chart, outcome_chart
 from service.explorer.views import _PageError, bp, try_url
 from service.extensions import services
 from service.schemas import DecisionQuerySchema, LoggedDecisionSchema
@@ -114,11 +115,20 @@ def _field_label(name: str, labels: Mapping[str, str]) -> str:
     return labels.get(f"filter_{name}", name)
 
 
+def _outcomes(store: PolicyStore, filters: Mapping[str, Any], per: str) -> Chart:
+    """Allowed and denied decisions per week or month over the filtered list (a provider's
+    own only, as the list), the version changes marked when one policy is chosen."""
+    policy = store.policies.get(filters.get("policy") or "")
+    return outcome_chart(services().log, {**filters,
+                                          "restrict_provider": "provider" in filters},
+                         g.lang, per, policy=policy)
+
+
 def list_query(args: Mapping[str, str], **extra: str) -> str:
     """The list's query string as the reader filled it in (empty fields left out), for the
     links between the list, its pages, its decisions and its CSV; codes come back hashed."""
     scrub = services().masker.scrub_revealed
-    pairs = [(k, scrub(args.get(k, "").strip())) for k in (*FILTERS, "limit")
+    pairs = [(k, scrub(args.get(k, "").strip())) for k in (*FILTERS, "limit", "per")
              if args.get(k, "").strip()]
     pairs += [(k, v) for k, v in extra.items() if v]
     return urlencode(pairs)
@@ -141,8 +151,11 @@ def decisions():
     query = list_query(request.args)
     more = page.next_cursor if page is not None else None
     store = services().policies.current()
+    per = request.args.get("per", "").strip()
+    per = per if per in ("week", "month") else "week"
     return render_template(
-        "explorer/decisions.html", filters=filters, errors=errors,
+        "explorer/decisions.html", filters=filters, errors=errors, per=per,
+        chart=None if errors else _outcomes(store, filters, per),
         rows=page.items if page is not None else [], query=query,
         form={k: services().masker.scrub_revealed(request.args.get(k, "").strip())
               for k in FILTERS},

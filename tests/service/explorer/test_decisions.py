@@ -282,3 +282,33 @@ def test_a_personal_code_typed_into_a_filter_never_comes_back(client, tokens, lo
         assert HETU not in response.get_data(as_text=True), query
     html = page(client, f"/explorer/decisions/{logged['a1']}?action={HETU}")
     assert HETU not in html
+
+
+def _totals(html: str) -> list[int]:
+    """The chart table's totals row: allowed, denied."""
+    foot = html.split('<tfoot>')[1].split('</tfoot>')[0]
+    return [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', foot)]
+
+
+def _outcomes(client, headers) -> list[str]:
+    listed = client.get("/v1/decisions?limit=100", headers=headers).get_json()["decisions"]
+    return [d["outcome"] for d in listed]
+
+
+def test_the_list_charts_its_outcomes_over_the_filtered_period(client, tokens, logged):
+    every = _outcomes(client, tokens["auditor"])
+    sign_in(client, tokens.raw["auditor"])
+    html = page(client, LIST + "?lang=en")
+    assert '<svg' in html and 'class="chart-table"' in html
+    assert "Decisions by outcome per week" in html
+    assert _totals(html) == [every.count("allow"), every.count("deny")]
+    html = page(client, LIST + "?lang=en&outcome=deny&per=month")
+    assert "Decisions by outcome per month" in html
+    assert _totals(html) == [0, every.count("deny")]
+    csv_link = re.search(r'<a href="([^"]+)" id="csv"', html).group(1)
+    assert "per=month" in csv_link and "outcome=deny" in csv_link      # kept in the links
+    # a provider's chart counts its own decisions only
+    own = _outcomes(client, tokens["provider"])
+    sign_in(client, tokens.raw["provider"])
+    assert _totals(page(client, LIST)) == [own.count("allow"), own.count("deny")]
+    assert sum(_totals(page(client, LIST))) == 5
