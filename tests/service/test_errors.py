@@ -372,7 +372,9 @@ def test_a_chunked_form_over_one_mebibyte_is_413_not_cut_off(client):
                            content_type="application/x-www-form-urlencoded",
                            environ_overrides={"wsgi.input_terminated": True})
     assert response.status_code == 413
-    small = urlencode({"as_of": "2025-03-10", "f.hours": "5"}).encode()
+    from tests.service.explorer.test_views import csrf
+    small = urlencode({"as_of": "2025-03-10", "f.hours": "5",
+                       "csrf_token": csrf(client)}).encode()
     response = client.post(try_url, input_stream=io.BytesIO(small),
                            content_type="application/x-www-form-urlencoded",
                            headers={"Transfer-Encoding": "chunked"},

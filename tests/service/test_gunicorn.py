@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -146,14 +147,27 @@ def test_a_chunked_form_over_one_mebibyte_is_413_under_gunicorn(server):
     port = server[0]
     path = "/explorer/policies/tiny/versions/2025-01/actions/day/try"
 
+    # the form's CSRF token and its cookie, as a browser has them from the form's page
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        page = conn.getresponse()
+        html = page.read().decode()
+        cookie = next(c.split(";")[0] for c in page.msg.get_all("Set-Cookie") or ()
+                      if c.startswith("explorer_csrf="))
+    finally:
+        conn.close()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
     def chunked(fields: dict[str, str]) -> int:
-        body = urlencode(fields).encode()
+        body = urlencode({**fields, "csrf_token": token}).encode()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
             conn.request("POST", path, body=(body[i:i + 65536]
                                              for i in range(0, len(body), 65536)),
                          headers={"Content-Type": "application/x-www-form-urlencoded",
-                                  "Transfer-Encoding": "chunked"}, encode_chunked=True)
+                                  "Transfer-Encoding": "chunked", "Cookie": cookie},
+                         encode_chunked=True)
             response = conn.getresponse()
             response.read()
             return response.status

@@ -141,7 +141,7 @@ def test_after_evaluate_the_answer_is_in_view_and_says_why(browser, base_url):
     assert browser.switch_to.active_element.get_attribute("id") == "result"
     assert "outcome-deny" in result.get_attribute("class")
     why = result.find_element(By.CSS_SELECTOR, ".why-version").text
-    assert "Decided under version 2023-01: the version in force on 2025-03-10." in why
+    assert "Decided under version 2023-01: the version in force on 10 Mar 2025." in why
     switch = result.find_element(By.CSS_SELECTOR, ".version-switch").text
     assert "this is not version 2025-04, whose page you came from" in switch
     checks = [li.text for li in result.find_elements(
