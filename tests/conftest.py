@@ -158,9 +158,21 @@ POLICIES = Path(__file__).resolve().parent.parent / "policies"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
+_REAL_STORE: list[PolicyStore] = []
+
+
+def shared_real_store() -> PolicyStore:
+    """The project's own policies/ folder, loaded once per run: also for module-level
+    parameters (the differential test), which are made before fixtures exist. Read-only."""
+    if not _REAL_STORE:
+        _REAL_STORE.append(PolicyStore.load(POLICIES))
+    return _REAL_STORE[0]
+
+
 @pytest.fixture(scope="session")
 def real_store():
     """The project's own policies/ folder."""
-    store = PolicyStore.load(POLICIES)
+    store = shared_real_store()
     yield store
     store.close()
+    _REAL_STORE.clear()

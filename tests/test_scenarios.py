@@ -49,6 +49,7 @@ def test_the_overlay_is_short():
     assert len(OVERLAY.read_text(encoding="utf-8").splitlines()) <= 40
 
 
+@pytest.mark.slow
 def test_without_new_cases_check_lists_what_changed_and_accept_writes_it(work):
     result = _check(work)
     assert result.exit_code == 1
@@ -67,6 +68,7 @@ def test_without_new_cases_check_lists_what_changed_and_accept_writes_it(work):
     assert "rule CR-1-group-size-below-min (version 2027-01) never fires" in result.output
 
 
+@pytest.mark.slow
 def test_the_scenario_passes_check(work):
     shutil.copytree(SCENARIO / "fixtures" / "course-registration" / "2027-01",
                     work / "fixtures" / "course-registration" / "2027-01")
@@ -111,6 +113,7 @@ def test_the_revised_text_is_the_seeds_new_entry_and_the_repositorys_text():
     assert text == (ROOT / "policies" / TT / "2025-04.fi.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_from_the_revised_text_to_an_overlay_that_passes_check(before_2025):
     work = before_2025
     overlay = work / "policies" / TT / "2025-04.yaml"

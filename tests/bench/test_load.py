@@ -7,6 +7,8 @@ import http.server
 import threading
 import time
 
+import pytest
+
 from bench._load import Target, open_loop
 
 
@@ -25,6 +27,7 @@ class _Slow(http.server.BaseHTTPRequestHandler):
         return None
 
 
+@pytest.mark.slow
 def test_open_loop_sends_every_scheduled_request_and_counts_from_when_it_was_due():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

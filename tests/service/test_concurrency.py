@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 
+import pytest
+
 from tests.service.conftest import Tokens, decision_body, make_app
 
 THREADS, PER_THREAD = 16, 200
 
 
+@pytest.mark.slow
 def test_concurrent_decisions_are_all_logged(policies_dir, any_db_url, tmp_path):
     app = make_app(policies_dir, any_db_url, tmp_path / "var")
     logging.getLogger("service").setLevel("WARNING")   # 6,400 INFO lines help no one

@@ -226,6 +226,7 @@ def _write_with_inherited_log(log: DecisionLog, n: int) -> None:
         log.record(entry(i))
 
 
+@pytest.mark.slow
 def test_sqlite_writers_in_several_processes_all_commit(sqlite_url, tmp_path):
     """gunicorn forks its workers: each opens its own connection and lock file handle, also
     when it inherits a log that already wrote (a connection used across a fork is not safe

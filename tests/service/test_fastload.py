@@ -114,6 +114,7 @@ def bodies(draw: st.DrawFn) -> Any:
     return draw(st.one_of(st.just(body), st.just(body), st.just(body), _VALUE))
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bodies())
 def test_generated_bodies_load_alike(data):

@@ -129,6 +129,7 @@ def test_a_policy_the_draft_does_not_have_is_404(seeded):
 
 # --- the course-registration 2027 change on real decisions --------------------------------
 
+@pytest.mark.slow
 def test_course_registration_2027_impact_on_real_decisions(any_db_url, tmp_path):
     app = make_app(ROOT / "policies", any_db_url, tmp_path / "var")
     client = app.test_client()

@@ -11,6 +11,7 @@ import unicodedata
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from gunicorn.config import Config
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -344,6 +345,7 @@ _VALUES = st.recursive(st.one_of(_TEXTS, st.integers(), st.none(), st.booleans()
                        max_leaves=8)
 
 
+@pytest.mark.slow
 @settings(max_examples=800, deadline=None)
 @given(facts=st.dictionaries(st.sampled_from(["client", "other", "note", "hours", HETU]),
                              _VALUES, max_size=4),
@@ -560,6 +562,7 @@ def _raw_http(port: int, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
     return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0), rest
 
 
+@pytest.mark.slow
 def test_the_corpus_leaves_no_code_in_the_database_wal_logs_metrics_or_pages(
         policies_dir, sqlite_url, tmp_path):
     """Issue 21's figure: every spelling of the corpus sent through every entry point — JSON

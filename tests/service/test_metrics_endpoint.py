@@ -55,6 +55,7 @@ def test_behind_a_local_proxy_loopback_can_be_closed(policies_dir, sqlite_url, t
     assert app.test_client().get("/metrics").status_code == 401
 
 
+@pytest.mark.slow
 def test_a_flood_of_odd_methods_and_paths_keeps_the_series_bounded(client):
     """10,000 requests, each with a method or a path never seen before (issue 21: 3,000
     methods made 3,035 series, and a method that was a personal code became a label)."""
