@@ -686,3 +686,28 @@ def test_the_action_page_names_facts_values_and_parameters_in_its_language(
     assert "Vähimmäistunnit <small><code>min_hours</code></small>" in version
     # the tiny policy has no labels: its identifiers show as they always did
     assert "<code>hours</code></th>" in page(client, ACTION)
+
+
+def test_the_diff_shows_what_the_labels_changed(tmp_path):
+    """The real work try-out policy: 2025-04 takes rehab_day_hours away and brings
+    rehab_day_min_hours and longer_day_goal, each with its label."""
+    from pathlib import Path
+
+    from service import create_app
+    from service.database import upgrade
+
+    root = Path(__file__).resolve().parents[3]
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    upgrade(url)
+    app = create_app({"TESTING": True, "POLICIES_DIR": str(root / "policies"),
+                      "FIXTURES_DIR": str(root / "fixtures"), "DATABASE_URL": url,
+                      "VAR_DIR": str(tmp_path), "REHAB_RULES_HASH_KEY": "labels-diff",
+                      "POLICIES_BOOTSTRAP": True})
+    html = page(app.test_client(), "/explorer/policies/tyokokeilu-tyohonvalmennus/diff"
+                "?from=2023-01&to=2025-04&lang=en")
+    section = html.split('id="d-labels"')[1].split("</section>")[0]
+    assert "Labels and help" in section
+    for name in ("rehab_day_hours", "rehab_day_min_hours", "longer_day_goal"):
+        assert name in section
+    # after the actions, before the title and source
+    assert html.index('id="d-actions"') < html.index('id="d-labels"')
