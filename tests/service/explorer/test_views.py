@@ -688,9 +688,8 @@ def test_the_action_page_names_facts_values_and_parameters_in_its_language(
     assert "<code>hours</code></th>" in page(client, ACTION)
 
 
-def test_the_diff_shows_what_the_labels_changed(tmp_path):
-    """The real work try-out policy: 2025-04 takes rehab_day_hours away and brings
-    rehab_day_min_hours and longer_day_goal, each with its label."""
+def _real_client(tmp_path):
+    """A client of the app on the repository's real policies and fixtures."""
     from pathlib import Path
 
     from service import create_app
@@ -699,11 +698,16 @@ def test_the_diff_shows_what_the_labels_changed(tmp_path):
     root = Path(__file__).resolve().parents[3]
     url = f"sqlite:///{tmp_path / 'log.db'}"
     upgrade(url)
-    app = create_app({"TESTING": True, "POLICIES_DIR": str(root / "policies"),
-                      "FIXTURES_DIR": str(root / "fixtures"), "DATABASE_URL": url,
-                      "VAR_DIR": str(tmp_path), "REHAB_RULES_HASH_KEY": "labels-diff",
-                      "POLICIES_BOOTSTRAP": True})
-    html = page(app.test_client(), "/explorer/policies/tyokokeilu-tyohonvalmennus/diff"
+    return create_app({"TESTING": True, "POLICIES_DIR": str(root / "policies"),
+                       "FIXTURES_DIR": str(root / "fixtures"), "DATABASE_URL": url,
+                       "VAR_DIR": str(tmp_path), "REHAB_RULES_HASH_KEY": "real-policies",
+                       "POLICIES_BOOTSTRAP": True}).test_client()
+
+
+def test_the_diff_shows_what_the_labels_changed(tmp_path):
+    """The real work try-out policy: 2025-04 takes rehab_day_hours away and brings
+    rehab_day_min_hours and longer_day_goal, each with its label."""
+    html = page(_real_client(tmp_path), "/explorer/policies/tyokokeilu-tyohonvalmennus/diff"
                 "?from=2023-01&to=2025-04&lang=en")
     section = html.split('id="d-labels"')[1].split("</section>")[0]
     assert "Labels and help" in section
@@ -711,3 +715,19 @@ def test_the_diff_shows_what_the_labels_changed(tmp_path):
         assert name in section
     # after the actions, before the title and source
     assert html.index('id="d-actions"') < html.index('id="d-labels"')
+
+
+def test_try_names_facts_and_values_by_their_labels(tmp_path):
+    client = _real_client(tmp_path)
+    url = ("/explorer/policies/tyokokeilu-tyohonvalmennus/versions/2025-04/actions/rehab_day/"
+           "try?lang={}")
+    for lang in ("fi", "sv", "en"):
+        html = page(client, url.format(lang))
+        store = client.application.extensions["rehab_rules"].policies.current()
+        version = store.get_version("tyokokeilu-tyohonvalmennus", "2025-04")
+        label = version.label_of("hours_total", lang)
+        assert label != "hours_total"
+        assert f'{label} <small><code>hours_total</code></small>' in html
+        name = version.option_name("service", "tyokokeilu", lang)
+        assert name != "tyokokeilu"
+        assert f'<option value="tyokokeilu" >{name}</option>' in html
