@@ -23,6 +23,8 @@ import dataclasses
 import datetime as dt
 import getpass
 import socket
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -311,6 +313,11 @@ def validate(files: PolicyFiles) -> None:
     The Python evaluator prepares nothing in the rule engine's process-wide host, so
     validating a bundle never touches the rulesets a worker is serving with.
     """
+    key = files.digest
+    with _VALIDATED_LOCK:
+        if key in _VALIDATED:
+            _VALIDATED.move_to_end(key)
+            return
     store = PolicyStore.from_files(files, evaluator=PythonEvaluator())
     try:
         problems = check_problems(store)
@@ -318,6 +325,19 @@ def validate(files: PolicyFiles) -> None:
         store.close()
     if problems:
         raise PolicyError(problems)
+    with _VALIDATED_LOCK:
+        _VALIDATED[key] = None
+        while len(_VALIDATED) > _VALIDATED_KEEP:
+            _VALIDATED.popitem(last=False)
+
+
+# Digests of the sets this process has validated and found clean. The digest covers every
+# policy file, text and fixture case, and the check depends on nothing else (the engine's code
+# is the process's own), so the same set is never run through its hundreds of cases twice —
+# a reload of an unchanged folder, a worker bootstrapping the bundle another just published.
+_VALIDATED: OrderedDict[str, None] = OrderedDict()
+_VALIDATED_KEEP = 16
+_VALIDATED_LOCK = threading.Lock()
 
 
 def _mapped(files: dict[str, bytes], scrub: Any) -> dict[str, bytes]:

@@ -319,3 +319,30 @@ def test_api_bundle_errors(client, tokens):
                        headers=tokens["planner"]).status_code == 422
     assert client.post("/v1/admin/bundles", json={}, headers=tokens["planner"]
                        ).get_json()["error"]["details"]["fields"]["files"]
+
+
+def test_a_set_found_clean_is_not_checked_again_but_a_failing_one_always_is(monkeypatch):
+    """validate() remembers the digests it found clean: the same files (policies, texts and
+    cases) are never run through their cases twice in a process; a failing set is refused
+    every time, and a changed file is a new digest, checked again."""
+    from service import bundles
+
+    calls = []
+    real = bundles.check_problems
+    monkeypatch.setattr(bundles, "check_problems",
+                        lambda store: calls.append(store.digest) or real(store))
+    monkeypatch.setattr(bundles, "_VALIDATED", type(bundles._VALIDATED)())
+    files, problems = files_from({"tiny/2025-01.yaml": VERSION_1,
+                                  "fixtures/tiny/2025-01/day.yaml": CASES_2025_01}, "api")
+    assert problems == []
+    bundles.validate(files)
+    bundles.validate(files)
+    assert len(calls) == 1
+    failing = CASES_2025_01.replace("outcome: deny", "outcome: allow", 1)
+    assert failing != CASES_2025_01
+    bad, _ = files_from({"tiny/2025-01.yaml": VERSION_1,
+                         "fixtures/tiny/2025-01/day.yaml": failing}, "api")
+    for _ in range(2):
+        with pytest.raises(PolicyError):
+            bundles.validate(bad)
+    assert len(calls) == 3
