@@ -46,6 +46,9 @@ __all__ = ["BUCKETS", "CHECKPOINT_EVERY", "COLUMNS", "CURSOR_PATTERN", "Activity
            "DecisionLog", "LogEntry", "Outcomes", "Page", "bucket_start", "bucket_starts",
            "decode_cursor", "encode_cursor", "to_public"]
 
+# the longest period the outcome chart draws bucket by bucket: ten years
+_MAX_CHART_DAYS = 10 * 366
+
 _log = get_logger("service.decision_log")
 
 # -- the row, as the table declares it ---------------------------------------------------------
@@ -424,7 +427,8 @@ class DecisionLog:
                  restrict_provider: bool = False, **filters: Any) -> Outcomes:
         """Decisions per bucket of the day they were logged (UTC) and per outcome, for the
         filters :meth:`list` takes (the decision list's); without ``since``/``until`` the
-        buckets run from the first to the last such decision. Grouped in SQL."""
+        buckets run from the first to the last such decision, and so they do when the period
+        asked for is longer than ten years of weeks or months. Grouped in SQL."""
         table = DecisionRow.__table__
         if "bundle" in filters:                       # as list() names it
             filters["bundle_id"] = filters.pop("bundle")
@@ -437,10 +441,15 @@ class DecisionLog:
             query = query.where(table.c.provider == provider)
         with self.engine.connect() as conn:
             rows = [(_day(r.day), r.outcome, r.n) for r in conn.execute(query)]
-        first = _utc(since).date() if since is not None else min(
-            (r[0] for r in rows), default=None)
+        days = [r[0] for r in rows]
+        first = _utc(since).date() if since is not None else min(days, default=None)
         last = (_utc(until) - dt.timedelta(microseconds=1)).date() if until is not None \
-            else max((r[0] for r in rows), default=None)
+            else max(days, default=None)
+        if first is not None and last is not None and \
+                (last - first).days > _MAX_CHART_DAYS:
+            # "from year 1 to 9999" must not draw half a million empty weeks: the buckets
+            # with decisions, first to last, instead
+            first, last = min(days, default=None), max(days, default=None)
         starts = [] if first is None or last is None else bucket_starts(first, last, bucket)
         index = {start: i for i, start in enumerate(starts)}
         counts = {o: [0] * len(starts) for o in ("allow", "deny")}

@@ -377,4 +377,9 @@ def test_outcomes_count_allow_and_deny_per_logged_week(log):
     assert bounded.starts == [dt.date(2026, 1, 1)]
     assert bounded.counts == {"allow": [0], "deny": [2]}
     assert log.outcomes(policy="nothing").starts == []
+    # a period of millennia is drawn from the first to the last week with decisions
+    wide = log.outcomes(policy="tiny", since=dt.datetime(1, 1, 2, tzinfo=dt.UTC),
+                        until=dt.datetime(9999, 12, 30, tzinfo=dt.UTC), bucket="week")
+    assert wide.starts == [dt.date(2025, 12, 29), dt.date(2026, 1, 5), dt.date(2026, 1, 12)]
+    assert wide.counts == {"allow": [1, 1, 1], "deny": [1, 1, 0]}
     assert log.outcomes(policy="tiny", bundle=7).starts == []
