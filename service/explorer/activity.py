@@ -99,7 +99,7 @@ def _chart(counts: Activity, series: dict[str, list[int]], policy: Policy, perio
     return draw_chart(counts.starts, series, version_marks(policy, period.since, period.end),
                       labels, bucket=period.bucket,
                       title=f"{title} {labels[f'chart_per_{period.bucket}']}",
-                      chart_id=chart_id, note=labels["activity_note"])
+                      chart_id=chart_id, note=labels["activity_note"], lang=g.lang)
 
 
 def _page(policy: Policy, period: Period, chart: Chart | None, title: str,

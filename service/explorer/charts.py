@@ -29,6 +29,7 @@ from markupsafe import Markup, escape
 from engine.model import Policy
 from service.decision_log import BUCKETS, DecisionLog
 from service.explorer.catalogue import labels_for
+from service.explorer.formats import format_date, format_month
 
 __all__ = [
     "BOTTOM",
@@ -143,24 +144,25 @@ def _step(top: int) -> int:
         step *= 10
 
 
-def _row_label(start: dt.date, bucket: str) -> str:
+def _row_label(start: dt.date, bucket: str, lang: str) -> str:
     if bucket == "month":
-        return start.strftime("%Y-%m")
-    return f"{start.isoformat()} – {(start + dt.timedelta(days=6)).isoformat()}"
+        return format_month(start, lang)
+    return f"{format_date(start, lang)} – {format_date(start + dt.timedelta(days=6), lang)}"
 
 
-def _ticks(starts: Sequence[dt.date], end: dt.date, bucket: str) -> list[tuple[dt.date, str]]:
+def _ticks(starts: Sequence[dt.date], end: dt.date, bucket: str,
+           lang: str) -> list[tuple[dt.date, str]]:
     """The dates named under the axis: each week of a short weekly chart, else the months
     (every second or third one when there are many), at most eight."""
     if bucket == "week" and len(starts) <= 6:
-        return [(s, s.isoformat()) for s in starts]
+        return [(s, format_date(s, lang)) for s in starts]
     months = []
     day = starts[0] if starts[0].day == 1 else bucket_end(starts[0].replace(day=1), "month")
     while day < end:
         months.append(day)
         day = bucket_end(day, "month")
     every = max(1, math.ceil(len(months) / 8))
-    return [(m, m.strftime("%Y-%m")) for m in months[::every]]
+    return [(m, format_month(m, lang)) for m in months[::every]]
 
 
 def _marker(shape: str, x: float, y: float, colour: str, r: float = 4.5) -> str:
@@ -200,14 +202,15 @@ def _spread(wanted: list[float], low: float, high: float) -> list[float]:
 def draw_chart(starts: Sequence[dt.date], series: Mapping[str, Sequence[int]],
                marks: Sequence[tuple[dt.date, str]], labels: Mapping[str, str], *,
                bucket: str = "week", title: str, chart_id: str = "chart",
-               note: str = "") -> Chart:
+               note: str = "", lang: str = "fi") -> Chart:
     """Counts per bucket as a line chart and a table.
 
     ``starts`` are the buckets' first days (consecutive weeks or months), ``series`` a count
     per bucket for each key (``decisions``, an effect, ``fired``, or the outcomes
     ``allowed`` and ``denied``; the word for a key is ``labels["chart_series_<key>"]``),
     ``marks`` the version changes as (date, version name). ``labels`` are the page's
-    catalogue; ``title`` is the chart's name in it. ``chart_id`` keeps the ids of two
+    catalogue and ``lang`` its language (dates are written the reader's way); ``title`` is
+    the chart's name in it. ``chart_id`` keeps the ids of two
     charts on one page apart."""
     if bucket not in BUCKETS:
         raise ValueError(f"bucket is week or month, not {bucket!r}")
@@ -221,12 +224,12 @@ def draw_chart(starts: Sequence[dt.date], series: Mapping[str, Sequence[int]],
                              f"{len(starts)} buckets")
     end = bucket_end(starts[-1], bucket) if starts else None
     drawn = [] if end is None else [(d, v) for d, v in marks if starts[0] < d < end]
-    mark_words = {d: labels["chart_mark_desc"].format(version=v, date=d.isoformat())
+    mark_words = {d: labels["chart_mark_desc"].format(version=v, date=format_date(d, lang))
                   for d, v in drawn}
     rows = []
     for i, start in enumerate(starts):
         stop = bucket_end(start, bucket)
-        rows.append(ChartRow(start, _row_label(start, bucket),
+        rows.append(ChartRow(start, _row_label(start, bucket, lang),
                              tuple(counts[k][i] for k in keys),
                              tuple(mark_words[d] for d, _ in drawn if start <= d < stop)))
     totals = tuple(sum(counts[k]) for k in keys)
@@ -238,7 +241,7 @@ def draw_chart(starts: Sequence[dt.date], series: Mapping[str, Sequence[int]],
              f'viewBox="0 0 {WIDTH} {HEIGHT}" aria-labelledby="{title_id} {desc_id}" '
              f'font-family="system-ui, sans-serif" font-size="12">',
              f'<title id="{title_id}">{escape(title)}</title>',
-             f'<desc id="{desc_id}">{escape(_describe(table, keys, names, bucket, labels, drawn))}'
+             f'<desc id="{desc_id}">{escape(_describe(table, names, bucket, labels, drawn, lang))}'
              f'</desc>',
              f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#fff"/>']
     mark_x: list[tuple[dt.date, str, float]] = []
@@ -250,7 +253,7 @@ def draw_chart(starts: Sequence[dt.date], series: Mapping[str, Sequence[int]],
                      f'{escape(labels["chart_empty"])}</text>')
     else:
         assert end is not None
-        parts += _plot(starts, end, bucket, keys, names, counts, labels)
+        parts += _plot(starts, end, bucket, keys, names, counts, labels, lang)
         for day, version in drawn:
             x = x_of(day, starts[0], end)
             mark_x.append((day, version, x))
@@ -267,7 +270,7 @@ def draw_chart(starts: Sequence[dt.date], series: Mapping[str, Sequence[int]],
 
 def _plot(starts: list[dt.date], end: dt.date, bucket: str, keys: list[str],
           names: list[str], counts: dict[str, list[int]],
-          labels: Mapping[str, str]) -> list[str]:
+          labels: Mapping[str, str], lang: str) -> list[str]:
     """Axes, grid, one line per series and the series' names at the lines' ends."""
     first = starts[0]
     top = max(max(c) for c in counts.values())
@@ -287,7 +290,7 @@ def _plot(starts: list[dt.date], end: dt.date, bucket: str, keys: list[str],
     parts.append(f'<text x="14" y="{_n(TOP + PLOT_HEIGHT / 2)}" text-anchor="middle" '
                  f'fill="#1b1b1b" transform="rotate(-90 14 {_n(TOP + PLOT_HEIGHT / 2)})">'
                  f'{escape(labels["chart_count"])}</text>')
-    for day, text in _ticks(starts, end, bucket):
+    for day, text in _ticks(starts, end, bucket, lang):
         x = x_of(day, first, end)
         parts.append(f'<line x1="{_n(x)}" y1="{TOP + PLOT_HEIGHT}" x2="{_n(x)}" '
                      f'y2="{TOP + PLOT_HEIGHT + 5}" stroke="#767676"/>'
@@ -321,8 +324,8 @@ def _plot(starts: list[dt.date], end: dt.date, bucket: str, keys: list[str],
     return parts
 
 
-def _describe(table: ChartTable, keys: list[str], names: list[str], bucket: str,
-              labels: Mapping[str, str], drawn: list[tuple[dt.date, str]]) -> str:
+def _describe(table: ChartTable, names: list[str], bucket: str, labels: Mapping[str, str],
+              drawn: list[tuple[dt.date, str]], lang: str) -> str:
     """The chart in words: its period, each series' total and busiest bucket, the
     version changes."""
     if not table.rows:
@@ -337,7 +340,7 @@ def _describe(table: ChartTable, keys: list[str], names: list[str], bucket: str,
             peak = max(table.rows, key=lambda r, i=i: r.counts[i])
             words.append(labels["chart_desc_series"].format(
                 series=name, total=table.totals[i], peak=peak.counts[i], at=peak.label))
-    words += [labels["chart_mark_desc"].format(version=v, date=d.isoformat())
+    words += [labels["chart_mark_desc"].format(version=v, date=format_date(d, lang))
               for d, v in drawn]
     return " ".join(words)
 
@@ -361,4 +364,4 @@ def outcome_chart(log: DecisionLog, filters: Mapping[str, Any], lang: str,
     return draw_chart(found.starts, series, marks, labels, bucket=bucket,
                       title=labels["chart_outcomes_title"].format(
                           bucket=labels[f"chart_per_{bucket}"]),
-                      chart_id=chart_id, note=labels["chart_by_logged_day"])
+                      chart_id=chart_id, note=labels["chart_by_logged_day"], lang=lang)

@@ -42,6 +42,7 @@ __all__ = [
     "cell_html",
     "format_date",
     "format_datetime",
+    "format_month",
     "format_number",
     "format_value",
     "register",
@@ -96,6 +97,20 @@ def format_date(value: Any, lang: str) -> str:
     if lang == "en":
         return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
     return f"{day.day}.{day.month}.{day.year}"
+
+
+def format_month(value: Any, lang: str) -> str:
+    """A month: ``3/2025`` in Finnish and Swedish, ``Mar 2025`` in English.
+
+    >>> format_month(dt.date(2025, 3, 1), "fi"), format_month(dt.date(2025, 3, 1), "en")
+    ('3/2025', 'Mar 2025')
+    """
+    day = _as_date(value)
+    if day is None:
+        return "" if value is None else str(value)
+    if lang == "en":
+        return f"{_MONTHS_EN[day.month - 1]} {day.year}"
+    return f"{day.month}/{day.year}"
 
 
 def format_datetime(value: Any, lang: str) -> str:

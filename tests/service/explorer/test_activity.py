@@ -118,9 +118,9 @@ def test_rule_activity_counts_the_rule_per_month_and_marks_the_version_change(sp
                         "&bucket=month&lang=en")
     rows = table(html)
     # decisions of rehab_day (TT-4's action), and how many of them TT-4 fired in
-    assert rows == {"2025-02": ["0", "0", ""], "2025-03": ["3", "2", ""],
-                    "2025-04": ["2", "1", "Version 2025-04 in force from 2025-04-01."],
-                    "2025-05": ["1", "0", ""]}
+    assert rows == {"Feb 2025": ["0", "0", ""], "Mar 2025": ["3", "2", ""],
+                    "Apr 2025": ["2", "1", "Version 2025-04 in force from 1 Apr 2025."],
+                    "May 2025": ["1", "0", ""]}
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img"' in html
     assert re.search(r'<title id="rule-activity-title">Rule TT-4-max-days: decisions and '
                      r'firings per month</title>', html)
@@ -141,7 +141,7 @@ def test_policy_activity_counts_every_effect_per_week(spring):
     assert names[-1] == labels["chart_changes"]
     deny, result = names.index(labels["chart_series_deny"]), names.index(
         labels["chart_series_result"])
-    week_1, week_2 = rows["2025-03-24 – 2025-03-30"], rows["2025-03-31 – 2025-04-06"]
+    week_1, week_2 = rows["24.3.2025 – 30.3.2025"], rows["31.3.2025 – 6.4.2025"]
     # the week of 31 March holds 31.3 (nothing fired), 1.4 (TT-4, TT-3) and 2.4 (TT-1, TT-3)
     assert week_1[0] == "0" and week_2[0] == "3"
     assert week_2[deny - 1] == "2" and week_2[result - 1] == "2"

@@ -31,7 +31,7 @@ APRIL = [(dt.date(2025, 4, 1), "2025-04")]
 
 def chart(lang: str = "en", **overrides):
     args = dict(starts=SPRING, series=COUNTS, marks=APRIL, labels=LABELS[lang],
-                bucket="month", title="TT-4")
+                bucket="month", title="TT-4", lang=lang)
     args.update(overrides)
     return draw_chart(args.pop("starts"), args.pop("series"), args.pop("marks"),
                       args.pop("labels"), **args)
@@ -42,14 +42,18 @@ def test_counts_and_totals_are_in_the_table():
     assert table.head == ("Month", "decisions", "fired: deny", "fired: warning",
                           "Version change")
     assert [(r.label, r.counts) for r in table.rows] == [
-        ("2025-01", (3, 1, 0)), ("2025-02", (4, 2, 0)), ("2025-03", (5, 0, 0)),
-        ("2025-04", (6, 0, 1)), ("2025-05", (7, 1, 0)), ("2025-06", (2, 0, 0))]
+        ("Jan 2025", (3, 1, 0)), ("Feb 2025", (4, 2, 0)), ("Mar 2025", (5, 0, 0)),
+        ("Apr 2025", (6, 0, 1)), ("May 2025", (7, 1, 0)), ("Jun 2025", (2, 0, 0))]
     assert table.totals == (27, 4, 1)
     assert [r.marks for r in table.rows if r.marks] == [
-        ("Version 2025-04 in force from 2025-04-01.",)]
+        ("Version 2025-04 in force from 1 Apr 2025.",)]
     weekly = chart(starts=[dt.date(2025, 3, 31)], series={"decisions": [2]}, bucket="week")
-    assert weekly.table.rows[0].label == "2025-03-31 – 2025-04-06"
-    assert weekly.table.rows[0].marks == ("Version 2025-04 in force from 2025-04-01.",)
+    assert weekly.table.rows[0].label == "31 Mar 2025 – 6 Apr 2025"
+    assert weekly.table.rows[0].marks == ("Version 2025-04 in force from 1 Apr 2025.",)
+    # the reader's way in Finnish and Swedish
+    assert chart("fi").table.rows[0].label == "1/2025"
+    assert chart("sv", starts=[dt.date(2025, 3, 31)], series={"decisions": [2]},
+                 bucket="week").table.rows[0].label == "31.3.2025 – 6.4.2025"
 
 
 def test_the_version_mark_lies_at_its_date_on_the_time_axis():
@@ -103,11 +107,11 @@ def test_every_word_comes_from_the_catalogue():
     labels["chart_desc"] = "[chart_desc] {bucket} {first} {last}"
     labels["chart_desc_series"] = "[chart_desc_series] {series} {total} {peak} {at}"
     labels["chart_mark_desc"] = "[chart_mark_desc] {version} {date}"
-    drawn = chart(labels=labels, title="[title]")
+    drawn = chart("fi", labels=labels, title="[title]")
     texts = re.findall(r">([^<>]+)<", str(drawn.svg))
     assert texts
     for text in texts:
-        rest = re.sub(r"\[\w+\]|\d{4}-\d{2}(-\d{2})?|\d+|[\s–]", "", text)
+        rest = re.sub(r"\[\w+\]|\d{4}-\d{2}|\d+|[\s–./]", "", text)
         assert rest == "", text
     for lang in LABELS:
         assert chart(lang).svg          # every key the drawing uses exists in each language
@@ -119,8 +123,8 @@ def test_the_drawing_is_accessible_and_the_same_every_time():
     assert re.match(r'<svg [^>]*role="img"[^>]*aria-labelledby="chart-title chart-desc"', svg)
     assert '<title id="chart-title">TT-4</title>' in svg
     desc = re.search(r'<desc id="chart-desc">(.*?)</desc>', svg)[1]
-    assert "beslut: totalt 27, flest (7) under 2025-05." in desc
-    assert "Version 2025-04 gäller från 2025-04-01." in desc
+    assert "beslut: totalt 27, flest (7) under 5/2025." in desc
+    assert "Version 2025-04 gäller från 1.4.2025." in desc
     assert "<script" not in svg and "href" not in svg
     # each series: its own dash pattern and its own marker shape, its name at its line's end
     lines = re.findall(r'<g class="series series-(\w+)"><polyline [^>]*?stroke="(#\w+)"'
