@@ -181,12 +181,17 @@ def test_two_jobs_give_the_report_of_one(app, policies_dir, monkeypatch):
         "min_hours: 6", "min_hours: 5.5")}), "tiny")
     monkeypatch.setattr(service.replay, "PARALLEL_MIN", 1)
     monkeypatch.setattr(service.replay, "CHUNK", 4)
+    spread = []
+    real = service.replay._replay_in_workers
+    monkeypatch.setattr(service.replay, "_replay_in_workers",
+                        lambda *a: spread.append(a[-2]) or real(*a))
     seen: list[int] = []
     try:
         one = run_impact(log, store, "tiny", examples=2, jobs=1)
         two = run_impact(log, store, "tiny", examples=2, jobs=2, progress=seen.append)
     finally:
         store.close()
+    assert spread == [2]                            # jobs=1 stays in-process
     assert seen == [4, 4, 4, 4, 2]                  # five chunks, merged in order
     assert two == one
     assert one["read"] == 18 and one["not_replayable"]["count"] == 1
