@@ -3,9 +3,10 @@
 Seeds a temporary SQLite log with ``--rows`` (default 100,000) decisions made from the
 fixture cases of course-registration 2024-01, logged as the service logs them, then replays
 the log under the 2027-01 overlay (tests/scenarios/course-registration-2027) as a draft,
-pinned to 2027-01, as ``rehab-rules impact`` does. Printed: the seconds the replay took, µs
-per decision, and the same decisions through ``decide`` alone in the same run (the floor a
-replay cannot beat); the ratio is what reading the log and comparing add.
+pinned to 2027-01, as ``rehab-rules impact`` does, once with one job and once with ``--jobs``
+(default 2) worker processes. Printed: the seconds each replay took, µs per decision, rows
+per second, and the same decisions through ``decide`` alone in the same run (one call each);
+the ratios impact / decide are what reading the log and comparing add, or save.
 
 Also :func:`seed_log`, which ``make bench`` uses for its smaller replay measurement.
 """
@@ -24,7 +25,7 @@ from typing import Any
 from engine import PolicyStore, decide
 from engine.fixtures import load_suite, run_case
 from engine.model import FINDING_KINDS
-from engine.replay import hetu_checks
+from engine.personal import hetu_checks
 from service.database import make_engine, upgrade
 from service.decision_log import DecisionLog
 from service.ids import new_decision_id
@@ -87,9 +88,12 @@ def seed_log(url: str, store: PolicyStore, work: list[dict[str, Any]], rows: int
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="logged decisions")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="worker processes of the second replay (the first has one job)")
     args = parser.parse_args(argv)
     running = PolicyStore.load(ROOT / "policies")
     work = cases_of(running, "course-registration", "2024-01")
+    took: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'log.db'}"
         t0 = time.perf_counter()
@@ -105,9 +109,14 @@ def main(argv: list[str] | None = None) -> None:
         assert not problems, problems
         store = draft_store(draft_files(files, {}, label=str(folder)), "course-registration")
         try:
-            t0 = time.perf_counter()
-            report = run_impact(log, store, "course-registration", version="2027-01")
-            took = time.perf_counter() - t0
+            reports = []
+            for jobs in (1, args.jobs):
+                t0 = time.perf_counter()
+                reports.append(run_impact(log, store, "course-registration",
+                                          version="2027-01", jobs=jobs))
+                took[jobs] = time.perf_counter() - t0
+            assert reports[0] == reports[1], "the report depends on the number of jobs"
+            report = reports[0]
             # the same decisions through decide alone, pinned to the draft's version
             items = [{**w, "version": "2027-01"} for w in islice(cycle(work), args.rows)]
             t0 = time.perf_counter()
@@ -119,13 +128,16 @@ def main(argv: list[str] | None = None) -> None:
     changed = report["changed"]
     print(f"seeded {args.rows:,} decisions ({len(work)} distinct cases of course-registration "
           f"2024-01) into SQLite in {seeded:.1f} s")
-    print(f"impact of the 2027-01 overlay (pinned): {took:.1f} s, "
-          f"{took / args.rows * 1e6:.0f} µs per decision; {report['replayed']:,} replayed, "
+    print(f"impact of the 2027-01 overlay (pinned): {report['replayed']:,} replayed, "
           f"{changed['allow_to_deny']:,} allow→deny, {changed['deny_to_allow']:,} deny→allow, "
-          f"{changed['other']:,} other, {report['not_replayable']['count']} not replayable")
+          f"{changed['other']:,} other, {report['not_replayable']['count']} not replayable "
+          "(the same report with every number of jobs)")
     print(f"the same decisions through decide alone: {alone:.1f} s, "
-          f"{alone / args.rows * 1e6:.0f} µs per decision; "
-          f"ratio impact / decide: {took / alone:.2f}")
+          f"{alone / args.rows * 1e6:.0f} µs per decision, {args.rows / alone:,.0f} per second")
+    for jobs, seconds in took.items():
+        print(f"impact, {jobs} job(s): {seconds:.1f} s, {seconds / args.rows * 1e6:.0f} µs "
+              f"per decision, {args.rows / seconds:,.0f} rows per second; ratio impact / "
+              f"decide: {seconds / alone:.2f}")
 
 
 if __name__ == "__main__":
