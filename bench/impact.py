@@ -25,12 +25,10 @@ from typing import Any
 from engine import PolicyStore, decide
 from engine.fixtures import load_suite, run_case
 from engine.model import FINDING_KINDS
-from engine.personal import hetu_checks
 from service.database import make_engine, upgrade
-from service.decision_log import DecisionLog
+from service.decision_log import DecisionLog, LogEntry
 from service.ids import new_decision_id
 from service.masking import Masker
-from service.models import DecisionRow
 from service.replay import draft_files, draft_store, run_impact
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +53,8 @@ def cases_of(store: PolicyStore, policy: str | None = None,
 def seed_log(url: str, store: PolicyStore, work: list[dict[str, Any]], rows: int,
              pinned: bool = True) -> DecisionLog:
     """``rows`` decisions cycling through ``work``, logged as the service logs them (personal
-    codes hashed, their checks beside them), in bulk: one transaction per 5,000 rows."""
+    codes hashed, their checks beside them, the JSON texts the masker wrote), in bulk: one
+    transaction per 5,000 rows."""
     upgrade(url)
     engine = make_engine(url)
     masker = Masker(b"bench")
@@ -64,25 +63,25 @@ def seed_log(url: str, store: PolicyStore, work: list[dict[str, Any]], rows: int
         d = decide(store, **({**w} if pinned else {k: v for k, v in w.items()
                                                    if k != "version"}))
         answer = d.to_dict()
+        masked = masker.mask_decision(w["facts"], d.personal_facts, answer["results"],
+                                      {k: answer[k] for k in FINDING_KINDS})
         made.append({
             "provider": "1234567-1", "token_id": "bench", "policy": d.policy,
             "version": d.version, "digest": d.digest, "action": d.action, "as_of": d.as_of,
-            "lang": d.lang, "facts": masker.mask_facts(w["facts"], d.personal_facts),
-            "outcome": d.outcome, "fired": list(d.fired), "results": answer["results"],
-            "findings": {k: answer[k] for k in FINDING_KINDS}, "latency_ms": 0.1,
-            "bundle_id": None, "pinned": d.pinned,
-            "hetu_checks": hetu_checks(w["facts"], d.personal_facts)})
+            "lang": d.lang, "facts": masked.facts, "outcome": d.outcome,
+            "fired": list(d.fired), "results": masked.results, "findings": masked.findings,
+            "latency_ms": 0.1, "bundle_id": None, "pinned": d.pinned,
+            "hetu_checks": masked.hetu_checks, "texts": masked.texts})
     now = dt.datetime.now(dt.UTC)
-    insert = DecisionRow.__table__.insert()
+    log = DecisionLog(engine)
     source = islice(cycle(made), rows)
     while True:
-        chunk = [{**row, "id": new_decision_id(), "time": now}
+        chunk = [LogEntry(**row, id=new_decision_id(), time=now)
                  for row in islice(source, 5000)]
         if not chunk:
             break
-        with engine.begin() as conn:
-            conn.execute(insert, chunk)
-    return DecisionLog(engine)
+        log.record_many(chunk)
+    return log
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -498,7 +498,9 @@ class DecisionLog:
             if within is not None:
                 query = query.where(table.c.id >= within[0])
             with self.engine.connect() as conn:
-                rows = [dict(r._mapping) for r in conn.execute(query.limit(size))]
+                result = conn.execute(query.limit(size))
+                keys = list(result.keys())          # once, not once per row
+                rows = [dict(zip(keys, r, strict=True)) for r in result]
             if not rows:
                 return
             yield rows
