@@ -3,9 +3,10 @@
 Seeds a temporary SQLite log with ``--rows`` (default 100,000) decisions made from the
 fixture cases of course-registration 2024-01, logged as the service logs them, then replays
 the log under the 2027-01 overlay (tests/scenarios/course-registration-2027) as a draft,
-pinned to 2027-01, as ``rehab-rules impact`` does. Printed: the seconds the replay took, µs
-per decision, and the same decisions through ``decide`` alone in the same run (the floor a
-replay cannot beat); the ratio is what reading the log and comparing add.
+pinned to 2027-01, as ``rehab-rules impact`` does, once with one job and once with ``--jobs``
+(default 2) worker processes. Printed: the seconds each replay took, µs per decision, rows
+per second, and the same decisions through ``decide`` alone in the same run (one call each);
+the ratios impact / decide are what reading the log and comparing add, or save.
 
 Also :func:`seed_log`, which ``make bench`` uses for its smaller replay measurement.
 """
@@ -24,12 +25,10 @@ from typing import Any
 from engine import PolicyStore, decide
 from engine.fixtures import load_suite, run_case
 from engine.model import FINDING_KINDS
-from engine.replay import hetu_checks
 from service.database import make_engine, upgrade
-from service.decision_log import DecisionLog
+from service.decision_log import DecisionLog, LogEntry
 from service.ids import new_decision_id
 from service.masking import Masker
-from service.models import DecisionRow
 from service.replay import draft_files, draft_store, run_impact
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +53,8 @@ def cases_of(store: PolicyStore, policy: str | None = None,
 def seed_log(url: str, store: PolicyStore, work: list[dict[str, Any]], rows: int,
              pinned: bool = True) -> DecisionLog:
     """``rows`` decisions cycling through ``work``, logged as the service logs them (personal
-    codes hashed, their checks beside them), in bulk: one transaction per 5,000 rows."""
+    codes hashed, their checks beside them, the JSON texts the masker wrote), in bulk: one
+    transaction per 5,000 rows."""
     upgrade(url)
     engine = make_engine(url)
     masker = Masker(b"bench")
@@ -63,33 +63,36 @@ def seed_log(url: str, store: PolicyStore, work: list[dict[str, Any]], rows: int
         d = decide(store, **({**w} if pinned else {k: v for k, v in w.items()
                                                    if k != "version"}))
         answer = d.to_dict()
+        masked = masker.mask_decision(w["facts"], d.personal_facts, answer["results"],
+                                      {k: answer[k] for k in FINDING_KINDS})
         made.append({
             "provider": "1234567-1", "token_id": "bench", "policy": d.policy,
             "version": d.version, "digest": d.digest, "action": d.action, "as_of": d.as_of,
-            "lang": d.lang, "facts": masker.mask_facts(w["facts"], d.personal_facts),
-            "outcome": d.outcome, "fired": list(d.fired), "results": answer["results"],
-            "findings": {k: answer[k] for k in FINDING_KINDS}, "latency_ms": 0.1,
-            "bundle_id": None, "pinned": d.pinned,
-            "hetu_checks": hetu_checks(w["facts"], d.personal_facts)})
+            "lang": d.lang, "facts": masked.facts, "outcome": d.outcome,
+            "fired": list(d.fired), "results": masked.results, "findings": masked.findings,
+            "latency_ms": 0.1, "bundle_id": None, "pinned": d.pinned,
+            "hetu_checks": masked.hetu_checks, "texts": masked.texts})
     now = dt.datetime.now(dt.UTC)
-    insert = DecisionRow.__table__.insert()
+    log = DecisionLog(engine)
     source = islice(cycle(made), rows)
     while True:
-        chunk = [{**row, "id": new_decision_id(), "time": now}
+        chunk = [LogEntry(**row, id=new_decision_id(), time=now)
                  for row in islice(source, 5000)]
         if not chunk:
             break
-        with engine.begin() as conn:
-            conn.execute(insert, chunk)
-    return DecisionLog(engine)
+        log.record_many(chunk)
+    return log
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="logged decisions")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="worker processes of the second replay (the first has one job)")
     args = parser.parse_args(argv)
     running = PolicyStore.load(ROOT / "policies")
     work = cases_of(running, "course-registration", "2024-01")
+    took: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'log.db'}"
         t0 = time.perf_counter()
@@ -105,9 +108,14 @@ def main(argv: list[str] | None = None) -> None:
         assert not problems, problems
         store = draft_store(draft_files(files, {}, label=str(folder)), "course-registration")
         try:
-            t0 = time.perf_counter()
-            report = run_impact(log, store, "course-registration", version="2027-01")
-            took = time.perf_counter() - t0
+            reports = []
+            for jobs in (1, args.jobs):
+                t0 = time.perf_counter()
+                reports.append(run_impact(log, store, "course-registration",
+                                          version="2027-01", jobs=jobs))
+                took[jobs] = time.perf_counter() - t0
+            assert reports[0] == reports[1], "the report depends on the number of jobs"
+            report = reports[0]
             # the same decisions through decide alone, pinned to the draft's version
             items = [{**w, "version": "2027-01"} for w in islice(cycle(work), args.rows)]
             t0 = time.perf_counter()
@@ -119,13 +127,16 @@ def main(argv: list[str] | None = None) -> None:
     changed = report["changed"]
     print(f"seeded {args.rows:,} decisions ({len(work)} distinct cases of course-registration "
           f"2024-01) into SQLite in {seeded:.1f} s")
-    print(f"impact of the 2027-01 overlay (pinned): {took:.1f} s, "
-          f"{took / args.rows * 1e6:.0f} µs per decision; {report['replayed']:,} replayed, "
+    print(f"impact of the 2027-01 overlay (pinned): {report['replayed']:,} replayed, "
           f"{changed['allow_to_deny']:,} allow→deny, {changed['deny_to_allow']:,} deny→allow, "
-          f"{changed['other']:,} other, {report['not_replayable']['count']} not replayable")
+          f"{changed['other']:,} other, {report['not_replayable']['count']} not replayable "
+          "(the same report with every number of jobs)")
     print(f"the same decisions through decide alone: {alone:.1f} s, "
-          f"{alone / args.rows * 1e6:.0f} µs per decision; "
-          f"ratio impact / decide: {took / alone:.2f}")
+          f"{alone / args.rows * 1e6:.0f} µs per decision, {args.rows / alone:,.0f} per second")
+    for jobs, seconds in took.items():
+        print(f"impact, {jobs} job(s): {seconds:.1f} s, {seconds / args.rows * 1e6:.0f} µs "
+              f"per decision, {args.rows / seconds:,.0f} rows per second; ratio impact / "
+              f"decide: {seconds / alone:.2f}")
 
 
 if __name__ == "__main__":

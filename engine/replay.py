@@ -19,11 +19,13 @@ This module knows nothing of databases: the service turns log rows into
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from engine.batch import decide_many
 from engine.decide import decide
 from engine.errors import EngineError
 from engine.model import FINDING_KINDS, Decision, json_form
@@ -40,6 +42,11 @@ __all__ = [
     "render_report",
     "restore_facts",
 ]
+
+# the JSON columns a reader may hand over as text (LoggedDecision.texts)
+_TEXTS = ("fired", "results", "findings")
+# json.dumps(value, ensure_ascii=False), as the service's log writes its JSON
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 # the change groups of a report, in the order they are shown
 GROUPS = ("allow_to_deny", "deny_to_allow", "other")
@@ -73,6 +80,19 @@ class LoggedDecision:
     # what the policy could derive from each personal code (engine.personal.hetu_checks);
     # None: the row was logged before these were recorded
     hetu_checks: dict[str, Any] | None = None
+    # the stored JSON texts of "fired", "results" and "findings", when the reader kept them
+    # undecoded: then they, not the three fields (left empty), are what was logged, and a
+    # replay that serialises to the same texts is unchanged without parsing them
+    texts: dict[str, str | None] | None = field(default=None, compare=False, repr=False)
+
+    def decoded(self) -> LoggedDecision:
+        """This decision with ``fired``, ``results`` and ``findings`` read from ``texts``."""
+        if self.texts is None:
+            return self
+        fired, results, findings = (None if self.texts.get(k) is None
+                                    else json.loads(self.texts[k]) for k in _TEXTS)
+        return replace(self, fired=tuple(fired or ()), results=results,
+                       findings=findings, texts=None)
 
 
 def restore_facts(item: LoggedDecision) -> dict[str, Any]:
@@ -101,6 +121,20 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return a == b
+
+
+def _unchanged_texts(item: LoggedDecision, d: Decision) -> bool:
+    """Whether ``d`` serialises to the very texts logged for ``item`` (and has its outcome):
+    then nothing differs, and the stored JSON need not be parsed. Any other text (a key
+    order, a number written otherwise, a scrubbed message) is no verdict: the caller
+    compares the decoded values."""
+    texts = item.texts
+    if texts is None or d.outcome != item.outcome:
+        return False
+    return (texts.get("fired") == _dumps(list(d.fired))
+            and texts.get("results") == _dumps(json_form(d.results))
+            and texts.get("findings") == _dumps({k: [f.to_dict() for f in getattr(d, k)]
+                                                 for k in FINDING_KINDS}))
 
 
 def _differences(item: LoggedDecision, d: Decision) -> list[str]:
@@ -160,19 +194,39 @@ class Impact:
         return decide(self.store, policy=item.policy, action=item.action, as_of=item.as_of,
                       facts=facts, lang=lang or item.lang, explain=explain, version=version)
 
+    def _request(self, item: LoggedDecision, facts: dict[str, Any]) -> dict[str, Any]:
+        """``decide``'s keywords for replaying ``item`` (what :meth:`_decide` passes)."""
+        version = self.version or (item.version if item.pinned else None)
+        return {"policy": item.policy, "action": item.action, "as_of": item.as_of,
+                "facts": facts, "lang": item.lang, "version": version}
+
     def add(self, items: Iterable[LoggedDecision]) -> None:
-        """Replay a batch of logged decisions."""
+        """Replay a batch of logged decisions, decided together in one
+        :func:`engine.batch.decide_many` call (the same answers as one ``decide`` each)."""
+        pending: list[tuple[LoggedDecision, dict[str, Any] | None, str, str]] = []
+        requests: list[dict[str, Any]] = []
         for item in items:
             self.read += 1
             try:
                 facts = restore_facts(item)
-                decision = self._decide(item, facts)
             except NotReplayable as exc:
-                self._refuse(item, exc.code, exc.reason)
+                pending.append((item, None, exc.code, exc.reason))
                 continue
-            except EngineError as exc:
-                self._refuse(item, exc.code, exc.message)
+            pending.append((item, facts, "", ""))
+            requests.append(self._request(item, facts))
+        answers = iter(decide_many(self.store, requests) if requests else ())
+        for item, facts, code, reason in pending:      # in the order read, as before
+            if facts is None:
+                self._refuse(item, code, reason)
                 continue
+            decision = next(answers)
+            if isinstance(decision, EngineError):
+                self._refuse(item, decision.code, decision.message)
+                continue
+            if _unchanged_texts(item, decision):
+                self.unchanged += 1
+                continue
+            item = item.decoded()
             aspects = _differences(item, decision)
             if not aspects:
                 self.unchanged += 1
@@ -230,6 +284,34 @@ class Impact:
             "newly_fired": newly, "no_longer_fired": gone,
             "facts_that_mattered": json_form(mattered), "new_messages": messages,
         }
+
+    def partial(self) -> dict[str, Any]:
+        """What this replay has counted, without its store: picklable, for a worker process
+        to hand back and the parent to :meth:`merge`."""
+        return {"read": self.read, "unchanged": self.unchanged, "groups": self.groups,
+                "counts": self.counts, "aspects": self.aspects, "rules": self.rules,
+                "refused": self.refused, "refused_by": self.refused_by,
+                "changed_ids": self.changed_ids}
+
+    def merge(self, part: dict[str, Any]) -> None:
+        """Add a :meth:`partial` of the decisions read *after* this one's: merged in the
+        order read, the report is the one a single replay of them all makes (the first
+        examples, the first decisions not replayable)."""
+        self.read += part["read"]
+        self.unchanged += part["unchanged"]
+        self.counts.update(part["counts"])
+        self.aspects.update(part["aspects"])
+        self.refused_by.update(part["refused_by"])
+        self.refused.extend(part["refused"][:max(0, MAX_LISTED - len(self.refused))])
+        for group in GROUPS:
+            self.changed_ids[group].extend(part["changed_ids"][group])
+            room = max(0, self.examples - len(self.groups[group]))
+            self.groups[group].extend(part["groups"][group][:room])
+        for rule, theirs in part["rules"].items():
+            mine = self.rules.setdefault(rule, _Rule())
+            mine.newly_fires += theirs.newly_fires
+            mine.no_longer_fires += theirs.no_longer_fires
+            mine.examples.extend(theirs.examples[:max(0, self.examples - len(mine.examples))])
 
     def report(self) -> dict[str, Any]:
         """Counts, per-rule changes, examples and the decisions that could not be replayed."""
@@ -317,6 +399,7 @@ def fixture_case(item: LoggedDecision, name: str | None = None) -> dict[str, Any
     """A fixture case (the mapping written to YAML) that expects what the log says was
     decided: outcome, fired rules, results and obligation due dates. Personal codes become
     synthetic ones with the same validity (:func:`restore_facts`), never the real ones."""
+    item = item.decoded()
     facts = restore_facts(item)
     case: dict[str, Any] = {"name": name or f"from log {item.id}", "action": item.action,
                             "as_of": item.as_of}

@@ -34,6 +34,7 @@ from service.masking import masker_from_config
 from service.metrics import multiprocess_environment
 from service.replay import (
     BATCH,
+    PARALLEL_MIN,
     draft_files,
     draft_store,
     logged_from_row,
@@ -368,17 +369,22 @@ def _replay_with_progress(log: DecisionLog, store: PolicyStore, policy: str,
               show_default=True, help="decision ids kept per group and per rule")
 @click.option("--lang", type=click.Choice(LANGUAGES),
               help="language of the examples' new messages (default: each decision's own)")
+@click.option("--jobs", type=click.IntRange(min=1, max=256), default=os.cpu_count() or 1,
+              show_default="the number of cores",
+              help=f"worker processes replaying the log (fewer than {PARALLEL_MIN:,} "
+                   "decisions are replayed in one); the report does not depend on it")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @_URL
 def impact(policy: str, draft: Path | None, version: str | None, since: Any, until: Any,
            action: str | None, limit: int | None, examples: int, lang: str | None,
-           as_json: bool, database_url: str) -> None:
+           jobs: int, as_json: bool, database_url: str) -> None:
     """Replay the logged decisions of POLICY under a draft: how many would change, and how.
 
     Each decision is decided again with its logged facts (personal codes as synthetic ones
     with the logged validity) under the draft's version in force on its dates, or pinned to
     --version; a logged what-if stays pinned to its own version. Decisions the draft cannot
-    judge are counted and listed with the reason. Needs --draft or --version.
+    judge are counted and listed with the reason. Needs --draft or --version. A large log
+    is replayed by --jobs worker processes, each with its own database connection.
     """
     if draft is None and version is None:
         raise click.UsageError("give --draft DIR (a policies folder), --version VERSION, "
@@ -394,7 +400,7 @@ def impact(policy: str, draft: Path | None, version: str | None, since: Any, unt
     try:
         report = _replay_with_progress(DecisionLog(engine), store, policy, version=version,
                                        since=since, until=until, action=action, limit=limit,
-                                       examples=examples, lang=lang)
+                                       examples=examples, lang=lang, jobs=jobs)
     finally:
         store.close()
     report["draft"] = {"source": str(draft) if draft else "running set",

@@ -479,15 +479,21 @@ class DecisionLog:
         return func.json_array_elements_text(column).table_valued("value").alias("ids")
 
     def scan(self, *, batch: int = 1000, limit: int | None = None,
-             columns: Sequence[str] | None = None,
+             columns: Sequence[str] | None = None, texts: Sequence[str] = (),
+             within: tuple[str, str] | None = None,
              **filters: Any) -> Iterator[list[dict[str, Any]]]:
         """Every matching row (``filters`` as :meth:`count`), newest first, in batches of
         ``batch`` stored rows (dicts of ``columns``, default all): a long replay never holds
         the whole log in memory, and each batch is one short indexed query. Naming only the
-        columns needed saves most of the reading (SQLite's times are parsed in Python)."""
+        columns needed saves most of the reading (SQLite's times are parsed in Python).
+        The JSON columns named in ``texts`` come as their stored text, undecoded (None for
+        SQL NULL): a reader that can compare texts parses only those that differ.
+        ``within`` (lowest id, highest id) reads only the rows between them, both included:
+        a slice of an earlier scan, read again by another process."""
         table = DecisionRow.__table__
-        wanted = [table.c[c] for c in columns or COLUMNS]
-        if table.c.id not in wanted:
+        wanted = [cast(table.c[c], Text).label(c) if c in texts else table.c[c]
+                  for c in columns or COLUMNS]
+        if "id" not in (columns or COLUMNS):
             wanted.insert(0, table.c.id)
         last: str | None = None
         left = limit
@@ -496,8 +502,14 @@ class DecisionLog:
             query = self._filtered(select(*wanted), **filters).order_by(table.c.id.desc())
             if last is not None:
                 query = query.where(table.c.id < last)
+            elif within is not None:
+                query = query.where(table.c.id <= within[1])
+            if within is not None:
+                query = query.where(table.c.id >= within[0])
             with self.engine.connect() as conn:
-                rows = [dict(r._mapping) for r in conn.execute(query.limit(size))]
+                result = conn.execute(query.limit(size))
+                keys = list(result.keys())          # once, not once per row
+                rows = [dict(zip(keys, r, strict=True)) for r in result]
             if not rows:
                 return
             yield rows

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping
+import multiprocessing
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from engine import PolicyError, PolicyStore
@@ -26,22 +27,29 @@ from service.bundles import files_from
 from service.decision_log import COLUMNS as LOG_COLUMNS
 from service.decision_log import DecisionLog
 
-__all__ = ["BATCH", "COLUMNS", "case_changes", "draft_files", "draft_store", "logged_from_row",
-           "render_cases", "run_impact"]
+__all__ = ["BATCH", "CHUNK", "COLUMNS", "PARALLEL_MIN", "TEXTS", "case_changes",
+           "draft_files", "draft_store", "logged_from_row", "render_cases", "run_impact"]
 
 BATCH = 1000     # rows per query: one short read, then a thousand decisions
 # what a replay reads of a row (not time, provider, token, digest, latency or bundle)
-COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LoggedDecision))
+COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LoggedDecision)
+                                  if f.name != "texts")
+# read as their stored JSON text: a replay that writes the same texts parses none of them
+TEXTS: tuple[str, ...] = ("fired", "results", "findings")
 if not set(COLUMNS) <= set(LOG_COLUMNS):        # a rename on either side must not go unseen
     raise ImportError(f"engine.replay.LoggedDecision names {set(COLUMNS) - set(LOG_COLUMNS)}, "
                       "which are no columns of the decision log")
 
 
-def logged_from_row(row: Mapping[str, Any]) -> LoggedDecision:
-    """A stored row (at least :data:`COLUMNS`) as the replay reads it."""
+def logged_from_row(row: Mapping[str, Any], texts: bool = False) -> LoggedDecision:
+    """A stored row (at least :data:`COLUMNS`) as the replay reads it; with ``texts``, the
+    row holds :data:`TEXTS` as their stored JSON text (``scan(texts=TEXTS)``), kept so."""
     values = {name: row[name] for name in COLUMNS}
-    values["fired"] = tuple(values["fired"])
     values["pinned"] = bool(values["pinned"])
+    if texts:
+        values["texts"] = {name: values.pop(name) for name in TEXTS}
+        return LoggedDecision(fired=(), results={}, findings={}, **values)
+    values["fired"] = tuple(values["fired"])
     return LoggedDecision(**values)
 
 
@@ -84,23 +92,108 @@ def run_impact(log: DecisionLog, store: PolicyStore, policy: str, *,
                version: str | None = None, since: dt.datetime | None = None,
                until: dt.datetime | None = None, action: str | None = None,
                limit: int | None = None, examples: int = 5, lang: str | None = None,
-               progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+               progress: Callable[[int], None] | None = None,
+               jobs: int = 1) -> dict[str, Any]:
     """Replay every logged decision of ``policy`` in the window under ``store``; the report.
 
-    ``progress`` is called with the number of rows after each batch.
+    ``progress`` is called with the number of rows after each batch. ``jobs`` above 1
+    spreads the rows over that many worker processes (:func:`_replay_in_workers`) when
+    there are at least :data:`PARALLEL_MIN` of them and the log is a database another
+    process can open; the report is the very one a single job makes.
     """
     impact = Impact(store, version=version, examples=examples, lang=lang)
-    for rows in log.scan(batch=BATCH, limit=limit, columns=COLUMNS, policy=policy,
-                         action=action, since=since, until=until):
-        impact.add(logged_from_row(r) for r in rows)
-        if progress is not None:
-            progress(len(rows))
+    filters = {"policy": policy, "action": action, "since": since, "until": until}
+    url = _shareable_url(log)
+    rows = 0
+    if jobs > 1 and url is not None:
+        rows = log.count(**filters)
+        rows = rows if limit is None else min(rows, limit)
+    if rows >= max(PARALLEL_MIN, 1):
+        _replay_in_workers(impact, log, url or "", store, filters, limit, jobs, progress)
+    else:
+        for batch in log.scan(batch=BATCH, limit=limit, columns=COLUMNS, texts=TEXTS,
+                              **filters):
+            impact.add(logged_from_row(r, texts=True) for r in batch)
+            if progress is not None:
+                progress(len(batch))
     report = impact.report()
     return {"policy": policy, "version": version,
             "window": {"since": since.isoformat() if since else None,
                        "until": until.isoformat() if until else None,
                        "action": action, "limit": limit},
             **report, "cases": case_changes(store, action)}
+
+
+# -- replaying in worker processes ---------------------------------------------------------
+
+PARALLEL_MIN = 5000   # fewer matching rows are replayed in-process: workers take a second
+CHUNK = 5000          # rows per task handed to a worker, read there in batches of BATCH
+
+# one worker's own engine connection, log and draft store (_start_worker)
+_WORKER: dict[str, Any] = {}
+
+
+def _shareable_url(log: DecisionLog) -> str | None:
+    """The log's database URL, password included, if another process can open the same
+    database (not an in-memory SQLite one)."""
+    url = log.engine.url
+    if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"
+                                               or url.database.startswith("file:")):
+        return None
+    return url.render_as_string(hide_password=False)
+
+
+def _chunks(log: DecisionLog, filters: dict[str, Any],
+            limit: int | None) -> Iterator[tuple[str, str]]:
+    """The rows to replay as (lowest id, highest id) of each :data:`CHUNK` rows, newest
+    first: reading only ids, the parent never holds more than one chunk of them."""
+    for rows in log.scan(batch=CHUNK, limit=limit, columns=("id",), **filters):
+        yield rows[-1]["id"], rows[0]["id"]
+
+
+def _start_worker(url: str, files: PolicyFiles, policy: str, options: dict[str, Any],
+                  filters: dict[str, Any]) -> None:
+    """A worker's start: its own database engine and the draft store, loaded once."""
+    from service.database import make_engine
+
+    _WORKER.update(log=DecisionLog(make_engine(url)), store=draft_store(files, policy),
+                   options=options, filters=filters)
+
+
+def _replay_chunk(within: tuple[str, str]) -> tuple[dict[str, Any], int]:
+    """Replay one chunk in a worker; its :meth:`Impact.partial` and how many rows it read."""
+    impact = Impact(_WORKER["store"], **_WORKER["options"])
+    for rows in _WORKER["log"].scan(batch=BATCH, columns=COLUMNS, texts=TEXTS, within=within,
+                                    **_WORKER["filters"]):
+        impact.add(logged_from_row(r, texts=True) for r in rows)
+    return impact.partial(), impact.read
+
+
+def _replay_in_workers(impact: Impact, log: DecisionLog, url: str, store: PolicyStore,
+                       filters: dict[str, Any], limit: int | None, jobs: int,
+                       progress: Callable[[int], None] | None) -> None:
+    """Replay the rows in ``jobs`` worker processes, chunk by chunk, and merge the chunks'
+    partial reports into ``impact`` in the order the rows were read, whichever worker
+    finished first: the report does not depend on the number of jobs.
+
+    The workers are spawned, not forked: a forked child would share this process's database
+    connections. Each opens its own and compiles the draft once.
+    """
+    options = {"version": impact.version, "examples": impact.examples, "lang": impact.lang}
+    with store.using() as policy_set:
+        files = policy_set.files
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(jobs, initializer=_start_worker,
+                        initargs=(url, files, filters["policy"], options, filters))
+    try:
+        for part, read in pool.imap(_replay_chunk, _chunks(log, filters, limit)):
+            impact.merge(part)
+            if progress is not None:
+                progress(read)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def case_changes(store: PolicyStore, action: str | None = None) -> dict[str, Any]:

@@ -222,3 +222,36 @@ def test_the_report_lists_the_published_cases_a_draft_would_answer_otherwise(
         ("a short day", "day", "2025-01")
     assert changed["where"] == "fixtures/tiny/2025-01/day.yaml:2"
     assert "outcome: expected deny, got allow" in changed["failures"]
+
+
+@pytest.mark.slow
+def test_the_cli_gives_the_same_report_with_two_jobs(app, sqlite_url, policies_dir, tmp_path,
+                                                     monkeypatch):
+    """``--jobs 2`` replays in worker processes (every size of log, here) and prints the
+    report of ``--jobs 1``; the API keeps one job."""
+    import service.replay
+
+    client = app.test_client()
+    tokens = Tokens(app.extensions["rehab_rules"].tokens)
+    for hours in (5.5, 5, 7, 5.5, 7, 6, 5.5):
+        assert client.post("/v1/decisions", json=decision_body(facts={"hours": hours}),
+                           headers=tokens["provider"]).status_code == 200
+    draft = tmp_path / "draft"
+    shutil.copytree(policies_dir, draft)
+    path = draft / "tiny" / "2025-01.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("min_hours: 6", "min_hours: 5.5"),
+                    encoding="utf-8")
+    monkeypatch.setattr(service.replay, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(service.replay, "CHUNK", 3)
+    reports = []
+    for jobs in ("1", "2"):
+        result = CliRunner().invoke(cli.impact, [
+            "tiny", "--draft", str(draft), "--json", "--examples", "2", "--jobs", jobs,
+            "--database-url", sqlite_url])
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads(result.output))
+    assert reports[0] == reports[1]
+    assert reports[0]["read"] == 7 and reports[0]["changed"]["deny_to_allow"] == 3
+    refused = CliRunner().invoke(cli.impact, ["tiny", "--draft", str(draft), "--jobs", "0",
+                                              "--database-url", sqlite_url])
+    assert refused.exit_code == 2 and "--jobs" in refused.output
