@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -69,9 +70,19 @@ def table(html: str) -> dict[str, list[str]]:
     return parser.rows
 
 
-@pytest.fixture
-def real_app(sqlite_url: str, tmp_path: Path):
-    return make_app(ROOT / "policies", sqlite_url, tmp_path / "var")
+@pytest.fixture(scope="module")
+def spring_app(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path):
+    """The app on the real policies with the spring's decisions logged, once for the
+    module: every test below only reads it (each with a client of its own, so a language
+    one test chose never reaches another)."""
+    var = tmp_path_factory.mktemp("activity")
+    path = var / "log.db"
+    shutil.copyfile(migrated_sqlite, path)
+    app = make_app(ROOT / "policies", f"sqlite:///{path}", var / "var")
+    log = app.extensions["rehab_rules"].log
+    for entry in _spring_entries():
+        log.record(entry)
+    return app
 
 
 def logged(as_of: dt.date, fired: list[str], *, version: str, action: str = "rehab_day",
@@ -84,13 +95,11 @@ def logged(as_of: dt.date, fired: list[str], *, version: str, action: str = "reh
         findings={}, latency_ms=1.0, pinned=pinned)
 
 
-@pytest.fixture
-def spring(real_app):
+def _spring_entries() -> list[LogEntry]:
     """March 2025 under 2023-01, April and May under 2025-04: TT-4 denies 2, 1 and 0 times;
     a what-if and a decision of another action beside them."""
-    log = real_app.extensions["rehab_rules"].log
     old, new = "2023-01", "2025-04"
-    for entry in (
+    return [
         logged(dt.date(2025, 3, 3), [TT4, "TT-3-day-not-billable"], version=old),
         logged(dt.date(2025, 3, 20), [TT4, "TT-3-day-not-billable"], version=old),
         logged(dt.date(2025, 3, 31), [], version=old),
@@ -101,9 +110,12 @@ def spring(real_app):
         logged(dt.date(2025, 4, 3), [TT4], version=old, pinned=True),        # a what-if
         logged(dt.date(2025, 4, 7), ["TT-8-first-meeting-due"], version=new,
                action="first_meeting"),
-    ):
-        log.record(entry)
-    return real_app.test_client()
+    ]
+
+
+@pytest.fixture
+def spring(spring_app):
+    return spring_app.test_client()
 
 
 def page(client, url: str, status: int = 200) -> str:
