@@ -31,6 +31,15 @@ Built around what was measured (``../shared/design/durable-rules.md``):
   so every action read tells which message it belongs to; all are retracted in one call.
   No rule joins two facts (each has the one pattern ``m``), so facts side by side in a
   session cannot change each other's matches.
+* A batch hands its derived values, not messages (:meth:`DurableEvaluator.fired_values`):
+  each plan's message JSON is written straight from them by a function generated once per
+  plan (:func:`_writer`), the same text ``dumps(message_for(plan, values))`` gives, without
+  the message dict and the JSON encoder's per-call cost; a value it does not write plainly
+  (a float, a date, anything unusual) sends that message the long way.
+* A batch asserts each *distinct* message once: identical messages (a month of one
+  participant's days asks the same thing many times) share the rules it fired, each item
+  getting its own copy of the list. A fact's rules depend only on its own content (no rule
+  joins two facts), so this changes no answer.
 * Facts are serialised here, not by durable: its JSON parser refuses exponent notation
   (``1e-05`` → error 204, found by the differential test), so floats are written as plain
   decimals.
@@ -43,12 +52,15 @@ import itertools
 import json
 import re
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from engine import durable_host
+from engine.derive import message_for
 from engine.errors import EvaluationError
-from engine.model import ActionPlan
+from engine.expressions import Table
+from engine.model import ActionPlan, json_value
 
 __all__ = ["CHUNK", "GUARD", "OPENS", "DurableEvaluator", "Prepared", "dumps"]
 
@@ -121,6 +133,54 @@ def dumps(fact: dict[str, Any]) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+def _other_value(value: Any) -> Any:
+    """A non-plain field's value as :func:`engine.derive.message_for` puts it in a message;
+    None where it leaves the field out."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float:
+        return value
+    if value is None or isinstance(value, (list, dict, tuple, Table)):
+        return None
+    return json_value(value)
+
+
+def _writer(plan: ActionPlan) -> Callable[[dict[str, Any]], str | None]:
+    """``write(values)``: the JSON text of ``message_for(plan, values)`` as :func:`dumps`
+    writes it, generated once per plan; None for a message it does not write (a value that is
+    not text, a whole number, yes/no or a float written without an exponent), which the
+    caller sends through ``dumps``. A test keeps it equal to ``dumps`` over the differential
+    test's values.
+
+    The source holds only generated names: the field names and their JSON are passed in.
+    """
+    plain, other = plan.message_fields
+    escape = json.encoder.encode_basestring
+    env: dict[str, Any] = {"esc": escape, "int_text": int.__repr__,
+                           "float_text": float.__repr__, "other_value": _other_value}
+    lines = ["def write(values):", "    get = values.get", "    out = []",
+             "    add = out.append"]
+    for n, name in enumerate((*plain, *other)):
+        env[f"name{n}"], env[f"key{n}"] = name, escape(name) + ":"
+        lines.append(f"    v = get(name{n})")
+        if n >= len(plain):
+            lines.append("    v = other_value(v)")
+        lines += ["    if v is not None:",
+                  "        t = type(v)",
+                  "        if t is str:",
+                  f"            add(key{n} + esc(v))",
+                  "        elif t is bool:",
+                  f"            add(key{n} + ('true' if v else 'false'))",
+                  "        elif t is int:",
+                  f"            add(key{n} + int_text(v))",
+                  "        elif t is float and (v == 0 or 1e-4 <= abs(v) < 1e16):",
+                  f"            add(key{n} + float_text(v))",
+                  "        else:",
+                  "            return None"]
+    lines.append("    return '{' + ','.join(out) + '}'")
+    exec("\n".join(lines), env)          # generated from the plan's own field list
+    return env["write"]
+
+
 class Prepared:
     """A registered ruleset, known by its unique name, with the one session it decides in.
 
@@ -130,12 +190,13 @@ class Prepared:
     and the next decision starts a new one.
     """
 
-    __slots__ = ("handle", "name", "no_floats", "sid", "tails")
+    __slots__ = ("handle", "name", "no_floats", "plan", "sid", "tails", "write")
 
-    def __init__(self, name: str, handle: Any):
-        self.name, self.handle = name, handle
+    def __init__(self, name: str, handle: Any, plan: ActionPlan | None = None):
+        self.name, self.handle, self.plan = name, handle, plan
         self.sid: str | None = None
         self.no_floats = False
+        self.write = _writer(plan) if plan is not None else None
         self.tails: tuple[str | None, list[str], str, list[int]] = (None, [], "", [])
 
 
@@ -189,7 +250,7 @@ class DurableEvaluator:
         """Register the plan's ruleset under a name no other load has used."""
         name = f"{plan.name}~{next(_names)}"
         with _LOCK:
-            prepared = Prepared(name, durable_host.register(name, _definition(plan)))
+            prepared = Prepared(name, durable_host.register(name, _definition(plan)), plan)
         # no field that may hold a float: a batch's messages need no look for exponents
         prepared.no_floats = all(t in _NO_FLOATS for t in plan.fields.values())
         return prepared
@@ -225,15 +286,37 @@ class DurableEvaluator:
     def fired_many(self, prepared: Prepared, messages: list[dict[str, Any]]) -> list[list[int]]:
         """:meth:`fired` of each message, in order: the messages asserted together in one
         session, :data:`CHUNK` per call, and retracted together."""
-        out: list[list[int]] = []
-        for start in range(0, len(messages), CHUNK):
-            out += self._fired_chunk(prepared, messages[start:start + CHUNK])
-        return out
-
-    def _fired_chunk(self, prepared: Prepared, messages: list[dict[str, Any]]) -> list[list[int]]:
         # (a float the plan's types did not foresee, written with an exponent, is refused by
         # durable_rules: the batch is then decided again one message at a time, by dumps)
-        bodies = list(map(_ENCODE if prepared.no_floats else dumps, messages))
+        return self._fired_bodies(
+            prepared, list(map(_ENCODE if prepared.no_floats else dumps, messages)))
+
+    def fired_values(self, prepared: Prepared, values: list[dict[str, Any]]) -> list[list[int]]:
+        """:meth:`fired_many` of ``message_for(plan, v)`` for each of the plan's derived
+        ``values``, the message JSON written straight from them (:func:`_writer`)."""
+        write, plan = prepared.write, prepared.plan
+        if write is None or plan is None:
+            raise TypeError("fired_values needs a ruleset made by prepare(plan)")
+        bodies = []
+        add = bodies.append
+        for one in values:
+            body = write(one)
+            add(dumps(message_for(plan, one)) if body is None else body)
+        return self._fired_bodies(prepared, bodies)
+
+    def _fired_bodies(self, prepared: Prepared, bodies: list[str]) -> list[list[int]]:
+        """The fired rules of each message's JSON text: each distinct text asserted once."""
+        places: dict[str, int] = {}
+        where = [places.setdefault(body, len(places)) for body in bodies]
+        distinct = list(places) if len(places) < len(bodies) else bodies
+        out: list[list[int]] = []
+        for start in range(0, len(distinct), CHUNK):
+            out += self._fired_chunk(prepared, distinct[start:start + CHUNK])
+        if distinct is bodies:
+            return out
+        return [list(out[p]) for p in where]    # a list of its own for each message
+
+    def _fired_chunk(self, prepared: Prepared, bodies: list[str]) -> list[list[int]]:
         n = len(bodies)
         fired: list[list[int]] = [[] for _ in bodies]
         with _LOCK:

@@ -50,15 +50,14 @@ _REQUIRED = frozenset({"policy", "action", "as_of", "facts"})
 class _Group:
     """The requests of one plan (policy, version, action) and one evaluator, as tuples
     ``(index, facts, day, lang, chosen, pinned, explain, cite_text)``; after deriving,
-    ``values`` and ``messages`` run beside them."""
+    ``values`` run beside them."""
 
-    __slots__ = ("evaluator", "items", "messages", "plan", "values", "version")
+    __slots__ = ("evaluator", "items", "plan", "values", "version")
 
     def __init__(self, version: PolicyVersion, plan: ActionPlan, evaluator: Evaluator | None):
         self.version, self.plan, self.evaluator = version, plan, evaluator
         self.items: list[tuple[Any, ...]] = []
         self.values: list[dict[str, Any]] = []
-        self.messages: list[dict[str, Any]] = []
 
 
 def _checked_request(i: int, request: Any) -> None:
@@ -187,13 +186,12 @@ def _grouped(policy_set: PolicySet, requests: list[Mapping[str, Any]],
 
 
 def _derive(group: _Group, answers: list[Any]) -> None:
-    """Check and derive the group's facts and make their messages; a refused item leaves
-    the group."""
+    """Check and derive the group's facts; a refused item leaves the group."""
     plan = group.plan
     check, constants = plan.check, plan.constants
     steps = tuple(zip([d.name for d in plan.derived], plan.derive_fns, strict=True))
-    plain, other = plan.message_fields
-    kept, all_values, messages = [], group.values, group.messages
+    kept, all_values = [], group.values
+    keep, add = kept.append, all_values.append
     for item in group.items:
         # engine.derive.derive, with the plan's parts looked up once for the group
         try:
@@ -207,41 +205,53 @@ def _derive(group: _Group, answers: list[Any]) -> None:
         except EngineError as exc:
             answers[item[0]] = exc
             continue
-        kept.append(item)
-        all_values.append(values)
-        if other:
-            messages.append(message_for(plan, values))
-            continue
-        # engine.derive.message_for when every field is plain
-        get = values.get
-        messages.append({n: v for n in plain if (v := get(n)) is not None})
+        keep(item)
+        add(values)
     group.items = kept
+
+
+def _messages(plan: ActionPlan, all_values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`engine.derive.message_for` of each item's values."""
+    plain, other = plan.message_fields
+    if other:
+        return [message_for(plan, values) for values in all_values]
+    # engine.derive.message_for when every field is plain
+    return [{n: v for n in plain if (v := get(n)) is not None}
+            for get in [values.get for values in all_values]]
 
 
 def _evaluate(store: PolicyStore, policy_set: PolicySet, group: _Group) -> list[Any]:
     """The fired rules of each item (or its :class:`EvaluationError`), all in one call of the
     evaluator when it can take many; one at a time if that call fails, so each item gets
     exactly what ``decide`` would have got."""
-    messages = group.messages
-    if not messages:
+    if not group.values:
         return []
     evaluator = group.evaluator
     if evaluator is None:
-        return _fired(store.evaluator, policy_set.prepared[group.plan.name], messages)
+        return _fired(store.evaluator, policy_set.prepared[group.plan.name], group)
     prepared = evaluator.prepare(group.plan)
     try:
-        return _fired(evaluator, prepared, messages)
+        return _fired(evaluator, prepared, group)
     finally:
         evaluator.release(prepared)
 
 
-def _fired(evaluator: Evaluator, prepared: Any, messages: list[dict[str, Any]]) -> list[Any]:
+def _fired(evaluator: Evaluator, prepared: Any, group: _Group) -> list[Any]:
+    """The evaluator's ``fired_values`` (durable_rules: the message JSON written straight
+    from the values), else its ``fired_many`` of the messages, else ``fired`` of each."""
+    values = getattr(evaluator, "fired_values", None)
     many = getattr(evaluator, "fired_many", None)
-    if many is not None:
-        try:
+    messages = None
+    try:
+        if values is not None:
+            return values(prepared, group.values)
+        messages = _messages(group.plan, group.values)
+        if many is not None:
             return many(prepared, messages)
-        except EvaluationError:
-            pass                    # again one by one: only the failing ones fail
+    except EvaluationError:
+        pass                    # again one by one: only the failing ones fail
+    if messages is None:
+        messages = _messages(group.plan, group.values)
     out: list[Any] = []
     for message in messages:
         try:

@@ -253,6 +253,7 @@ def test_a_failing_batch_call_is_decided_again_one_by_one(demo_store, monkeypatc
             raise EvaluationError("rule engine failed: one")
         return real(self, prepared, message)
 
+    monkeypatch.setattr(DurableEvaluator, "fired_values", fail)
     monkeypatch.setattr(DurableEvaluator, "fired_many", fail)
     monkeypatch.setattr(DurableEvaluator, "fired", fired)
     got = _check(demo_store, [_day(5), _day(13), _day(7)])
@@ -275,6 +276,7 @@ def test_fired_many_is_fired_of_each_message(real_store):
             want = [python.fired(plan, m) for m in messages]
             assert python.fired_many(plan, messages) == want
             assert durable.fired_many(handle, messages) == want
+            assert durable.fired_values(handle, messages) == want     # a message is values
             assert [durable.fired(handle, m) for m in messages] == want   # session still sound
         finally:
             durable.release(handle)
@@ -297,3 +299,48 @@ def test_a_batch_leaves_no_fact_behind_in_the_session(demo_store):
     for _ in range(2):
         assert len(decide_many(demo_store, [_day(h) for h in range(CHUNK + 3)])) == CHUNK + 3
         assert held() == before
+
+
+# -- identical messages: asserted once, answered each ------------------------------------------
+
+def test_identical_requests_are_answered_each_in_their_place(demo_store):
+    """A batch full of repeats (a month of one participant's days): every request gets what
+    decide gives it, in order, refused ones among the repeats included."""
+    requests = [_day(h) for h in (5, 7, 5, 5, 13, 7, 5)]
+    requests[3:3] = [_day("x"), _day(5, kind="zz"), _day("x")]
+    requests += [dict(r) for r in requests]
+    got = _check(demo_store, requests)
+    assert [g.code for g in got if isinstance(g, EngineError)] == [
+        "invalid_facts", "unknown_key", "invalid_facts"] * 2
+    decisions = [g for g in got if isinstance(g, Decision)]
+    assert len(decisions) == 14 and {d.outcome for d in decisions} == {"deny", "allow"}
+    # equal answers, never one object shared between two requests
+    assert len({id(d) for d in decisions}) == len({id(d.results) for d in decisions}) == 14
+
+
+def test_identical_messages_are_asserted_once_and_get_lists_of_their_own(demo_store,
+                                                                        monkeypatch):
+    from engine import backend
+
+    plan = next(iter(demo_store.current.plans.values()))["day"]
+    values = [dict(plan.constants, as_of=dt.date(2024, 5, 1), hours=h, kind="a")
+              for h in (5, 7, 5, 5, 13, 7)]
+    durable = DurableEvaluator()
+    prepared = durable.prepare(plan)
+    sizes = []
+    real = DurableEvaluator._fired_chunk
+
+    def chunk(self, prepared, bodies):
+        sizes.append(len(bodies))
+        return real(self, prepared, bodies)
+
+    try:
+        want = [durable.fired(prepared, backend.message_for(plan, v)) for v in values]
+        monkeypatch.setattr(DurableEvaluator, "_fired_chunk", chunk)
+        got = durable.fired_values(prepared, values)
+        assert got == want and sizes == [3]
+        assert len({id(f) for f in got}) == len(got)
+        got[0].append(99)                          # one item's list is its own
+        assert got[2] == want[2]
+    finally:
+        durable.release(prepared)
