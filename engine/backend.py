@@ -27,8 +27,9 @@ Built around what was measured (``../shared/design/durable-rules.md``):
 * Ruleset definitions are deep-copied (creation mutates them) and removed with
   ``delete_ruleset`` when a reload retires them (§4).
 * A batch (:meth:`DurableEvaluator.fired_many`) asserts the messages of one plan as one JSON
-  array in the same session, up to :data:`CHUNK` at a time: each fact's id names its place,
-  so every action read tells which message it belongs to; all are retracted in one call.
+  array in the same session, up to :data:`CHUNK` at a time: each fact's id names its place
+  and comes first, so every action read tells early in its text which message it belongs
+  to; all are retracted in one call.
   No rule joins two facts (each has the one pattern ``m``), so facts side by side in a
   session cannot change each other's matches.
 * A batch hands its derived values, not messages (:meth:`DurableEvaluator.fired_values`):
@@ -67,7 +68,10 @@ __all__ = ["CHUNK", "GUARD", "OPENS", "DurableEvaluator", "Prepared", "dumps"]
 
 GUARD = {"$nex": {"$s": 1}}
 OPENS = "_opens"          # carried by a session's first fact only: the sentinel matches it
-_FIRED = re.compile(r'^\{"r(\d+)":.*"id":"b(\d+)","sid":"', re.MULTILINE)
+# an action of a batch: '{"r12":{"m":{"id":"b34",…' (the rule, the fact's place); a quote
+# inside a text value is escaped, so '{"r' only starts an action
+_FIRED = re.compile(r'\{"r(\d+)":\{"m":\{"id":"b(\d+)"')
+_NUMBERS = {str(i): i for i in range(4096)}     # a ruleset holds at most 4096 rules (§6)
 _NO_FLOATS = frozenset({"integer", "boolean", "string", "hetu", "date"})
 CHUNK = 250              # facts asserted in one call of a batch (bounds a session's size)
 _LOCK = threading.Lock()
@@ -218,34 +222,34 @@ class Prepared:
     and the next decision starts a new one.
     """
 
-    __slots__ = ("handle", "name", "no_floats", "plan", "sid", "tails", "write")
+    __slots__ = ("handle", "heads", "name", "no_floats", "plan", "sid", "write")
 
     def __init__(self, name: str, handle: Any, plan: ActionPlan | None = None):
         self.name, self.handle, self.plan = name, handle, plan
         self.sid: str | None = None
         self.no_floats = False
         self.write = _writer(plan) if plan is not None else None
-        self.tails: tuple[str | None, list[str], str, list[int]] = (None, [], "", [])
+        self.heads: tuple[str | None, list[str], str, list[int]] = (None, [], "", [])
 
 
-def _tails(prepared: Prepared) -> tuple[list[str], Any]:
-    """For the session now open: the end of each place's fact in a batch (``'"id":"b3",
-    "sid":"s5"}'``), and the JSON that retracts the first n places (a prefix of one text);
-    made once per session."""
-    sid, tails, every, ends = prepared.tails
+def _heads(prepared: Prepared) -> tuple[list[str], Any]:
+    """For the session now open: the start of each place's fact in a batch
+    (``'{"id":"b3","sid":"s5",'``), and the JSON that retracts the first n places (a prefix
+    of one text); made once per session."""
+    sid, heads, every, ends = prepared.heads
     if sid != prepared.sid:
         sid = prepared.sid
-        tails = [f'"id":"b{j}","sid":"{sid}"}}' for j in range(CHUNK)]
+        heads = [f'{{"id":"b{j}","sid":"{sid}",' for j in range(CHUNK)]
         every, ends = "[", []
-        for tail in tails:
-            every += "{" + tail
+        for head in heads:
+            every += head[:-1] + "}"
             ends.append(len(every))
             every += ","
-        prepared.tails = (sid, tails, every, ends)
+        prepared.heads = (sid, heads, every, ends)
 
     def retract(n: int) -> str:
         return every[:ends[n - 1]] + "]"
-    return tails, retract
+    return heads, retract
 
 
 def _action_name(message: str) -> str:
@@ -350,25 +354,26 @@ class DurableEvaluator:
         with _LOCK:
             if prepared.sid is None:        # a new session: its first fact fires the sentinel
                 prepared.sid = f"s{next(_sids)}"
-                tails, retract = _tails(prepared)
-                first = f'{tails[0][:-1]},"{OPENS}":1}}'
+                heads, retract = _heads(prepared)
+                first = f'{heads[0]}"{OPENS}":1,'
             else:
-                tails, retract = _tails(prepared)
-                first = tails[0]
-            # each fact's id is its place ("b12"): unique while the chunk is in the session
-            facts = [f"{body[:-1]},{tails[j]}" if len(body) > 2 else "{" + tails[j]
+                heads, retract = _heads(prepared)
+                first = heads[0]
+            # each fact's id is its place ("b12"), written first: unique while the chunk is
+            # in the session, and where an action's text says which fact it matched
+            facts = [heads[j] + body[1:] if len(body) > 2 else heads[j][:-1] + "}"
                      for j, body in enumerate(bodies)]
-            facts[0] = f"{bodies[0][:-1]},{first}" if len(bodies[0]) > 2 else "{" + first
+            facts[0] = first + bodies[0][1:] if len(bodies[0]) > 2 else first[:-1] + "}"
             handle = prepared.handle
             try:
                 state = durable_host.assert_facts(handle, f"[{','.join(facts)}]")
-                # '{"r12":{"m":{…,"id":"b34","sid":"s5"}}}', one a line: the rule, the
-                # fact's place (its id comes last but for sid, and _opens on a session's
-                # first fact; text values are escaped, so none holds '"id":"b' or a newline);
-                # the sentinel's '{"sentinel":…' is no match
+                # each action '{"r12":{"m":{"id":"b34",…}}}': the rule, the fact's place
+                # (durable keeps a fact's fields in their order); the sentinel's
+                # '{"sentinel":…' is no match
                 actions = "\n".join(durable_host.fired_actions(handle, state))
+                numbers = _NUMBERS
                 for rule, place in _FIRED.findall(actions):
-                    fired[int(place)].append(int(rule))
+                    fired[numbers[place]].append(numbers[rule])
                 _drain(handle, durable_host.retract_facts(handle, retract(n)), [])
             except Exception as exc:     # the engine's own error codes, MemoryError, …
                 self._drop_session(prepared)

@@ -262,69 +262,70 @@ def _fired(evaluator: Evaluator, prepared: Any, group: _Group) -> list[Any]:
 
 
 _NEW = tuple.__new__
-_PLAIN_EFFECTS = ("deny", "warn", "info")
+_SLOT = {"deny": 0, "warn": 1, "info": 2}        # the effects a plain decision finds
 
 
 def _assemble(group: _Group, fired: list[Any], bundle: int | None, answers: list[Any]) -> None:
     """Each item's :class:`Decision`, as :func:`engine.decide._decision` builds it.
 
     A decision whose fired rules only deny, warn or inform, without a trace, is built here
-    from what the group shares: each rule's finding parts per language (its message's text
-    when it names no value) are worked out once. Any other goes through ``_decision``.
+    from what the group shares: for each combination of fired rules, language and
+    ``cite_text`` seen in the group, the rules' ids and each finding's parts (its message's
+    text when it names no value) are worked out once (:func:`_shape`). Any other goes
+    through ``_decision``.
     """
     version, plan = group.version, group.plan
-    rules = plan.rules
-    ids = tuple(r.rule.id for r in rules)
     head = (version.policy, version.version, version.digest, plan.action.name)
     personal = plan.action.personal
-    parts: dict[tuple[int, str, bool], tuple[str, str, str | None, Any, dict[str, Any]]] = {}
+    shapes: dict[tuple[Any, ...], Any] = {}
+    new, finding_type, decision_type = _NEW, Finding, Decision
     for item, values, indices in zip(group.items, group.values, fired, strict=True):
         index, _, day, lang, chosen, pinned, explain, cite_text = item
         if isinstance(indices, EngineError):
             answers[index] = indices
             continue
         if not indices and not explain:  # nothing fired: nothing to find
-            answers[index] = _NEW(Decision, (
+            answers[index] = new(decision_type, (
                 *head, day, lang, "allow", (), (), (), (), {}, (), None, bundle, chosen[0],
                 chosen[1], pinned, personal))
             continue
-        try:
-            found = None if explain else _plain_findings(rules, indices, lang, cite_text,
-                                                         values, parts)
-            if found is None:
+        key = (*indices, lang, cite_text)
+        shape = shapes.get(key)
+        if shape is None and key not in shapes:
+            shape = shapes[key] = None if explain else _shape(plan, indices, lang, cite_text)
+        if shape is None or explain:
+            try:
                 answers[index] = _decision(version, plan, day, lang, values, indices, explain,
                                            bundle, pinned=pinned, chosen=chosen,
                                            cite_text=cite_text)
-                continue
-        except EngineError as exc:       # a set: or due: the facts make uncomputable
-            answers[index] = exc
+            except EngineError as exc:   # a set: or due: the facts make uncomputable
+                answers[index] = exc
             continue
+        ids, parts = shape
+        found: tuple[list[Finding], list[Finding], list[Finding]] = ([], [], [])
+        for slot, rule_id, effect, fixed, template, cite in parts:
+            found[slot].append(new(finding_type, (
+                rule_id, effect, render(template, values, lang) if fixed is None else fixed,
+                dict(cite), None)))
         deny, warn, info = found
-        answers[index] = _NEW(Decision, (
+        answers[index] = new(decision_type, (
             *head, day, lang, "deny" if deny else "allow", tuple(deny), tuple(warn),
-            tuple(info), (), {}, tuple([ids[i] for i in indices]), None, bundle,
-            chosen[0], chosen[1], pinned, personal))
+            tuple(info), (), {}, ids, None, bundle, chosen[0], chosen[1], pinned, personal))
 
 
-def _plain_findings(rules: tuple[Any, ...], indices: list[int], lang: str, cite_text: bool,
-                    values: dict[str, Any], parts: dict[Any, Any],
-                    ) -> tuple[list[Finding], list[Finding], list[Finding]] | None:
-    """The deny, warn and info findings of ``indices``; None if a rule sets or obliges."""
-    deny: list[Finding] = []
-    warn: list[Finding] = []
-    info: list[Finding] = []
+def _shape(plan: ActionPlan, indices: list[int], lang: str, cite_text: bool,
+           ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
+    """The fired rules' ids and, per rule, the parts of its finding: ``(slot, id, effect,
+    text or None, template, cite)``, the text when the message names no value; None if a
+    rule sets or obliges (``_decision`` builds that decision)."""
+    parts = []
     for i in indices:
-        part = parts.get((i, lang, cite_text))
-        if part is None:
-            rule = rules[i].rule
-            if rule.effect not in _PLAIN_EFFECTS:
-                return None
-            template = rule.message[lang]
-            fixed = render(template, {}, lang) if "{" not in template else None
-            cite = rule.cites.get(f"{lang}+text" if cite_text else lang) or rule.cite
-            part = parts[(i, lang, cite_text)] = (rule.id, rule.effect, fixed, template, cite)
-        rule_id, effect, fixed, template, cite = part
-        finding = _NEW(Finding, (rule_id, effect, render(template, values, lang)
-                                 if fixed is None else fixed, dict(cite), None))
-        (deny if effect == "deny" else warn if effect == "warn" else info).append(finding)
-    return deny, warn, info
+        rule = plan.rules[i].rule
+        slot = _SLOT.get(rule.effect)
+        if slot is None:
+            return None
+        template = rule.message[lang]
+        fixed = render(template, {}, lang) if "{" not in template else None
+        cite = rule.cites.get(f"{lang}+text" if cite_text else lang) or rule.cite
+        parts.append((slot, rule.id, rule.effect, fixed, template, cite))
+    return tuple([plan.rules[i].rule.id for i in indices]), parts
