@@ -329,11 +329,10 @@ class DurableEvaluator:
         write, plan = prepared.write, prepared.plan
         if write is None or plan is None:
             raise TypeError("fired_values needs a ruleset made by prepare(plan)")
-        bodies = []
-        add = bodies.append
-        for one in values:
-            body = write(one)
-            add(dumps(message_for(plan, one)) if body is None else body)
+        bodies = list(map(write, values))
+        if None in bodies:
+            bodies = [dumps(message_for(plan, one)) if body is None else body
+                      for one, body in zip(values, bodies, strict=True)]
         return self._fired_bodies(prepared, bodies)
 
     def _fired_bodies(self, prepared: Prepared, bodies: list[str]) -> list[list[int]]:

@@ -281,7 +281,7 @@ def _assemble(group: _Group, fired: list[Any], bundle: int | None, answers: list
     new, finding_type, decision_type = _NEW, Finding, Decision
     for item, values, indices in zip(group.items, group.values, fired, strict=True):
         index, _, day, lang, chosen, pinned, explain, cite_text = item
-        if isinstance(indices, EngineError):
+        if type(indices) is not list and isinstance(indices, EngineError):
             answers[index] = indices
             continue
         if not indices and not explain:  # nothing fired: nothing to find
@@ -301,7 +301,13 @@ def _assemble(group: _Group, fired: list[Any], bundle: int | None, answers: list
             except EngineError as exc:   # a set: or due: the facts make uncomputable
                 answers[index] = exc
             continue
-        ids, parts = shape
+        ids, denies, parts = shape
+        if denies:                       # deny only, no value in the messages
+            answers[index] = new(decision_type, (
+                *head, day, lang, "deny", tuple([new(finding_type, (
+                    rule_id, "deny", text, dict(cite), None)) for rule_id, text, cite in denies]),
+                (), (), (), {}, ids, None, bundle, chosen[0], chosen[1], pinned, personal))
+            continue
         found: tuple[list[Finding], list[Finding], list[Finding]] = ([], [], [])
         for slot, rule_id, effect, fixed, template, cite in parts:
             found[slot].append(new(finding_type, (
@@ -314,10 +320,11 @@ def _assemble(group: _Group, fired: list[Any], bundle: int | None, answers: list
 
 
 def _shape(plan: ActionPlan, indices: list[int], lang: str, cite_text: bool,
-           ) -> tuple[tuple[str, ...], list[tuple[Any, ...]]] | None:
-    """The fired rules' ids and, per rule, the parts of its finding: ``(slot, id, effect,
-    text or None, template, cite)``, the text when the message names no value; None if a
-    rule sets or obliges (``_decision`` builds that decision)."""
+           ) -> tuple[tuple[str, ...], tuple[Any, ...], list[tuple[Any, ...]]] | None:
+    """The fired rules' ids; when every one denies with a message naming no value, each
+    finding's ``(id, text, cite)``; and per rule the parts of its finding, ``(slot, id,
+    effect, text or None, template, cite)``, the text when the message names no value.
+    None if a rule sets or obliges (``_decision`` builds that decision)."""
     parts = []
     for i in indices:
         rule = plan.rules[i].rule
@@ -328,4 +335,7 @@ def _shape(plan: ActionPlan, indices: list[int], lang: str, cite_text: bool,
         fixed = render(template, {}, lang) if "{" not in template else None
         cite = rule.cites.get(f"{lang}+text" if cite_text else lang) or rule.cite
         parts.append((slot, rule.id, rule.effect, fixed, template, cite))
-    return tuple([plan.rules[i].rule.id for i in indices]), parts
+    denies = tuple((rule_id, fixed, cite) for slot, rule_id, _, fixed, _, cite in parts
+                   if slot == 0 and fixed is not None)
+    return (tuple([plan.rules[i].rule.id for i in indices]),
+            denies if len(denies) == len(parts) else (), parts)
