@@ -369,7 +369,7 @@ class DurableEvaluator:
                 # each action '{"r12":{"m":{"id":"b34",…}}}': the rule, the fact's place
                 # (durable keeps a fact's fields in their order); the sentinel's
                 # '{"sentinel":…' is no match
-                actions = "\n".join(durable_host.fired_actions(handle, state))
+                actions = durable_host.fired_text(handle, state)
                 numbers = _NUMBERS
                 for rule, place in _FIRED.findall(actions):
                     fired[numbers[place]].append(numbers[rule])

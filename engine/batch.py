@@ -126,10 +126,6 @@ def decide_many(store: PolicyStore,
     when the store has nothing loaded.
     """
     requests = list(requests)
-    for i, request in enumerate(requests):
-        if type(request) is not dict or not (request.keys() <= _KEYWORDS
-                                             and _REQUIRED <= request.keys()):
-            _checked_request(i, request)
     answers: list[Any] = [None] * len(requests)
     with store.using() as policy_set:
         groups = _grouped(policy_set, requests, answers)
@@ -150,17 +146,23 @@ def _grouped(policy_set: PolicySet, requests: list[Mapping[str, Any]],
     resolver = _Resolver(policy_set)
     groups: dict[tuple[int, int], _Group] = {}
     seen: dict[tuple[Any, ...], tuple[_Group, dt.date, tuple[str, dt.date | None]]] = {}
-    languages = LANGUAGES
+    languages, keywords = LANGUAGES, _KEYWORDS
     for i, request in enumerate(requests):
+        # decide's keywords (checked before anything is decided: grouping decides nothing)
+        if type(request) is not dict or not request.keys() <= keywords:
+            _checked_request(i, request)
         get = request.get
         lang = get("lang", "fi")
         pinned = get("version")
         evaluator = get("evaluator")
-        facts = request["facts"]
         try:
+            facts = request["facts"]
             key = (request["policy"], request["action"], request["as_of"], pinned,
                    id(evaluator))
             known = seen.get(key)
+        except KeyError:
+            _checked_request(i, request)     # names what is missing
+            raise                            # pragma: no cover - it has raised
         except TypeError:                # an unhashable name: decide's own TypeError below
             key, known = None, None
         if known is not None and lang in languages:

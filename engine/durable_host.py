@@ -25,6 +25,9 @@ The quirks:
   code for all of them: 1 means *some* fact matched nothing (the last code other than 0 wins,
   ``events.c`` ``handleMessages``), not that none did; the state handle is the session's
   either way (every fact of a list here carries the same ``sid``), so its actions are read.
+* **a fact's fields keep their order** — an action's message is the matched fact as it was
+  asserted, its fields in the order sent: a batch puts each fact's ``id`` first and finds it
+  at the start of the action's text.
 * **the JSON reader** — refuses exponents (``1e-05`` → error 204): facts are written as plain
   decimals by the caller.
 * **Python 3.13** — 2.0.28's ``rules.c`` calls ``PyEval_CallObject``, which 3.13 removed; the
@@ -40,7 +43,8 @@ import durable_rules_engine as _c
 from durable import engine as _engine
 
 __all__ = ["MATCHED", "NOT_MATCHED", "OBSERVED", "UnknownResult", "assert_fact",
-           "assert_facts", "delete_ruleset", "delete_state", "fired_actions", "register",
+           "assert_facts", "delete_ruleset", "delete_state", "fired_actions", "fired_text",
+           "register",
            "registered", "retract_fact", "retract_facts"]
 
 MATCHED, NOT_MATCHED, OBSERVED = 0, 1, 2
@@ -142,6 +146,21 @@ def fired_actions(handle: Any, state: Any) -> Iterator[str]:
     while message:
         yield message
         message = _c.complete_and_start_action(handle, state)
+
+
+def fired_text(handle: Any, state: Any) -> str:
+    """:func:`fired_actions` as one text, a message a line (JSON text holds no raw newline):
+    a batch reads them all with one regular expression."""
+    action = _c.start_action_for_state(handle, state)
+    if not action:
+        return ""
+    messages: list[str] = []
+    add, step = messages.append, _c.complete_and_start_action
+    message = action[1]                  # start_action…: (state, message); then a message
+    while message:
+        add(message)
+        message = step(handle, state)
+    return "\n".join(messages)
 
 
 def delete_state(handle: Any, sid: str) -> None:

@@ -115,3 +115,23 @@ def test_a_list_with_an_unknown_code_raises(monkeypatch):
     monkeypatch.setattr(durable_host._c, "assert_facts", lambda handle, facts: (7, 0))
     with pytest.raises(durable_host.UnknownResult, match="result code 7"):
         durable_host.assert_facts(None, "[]")
+
+
+def test_quirk_an_action_shows_the_fact_with_its_fields_in_the_order_sent():
+    """A batch writes each fact's id first and reads it at the start of each action's text
+    (engine/backend.py ``_FIRED``); ``fired_text`` is every action, a line each."""
+    handle = durable_host.register(NAME, _rules())
+    try:
+        facts = ('[{"id":"b1","sid":"s","_opens":1,"a":5,"t":"x\\"y"},'
+                 '{"id":"b2","sid":"s","a":0},{"id":"b3","sid":"s","a":9}]')
+        text = durable_host.fired_text(handle, durable_host.assert_facts(handle, facts))
+        lines = sorted(text.split("\n"))
+        assert len(lines) == 3 and lines[2].startswith('{"sentinel":{"m":{"id":"b1"')
+        assert lines[0].startswith('{"r0":{"m":{"id":"b1","sid":"s","_opens":1,"a":5'), \
+            "durable no longer keeps a fact's fields in order: revisit backend._FIRED"
+        assert lines[1].startswith('{"r0":{"m":{"id":"b3","sid":"s","a":9')
+        ids = '[{"id":"b1","sid":"s"},{"id":"b2","sid":"s"},{"id":"b3","sid":"s"}]'
+        assert durable_host.fired_text(handle, durable_host.retract_facts(handle, ids)) == ""
+    finally:
+        durable_host.delete_state(handle, "s")
+        durable_host.delete_ruleset(NAME)
