@@ -305,10 +305,16 @@ def _assemble(group: _Group, fired: list[Any], bundle: int | None, answers: list
             continue
         ids, denies, parts = shape
         if denies:                       # deny only, no value in the messages
+            if len(denies) == 1:
+                rule_id, text, cite = denies[0]
+                violations: tuple[Finding, ...] = (
+                    new(finding_type, (rule_id, "deny", text, dict(cite), None)),)
+            else:
+                violations = tuple([new(finding_type, (rule_id, "deny", text, dict(cite), None))
+                                    for rule_id, text, cite in denies])
             answers[index] = new(decision_type, (
-                *head, day, lang, "deny", tuple([new(finding_type, (
-                    rule_id, "deny", text, dict(cite), None)) for rule_id, text, cite in denies]),
-                (), (), (), {}, ids, None, bundle, chosen[0], chosen[1], pinned, personal))
+                *head, day, lang, "deny", violations, (), (), (), {}, ids, None, bundle,
+                chosen[0], chosen[1], pinned, personal))
             continue
         found: tuple[list[Finding], list[Finding], list[Finding]] = ([], [], [])
         for slot, rule_id, effect, fixed, template, cite in parts:
