@@ -6,12 +6,16 @@ once per batch or per group:
 
 1. every request is resolved first — its version (memoised per policy, action and day), its
    action plan — and put in the group of its plan (policy, version, action) and evaluator;
-2. each group's facts are checked and derived, then evaluated together: durable_rules
-   asserts the group's messages as one list in one call
-   (:meth:`engine.backend.DurableEvaluator.fired_many`), the Python evaluator loops over its
-   closures once;
-3. each decision is assembled with what its group shares (the version, the day, each rule's
-   citation and message) worked out once.
+2. each group's facts are checked and derived, then evaluated together on the evaluator:
+   durable_rules gets the derived values (:meth:`engine.backend.DurableEvaluator.fired_values`),
+   writes each message's JSON straight from them, asserts each *distinct* message once
+   (identical ones — a month of one participant's days asks the same thing many times —
+   share the rules it fired, each item with a list of its own) and the group's messages as
+   one list in one call; the Python evaluator gets the messages and loops over its closures
+   once;
+3. each decision is assembled with what its group shares (the version, the day, for each
+   combination of fired rules their ids and each finding's citation and message) worked out
+   once.
 
 The answers come back in the order of the requests. A request the engine refuses is answered
 *in its place* by the exception :func:`decide` would have raised for it — an

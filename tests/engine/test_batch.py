@@ -230,11 +230,21 @@ def test_a_request_that_is_not_decides_keywords_is_the_callers_mistake(demo_stor
 
 # -- durable_rules: many facts in one session ----------------------------------------------------
 
-def test_more_facts_than_one_call_takes(demo_store):
-    requests = [_day(h % 13, groups=["x"] * (h % 3), start="2024-03-31") for h in range(
+def test_more_facts_than_one_call_takes(demo_store, monkeypatch):
+    """More distinct messages than :data:`CHUNK`: three calls of durable_rules."""
+    calls = []
+    real = DurableEvaluator._fired_chunk
+
+    def chunk(self, prepared, bodies):
+        calls.append(len(bodies))
+        return real(self, prepared, bodies)
+
+    monkeypatch.setattr(DurableEvaluator, "_fired_chunk", chunk)
+    requests = [_day(h / 25, groups=["x"] * (h % 3), start="2024-03-31") for h in range(
         2 * CHUNK + 7)]
     got = _check(demo_store, requests)
     assert {g.outcome for g in got} == {"allow", "deny"}
+    assert calls == [CHUNK, CHUNK, 7]
 
 
 def test_a_failing_batch_call_is_decided_again_one_by_one(demo_store, monkeypatch):
