@@ -337,13 +337,15 @@ class DurableEvaluator:
 
     def _fired_bodies(self, prepared: Prepared, bodies: list[str]) -> list[list[int]]:
         """The fired rules of each message's JSON text: each distinct text asserted once."""
-        places: dict[str, int] = {}
-        where = [places.setdefault(body, len(places)) for body in bodies]
-        distinct = list(places) if len(places) < len(bodies) else bodies
+        distinct, where = bodies, None
+        if len(set(bodies)) < len(bodies):     # (each text's hash is then kept with it)
+            places: dict[str, int] = {}
+            where = [places.setdefault(body, len(places)) for body in bodies]
+            distinct = list(places)
         out: list[list[int]] = []
         for start in range(0, len(distinct), CHUNK):
             out += self._fired_chunk(prepared, distinct[start:start + CHUNK])
-        if distinct is bodies:
+        if where is None:
             return out
         return [list(out[p]) for p in where]    # a list of its own for each message
 
