@@ -676,9 +676,11 @@ class _SqliteWriter:
             connection.close()
 
 
-# frames in the WAL (4 KiB each, about a dozen per logged decision) past which a checkpoint
-# that could not catch up with the writers runs once more holding their lock (see below)
-WAL_FRAMES_LIMIT = 4000
+# frames in the WAL (4 KiB each, about a dozen per logged decision: 128 MiB) past which a
+# checkpoint that could not catch up with the writers runs once more holding their lock
+# (see below): a safety valve, reached only by writers that never pause for the few ms a
+# checkpoint takes (a constant 420 decisions/s grows the WAL by about 5 MiB a second)
+WAL_FRAMES_LIMIT = 32768
 
 
 class _Checkpointer:
@@ -689,9 +691,9 @@ class _Checkpointer:
     checkpoint has copied *every* frame. Under steady load the writers append while it
     copies, so it may never quite finish and the WAL would grow without bound: when more
     than :data:`WAL_FRAMES_LIMIT` frames remain, it runs once more holding the writers'
-    lock file, copying only what came since (a few frames), and the next writer starts the
-    WAL anew. That lock is held rarely (every few hundred commits under constant load,
-    never when there are pauses) and briefly.
+    lock file, copying only what came since (a few frames, and a sync), and the next writer
+    starts the WAL anew. Any pause of the writers longer than a checkpoint lets the WAL
+    start anew without that lock.
     """
 
     def __init__(self, path: str):
