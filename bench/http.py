@@ -199,8 +199,13 @@ def main(argv: list[str] | None = None) -> None:
                 warm = 200 // BATCH if target.path.endswith("/batch") else 200
                 python_load("127.0.0.1", port, target, 4, warm, 10)
             rounds: dict[str, list[Result]] = {t.name: [] for t in targets}
+            # the workers' CPU seconds per decision logged, single and batched: what the
+            # machine's other work disturbs least
+            cpu: dict[str, list[float]] = {t.name: [] for t in targets[1:]}
+            log = DecisionLog(engine)
             for _ in range(args.rounds):
                 for target in targets:
+                    cpu_before, logged_before = _server_cpu(proc.pid), log.count()
                     if use_wrk:
                         result = wrk_load(base, target, args.connections, args.seconds)
                     else:
@@ -210,6 +215,9 @@ def main(argv: list[str] | None = None) -> None:
                                              many, args.seconds * 6)
                     rounds[target.name].append(result)
                     _settle(base)
+                    if target.name in cpu:
+                        cpu[target.name].append((_server_cpu(proc.pid) - cpu_before)
+                                                / max(1, log.count() - logged_before))
             results = [_median(rounds[t.name]) for t in targets]
             for result in results:
                 _print(result)
@@ -245,6 +253,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  ratio batch/single per decision: {statistics.median(per_batch):.2f} "
               f"({1e6 / (batched.rps * BATCH):.0f} / {1e6 / decision.rps:.0f} µs; "
               f"rounds: {_list(per_batch)}; target ≤ 0.1)")
+        single_cpu, batch_cpu = (cpu[t.name] for t in targets[1:])
+        cpu_ratios = [b / s for s, b in zip(single_cpu, batch_cpu, strict=True)]
+        print(f"  ratio batch/single per decision, workers' CPU time: "
+              f"{statistics.median(cpu_ratios):.2f} ({statistics.median(batch_cpu) * 1e6:.0f}"
+              f" / {statistics.median(single_cpu) * 1e6:.0f} µs; rounds: {_list(cpu_ratios)})")
         print(f"  {logged} decisions logged")
         engine.dispose()
 
@@ -270,6 +283,24 @@ def _database(work: Path, url: str | None) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def _server_cpu(master: int) -> float:
+    """CPU seconds (user and system) used so far by gunicorn's master and its workers."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:                  # gone meanwhile
+            continue
+        # after the command: state, ppid, …; utime and stime are fields 14 and 15
+        if int(entry) == master or int(fields[1]) == master:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def _list(values: list[float]) -> str:

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import typing
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
@@ -99,7 +99,7 @@ _dumps = json.JSONEncoder(ensure_ascii=False).encode
 # at 1000 WAL pages, about 100 rows of the log)
 CHECKPOINT_EVERY = 50
 _SQLITE_INSERT = (f"INSERT INTO decisions ({', '.join(COLUMNS)}) "
-                  f"VALUES ({', '.join(':' + c for c in COLUMNS)})")
+                  f"VALUES ({', '.join(['?'] * len(COLUMNS))})")
 _PG_INSERT = (f"INSERT INTO decisions ({', '.join(COLUMNS)}) "
               f"VALUES ({', '.join(['%s'] * len(COLUMNS))})")
 _KEY_COLUMNS = [c.name for c in IdempotencyRow.__table__.columns]
@@ -606,20 +606,10 @@ class _SqliteWriter:
         return self._checkpointer is None or self._checkpointer.wait_idle(timeout)
 
     @staticmethod
-    def _row(entry: Any) -> dict[str, Any]:
-        """The values as SQLAlchemy stores them on SQLite (times and dates as text, JSON as
-        text)."""
-        values = {}
-        for column in COLUMNS:
-            value = getattr(entry, column)
-            if column in _JSON_COLUMNS:
-                value = _json_text(entry, column)
-            elif column in _TIME_COLUMNS:
-                value = _sqlite_time(value)
-            elif column in _DATE_COLUMNS:
-                value = value.isoformat()
-            values[column] = value
-        return values
+    def _row(entry: Any) -> tuple[Any, ...]:
+        """The values in column order as SQLAlchemy stores them on SQLite (times and dates
+        as text, JSON as text); positional, which binds quicker than by name."""
+        return tuple(_SQLITE_VALUE[column](entry, column) for column in COLUMNS)
 
     @staticmethod
     def _key_row(key: dict[str, Any]) -> dict[str, Any]:
@@ -746,6 +736,20 @@ class _Checkpointer:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         except sqlite3.Error as exc:
             _log.warning("decision log checkpoint failed: %s", exc)
+
+
+def _sqlite_value(column: str) -> Callable[[Any, str], Any]:
+    """How one column's value of an entry is written on SQLite."""
+    if column in _JSON_COLUMNS:
+        return _json_text
+    if column in _TIME_COLUMNS:
+        return lambda entry, name: _sqlite_time(getattr(entry, name))
+    if column in _DATE_COLUMNS:
+        return lambda entry, name: getattr(entry, name).isoformat()
+    return getattr
+
+
+_SQLITE_VALUE = {column: _sqlite_value(column) for column in COLUMNS}
 
 
 def _sqlite_key(conn: Any, key_row: dict[str, Any]) -> None:
