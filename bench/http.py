@@ -12,10 +12,13 @@ with every decision logged before it is answered:
   saturates both cores and measures queueing more than the service): decision req/s / no-op
   req/s (reported; the 0.6 target was withdrawn in issue 22) and p99 against p99;
 - the time per decision in a batch (elapsed / decisions) / the time per single request, both
-  at the same concurrency, target ≤ 0.1;
+  at the same concurrency, target ≤ 0.1; and the same ratio by the workers' CPU seconds per
+  decision logged (``/proc``; the database server's own CPU is not in it), which the other
+  work of a shared machine disturbs far less than the wall clock;
 - **open loop** (issue 22): requests sent on a schedule at half the closed-loop decision
   capacity, latency measured from when each was due (:func:`bench._load.open_loop`); decision
-  p99 / no-op p99 at the same rate, target ≤ 2.
+  p99 / no-op p99 at the same rate, target ≤ 2. Its lines say how late the sender itself
+  was: on a machine too busy to send on time, the tail is partly the machine's.
 
 This is a measurement, not a test: it never fails on the figures.
 """
