@@ -38,6 +38,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench._load import Result, Target, open_loop, python_load, wrk_load
@@ -98,18 +99,33 @@ def _ensure_wrk() -> bool:
     return shutil.which("wrk") is not None
 
 
-def _wait_until_up(base: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {proc.returncode}")
+def _wait_until_up(base: str, proc: subprocess.Popen, workers: int = 1,
+                   timeout: float = 120) -> None:
+    """Until ``workers`` different workers have answered ``/v1/health`` (its ``bundle.worker``):
+    a worker still compiling the policies when the load starts would leave the other to
+    serve alone, and its queue would be the figures (on a busy machine that takes seconds).
+    Requests go in bursts of parallel connections, so that a free worker cannot take them
+    all; if only some workers answered by ``timeout``, it says so and goes on."""
+    def ask(_: int) -> int | None:
         try:
-            with urllib.request.urlopen(base + "/v1/health", timeout=1) as r:
-                if r.status == 200:
-                    return
+            with urllib.request.urlopen(base + "/v1/health", timeout=5) as r:
+                return json.loads(r.read())["bundle"]["worker"] if r.status == 200 else None
         except OSError:
+            return None
+
+    deadline = time.monotonic() + timeout
+    seen: set[int] = set()
+    with ThreadPoolExecutor(8) as pool:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"gunicorn exited with {proc.returncode}")
+            seen.update(w for w in pool.map(ask, range(8)) if w is not None)
+            if len(seen) >= workers:
+                return
             time.sleep(0.1)
-    raise SystemExit("gunicorn did not answer in time")
+    if not seen:
+        raise SystemExit("gunicorn did not answer in time")
+    print(f"only {len(seen)} of {workers} workers answered within {timeout:.0f} s; going on")
 
 
 def _settle(base: str) -> None:
@@ -183,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
              *gunicorn_args("127.0.0.1", port, args.workers, control_socket=False)],
             cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT)
         try:
-            _wait_until_up(base, proc)
+            _wait_until_up(base, proc, args.workers)
             targets = [
                 Target("GET /v1/health", "GET", "/v1/health", {}),
                 Target("POST /v1/decisions", "POST", "/v1/decisions",
