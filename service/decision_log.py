@@ -688,18 +688,20 @@ class _Checkpointer:
 
     def __init__(self, path: str):
         self.path = path
-        # a lock file descriptor of its own: a flock is held per open file, so sharing the
-        # writer's would not wait for the writer
-        self._lock_fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._cond = threading.Condition()
         self._asked = 0          # checkpoints asked for
         self._done = 0           # … and run
         self._conn: sqlite3.Connection | None = None
-        threading.Thread(target=self._run, name="decision-log-checkpoint",
-                         daemon=True).start()
+        self._thread: threading.Thread | None = None
 
     def wake(self) -> None:
+        """Ask for a checkpoint; the thread starts with the first (a log that is written
+        less has none, nor its connection)."""
         with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="decision-log-checkpoint")
+                self._thread.start()
             self._asked += 1
             self._cond.notify_all()
 
@@ -729,12 +731,15 @@ class _Checkpointer:
             _busy, frames, copied = self._conn.execute(
                 "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             if frames > WAL_FRAMES_LIMIT and copied < frames:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                # a descriptor of its own: a flock belongs to the open file, so the
+                # writer's would not wait for the writer of this same process
+                lock_fd = os.open(f"{self.path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
                 try:
+                    fcntl.flock(lock_fd, fcntl.LOCK_EX)
                     self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 finally:
-                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-        except sqlite3.Error as exc:
+                    os.close(lock_fd)            # and with it the lock
+        except (sqlite3.Error, OSError) as exc:
             _log.warning("decision log checkpoint failed: %s", exc)
 
 

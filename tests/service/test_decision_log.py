@@ -318,8 +318,7 @@ def test_sqlite_writer_checkpoints_the_wal_itself_after_the_commit(sqlite_url, t
     # unchecked, each commit adds its pages (a dozen or so, 4 KiB each) to the WAL
     assert wal.stat().st_size < rows * 4096 * 4 / 3
     assert log.count() == rows
-    broken = _Checkpointer(str(tmp_path / "other.db"))
-    broken.path = str(tmp_path / "missing" / "log.db")     # a database it cannot open
+    broken = _Checkpointer(str(tmp_path / "missing" / "log.db"))   # cannot be opened
     with caplog.at_level("WARNING", logger="service.decision_log"):
         broken.checkpoint()
     assert "checkpoint failed" in caplog.text
@@ -337,7 +336,7 @@ def test_sqlite_checkpointer_copies_the_rest_under_the_writers_lock_past_the_lim
 
     path = str(tmp_path / "log.db")
     checkpointer = _Checkpointer(path)
-    probe = os.open(f"{path}-writer.lock", os.O_RDWR)
+    probe = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     def lock_is_held() -> bool:
         try:
