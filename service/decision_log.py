@@ -42,9 +42,9 @@ from service.idempotency import KeyTaken
 from service.masking import get_logger
 from service.models import DecisionRow, IdempotencyRow
 
-__all__ = ["BUCKETS", "CHECKPOINT_EVERY", "COLUMNS", "CURSOR_PATTERN", "Activity", "BadCursor",
-           "DecisionLog", "LogEntry", "Outcomes", "Page", "bucket_start", "bucket_starts",
-           "decode_cursor", "encode_cursor", "to_public"]
+__all__ = ["BUCKETS", "CHECKPOINT_EVERY", "COLUMNS", "CURSOR_PATTERN", "WAL_FRAMES_LIMIT",
+           "Activity", "BadCursor", "DecisionLog", "LogEntry", "Outcomes", "Page",
+           "bucket_start", "bucket_starts", "decode_cursor", "encode_cursor", "to_public"]
 
 # the longest period the outcome chart draws bucket by bucket: ten years
 _MAX_CHART_DAYS = 10 * 366
