@@ -12,6 +12,7 @@ others is counted in full (no coordinated omission) — what a provider feels at
 from __future__ import annotations
 
 import asyncio
+import gc
 import http.client
 import json
 import re
@@ -162,7 +163,8 @@ def _request_bytes(host: str, port: int, target: Target) -> bytes:
 
 
 async def _one(host: str, port: int, payload: bytes, due: float,
-               latencies: list[float], errors: list[int]) -> None:
+               latencies: list[float], errors: list[int], late: list[float]) -> None:
+    late.append(time.perf_counter() - due)
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 30)
         writer.write(payload)
@@ -177,8 +179,8 @@ async def _one(host: str, port: int, payload: bytes, due: float,
     errors[0] += not ok
 
 
-async def _schedule(host: str, port: int, target: Target, rate: float,
-                    seconds: float) -> tuple[list[float], list[int], float]:
+async def _schedule(host: str, port: int, target: Target, rate: float, seconds: float,
+                    late: list[float]) -> tuple[list[float], list[int], float]:
     payload = _request_bytes(host, port, target)
     latencies: list[float] = []
     errors = [0]
@@ -190,7 +192,8 @@ async def _schedule(host: str, port: int, target: Target, rate: float,
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(_one(host, port, payload, due, latencies, errors)))
+        tasks.append(asyncio.create_task(_one(host, port, payload, due, latencies, errors,
+                                                 late)))
     await asyncio.gather(*tasks)
     return latencies, errors, time.perf_counter() - start
 
@@ -198,12 +201,25 @@ async def _schedule(host: str, port: int, target: Target, rate: float,
 def open_loop(host: str, port: int, target: Target, rate: float, seconds: float) -> Result:
     """Send ``rate`` requests a second for ``seconds``, on schedule whatever the answers do;
     each latency runs from when its request was due (a late send counts against the
-    service, as it would for the provider who sent it)."""
-    latencies, errors, elapsed = asyncio.run(_schedule(host, port, target, rate, seconds))
+    service, as it would for the provider who sent it). The tool column says how late the
+    sender itself was (its p99): more than a millisecond or two means this machine was too
+    busy to send on time, and the tail is partly its own. The generator's cyclic garbage
+    collector is off meanwhile, so that its own pauses do not count against the service."""
+    late: list[float] = []
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        latencies, errors, elapsed = asyncio.run(_schedule(host, port, target, rate, seconds,
+                                                           late))
+    finally:
+        if collecting:
+            gc.enable()
     latencies.sort()
+    late.sort()
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
 
     return Result(target.name, len(latencies), errors[0], len(latencies) / elapsed,
-                  pct(50), pct(99), f"open loop at {rate:.0f}/s")
+                  pct(50), pct(99), f"open loop at {rate:.0f}/s, sent late by "
+                  f"{late[min(len(late) - 1, int(0.99 * len(late)))] * 1000:.1f} ms at p99")

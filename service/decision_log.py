@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import typing
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
@@ -42,9 +42,9 @@ from service.idempotency import KeyTaken
 from service.masking import get_logger
 from service.models import DecisionRow, IdempotencyRow
 
-__all__ = ["BUCKETS", "CHECKPOINT_EVERY", "COLUMNS", "CURSOR_PATTERN", "Activity", "BadCursor",
-           "DecisionLog", "LogEntry", "Outcomes", "Page", "bucket_start", "bucket_starts",
-           "decode_cursor", "encode_cursor", "to_public"]
+__all__ = ["BUCKETS", "CHECKPOINT_EVERY", "COLUMNS", "CURSOR_PATTERN", "WAL_FRAMES_LIMIT",
+           "Activity", "BadCursor", "DecisionLog", "LogEntry", "Outcomes", "Page",
+           "bucket_start", "bucket_starts", "decode_cursor", "encode_cursor", "to_public"]
 
 # the longest period the outcome chart draws bucket by bucket: ten years
 _MAX_CHART_DAYS = 10 * 366
@@ -99,7 +99,7 @@ _dumps = json.JSONEncoder(ensure_ascii=False).encode
 # at 1000 WAL pages, about 100 rows of the log)
 CHECKPOINT_EVERY = 50
 _SQLITE_INSERT = (f"INSERT INTO decisions ({', '.join(COLUMNS)}) "
-                  f"VALUES ({', '.join(':' + c for c in COLUMNS)})")
+                  f"VALUES ({', '.join(['?'] * len(COLUMNS))})")
 _PG_INSERT = (f"INSERT INTO decisions ({', '.join(COLUMNS)}) "
               f"VALUES ({', '.join(['%s'] * len(COLUMNS))})")
 _KEY_COLUMNS = [c.name for c in IdempotencyRow.__table__.columns]
@@ -546,10 +546,14 @@ class _SqliteWriter:
 
     SQLite checkpoints the WAL into the database (two fsyncs with synchronous=NORMAL)
     inside the COMMIT that fills it past 1000 pages: that decision waited for it, and so
-    did the other worker, queued on the lock. Here the writer's own checkpoints are off and
-    it runs a PASSIVE one every :data:`CHECKPOINT_EVERY` commits, after releasing the lock
-    (it never blocks a writer; the decision is committed by then, so a failed checkpoint
-    is only logged). Other connections keep SQLite's own.
+    did the other worker, queued on the lock. Here the writer's own checkpoints are off;
+    every :data:`CHECKPOINT_EVERY` commits it wakes a checkpointer thread of its process
+    (:class:`_Checkpointer`), which runs a PASSIVE checkpoint on a connection of its own.
+    Run in the request's thread, even after the lock was released, that checkpoint held up
+    the worker's next request: 5–100 ms on this disk, one decision in fifty — the open
+    loop's p99 (issue 22). In its own thread it blocks no writer and no request (SQLite
+    releases the GIL while it copies and syncs). The decision is committed by then, so a
+    failed checkpoint is only logged. Other connections keep SQLite's own.
     """
 
     def __init__(self, engine: Engine):
@@ -562,6 +566,7 @@ class _SqliteWriter:
         self._conn: sqlite3.Connection | None = None
         self._lock_fd = -1
         self._commits = 0
+        self._checkpointer: _Checkpointer | None = None
 
     def insert(self, entries: list[Any], key: dict[str, Any] | None = None) -> None:
         """``entries`` (after ``key``'s row) committed in one transaction, or none of them
@@ -592,30 +597,19 @@ class _SqliteWriter:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             self._commits += 1
             if self._commits % CHECKPOINT_EVERY == 0:
-                self._checkpoint(conn)
+                assert self._checkpointer is not None
+                self._checkpointer.wake()
+
+    def wait_checkpointed(self, timeout: float) -> bool:
+        """Wait until every checkpoint asked for so far has run (False on ``timeout``);
+        for tests and orderly shutdowns."""
+        return self._checkpointer is None or self._checkpointer.wait_idle(timeout)
 
     @staticmethod
-    def _checkpoint(conn: sqlite3.Connection) -> None:
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as exc:        # the rows are in; the next one tries again
-            _log.warning("decision log checkpoint failed: %s", exc)
-
-    @staticmethod
-    def _row(entry: Any) -> dict[str, Any]:
-        """The values as SQLAlchemy stores them on SQLite (times and dates as text, JSON as
-        text)."""
-        values = {}
-        for column in COLUMNS:
-            value = getattr(entry, column)
-            if column in _JSON_COLUMNS:
-                value = _json_text(entry, column)
-            elif column in _TIME_COLUMNS:
-                value = _sqlite_time(value)
-            elif column in _DATE_COLUMNS:
-                value = value.isoformat()
-            values[column] = value
-        return values
+    def _row(entry: Any) -> tuple[Any, ...]:
+        """The values in column order as SQLAlchemy stores them on SQLite (times and dates
+        as text, JSON as text); positional, which binds quicker than by name."""
+        return tuple(_SQLITE_VALUE[column](entry, column) for column in COLUMNS)
 
     @staticmethod
     def _key_row(key: dict[str, Any]) -> dict[str, Any]:
@@ -649,6 +643,11 @@ class _SqliteWriter:
         conn.execute("PRAGMA wal_autocheckpoint=0")    # this writer's: see _checkpoint
         self._lock_fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._conn, self._pid, self._commits = conn, os.getpid(), 0
+        # a thread does not survive a fork: each process starts its own (the parent's, and
+        # its connection, are left alone like the writer's)
+        if self._checkpointer is not None:
+            _INHERITED.append(self._checkpointer)
+        self._checkpointer = _Checkpointer(path)
 
     def _insert_pooled(self, rows: list[dict[str, Any]],
                        key_row: dict[str, Any] | None) -> None:
@@ -665,6 +664,97 @@ class _SqliteWriter:
             connection.commit()
         finally:
             connection.close()
+
+
+# frames in the WAL (4 KiB each, about a dozen per logged decision: 128 MiB) past which a
+# checkpoint that could not catch up with the writers runs once more holding their lock
+# (see below): a safety valve, reached only by writers that never pause for the few ms a
+# checkpoint takes (a constant 420 decisions/s grows the WAL by about 5 MiB a second)
+WAL_FRAMES_LIMIT = 32768
+
+
+class _Checkpointer:
+    """A daemon thread that checkpoints one process's SQLite log when woken.
+
+    A PASSIVE checkpoint copies the WAL's frames up to the last commit it sees, never
+    waiting for a writer; the WAL is only started again from its beginning once a
+    checkpoint has copied *every* frame. Under steady load the writers append while it
+    copies, so it may never quite finish and the WAL would grow without bound: when more
+    than :data:`WAL_FRAMES_LIMIT` frames remain, it runs once more holding the writers'
+    lock file, copying only what came since (a few frames, and a sync), and the next writer
+    starts the WAL anew. Any pause of the writers longer than a checkpoint lets the WAL
+    start anew without that lock.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._cond = threading.Condition()
+        self._asked = 0          # checkpoints asked for
+        self._done = 0           # … and run
+        self._conn: sqlite3.Connection | None = None
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Ask for a checkpoint; the thread starts with the first (a log that is written
+        less has none, nor its connection)."""
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="decision-log-checkpoint")
+                self._thread.start()
+            self._asked += 1
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._cond:
+            asked = self._asked
+            return self._cond.wait_for(lambda: self._done >= asked, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._asked > self._done)
+                asked = self._asked
+            self.checkpoint()
+            with self._cond:
+                self._done = asked       # the asks that came while it ran are served too
+                self._cond.notify_all()
+
+    def checkpoint(self) -> None:
+        """One PASSIVE checkpoint, and a second under the writers' lock if the WAL is past
+        the limit; a failure is logged (the rows are in; the next one tries again)."""
+        try:
+            if self._conn is None:
+                self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                             check_same_thread=False)
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            _busy, frames, copied = self._conn.execute(
+                "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames > WAL_FRAMES_LIMIT and copied < frames:
+                # a descriptor of its own: a flock belongs to the open file, so the
+                # writer's would not wait for the writer of this same process
+                lock_fd = os.open(f"{self.path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                finally:
+                    os.close(lock_fd)            # and with it the lock
+        except (sqlite3.Error, OSError) as exc:
+            _log.warning("decision log checkpoint failed: %s", exc)
+
+
+def _sqlite_value(column: str) -> Callable[[Any, str], Any]:
+    """How one column's value of an entry is written on SQLite."""
+    if column in _JSON_COLUMNS:
+        return _json_text
+    if column in _TIME_COLUMNS:
+        return lambda entry, name: _sqlite_time(getattr(entry, name))
+    if column in _DATE_COLUMNS:
+        return lambda entry, name: getattr(entry, name).isoformat()
+    return getattr
+
+
+_SQLITE_VALUE = {column: _sqlite_value(column) for column in COLUMNS}
 
 
 def _sqlite_key(conn: Any, key_row: dict[str, Any]) -> None:

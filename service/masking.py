@@ -228,6 +228,47 @@ class MaskedDecision:
     texts: dict[str, str] | None = None
 
 
+def _clean(text: str) -> bool:
+    """True when ``text`` holds nothing shaped like a code and nothing that could hide one
+    (a character to fold, a percent or backslash escape, latin-1 mojibake)."""
+    return not (_needs_folding(text, percent=False) or HETU_PATTERN.search(text)
+                or "%" in text or "\\" in text
+                or (not text.isascii() and _MOJIBAKE.search(text)))
+
+
+class _CleanTexts:
+    """The last texts found :func:`_clean`, so that a text seen again is not scanned again.
+
+    A decision's results and findings are written from the policy's messages, and the same
+    few recur decision after decision (a batch of a month's days has a handful): scanning
+    each (a regex over every character, NFKC checks) was a quarter of a batched decision's
+    time in the service. Being clean depends on the text alone, so a text found clean
+    stays clean; only clean texts are kept (never one with a code in it), at most
+    :attr:`SIZE` of them up to :attr:`LONGEST` characters, the oldest dropped first.
+    """
+
+    SIZE = 256
+    LONGEST = 4096
+
+    def __init__(self) -> None:
+        self._texts: dict[str, None] = {}
+
+    def holds(self, text: str) -> bool:
+        """Whether ``text`` is :func:`_clean`, from the cache when it was seen before."""
+        if text in self._texts:
+            return True
+        if not _clean(text):
+            return False
+        if len(text) <= self.LONGEST:
+            if len(self._texts) >= self.SIZE:
+                self._texts.pop(next(iter(self._texts), None), None)
+            self._texts[text] = None
+        return True
+
+
+_CLEAN = _CleanTexts()
+
+
 class Masker:
     """Replaces personal identity codes by ``hetu#<hmac>`` in facts and free text."""
 
@@ -290,10 +331,8 @@ class Masker:
                   for name, value in facts.items()} if personal else facts
         texts = {"facts": _dumps(masked), "results": _dumps(results),
                  "findings": _dumps(findings)}
-        for text in texts.values():
-            if (_needs_folding(text, percent=False) or HETU_PATTERN.search(text)
-                    or "%" in text or "\\" in text
-                    or (not text.isascii() and _MOJIBAKE.search(text))
+        for name, text in texts.items():
+            if (not (_CLEAN.holds(text) if name != "facts" else _clean(text))
                     or any(k in text for k in known)):
                 return self._mask_fully(facts, personal, results, findings, known, checks)
         return MaskedDecision(dict(masked), results, findings, checks, texts)

@@ -19,6 +19,7 @@ serves (:meth:`engine.PolicyStore.cases`), never a folder on its disk.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -36,6 +37,18 @@ __all__ = ["PolicySource"]
 _log = get_logger("service.policies")
 
 _MAX_BACKOFF = 60.0
+
+
+def _refreeze() -> None:
+    """In a process that froze its start-up objects (:mod:`service.wsgi`), after a switch:
+    thaw, collect the replaced bundle's cycles, and freeze the new one, so that later
+    full collections do not walk it in the middle of a request (one such walk now, at the
+    switch, which is already a compile)."""
+    if gc.get_freeze_count() == 0:
+        return
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class PolicySource:
@@ -146,6 +159,7 @@ class PolicySource:
                 _log.info("serving policy bundle %s (activation %s by %s)", active.bundle_id,
                          active.id, active.activated_by)
                 self._settled()
+                _refreeze()
 
     def _boot(self, active: Activation) -> PolicyStore:
         """The active bundle, or else the newest earlier one that loads."""

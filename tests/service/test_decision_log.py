@@ -301,23 +301,76 @@ def test_postgres_writer_counts_a_commit_whose_answer_it_lost(postgres_url, monk
 
 def test_sqlite_writer_checkpoints_the_wal_itself_after_the_commit(sqlite_url, tmp_path,
                                                                    caplog):
-    """SQLite's own checkpoint is off for the writer, which runs one every CHECKPOINT_EVERY
-    commits: the WAL stays small; a failed checkpoint is logged, the rows stay logged."""
-    from service.decision_log import CHECKPOINT_EVERY, _SqliteWriter
+    """SQLite's own checkpoint is off for the writer, whose checkpointer thread runs one
+    every CHECKPOINT_EVERY commits: the WAL stays small; a failed checkpoint is logged, the
+    rows stay logged."""
+    from service.decision_log import CHECKPOINT_EVERY, _Checkpointer
 
     log = DecisionLog(make_engine(sqlite_url))
     rows = 8 * CHECKPOINT_EVERY
     for i in range(rows):
         log.record(entry(i))
+        if (i + 1) % CHECKPOINT_EVERY == 0:
+            # the thread's checkpoint, before the next commit: in service it runs beside
+            # the writers (a test of its own below)
+            assert log._writer.wait_checkpointed(60)
     wal = tmp_path / "var" / "log.db-wal"
     # unchecked, each commit adds its pages (a dozen or so, 4 KiB each) to the WAL
     assert wal.stat().st_size < rows * 4096 * 4 / 3
     assert log.count() == rows
-    broken = sqlite3.connect(":memory:")
-    broken.close()
+    broken = _Checkpointer(str(tmp_path / "missing" / "log.db"))   # cannot be opened
     with caplog.at_level("WARNING", logger="service.decision_log"):
-        _SqliteWriter._checkpoint(broken)
+        broken.checkpoint()
     assert "checkpoint failed" in caplog.text
+
+
+def test_sqlite_checkpointer_copies_the_rest_under_the_writers_lock_past_the_limit(tmp_path):
+    """Writers that never pause let a PASSIVE checkpoint copy all but the last frames, so
+    SQLite would never start the WAL anew: past WAL_FRAMES_LIMIT frames the checkpointer
+    runs once more holding the writers' lock file (no writer appends meanwhile), and below
+    the limit it never takes that lock."""
+    import fcntl
+    import os
+
+    from service.decision_log import WAL_FRAMES_LIMIT, _Checkpointer
+
+    path = str(tmp_path / "log.db")
+    checkpointer = _Checkpointer(path)
+    probe = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+    def lock_is_held() -> bool:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        return False
+
+    class Connection:
+        """Answers the first checkpoint with ``first`` and records each call."""
+
+        def __init__(self, first):
+            self.first, self.calls = first, []
+
+        def execute(self, sql):
+            self.calls.append((sql, lock_is_held()))
+            answer = self.first if len(self.calls) == 1 else (0, 0, 0)
+            return type("Cursor", (), {"fetchone": lambda _: answer,
+                                       "fetchall": lambda _: [answer]})()
+
+    try:
+        behind = WAL_FRAMES_LIMIT + 10
+        checkpointer._conn = Connection((0, behind, behind - 3))
+        checkpointer.checkpoint()
+        assert checkpointer._conn.calls == [("PRAGMA wal_checkpoint(PASSIVE)", False),
+                                            ("PRAGMA wal_checkpoint(PASSIVE)", True)]
+        assert not lock_is_held()
+        for first in [(0, WAL_FRAMES_LIMIT, 1), (0, behind, behind)]:   # small, or done
+            checkpointer._conn = Connection(first)
+            checkpointer.checkpoint()
+            assert checkpointer._conn.calls == [("PRAGMA wal_checkpoint(PASSIVE)", False)]
+    finally:
+        os.close(probe)
 
 
 @pytest.fixture

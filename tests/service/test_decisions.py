@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import pytest
@@ -313,6 +314,26 @@ def test_batch_answers_in_order_and_logs_each_with_its_own_id(client, tokens):
         logged = client.get(f"/v1/decisions/{decision_id}", headers=tokens["provider"])
         assert logged.status_code == 200
         assert HETU not in logged.get_data(as_text=True)
+
+
+def test_a_batch_is_one_log_line_that_names_each_decision(client, tokens, caplog):
+    """A hundred records per batch were a fifth of its time: a batch writes one line, with
+    each decision's id, policy, version and outcome (a single decision keeps its own)."""
+    items = [decision_body(facts={"hours": h}) for h in (5, 7, 6)]
+    with caplog.at_level(logging.INFO, logger="service.decisions"):
+        body = client.post("/v1/decisions/batch", json={"decisions": items},
+                           headers=tokens["provider"]).get_json()
+        single = client.post("/v1/decisions", json=items[0],
+                             headers=tokens["provider"]).get_json()
+    lines = [r.getMessage() for r in caplog.records if r.name == "service.decisions"]
+    assert len(lines) == 2
+    batch_line, single_line = lines
+    assert batch_line.startswith("batch of 3 decisions by ")
+    for result in body["results"]:
+        decision = result["decision"]
+        assert (f"{decision['decision_id']} tiny/day@{decision['version']} "
+                f"{decision['outcome']}") in batch_line
+    assert single_line.startswith(f"decision {single['decision_id']} tiny/day@")
 
 
 def test_batch_answers_and_logs_as_each_item_alone(client, tokens):

@@ -335,6 +335,46 @@ def test_mask_decision_equals_the_scrub_text_by_text():
         assert _check_one_pass(masker, facts, personal, results, findings) is one_pass, facts
 
 
+def test_a_decision_whose_texts_were_seen_before_is_masked_the_same():
+    """The masker keeps the texts it found clean (results and findings recur): every case
+    masks the same the second time, when its clean texts come from the cache."""
+    masker = Masker(b"k")
+    for _ in range(2):
+        for facts, personal, results, findings, one_pass in ONE_PASS_CASES:
+            assert _check_one_pass(masker, facts, personal, results, findings) is one_pass
+
+
+def test_the_clean_texts_kept_never_hold_a_code_however_it_is_spelled():
+    """Only a text the full check finds clean is kept; every spelling of a code (full-width,
+    other digits, look-alike dashes, invisible characters, percent escapes, mojibake) inside
+    a finding's message is found every time, the first or the second, and never kept."""
+    from service.masking import _CLEAN, _clean
+
+    spellings = [*CORPUS, "131052\u2011308T", "131052\u200b-308T", "131052\\u2011308T",
+                 "\u0661\u0663\u0661\u0660\u0665\u0662\u2013\u0663\u0660\u0668T",
+                 "\U0001d7cf\U0001d7d1\U0001d7cf\U0001d7ce\U0001d7d3\U0001d7d0-308T",
+                 "131052 308T", "131052\u00a0308T"]
+    for spelling in spellings:
+        for written in (spelling, json.dumps(_findings(f"asiakas {spelling}"),
+                                             ensure_ascii=False)):
+            assert not _clean(written), written
+            assert not _CLEAN.holds(written) and not _CLEAN.holds(written), written
+            assert written not in _CLEAN._texts
+    clean = json.dumps(_findings("Liian lyhyt päivä: 5 h < 6 h"), ensure_ascii=False)
+    assert _CLEAN.holds(clean) and clean in _CLEAN._texts and _CLEAN.holds(clean)
+
+
+def test_the_clean_texts_kept_are_bounded():
+    from service.masking import _CleanTexts
+
+    kept = _CleanTexts()
+    for i in range(kept.SIZE + 10):
+        assert kept.holds(f"viesti {i}")
+    assert len(kept._texts) == kept.SIZE and "viesti 0" not in kept._texts
+    long = "x" * (kept.LONGEST + 1)
+    assert kept.holds(long) and long not in kept._texts
+
+
 _PIECES = st.sampled_from([HETU, OTHER_HETU, "131052", "-308T", "308T", "12345", "１３",
                            "٣", "\u2011", "\u200b", "\u00ad", '"', "\\", "\n", "ä", "x",
                            " ", "0", "1", "A", "-", "+", "hetu#"])

@@ -113,3 +113,38 @@ def test_an_activation_during_boot_is_picked_up_by_the_next_request(
     source = _source(bundles, policies_dir)
     assert source.serving == 1
     assert sorted(source.current().policies) == ["other", "tiny"]
+
+
+def test_a_switch_in_a_frozen_worker_frees_the_old_bundle_and_freezes_the_new():
+    """service.wsgi freezes a worker's start-up objects; after a bundle switch the replaced
+    objects' cycles are collected and the new ones frozen. A process that never froze (the
+    tests, the CLI) is left as it is."""
+    import gc
+    import weakref
+
+    from service.policy_source import _refreeze
+
+    class Node:
+        pass
+
+    def cycle() -> Node:
+        node = Node()
+        node.self = node
+        return node
+
+    assert gc.get_freeze_count() == 0
+    _refreeze()
+    assert gc.get_freeze_count() == 0
+    old = cycle()
+    gone = weakref.ref(old)
+    gc.freeze()
+    try:
+        del old                                  # garbage, but frozen: never collected …
+        gc.collect()
+        assert gone() is not None
+        new = cycle()
+        _refreeze()                              # … until the switch thaws and collects
+        assert gone() is None
+        assert gc.get_freeze_count() > 0 and gc.is_tracked(new)
+    finally:
+        gc.unfreeze()
