@@ -3,18 +3,21 @@
 Shared by ``rehab-rules impact`` and ``POST /v1/policies/{policy}/impact``. A draft is
 validated whole like anything published, but it is only ever loaded into a store of its own:
 it is never stored as a bundle, never activated, and the running set is never touched. The
-replay itself is :class:`engine.replay.Impact`; this module turns log rows into
-:class:`engine.replay.LoggedDecision` and reads them newest first, one indexed query per batch.
-A replay reads the columns the engine's :class:`~engine.replay.LoggedDecision` names (each a
-column of :class:`service.models.DecisionRow`, under the same name), and no others.
+replay itself is :class:`engine.replay.Impact`; this module reads the log newest first through
+the database driver (:meth:`DecisionLog.read_raw`, one indexed query per batch) as plain
+tuples of the columns :data:`engine.replay.ROW` names (each a column of
+:class:`service.models.DecisionRow`, under the same name), and no others; a
+:class:`engine.replay.LoggedDecision` is built only for a decision that changed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
+import json
 import multiprocessing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine import PolicyError, PolicyStore
@@ -22,7 +25,7 @@ from engine.errors import UnknownPolicy
 from engine.fixtures import run_case
 from engine.folder import PolicyFiles
 from engine.pyeval import PythonEvaluator
-from engine.replay import Impact, LoggedDecision
+from engine.replay import ROW, Impact, LoggedDecision
 from service.bundles import files_from
 from service.decision_log import COLUMNS as LOG_COLUMNS
 from service.decision_log import DecisionLog
@@ -39,6 +42,25 @@ TEXTS: tuple[str, ...] = ("fired", "results", "findings")
 if not set(COLUMNS) <= set(LOG_COLUMNS):        # a rename on either side must not go unseen
     raise ImportError(f"engine.replay.LoggedDecision names {set(COLUMNS) - set(LOG_COLUMNS)}, "
                       "which are no columns of the decision log")
+# the order _rows unpacks a row read through the driver in (engine.replay.ROW's)
+_ORDER = ("id", "policy", "action", "version", "as_of", "lang", "facts", "outcome", "fired",
+          "results", "findings", "pinned", "hetu_checks")
+if ROW != _ORDER or not set(ROW) <= set(LOG_COLUMNS):
+    raise ImportError("engine.replay.ROW is no longer the order service.replay reads")
+_loads = json.loads
+_day = dt.date.fromisoformat
+
+
+def _rows(raw: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows of :data:`engine.replay.ROW` as the driver gave them
+    (:meth:`DecisionLog.read_raw`), typed as :meth:`Impact.add_rows` takes them: facts and
+    checks decoded (each once), the date a date, ``pinned`` a bool; the other JSON texts
+    stay text."""
+    return [(i, policy, action, version, as_of if type(as_of) is dt.date else _day(as_of),
+             lang, _loads(facts), outcome, fired, results, findings, bool(pinned),
+             None if checks is None else {} if checks == "{}" else _loads(checks))
+            for (i, policy, action, version, as_of, lang, facts, outcome, fired, results,
+                 findings, pinned, checks) in raw]
 
 
 def logged_from_row(row: Mapping[str, Any], texts: bool = False) -> LoggedDecision:
@@ -111,9 +133,8 @@ def run_impact(log: DecisionLog, store: PolicyStore, policy: str, *,
     if rows >= max(PARALLEL_MIN, 1):
         _replay_in_workers(impact, log, url or "", store, filters, limit, jobs, progress)
     else:
-        for batch in log.scan(batch=BATCH, limit=limit, columns=COLUMNS, texts=TEXTS,
-                              **filters):
-            impact.add(logged_from_row(r, texts=True) for r in batch)
+        for batch in log.read_raw(ROW, batch=BATCH, limit=limit, **filters):
+            impact.add_rows(_rows(batch))
             if progress is not None:
                 progress(len(batch))
     report = impact.report()
@@ -143,29 +164,25 @@ def _shareable_url(log: DecisionLog) -> str | None:
     return url.render_as_string(hide_password=False)
 
 
-def _chunks(log: DecisionLog, filters: dict[str, Any],
-            limit: int | None) -> Iterator[tuple[str, str]]:
-    """The rows to replay as (lowest id, highest id) of each :data:`CHUNK` rows, newest
-    first: reading only ids, the parent never holds more than one chunk of them."""
-    for rows in log.scan(batch=CHUNK, limit=limit, columns=("id",), **filters):
-        yield rows[-1]["id"], rows[0]["id"]
-
-
 def _start_worker(url: str, files: PolicyFiles, policy: str, options: dict[str, Any],
                   filters: dict[str, Any]) -> None:
-    """A worker's start: its own database engine and the draft store, loaded once."""
+    """A worker's start: its own database engine and the draft store, loaded once; then
+    everything loaded so far is kept out of the garbage collector's full passes
+    (:func:`gc.freeze`): a replay makes a batch's objects by the thousand, and each full
+    pass would walk the compiled rules and the imported modules again."""
     from service.database import make_engine
 
     _WORKER.update(log=DecisionLog(make_engine(url)), store=draft_store(files, policy),
                    options=options, filters=filters)
+    gc.freeze()
 
 
 def _replay_chunk(within: tuple[str, str]) -> tuple[dict[str, Any], int]:
     """Replay one chunk in a worker; its :meth:`Impact.partial` and how many rows it read."""
     impact = Impact(_WORKER["store"], **_WORKER["options"])
-    for rows in _WORKER["log"].scan(batch=BATCH, columns=COLUMNS, texts=TEXTS, within=within,
-                                    **_WORKER["filters"]):
-        impact.add(logged_from_row(r, texts=True) for r in rows)
+    for rows in _WORKER["log"].read_raw(ROW, batch=BATCH, within=within,
+                                        **_WORKER["filters"]):
+        impact.add_rows(_rows(rows))
     return impact.partial(), impact.read
 
 
@@ -186,7 +203,8 @@ def _replay_in_workers(impact: Impact, log: DecisionLog, url: str, store: Policy
     pool = context.Pool(jobs, initializer=_start_worker,
                         initargs=(url, files, filters["policy"], options, filters))
     try:
-        for part, read in pool.imap(_replay_chunk, _chunks(log, filters, limit)):
+        for part, read in pool.imap(_replay_chunk, log.id_slices(CHUNK, limit=limit,
+                                                                 **filters)):
             impact.merge(part)
             if progress is not None:
                 progress(read)
