@@ -28,7 +28,7 @@ from typing import Any
 from engine.batch import decide_many
 from engine.decide import decide
 from engine.errors import EngineError
-from engine.model import FINDING_KINDS, Decision, Finding, json_form
+from engine.model import FINDING_KINDS, Decision, json_form
 from engine.personal import is_pseudonym, with_synthetic_codes
 from engine.store import PolicyStore
 
@@ -75,8 +75,10 @@ ROW = ("id", "policy", "action", "version", "as_of", "lang", "facts", "outcome",
        "results", "findings", "pinned", "hetu_checks")
 _OUTCOME, _FIRED, _RESULTS, _FINDINGS = (ROW.index(n) for n in ("outcome", "fired", "results",
                                                                   "findings"))
-# the findings text of a decision without any (most allowed ones)
+# the findings text of a decision without any (most allowed ones), and what opens each
+# kind's list in a text with some
 _NO_FINDINGS = _dumps({k: [] for k in FINDING_KINDS})
+_HEADS = tuple(("{" if i == 0 else "], ") + f'"{k}": [' for i, k in enumerate(FINDING_KINDS))
 # distinct texts kept per replay for the fired lists seen: a policy has a few hundred rules,
 # its decisions fire a few thousand distinct sets of them; past this the memo starts over
 _MEMO = 4096
@@ -178,9 +180,8 @@ class _Texts:
 
     Memoised are only texts of the policy's own vocabulary: each set of fired rules, each
     rule id and each citation (a rule's, per version and language) — never a value of a
-    decision, so
-    they are as often hit in a log of a million different cases as in a small one. Past
-    :data:`_MEMO` entries a memo starts over."""
+    decision, so they are as often hit in a log of a million different cases as in a small
+    one. Past :data:`_MEMO` entries a memo starts over."""
 
     def __init__(self) -> None:
         self.fired: dict[tuple[str, ...], str] = {}
@@ -196,37 +197,42 @@ class _Texts:
         only when the one before matched."""
         text = self.fired.get(d.fired)
         if text is None:
-            text = _memo(self.fired, d.fired, lambda: _encode(list(d.fired)))
+            text = _memo(self.fired, d.fired, _encode, list(d.fired))
         if fired != text:
             return False
         if results != (_encode(json_form(d.results)) if d.results else "{}"):
             return False
-        if not (d.violations or d.warnings or d.notices or d.obligations):
+        kinds = (d.violations, d.warnings, d.notices, d.obligations)
+        if not any(kinds):
             return findings == _NO_FINDINGS
-        return findings == ("{" + ", ".join(
-            f'"{k}": [{", ".join(self._finding(f, d) for f in getattr(d, k))}]'
-            for k in FINDING_KINDS) + "}")
+        # f.to_dict() written piece by piece: {"rule": …, "message": …, "cite": …, "due": …}
+        rules, cites, version, lang = self.rule, self.cite, d.version, d.lang
+        out: list[str] = []
+        for head, found in zip(_HEADS, kinds, strict=True):
+            out.append(head)
+            for i, f in enumerate(found):
+                rule = rules.get(f.rule) or _memo(rules, f.rule, _string, f.rule)
+                # a rule's citation is its version's, in the decision's language: the text
+                # written for the first one seen serves every equal one (compared by the
+                # identity of its values first: a shallow copy of the rule's is equal at once)
+                key = (version, f.rule, lang)
+                seen = cites.get(key)
+                if seen is None or seen[0] != f.cite:
+                    if len(cites) >= _MEMO:
+                        cites.clear()
+                    seen = cites[key] = (f.cite, _encode(f.cite))
+                out.append(f'{", " if i else ""}{{"rule": {rule}, "message": '
+                           f'{_string(f.message)}, "cite": {seen[1]}')
+                out.append("}" if f.due is None else f', "due": {_string(f.due)}}}')
+        out.append("]}")
+        return findings == "".join(out)
 
-    def _finding(self, f: Finding, d: Decision) -> str:
-        """``_dumps(f.to_dict())`` of a finding of ``d``."""
-        rule = self.rule.get(f.rule) or _memo(self.rule, f.rule, lambda: _string(f.rule))
-        # a rule's citation is its version's, in the decision's language: the text
-        # written for the first one seen serves every equal one (a dict compared by the
-        # identity of its values first: a shallow copy of the rule's compares at once)
-        key = (d.version, f.rule, d.lang)
-        seen = self.cite.get(key)
-        if seen is None or seen[0] != f.cite:
-            if len(self.cite) >= _MEMO:
-                self.cite.clear()
-            seen = self.cite[key] = (f.cite, _encode(f.cite))
-        due = "" if f.due is None else f', "due": {_string(f.due)}'
-        return f'{{"rule": {rule}, "message": {_string(f.message)}, "cite": {seen[1]}{due}}}'
 
-
-def _memo(memo: dict[Any, str], key: Any, make: Callable[[], str]) -> str:
+def _memo(memo: dict[Any, str], key: Any, write: Callable[[Any], str], value: Any) -> str:
+    """``write(value)``, kept in ``memo`` under ``key``."""
     if len(memo) >= _MEMO:
         memo.clear()
-    text = memo[key] = make()
+    text = memo[key] = write(value)
     return text
 
 
