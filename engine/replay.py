@@ -23,7 +23,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.batch import decide_many
 from engine.decide import decide
@@ -146,17 +146,36 @@ def _restored(logged: dict[str, Any], checks: dict[str, Any] | None) -> dict[str
     return facts
 
 
-def _logged(row: tuple[Any, ...], decoded: bool = False) -> LoggedDecision:
-    """A :data:`ROW` tuple as a :class:`LoggedDecision` that keeps the three texts, or
-    with ``decoded`` has them parsed instead (:meth:`LoggedDecision.decoded`, in one)."""
-    values = dict(zip(ROW, row, strict=True))
-    texts = {k: values.pop(k) for k in _TEXTS}
-    if not decoded:
-        return LoggedDecision(fired=(), results={}, findings={}, texts=texts, **values)
-    fired, results, findings = (None if texts[k] is None else json.loads(texts[k])
-                                for k in _TEXTS)
-    return LoggedDecision(fired=tuple(fired or ()), results=results, findings=findings,
-                          **values)
+class _Row(NamedTuple):
+    """A :data:`ROW` tuple read by name, as the replay reads a :class:`LoggedDecision`
+    (the same fields): what a changed or refused row becomes, built in one call where a
+    frozen dataclass sets each field through ``object.__setattr__``."""
+
+    id: str
+    policy: str
+    action: str
+    version: str
+    as_of: dt.date
+    lang: str
+    facts: dict[str, Any]
+    outcome: str
+    fired: Any
+    results: Any
+    findings: Any
+    pinned: bool
+    hetu_checks: dict[str, Any] | None
+
+
+if _Row._fields != ROW:                        # one order, named twice
+    raise ImportError("engine.replay._Row is not in ROW's order")
+
+
+def _decoded(row: tuple[Any, ...]) -> _Row:
+    """A :data:`ROW` tuple with its three JSON texts parsed (as
+    :meth:`LoggedDecision.decoded`)."""
+    fired, results, findings = (None if row[i] is None else json.loads(row[i])
+                                for i in (_FIRED, _RESULTS, _FINDINGS))
+    return _Row(*row[:_FIRED], tuple(fired or ()), results, findings, *row[_FINDINGS + 1:])
 
 
 # -- comparing -----------------------------------------------------------------------------
@@ -236,7 +255,7 @@ def _memo(memo: dict[Any, str], key: Any, write: Callable[[Any], str], value: An
     return text
 
 
-def _differences(item: LoggedDecision, d: Decision) -> list[str]:
+def _differences(item: LoggedDecision | _Row, d: Decision) -> list[str]:
     """Which aspects differ: outcome, fired, results, obligations (due dates), messages."""
     out = []
     if d.outcome != item.outcome:
@@ -287,7 +306,7 @@ class Impact:
         self.refused_by: Counter[str] = Counter()
         self._texts = _Texts()
 
-    def _decide(self, item: LoggedDecision, facts: dict[str, Any], explain: bool = False,
+    def _decide(self, item: LoggedDecision | _Row, facts: dict[str, Any], explain: bool = False,
                 lang: str | None = None) -> Decision:
         version = self.version or (item.version if item.pinned else None)
         return decide(self.store, policy=item.policy, action=item.action, as_of=item.as_of,
@@ -335,30 +354,30 @@ class Impact:
         texts = self._texts
         for row, item, facts in pending:              # in the order read, as before
             if isinstance(facts, NotReplayable):
-                self._refuse(item or _logged(row), facts.code, facts.reason)
+                self._refuse(item or _Row(*row), facts.code, facts.reason)
                 continue
             decision = next(answers)
             if isinstance(decision, EngineError):
-                self._refuse(item or _logged(row), decision.code, decision.message)
+                self._refuse(item or _Row(*row), decision.code, decision.message)
                 continue
             if decision.outcome == row[_OUTCOME] and row[_FIRED] is not None and texts.same(
                     row[_FIRED], row[_RESULTS], row[_FINDINGS], decision):
                 self.unchanged += 1
                 continue
-            item = item.decoded() if item is not None else _logged(row, decoded=True)
-            aspects = _differences(item, decision)
+            logged = item.decoded() if item is not None else _decoded(row)
+            aspects = _differences(logged, decision)
             if not aspects:
                 self.unchanged += 1
                 continue
-            self._changed(item, facts, decision, aspects)
+            self._changed(logged, facts, decision, aspects)
 
-    def _refuse(self, item: LoggedDecision, code: str, reason: str) -> None:
+    def _refuse(self, item: LoggedDecision | _Row, code: str, reason: str) -> None:
         self.refused_by[code] += 1
         if len(self.refused) < MAX_LISTED:
             self.refused.append({"decision_id": item.id, "as_of": item.as_of.isoformat(),
                                  "action": item.action, "code": code, "reason": reason})
 
-    def _changed(self, item: LoggedDecision, facts: dict[str, Any], decision: Decision,
+    def _changed(self, item: LoggedDecision | _Row, facts: dict[str, Any], decision: Decision,
                  aspects: list[str]) -> None:
         if "outcome" in aspects:
             group = f"{item.outcome}_to_{decision.outcome}"
@@ -383,7 +402,7 @@ class Impact:
             self.groups[group].append(self._example(item, facts, decision, aspects,
                                                     newly, gone))
 
-    def _example(self, item: LoggedDecision, facts: dict[str, Any], decision: Decision,
+    def _example(self, item: LoggedDecision | _Row, facts: dict[str, Any], decision: Decision,
                  aspects: list[str], newly: list[str], gone: list[str]) -> dict[str, Any]:
         """One changed decision, with the values read by the rules whose firing changed (or,
         when none did, by every rule that fired)."""
