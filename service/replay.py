@@ -17,7 +17,9 @@ import datetime as dt
 import gc
 import json
 import multiprocessing
-from collections.abc import Callable, Mapping
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from engine import PolicyError, PolicyStore
@@ -34,6 +36,7 @@ __all__ = ["BATCH", "CHUNK", "COLUMNS", "PARALLEL_MIN", "TEXTS", "case_changes",
            "draft_files", "draft_store", "logged_from_row", "render_cases", "run_impact"]
 
 BATCH = 1000     # rows per query: one short read, then a thousand decisions
+AHEAD = 2        # batches read ahead of the replay (_read_ahead)
 # what a replay reads of a row (not time, provider, token, digest, latency or bundle)
 COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LoggedDecision)
                                   if f.name != "texts")
@@ -73,6 +76,50 @@ def logged_from_row(row: Mapping[str, Any], texts: bool = False) -> LoggedDecisi
         return LoggedDecision(fired=(), results={}, findings={}, **values)
     values["fired"] = tuple(values["fired"])
     return LoggedDecision(**values)
+
+
+def _read_ahead(batches: Iterator[list[tuple[Any, ...]]],
+                depth: int = AHEAD) -> Iterator[list[tuple[Any, ...]]]:
+    """The batches (:meth:`DecisionLog.read_raw`), typed by :func:`_rows`, read by a thread
+    of their own at most ``depth`` batches ahead of the replay: the next query runs while
+    this batch is decided — on PostgreSQL its round trip and the server's work, on SQLite
+    its reading (both drivers let go of the interpreter while they wait). An error of the
+    reading is raised here; a replay that stops early stops the thread."""
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not put(_rows(batch)):
+                    return
+            put(end)
+        except BaseException as exc:            # handed to the replay, raised there
+            put(exc)
+
+    reader = threading.Thread(target=read, name="impact-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def draft_files(running: PolicyFiles, sent: dict[str, str],
@@ -133,10 +180,10 @@ def run_impact(log: DecisionLog, store: PolicyStore, policy: str, *,
     if rows >= max(PARALLEL_MIN, 1):
         _replay_in_workers(impact, log, url or "", store, filters, limit, jobs, progress)
     else:
-        for batch in log.read_raw(ROW, batch=BATCH, limit=limit, **filters):
-            impact.add_rows(_rows(batch))
+        for rows in _read_ahead(log.read_raw(ROW, batch=BATCH, limit=limit, **filters)):
+            impact.add_rows(rows)
             if progress is not None:
-                progress(len(batch))
+                progress(len(rows))
     report = impact.report()
     return {"policy": policy, "version": version,
             "window": {"since": since.isoformat() if since else None,
@@ -180,9 +227,9 @@ def _start_worker(url: str, files: PolicyFiles, policy: str, options: dict[str, 
 def _replay_chunk(within: tuple[str, str]) -> tuple[dict[str, Any], int]:
     """Replay one chunk in a worker; its :meth:`Impact.partial` and how many rows it read."""
     impact = Impact(_WORKER["store"], **_WORKER["options"])
-    for rows in _WORKER["log"].read_raw(ROW, batch=BATCH, within=within,
-                                        **_WORKER["filters"]):
-        impact.add_rows(_rows(rows))
+    for rows in _read_ahead(_WORKER["log"].read_raw(ROW, batch=BATCH, within=within,
+                                                    **_WORKER["filters"])):
+        impact.add_rows(rows)
     return impact.partial(), impact.read
 
 
