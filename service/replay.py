@@ -35,7 +35,7 @@ from service.decision_log import DecisionLog
 __all__ = ["BATCH", "CHUNK", "COLUMNS", "PARALLEL_MIN", "TEXTS", "case_changes",
            "draft_files", "draft_store", "logged_from_row", "render_cases", "run_impact"]
 
-BATCH = 1000     # rows per query: one short read, then a thousand decisions
+BATCH = 5000     # rows per query: one short read, then five thousand decisions at once
 AHEAD = 2        # batches read ahead of the replay (_read_ahead)
 # what a replay reads of a row (not time, provider, token, digest, latency or bundle)
 COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LoggedDecision)
