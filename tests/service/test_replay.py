@@ -110,22 +110,63 @@ def test_the_cases_a_draft_changes_read_on_a_terminal():
 
 
 def test_unchanged_answers_are_compared_as_stored_texts(seeded, policies_dir, monkeypatch):
-    """A replay that writes the very JSON texts logged parses none of them."""
-    from engine.replay import LoggedDecision
+    """A replay that writes the very JSON texts logged parses none of them; one that
+    changes decisions parses those."""
+    import engine.replay
 
     app = seeded[0]
     decoded = []
-    real = LoggedDecision.decoded
-    monkeypatch.setattr(LoggedDecision, "decoded", lambda self: decoded.append(self.id)
-                        or real(self))
+    real = engine.replay._decoded
+    monkeypatch.setattr(engine.replay, "_decoded", lambda row: decoded.append(row[0])
+                        or real(row))
     running, _ = read_folder(policies_dir)
+    log = app.extensions["rehab_rules"].log
     store = draft_store(draft_files(running, {}), "tiny")
     try:
-        report = run_impact(app.extensions["rehab_rules"].log, store, "tiny")
+        report = run_impact(log, store, "tiny")
     finally:
         store.close()
     assert (report["read"], report["unchanged"]) == (6, 6)
     assert decoded == []
+    store = draft_store(draft_files(running, {"tiny/2025-01.yaml": VERSION_1.replace(
+        "min_hours: 6", "min_hours: 5.5")}), "tiny")
+    try:
+        report = run_impact(log, store, "tiny")
+    finally:
+        store.close()
+    assert report["changed"]["deny_to_allow"] == 3
+    assert len(decoded) == report["changed"]["total"]
+
+
+def test_the_log_read_through_the_driver_is_the_stored_log(seeded):
+    """``read_raw`` gives the rows ``scan`` gives, newest first, JSON as the stored text;
+    ``id_slices`` cuts them into slices that, each read ``within`` its ends, are the same
+    rows again, and with a limit only the newest."""
+    import json
+
+    from engine.replay import ROW
+    from service.replay import TEXTS
+
+    app, ids = seeded
+    log: DecisionLog = app.extensions["rehab_rules"].log
+    scanned = [r for b in log.scan(policy="tiny", columns=COLUMNS, texts=TEXTS) for r in b]
+    raw = [r for b in log.read_raw(ROW, batch=4, policy="tiny") for r in b]
+    assert [r[0] for r in raw] == [r["id"] for r in scanned] == sorted(ids, reverse=True)
+    for got, row in zip(raw, scanned, strict=True):
+        values = dict(zip(ROW, got, strict=True))
+        assert {k: values[k] for k in TEXTS} == {k: row[k] for k in TEXTS}
+        assert json.loads(values["facts"]) == row["facts"]
+        assert str(values["as_of"])[:10] == row["as_of"].isoformat()
+        assert bool(values["pinned"]) is row["pinned"]
+    assert [r for b in log.read_raw(ROW, policy="tiny", action="nope") for r in b] == []
+    slices = list(log.id_slices(4, policy="tiny"))
+    assert len(slices) == 2 and slices[0][1] == raw[0][0] and slices[-1][0] == raw[-1][0]
+    again = [r for s in slices for b in log.read_raw(ROW, batch=3, within=s, policy="tiny")
+             for r in b]
+    assert again == raw
+    newest = list(log.id_slices(4, limit=5, policy="tiny"))
+    assert [r[0] for s in newest for b in log.read_raw(("id",), within=s, policy="tiny")
+            for r in b] == [r[0] for r in raw[:5]]
 
 
 def test_the_log_is_read_in_batches_with_the_same_report(seeded, policies_dir, monkeypatch):
