@@ -78,13 +78,25 @@ def logged_from_row(row: Mapping[str, Any], texts: bool = False) -> LoggedDecisi
     return LoggedDecision(**values)
 
 
+def _batches(log: DecisionLog, **options: Any) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows to replay (:meth:`DecisionLog.read_raw` of :data:`engine.replay.ROW`,
+    typed by :func:`_rows`), :data:`BATCH` at a time. From a database server the next
+    batch is read ahead (:func:`_read_ahead`): its round trip and the server's work are
+    waiting, not this process's. SQLite's reading is this process's own work, and the
+    interpreter handed to and fro between threads cost more than it saved on 2 cores."""
+    batches = log.read_raw(ROW, batch=BATCH, **options)
+    if log.engine.dialect.name == "sqlite":
+        return (_rows(batch) for batch in batches)
+    return _read_ahead(batches)
+
+
 def _read_ahead(batches: Iterator[list[tuple[Any, ...]]],
                 depth: int = AHEAD) -> Iterator[list[tuple[Any, ...]]]:
     """The batches (:meth:`DecisionLog.read_raw`), typed by :func:`_rows`, read by a thread
     of their own at most ``depth`` batches ahead of the replay: the next query runs while
-    this batch is decided — on PostgreSQL its round trip and the server's work, on SQLite
-    its reading (both drivers let go of the interpreter while they wait). An error of the
-    reading is raised here; a replay that stops early stops the thread."""
+    this batch is decided: its round trip and the server's work (the driver lets go of the
+    interpreter while it waits). An error of the reading is raised here; a replay that
+    stops early stops the thread."""
     ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
     end = object()
@@ -180,7 +192,7 @@ def run_impact(log: DecisionLog, store: PolicyStore, policy: str, *,
     if rows >= max(PARALLEL_MIN, 1):
         _replay_in_workers(impact, log, url or "", store, filters, limit, jobs, progress)
     else:
-        for rows in _read_ahead(log.read_raw(ROW, batch=BATCH, limit=limit, **filters)):
+        for rows in _batches(log, limit=limit, **filters):
             impact.add_rows(rows)
             if progress is not None:
                 progress(len(rows))
@@ -227,8 +239,7 @@ def _start_worker(url: str, files: PolicyFiles, policy: str, options: dict[str, 
 def _replay_chunk(within: tuple[str, str]) -> tuple[dict[str, Any], int]:
     """Replay one chunk in a worker; its :meth:`Impact.partial` and how many rows it read."""
     impact = Impact(_WORKER["store"], **_WORKER["options"])
-    for rows in _read_ahead(_WORKER["log"].read_raw(ROW, batch=BATCH, within=within,
-                                                    **_WORKER["filters"])):
+    for rows in _batches(_WORKER["log"], within=within, **_WORKER["filters"]):
         impact.add_rows(rows)
     return impact.partial(), impact.read
 

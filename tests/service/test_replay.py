@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from engine import PolicyError
@@ -237,3 +239,35 @@ def test_two_jobs_give_the_report_of_one(app, policies_dir, monkeypatch):
     assert two == one
     assert one["read"] == 18 and one["not_replayable"]["count"] == 1
     assert one["changed"]["deny_to_allow"] == 8
+
+
+def test_reading_ahead_hands_over_rows_errors_and_stops_with_the_replay():
+    """From a database server the next batch is read by a thread while this one is
+    decided: the batches come typed and in order, an error of the reading is raised in
+    the replay, and a replay that stops early leaves no thread behind."""
+    import threading
+
+    from service.replay import _read_ahead
+
+    def raw(n: int) -> list[tuple]:
+        return [(str(n), "p", "a", "v", "2025-01-02", "fi", '{"x": 1}', "allow", "[]", "{}",
+                 "{}", 1, None)]
+
+    def batches(fail: bool = False):
+        for n in range(5):
+            if fail and n == 2:
+                raise RuntimeError("connection lost")
+            yield raw(n)
+
+    got = list(_read_ahead(batches(), depth=1))
+    assert [b[0][0] for b in got] == ["0", "1", "2", "3", "4"]
+    assert got[0][0][4] == dt.date(2025, 1, 2) and got[0][0][6] == {"x": 1}
+    assert got[0][0][11] is True
+    seen = []
+    with pytest.raises(RuntimeError, match="connection lost"):
+        for b in _read_ahead(batches(fail=True), depth=1):
+            seen.append(b[0][0])
+    assert seen == ["0", "1"]
+    for _ in _read_ahead(batches(), depth=1):
+        break
+    assert not [t for t in threading.enumerate() if t.name == "impact-read-ahead"]
