@@ -36,7 +36,7 @@ __all__ = ["BATCH", "CHUNK", "COLUMNS", "PARALLEL_MIN", "TEXTS", "case_changes",
            "draft_files", "draft_store", "logged_from_row", "render_cases", "run_impact"]
 
 BATCH = 5000     # rows per query: one short read, then five thousand decisions at once
-AHEAD = 2        # batches read ahead of the replay (_read_ahead)
+AHEAD = 1        # batches read ahead of the replay from a database server (_read_ahead)
 # what a replay reads of a row (not time, provider, token, digest, latency or bundle)
 COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LoggedDecision)
                                   if f.name != "texts")
@@ -85,18 +85,19 @@ def _batches(log: DecisionLog, **options: Any) -> Iterator[list[tuple[Any, ...]]
     waiting, not this process's. SQLite's reading is this process's own work, and the
     interpreter handed to and fro between threads cost more than it saved on 2 cores."""
     batches = log.read_raw(ROW, batch=BATCH, **options)
-    if log.engine.dialect.name == "sqlite":
-        return (_rows(batch) for batch in batches)
-    return _read_ahead(batches)
+    if log.engine.dialect.name != "sqlite":
+        batches = _read_ahead(batches)
+    return (_rows(batch) for batch in batches)
 
 
 def _read_ahead(batches: Iterator[list[tuple[Any, ...]]],
                 depth: int = AHEAD) -> Iterator[list[tuple[Any, ...]]]:
-    """The batches (:meth:`DecisionLog.read_raw`), typed by :func:`_rows`, read by a thread
-    of their own at most ``depth`` batches ahead of the replay: the next query runs while
-    this batch is decided: its round trip and the server's work (the driver lets go of the
-    interpreter while it waits). An error of the reading is raised here; a replay that
-    stops early stops the thread."""
+    """The batches (:meth:`DecisionLog.read_raw`) read by a thread of their own at most
+    ``depth`` batches ahead of the replay: the next query runs while this batch is
+    decided: its round trip and the server's work (the driver lets go of the interpreter
+    while it waits). They wait as the driver gave them, not yet decoded: a row's text is a
+    third of what its parsed facts take. An error of the reading is raised here; a replay
+    that stops early stops the thread."""
     ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
     end = object()
@@ -113,7 +114,7 @@ def _read_ahead(batches: Iterator[list[tuple[Any, ...]]],
     def read() -> None:
         try:
             for batch in batches:
-                if not put(_rows(batch)):
+                if not put(batch):
                     return
             put(end)
         except BaseException as exc:            # handed to the replay, raised there

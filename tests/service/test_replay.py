@@ -243,11 +243,11 @@ def test_two_jobs_give_the_report_of_one(app, policies_dir, monkeypatch):
 
 def test_reading_ahead_hands_over_rows_errors_and_stops_with_the_replay():
     """From a database server the next batch is read by a thread while this one is
-    decided: the batches come typed and in order, an error of the reading is raised in
-    the replay, and a replay that stops early leaves no thread behind."""
+    decided: the batches come in order (and are typed after), an error of the reading is
+    raised in the replay, and a replay that stops early leaves no thread behind."""
     import threading
 
-    from service.replay import _read_ahead
+    from service.replay import _read_ahead, _rows
 
     def raw(n: int) -> list[tuple]:
         return [(str(n), "p", "a", "v", "2025-01-02", "fi", '{"x": 1}', "allow", "[]", "{}",
@@ -259,7 +259,7 @@ def test_reading_ahead_hands_over_rows_errors_and_stops_with_the_replay():
                 raise RuntimeError("connection lost")
             yield raw(n)
 
-    got = list(_read_ahead(batches(), depth=1))
+    got = [_rows(b) for b in _read_ahead(batches(), depth=1)]
     assert [b[0][0] for b in got] == ["0", "1", "2", "3", "4"]
     assert got[0][0][4] == dt.date(2025, 1, 2) and got[0][0][6] == {"x": 1}
     assert got[0][0][11] is True
