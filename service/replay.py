@@ -32,7 +32,7 @@ from service.bundles import files_from
 from service.decision_log import COLUMNS as LOG_COLUMNS
 from service.decision_log import DecisionLog
 
-__all__ = ["BATCH", "CHUNK", "COLUMNS", "PARALLEL_MIN", "TEXTS", "case_changes",
+__all__ = ["AHEAD", "BATCH", "CHUNK", "COLUMNS", "PARALLEL_MIN", "TEXTS", "case_changes",
            "draft_files", "draft_store", "logged_from_row", "render_cases", "run_impact"]
 
 BATCH = 5000     # rows per query: one short read, then five thousand decisions at once
