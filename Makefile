@@ -69,7 +69,7 @@ bench-http: $(STAMP)
 	$(BIN)/python -m bench.http
 
 bench-impact: $(STAMP)
-	$(BIN)/python -m bench.impact
+	$(BIN)/python -m bench.impact $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,12 +1,22 @@
-"""``make bench-impact``: the impact of a draft over a large decision log, on SQLite.
+"""``make bench-impact``: the impact of a draft over a large decision log, SQLite or PostgreSQL.
 
-Seeds a temporary SQLite log with ``--rows`` (default 100,000) decisions made from the
-fixture cases of course-registration 2024-01, logged as the service logs them, then replays
-the log under the 2027-01 overlay (tests/scenarios/course-registration-2027) as a draft,
-pinned to 2027-01, as ``rehab-rules impact`` does, once with one job and once with ``--jobs``
-(default 2) worker processes. Printed: the seconds each replay took, µs per decision, rows
-per second, and the same decisions through ``decide`` alone in the same run (one call each);
-the ratios impact / decide are what reading the log and comparing add, or save.
+Seeds a log with ``--rows`` (default 100,000) decisions made from the fixture cases of
+course-registration 2024-01, each case also moved by whole months (``--spread`` variants a
+case, its event date and every date among its facts moved alike: a year of event dates, so
+that nothing a replay memoises per day or per case is flattered by a log of a few dozen
+distinct requests), logged as the service logs them. Then replays the log under the 2027-01
+overlay (tests/scenarios/course-registration-2027) as a draft, pinned to 2027-01, as
+``rehab-rules impact`` does, once with one job and once with ``--jobs`` (default: the cores)
+worker processes, and decides the same decisions through ``decide`` alone (one call each).
+
+Each of the three runs in a process of its own, started alike, so that its CPU time and its
+peak memory are its own: printed are the seconds, µs per decision (wall and CPU, the
+workers' CPU included), rows per second, the peak resident memory of the replay's processes
+(and before the replay started: flat in ``--rows`` is the goal), and the ratios impact /
+decide of the same run — what reading the log and comparing add, or save.
+
+``--database-url postgresql+psycopg://…`` seeds a schema of its own in that database
+(``bench_impact_<pid>``, dropped at the end), not the tables the tests use.
 
 Also :func:`seed_log`, which ``make bench`` uses for its smaller replay measurement.
 """
@@ -15,14 +25,21 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
+import multiprocessing
+import os
+import re
+import resource
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
 
 from engine import PolicyStore, decide
+from engine.errors import EngineError
 from engine.fixtures import load_suite, run_case
 from engine.model import FINDING_KINDS
 from service.database import make_engine, upgrade
@@ -34,6 +51,8 @@ from service.replay import draft_files, draft_store, run_impact
 ROOT = Path(__file__).resolve().parent.parent
 OVERLAY = (ROOT / "tests" / "scenarios" / "course-registration-2027" / "policies"
            / "course-registration" / "2027-01.yaml")
+POLICY, DRAFT_VERSION = "course-registration", "2027-01"
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def cases_of(store: PolicyStore, policy: str | None = None,
@@ -50,18 +69,44 @@ def cases_of(store: PolicyStore, policy: str | None = None,
     return out
 
 
+def _moved(value: Any, days: int) -> Any:
+    """``value`` with every ISO date in it ``days`` later."""
+    if isinstance(value, dt.date):
+        return value + dt.timedelta(days=days)
+    if isinstance(value, str) and _DAY.match(value):
+        try:
+            return (dt.date.fromisoformat(value) + dt.timedelta(days=days)).isoformat()
+        except ValueError:
+            return value
+    if isinstance(value, dict):
+        return {k: _moved(v, days) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_moved(v, days) for v in value]
+    return value
+
+
+def spread(work: list[dict[str, Any]], variants: int) -> list[dict[str, Any]]:
+    """Each case as itself and moved by 1 … ``variants`` - 1 months of 30 days: event date
+    and dates among the facts alike, so the case keeps its meaning."""
+    return [{**w, "as_of": _moved(w["as_of"], 30 * k), "facts": _moved(w["facts"], 30 * k)}
+            for k in range(variants) for w in work]
+
+
 def seed_log(url: str, store: PolicyStore, work: list[dict[str, Any]], rows: int,
              pinned: bool = True) -> DecisionLog:
-    """``rows`` decisions cycling through ``work``, logged as the service logs them (personal
-    codes hashed, their checks beside them, the JSON texts the masker wrote), in bulk: one
-    transaction per 5,000 rows."""
+    """``rows`` decisions cycling through ``work`` (those the store decides), logged as the
+    service logs them (personal codes hashed, their checks beside them, the JSON texts the
+    masker wrote), in bulk: one transaction per 5,000 rows."""
     upgrade(url)
     engine = make_engine(url)
     masker = Masker(b"bench")
     made = []
     for w in work:
-        d = decide(store, **({**w} if pinned else {k: v for k, v in w.items()
-                                                   if k != "version"}))
+        try:
+            d = decide(store, **({**w} if pinned else {k: v for k, v in w.items()
+                                                       if k != "version"}))
+        except EngineError:
+            continue
         answer = d.to_dict()
         masked = masker.mask_decision(w["facts"], d.personal_facts, answer["results"],
                                       {k: answer[k] for k in FINDING_KINDS})
@@ -81,62 +126,165 @@ def seed_log(url: str, store: PolicyStore, work: list[dict[str, Any]], rows: int
         if not chunk:
             break
         log.record_many(chunk)
+    # the planner's statistics, as a live log has them (autovacuum's ANALYZE): without them
+    # PostgreSQL takes a freshly loaded million rows for a thousand, and sorts what its
+    # index hands over in order
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE decisions")
     return log
+
+
+# -- each measurement in a process of its own --------------------------------------------------
+
+def _usage() -> tuple[float, float, int, int]:
+    """CPU seconds of this process and of its waited-for children, and the peak resident
+    memory (bytes) of this process and of the largest child."""
+    me, children = (resource.getrusage(resource.RUSAGE_SELF),
+                    resource.getrusage(resource.RUSAGE_CHILDREN))
+    return (me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime,
+            me.ru_maxrss * 1024, children.ru_maxrss * 1024)
+
+
+def _rss() -> int:
+    """This process's resident memory now, bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _measure(task: str, url: str, folder: str, jobs: int, work: list[dict[str, Any]],
+             rows: int, out: Any) -> None:
+    """One measurement (``task``: "impact" or "decide"), its figures sent to ``out``."""
+    from engine.folder import read_folder
+
+    files, problems = read_folder(Path(folder))
+    assert not problems, problems
+    store = draft_store(draft_files(files, {}, label=folder), POLICY)
+    gc.freeze()                       # as rehab-rules impact does before replaying
+    try:
+        before = _rss()
+        cpu0, cpu_children0, _, _ = _usage()
+        t0 = time.perf_counter()
+        report = None
+        if task == "impact":
+            report = run_impact(DecisionLog(make_engine(url)), store, POLICY,
+                                version=DRAFT_VERSION, jobs=jobs)
+        else:
+            items: Iterator[dict[str, Any]] = islice(cycle(work), rows)
+            for w in items:
+                decide(store, **{**w, "version": DRAFT_VERSION})
+        seconds = time.perf_counter() - t0
+        cpu, cpu_children, peak, peak_child = _usage()
+    finally:
+        store.close()
+    out.send({"report": report, "seconds": seconds, "before": before, "peak": peak,
+              "peak_child": peak_child,
+              "cpu": cpu - cpu0 + cpu_children - cpu_children0})
+
+
+def _in_process(task: str, url: str, folder: Path, jobs: int, work: list[dict[str, Any]],
+                rows: int) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_measure,
+                              args=(task, url, str(folder), jobs, work, rows, send))
+    process.start()
+    try:
+        send.close()
+        return receive.recv()
+    finally:
+        process.join()
+
+
+# -- where the log is --------------------------------------------------------------------------
+
+def _postgres_schema(url: str) -> tuple[str, str]:
+    """A schema of this run's own in the database of ``url``, made now; the URL that works
+    in it (its ``search_path``) and the schema's name."""
+    from sqlalchemy import text
+
+    schema = f"bench_impact_{os.getpid()}"
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    finally:
+        engine.dispose()
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}", schema
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    finally:
+        engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000, help="logged decisions")
-    parser.add_argument("--jobs", type=int, default=2,
-                        help="worker processes of the second replay (the first has one job)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="worker processes of the second replay (the first has one job); "
+                             "default: the cores")
+    parser.add_argument("--spread", type=int, default=12,
+                        help="variants of each fixture case, a month apart")
+    parser.add_argument("--database-url", help="the log's database (default: a temporary "
+                        "SQLite file); PostgreSQL gets a schema of its own, dropped after")
     args = parser.parse_args(argv)
     running = PolicyStore.load(ROOT / "policies")
-    work = cases_of(running, "course-registration", "2024-01")
-    took: dict[int, float] = {}
+    cases = cases_of(running, POLICY, "2024-01")
+    work = spread(cases, args.spread)
+    figures: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'log.db'}"
-        t0 = time.perf_counter()
-        log = seed_log(url, running, work, args.rows)
-        seeded = time.perf_counter() - t0
-        running.close()
-        folder = Path(tmp) / "draft"
-        shutil.copytree(ROOT / "policies", folder)
-        shutil.copy(OVERLAY, folder / "course-registration")
-        from engine.folder import read_folder
-
-        files, problems = read_folder(folder)
-        assert not problems, problems
-        store = draft_store(draft_files(files, {}, label=str(folder)), "course-registration")
+        schema = None
+        if args.database_url:
+            url, schema = _postgres_schema(args.database_url)
+            where = f"PostgreSQL (schema {schema})"
+        else:
+            url, where = f"sqlite:///{Path(tmp) / 'log.db'}", "SQLite"
         try:
-            reports = []
-            for jobs in (1, args.jobs):
-                t0 = time.perf_counter()
-                reports.append(run_impact(log, store, "course-registration",
-                                          version="2027-01", jobs=jobs))
-                took[jobs] = time.perf_counter() - t0
-            assert reports[0] == reports[1], "the report depends on the number of jobs"
-            report = reports[0]
-            # the same decisions through decide alone, pinned to the draft's version
-            items = [{**w, "version": "2027-01"} for w in islice(cycle(work), args.rows)]
             t0 = time.perf_counter()
-            for w in items:
-                decide(store, **w)
-            alone = time.perf_counter() - t0
+            seed_log(url, running, work, args.rows).engine.dispose()
+            seeded = time.perf_counter() - t0
+            running.close()
+            folder = Path(tmp) / "draft"
+            shutil.copytree(ROOT / "policies", folder)
+            shutil.copy(OVERLAY, folder / POLICY)
+            for name, task, jobs in (("decide alone", "decide", 1),
+                                     ("impact, 1 job", "impact", 1),
+                                     (f"impact, {args.jobs} jobs", "impact", args.jobs)):
+                figures[name] = _in_process(task, url, folder, jobs, work, args.rows)
         finally:
-            store.close()
+            if schema is not None:
+                _drop_schema(args.database_url, schema)
+    reports = [f["report"] for f in figures.values() if f["report"] is not None]
+    assert all(r == reports[0] for r in reports), "the report depends on the number of jobs"
+    report = reports[0]
     changed = report["changed"]
-    print(f"seeded {args.rows:,} decisions ({len(work)} distinct cases of course-registration "
-          f"2024-01) into SQLite in {seeded:.1f} s")
+    rows = args.rows
+    print(f"seeded {rows:,} decisions ({len(cases)} fixture cases of {POLICY} 2024-01 × "
+          f"{args.spread} months of event dates) into {where} in {seeded:.1f} s")
     print(f"impact of the 2027-01 overlay (pinned): {report['replayed']:,} replayed, "
           f"{changed['allow_to_deny']:,} allow→deny, {changed['deny_to_allow']:,} deny→allow, "
           f"{changed['other']:,} other, {report['not_replayable']['count']} not replayable "
           "(the same report with every number of jobs)")
-    print(f"the same decisions through decide alone: {alone:.1f} s, "
-          f"{alone / args.rows * 1e6:.0f} µs per decision, {args.rows / alone:,.0f} per second")
-    for jobs, seconds in took.items():
-        print(f"impact, {jobs} job(s): {seconds:.1f} s, {seconds / args.rows * 1e6:.0f} µs "
-              f"per decision, {args.rows / seconds:,.0f} rows per second; ratio impact / "
-              f"decide: {seconds / alone:.2f}")
+    alone = figures["decide alone"]
+    mb = 1024 * 1024
+    for name, f in figures.items():
+        line = (f"{name}: {f['seconds']:.1f} s, {f['seconds'] / rows * 1e6:.1f} µs per "
+                f"decision ({f['cpu'] / rows * 1e6:.1f} µs CPU), {rows / f['seconds']:,.0f} "
+                f"rows per second; peak memory {f['peak'] / mb:.0f} MB"
+                + (f", workers {f['peak_child'] / mb:.0f} MB each at most"
+                   if f["peak_child"] else "")
+                + f" ({f['before'] / mb:.0f} MB before)")
+        if f is not alone:
+            line += (f"; impact / decide: {f['seconds'] / alone['seconds']:.2f} "
+                     f"(CPU {f['cpu'] / alone['cpu']:.2f})")
+        print(line)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.batch import decide_many
 from engine.decide import decide
@@ -35,6 +35,7 @@ from engine.store import PolicyStore
 __all__ = [
     "GROUPS",
     "MAX_LISTED",
+    "ROW",
     "Impact",
     "LoggedDecision",
     "NotReplayable",
@@ -47,10 +48,40 @@ __all__ = [
 _TEXTS = ("fired", "results", "findings")
 # json.dumps(value, ensure_ascii=False), as the service's log writes its JSON
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
+# the same text of one string
+_string = json.encoder.encode_basestring
+
+
+def _encode(value: Any) -> str:
+    """``_dumps(value)`` of a list or dict, by the C encoder made once
+    (``JSONEncoder.encode`` makes one per call)."""
+    return "".join(_C_ENCODER(value, 0))
+
+
+_C_ENCODER = json.encoder.c_make_encoder(          # JSONEncoder(ensure_ascii=False)'s
+    None, json.JSONEncoder(ensure_ascii=False).default, _string, None, ": ", ", ",
+    False, False, True) if json.encoder.c_make_encoder else json.JSONEncoder(
+    ensure_ascii=False).iterencode
 
 # the change groups of a report, in the order they are shown
 GROUPS = ("allow_to_deny", "deny_to_allow", "other")
 MAX_LISTED = 1000      # decisions listed as not replayable; the count is always exact
+
+# A logged decision as a plain tuple, in this order, for :meth:`Impact.add_rows`: a replay
+# of a million rows builds no object per row, only one for the few that changed. ``facts``
+# and ``hetu_checks`` decoded, ``as_of`` a date, ``pinned`` a bool; ``fired``, ``results``
+# and ``findings`` their stored JSON texts (None for SQL NULL), as ``LoggedDecision.texts``.
+ROW = ("id", "policy", "action", "version", "as_of", "lang", "facts", "outcome", "fired",
+       "results", "findings", "pinned", "hetu_checks")
+_OUTCOME, _FIRED, _RESULTS, _FINDINGS = (ROW.index(n) for n in ("outcome", "fired", "results",
+                                                                  "findings"))
+# the findings text of a decision without any (most allowed ones), and what opens each
+# kind's list in a text with some
+_NO_FINDINGS = _dumps({k: [] for k in FINDING_KINDS})
+_HEADS = tuple(("{" if i == 0 else "], ") + f'"{k}": [' for i, k in enumerate(FINDING_KINDS))
+# distinct texts kept per replay for the fired lists seen: a policy has a few hundred rules,
+# its decisions fire a few thousand distinct sets of them; past this the memo starts over
+_MEMO = 4096
 
 
 class NotReplayable(Exception):
@@ -99,15 +130,52 @@ def restore_facts(item: LoggedDecision) -> dict[str, Any]:
     """The logged facts with every hashed personal code replaced by a synthetic one that the
     policy judges alike. Raises :class:`NotReplayable` for a code whose checks were never
     recorded (a row logged before they were)."""
-    if item.hetu_checks is not None:
-        return with_synthetic_codes(item.facts, item.hetu_checks)
-    facts = dict(item.facts)
+    return _restored(item.facts, item.hetu_checks)
+
+
+def _restored(logged: dict[str, Any], checks: dict[str, Any] | None) -> dict[str, Any]:
+    """:func:`restore_facts` of the logged facts and checks."""
+    if checks is not None:         # recorded: none (most decisions) leaves the facts as read
+        return with_synthetic_codes(logged, checks) if checks else logged
+    facts = dict(logged)
     hashed = sorted(n for n, v in facts.items() if is_pseudonym(v))
     if hashed:
         raise NotReplayable("hetu_unknown", f"{', '.join(hashed)}: a personal identity "
                             "code logged before its validity was recorded; the hash alone "
                             "cannot be judged")
     return facts
+
+
+class _Row(NamedTuple):
+    """A :data:`ROW` tuple read by name, as the replay reads a :class:`LoggedDecision`
+    (the same fields): what a changed or refused row becomes, built in one call where a
+    frozen dataclass sets each field through ``object.__setattr__``."""
+
+    id: str
+    policy: str
+    action: str
+    version: str
+    as_of: dt.date
+    lang: str
+    facts: dict[str, Any]
+    outcome: str
+    fired: Any
+    results: Any
+    findings: Any
+    pinned: bool
+    hetu_checks: dict[str, Any] | None
+
+
+if _Row._fields != ROW:                        # one order, named twice
+    raise ImportError("engine.replay._Row is not in ROW's order")
+
+
+def _decoded(row: tuple[Any, ...]) -> _Row:
+    """A :data:`ROW` tuple with its three JSON texts parsed (as
+    :meth:`LoggedDecision.decoded`)."""
+    fired, results, findings = (None if row[i] is None else json.loads(row[i])
+                                for i in (_FIRED, _RESULTS, _FINDINGS))
+    return _Row(*row[:_FIRED], tuple(fired or ()), results, findings, *row[_FINDINGS + 1:])
 
 
 # -- comparing -----------------------------------------------------------------------------
@@ -123,21 +191,71 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _unchanged_texts(item: LoggedDecision, d: Decision) -> bool:
-    """Whether ``d`` serialises to the very texts logged for ``item`` (and has its outcome):
-    then nothing differs, and the stored JSON need not be parsed. Any other text (a key
-    order, a number written otherwise, a scrubbed message) is no verdict: the caller
-    compares the decoded values."""
-    texts = item.texts
-    if texts is None or d.outcome != item.outcome:
-        return False
-    return (texts.get("fired") == _dumps(list(d.fired))
-            and texts.get("results") == _dumps(json_form(d.results))
-            and texts.get("findings") == _dumps({k: [f.to_dict() for f in getattr(d, k)]
-                                                 for k in FINDING_KINDS}))
+class _Texts:
+    """The JSON texts a replay compares, written as the log's ``json.dumps(value,
+    ensure_ascii=False)`` writes them, without building a dict per finding: most of a
+    replay's decisions are unchanged, and serialising their findings was what a replay
+    spent the most on after deciding.
+
+    Memoised are only texts of the policy's own vocabulary: each set of fired rules, each
+    rule id and each citation (a rule's, per version and language) — never a value of a
+    decision, so they are as often hit in a log of a million different cases as in a small
+    one. Past :data:`_MEMO` entries a memo starts over."""
+
+    def __init__(self) -> None:
+        self.fired: dict[tuple[str, ...], str] = {}
+        self.rule: dict[str, str] = {}
+        self.cite: dict[tuple[str, str, str], tuple[dict[str, Any], str]] = {}
+
+    def same(self, fired: str | None, results: str | None, findings: str | None,
+             d: Decision) -> bool:
+        """Whether ``d`` serialises to the very texts logged (``fired``, ``results``,
+        ``findings``): then nothing differs, and the stored JSON need not be parsed. Any
+        other text (a key order, a number written otherwise, a scrubbed message) is no
+        verdict: the caller compares the decoded values. Cheapest first, each serialised
+        only when the one before matched."""
+        text = self.fired.get(d.fired)
+        if text is None:
+            text = _memo(self.fired, d.fired, _encode, list(d.fired))
+        if fired != text:
+            return False
+        if results != (_encode(json_form(d.results)) if d.results else "{}"):
+            return False
+        kinds = (d.violations, d.warnings, d.notices, d.obligations)
+        if not any(kinds):
+            return findings == _NO_FINDINGS
+        # f.to_dict() written piece by piece: {"rule": …, "message": …, "cite": …, "due": …}
+        rules, cites, version, lang = self.rule, self.cite, d.version, d.lang
+        out: list[str] = []
+        for head, found in zip(_HEADS, kinds, strict=True):
+            out.append(head)
+            for i, f in enumerate(found):
+                rule = rules.get(f.rule) or _memo(rules, f.rule, _string, f.rule)
+                # a rule's citation is its version's, in the decision's language: the text
+                # written for the first one seen serves every equal one (compared by the
+                # identity of its values first: a shallow copy of the rule's is equal at once)
+                key = (version, f.rule, lang)
+                seen = cites.get(key)
+                if seen is None or seen[0] != f.cite:
+                    if len(cites) >= _MEMO:
+                        cites.clear()
+                    seen = cites[key] = (f.cite, _encode(f.cite))
+                out.append(f'{", " if i else ""}{{"rule": {rule}, "message": '
+                           f'{_string(f.message)}, "cite": {seen[1]}')
+                out.append("}" if f.due is None else f', "due": {_string(f.due)}}}')
+        out.append("]}")
+        return findings == "".join(out)
 
 
-def _differences(item: LoggedDecision, d: Decision) -> list[str]:
+def _memo(memo: dict[Any, str], key: Any, write: Callable[[Any], str], value: Any) -> str:
+    """``write(value)``, kept in ``memo`` under ``key``."""
+    if len(memo) >= _MEMO:
+        memo.clear()
+    text = memo[key] = write(value)
+    return text
+
+
+def _differences(item: LoggedDecision | _Row, d: Decision) -> list[str]:
     """Which aspects differ: outcome, fired, results, obligations (due dates), messages."""
     out = []
     if d.outcome != item.outcome:
@@ -186,60 +304,80 @@ class Impact:
         self.rules: dict[str, _Rule] = {}
         self.refused: list[dict[str, str]] = []
         self.refused_by: Counter[str] = Counter()
-        self.changed_ids: dict[str, list[str]] = {g: [] for g in GROUPS}
+        self._texts = _Texts()
 
-    def _decide(self, item: LoggedDecision, facts: dict[str, Any], explain: bool = False,
+    def _decide(self, item: LoggedDecision | _Row, facts: dict[str, Any], explain: bool = False,
                 lang: str | None = None) -> Decision:
         version = self.version or (item.version if item.pinned else None)
         return decide(self.store, policy=item.policy, action=item.action, as_of=item.as_of,
                       facts=facts, lang=lang or item.lang, explain=explain, version=version)
 
-    def _request(self, item: LoggedDecision, facts: dict[str, Any]) -> dict[str, Any]:
-        """``decide``'s keywords for replaying ``item`` (what :meth:`_decide` passes)."""
-        version = self.version or (item.version if item.pinned else None)
-        return {"policy": item.policy, "action": item.action, "as_of": item.as_of,
-                "facts": facts, "lang": item.lang, "version": version}
-
     def add(self, items: Iterable[LoggedDecision]) -> None:
         """Replay a batch of logged decisions, decided together in one
         :func:`engine.batch.decide_many` call (the same answers as one ``decide`` each)."""
-        pending: list[tuple[LoggedDecision, dict[str, Any] | None, str, str]] = []
-        requests: list[dict[str, Any]] = []
+        pairs = []
         for item in items:
-            self.read += 1
+            texts = item.texts
+            row = (item.id, item.policy, item.action, item.version, item.as_of, item.lang,
+                   item.facts, item.outcome,
+                   *((texts.get(k) for k in _TEXTS) if texts is not None else (None,) * 3),
+                   item.pinned, item.hetu_checks)
+            pairs.append((row, item))
+        self._judge(pairs)
+
+    def add_rows(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """:meth:`add` of logged decisions given as tuples in :data:`ROW`'s order, their
+        ``fired``, ``results`` and ``findings`` as stored JSON texts: a
+        :class:`LoggedDecision` is built only for a decision that changed or was refused."""
+        self._judge([(row, None) for row in rows])
+
+    def _judge(self, pairs: list[tuple[tuple[Any, ...], LoggedDecision | None]]) -> None:
+        """Decide the rows together, then sort each in the order read. A pair's item is
+        the decision as given to :meth:`add` (None: built from the row when needed)."""
+        pending: list[tuple[tuple[Any, ...], LoggedDecision | None, Any]] = []
+        requests: list[dict[str, Any]] = []
+        pinned_to = self.version
+        for row, item in pairs:
+            (_, policy, action, version, as_of, lang, facts, _, _, _, _, pinned,
+             checks) = row
             try:
-                facts = restore_facts(item)
+                facts = _restored(facts, checks)
             except NotReplayable as exc:
-                pending.append((item, None, exc.code, exc.reason))
+                pending.append((row, item, exc))
                 continue
-            pending.append((item, facts, "", ""))
-            requests.append(self._request(item, facts))
+            pending.append((row, item, facts))
+            requests.append({"policy": policy, "action": action, "as_of": as_of,
+                             "facts": facts, "lang": lang,
+                             "version": pinned_to or (version if pinned else None)})
+        self.read += len(pending)
         answers = iter(decide_many(self.store, requests) if requests else ())
-        for item, facts, code, reason in pending:      # in the order read, as before
-            if facts is None:
-                self._refuse(item, code, reason)
+        texts = self._texts
+        for row, item, facts in pending:              # in the order read, as before
+            if isinstance(facts, NotReplayable):
+                self._refuse(item or _Row(*row), facts.code, facts.reason)
                 continue
             decision = next(answers)
             if isinstance(decision, EngineError):
-                self._refuse(item, decision.code, decision.message)
+                self._refuse(item or _Row(*row), decision.code, decision.message)
                 continue
-            if _unchanged_texts(item, decision):
+            if decision.outcome == row[_OUTCOME] and row[_FIRED] is not None and texts.same(
+                    row[_FIRED], row[_RESULTS], row[_FINDINGS], decision):
                 self.unchanged += 1
                 continue
-            item = item.decoded()
-            aspects = _differences(item, decision)
+            logged = item.decoded() if item is not None else _decoded(row)
+            aspects = _differences(logged, decision)
             if not aspects:
                 self.unchanged += 1
                 continue
-            self._changed(item, facts, decision, aspects)
+            self._changed(logged, facts, decision, aspects)
 
-    def _refuse(self, item: LoggedDecision, code: str, reason: str) -> None:
+    def _refuse(self, item: LoggedDecision | _Row, code: str, reason: str) -> None:
         self.refused_by[code] += 1
         if len(self.refused) < MAX_LISTED:
             self.refused.append({"decision_id": item.id, "as_of": item.as_of.isoformat(),
                                  "action": item.action, "code": code, "reason": reason})
 
-    def _changed(self, item: LoggedDecision, facts: dict[str, Any], decision: Decision,
+    def _changed(self, item: LoggedDecision | _Row, facts: dict[str, Any], decision: Decision,
                  aspects: list[str]) -> None:
         if "outcome" in aspects:
             group = f"{item.outcome}_to_{decision.outcome}"
@@ -250,7 +388,6 @@ class Impact:
             if aspects == ["messages"]:
                 self.aspects["messages_only"] += 1
         self.counts[group] += 1
-        self.changed_ids[group].append(item.id)
         newly = sorted(set(decision.fired) - set(item.fired))
         gone = sorted(set(item.fired) - set(decision.fired))
         for rule in newly + gone:
@@ -265,7 +402,7 @@ class Impact:
             self.groups[group].append(self._example(item, facts, decision, aspects,
                                                     newly, gone))
 
-    def _example(self, item: LoggedDecision, facts: dict[str, Any], decision: Decision,
+    def _example(self, item: LoggedDecision | _Row, facts: dict[str, Any], decision: Decision,
                  aspects: list[str], newly: list[str], gone: list[str]) -> dict[str, Any]:
         """One changed decision, with the values read by the rules whose firing changed (or,
         when none did, by every rule that fired)."""
@@ -290,8 +427,7 @@ class Impact:
         to hand back and the parent to :meth:`merge`."""
         return {"read": self.read, "unchanged": self.unchanged, "groups": self.groups,
                 "counts": self.counts, "aspects": self.aspects, "rules": self.rules,
-                "refused": self.refused, "refused_by": self.refused_by,
-                "changed_ids": self.changed_ids}
+                "refused": self.refused, "refused_by": self.refused_by}
 
     def merge(self, part: dict[str, Any]) -> None:
         """Add a :meth:`partial` of the decisions read *after* this one's: merged in the
@@ -304,7 +440,6 @@ class Impact:
         self.refused_by.update(part["refused_by"])
         self.refused.extend(part["refused"][:max(0, MAX_LISTED - len(self.refused))])
         for group in GROUPS:
-            self.changed_ids[group].extend(part["changed_ids"][group])
             room = max(0, self.examples - len(self.groups[group]))
             self.groups[group].extend(part["groups"][group][:room])
         for rule, theirs in part["rules"].items():

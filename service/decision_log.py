@@ -519,6 +519,107 @@ class DecisionLog:
             if len(rows) < size:
                 return
 
+    # -- reading straight through the driver (a replay of the whole log) --------------------
+
+    def read_raw(self, columns: Sequence[str], *, batch: int = 5000, limit: int | None = None,
+                 within: tuple[str, str] | None = None,
+                 **filters: Any) -> Iterator[list[tuple[Any, ...]]]:
+        """:meth:`scan` through the database driver: lists of tuples of ``columns`` in that
+        order, as the driver gives them — JSON columns as their stored text (SQLite stores
+        text; PostgreSQL's are cast), dates as ISO text and booleans as 0/1 on SQLite.
+        ``filters``: ``policy``, ``action``, ``since``, ``until`` (as :meth:`count`).
+
+        A replay of a million rows spends more on SQLAlchemy's rows, type processors and
+        JSON decoding than on deciding; here a batch is one keyset query (``id`` below the
+        last one read, newest first) on a connection taken from the pool for that query
+        only: no transaction stays open, nothing is held but the batch."""
+        where, params, mark = self._raw_where(**filters)
+        if within is not None:
+            where.append(f"id >= {mark}")
+            params.append(within[0])
+        pg = not self._sqlite
+        wanted = ", ".join(f"CAST({c} AS TEXT)" if pg and c in _JSON_COLUMNS else c
+                           for c in columns)
+        at = list(columns).index("id") if "id" in columns else 0
+        if "id" not in columns:
+            wanted = f"id, {wanted}"
+        upper, op = (None, "<") if within is None else (within[1], "<=")
+        left = limit
+        while left is None or left > 0:
+            size = batch if left is None else min(batch, left)
+            clauses = where + ([] if upper is None else [f"id {op} {mark}"])
+            sql = (f"SELECT {wanted} FROM decisions"
+                   + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+                   + f" ORDER BY id DESC LIMIT {int(size)}")
+            rows = self._raw_query(sql, params + ([] if upper is None else [upper]))
+            if not rows:
+                return
+            upper, op = rows[-1][at], "<"
+            yield rows if "id" in columns else [r[1:] for r in rows]
+            if left is not None:
+                left -= len(rows)
+            if len(rows) < size:
+                return
+
+    def id_slices(self, size: int, *, limit: int | None = None,
+                  **filters: Any) -> Iterator[tuple[str, str]]:
+        """The matching rows (``filters`` as :meth:`read_raw`), newest first, as
+        (lowest id, highest id) of each ``size`` of them, to hand to other processes that
+        read their slice themselves (``within``). One aggregate query per slice: the
+        database walks its index, no id comes into Python but the two ends."""
+        where, params, mark = self._raw_where(**filters)
+        last: str | None = None
+        left = limit
+        while left is None or left > 0:
+            n = size if left is None else min(size, left)
+            clauses = where + ([] if last is None else [f"id < {mark}"])
+            inner = ("SELECT id FROM decisions"
+                     + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+                     + f" ORDER BY id DESC LIMIT {int(n)}")
+            low, high, count = self._raw_query(
+                f"SELECT min(id), max(id), count(*) FROM ({inner}) AS slice",
+                params + ([] if last is None else [last]))[0]
+            if not count:
+                return
+            yield low, high
+            last = low
+            if left is not None:
+                left -= count
+            if count < n:
+                return
+
+    def _raw_where(self, *, policy: str | None = None, action: str | None = None,
+                   since: dt.datetime | None = None, until: dt.datetime | None = None
+                   ) -> tuple[list[str], list[Any], str]:
+        """SQL conditions and their values for :meth:`read_raw`'s filters (the same rows
+        :meth:`_filtered` selects), and the driver's placeholder."""
+        mark = "?" if self._sqlite else "%s"
+        when = _sqlite_time if self._sqlite else _utc
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("policy", policy), ("action", action)):
+            if value is not None:
+                where.append(f"{column} = {mark}")
+                params.append(value)
+        for op, value in ((">=", since), ("<", until)):
+            if value is not None:
+                where.append(f"time {op} {mark}")
+                params.append(when(value))
+        return where, params, mark
+
+    def _raw_query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """All rows of one query, on a pooled connection returned (rolled back) after it."""
+        conn = self.engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+        finally:
+            conn.close()
+
 
 # connections a forked child inherited: never used and never closed (that would end the
 # parent's PostgreSQL session on the shared socket, or break SQLite's locks), only kept

@@ -3,17 +3,22 @@
 Shared by ``rehab-rules impact`` and ``POST /v1/policies/{policy}/impact``. A draft is
 validated whole like anything published, but it is only ever loaded into a store of its own:
 it is never stored as a bundle, never activated, and the running set is never touched. The
-replay itself is :class:`engine.replay.Impact`; this module turns log rows into
-:class:`engine.replay.LoggedDecision` and reads them newest first, one indexed query per batch.
-A replay reads the columns the engine's :class:`~engine.replay.LoggedDecision` names (each a
-column of :class:`service.models.DecisionRow`, under the same name), and no others.
+replay itself is :class:`engine.replay.Impact`; this module reads the log newest first through
+the database driver (:meth:`DecisionLog.read_raw`, one indexed query per batch) as plain
+tuples of the columns :data:`engine.replay.ROW` names (each a column of
+:class:`service.models.DecisionRow`, under the same name), and no others; a
+:class:`engine.replay.LoggedDecision` is built only for a decision that changed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
+import json
 import multiprocessing
+import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -22,15 +27,16 @@ from engine.errors import UnknownPolicy
 from engine.fixtures import run_case
 from engine.folder import PolicyFiles
 from engine.pyeval import PythonEvaluator
-from engine.replay import Impact, LoggedDecision
+from engine.replay import ROW, Impact, LoggedDecision
 from service.bundles import files_from
 from service.decision_log import COLUMNS as LOG_COLUMNS
 from service.decision_log import DecisionLog
 
-__all__ = ["BATCH", "CHUNK", "COLUMNS", "PARALLEL_MIN", "TEXTS", "case_changes",
+__all__ = ["AHEAD", "BATCH", "CHUNK", "COLUMNS", "PARALLEL_MIN", "TEXTS", "case_changes",
            "draft_files", "draft_store", "logged_from_row", "render_cases", "run_impact"]
 
-BATCH = 1000     # rows per query: one short read, then a thousand decisions
+BATCH = 5000     # rows per query: one short read, then five thousand decisions at once
+AHEAD = 1        # batches read ahead of the replay from a database server (_read_ahead)
 # what a replay reads of a row (not time, provider, token, digest, latency or bundle)
 COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LoggedDecision)
                                   if f.name != "texts")
@@ -39,6 +45,25 @@ TEXTS: tuple[str, ...] = ("fired", "results", "findings")
 if not set(COLUMNS) <= set(LOG_COLUMNS):        # a rename on either side must not go unseen
     raise ImportError(f"engine.replay.LoggedDecision names {set(COLUMNS) - set(LOG_COLUMNS)}, "
                       "which are no columns of the decision log")
+# the order _rows unpacks a row read through the driver in (engine.replay.ROW's)
+_ORDER = ("id", "policy", "action", "version", "as_of", "lang", "facts", "outcome", "fired",
+          "results", "findings", "pinned", "hetu_checks")
+if ROW != _ORDER or not set(ROW) <= set(LOG_COLUMNS):
+    raise ImportError("engine.replay.ROW is no longer the order service.replay reads")
+_loads = json.loads
+_day = dt.date.fromisoformat
+
+
+def _rows(raw: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows of :data:`engine.replay.ROW` as the driver gave them
+    (:meth:`DecisionLog.read_raw`), typed as :meth:`Impact.add_rows` takes them: facts and
+    checks decoded (each once), the date a date, ``pinned`` a bool; the other JSON texts
+    stay text."""
+    return [(i, policy, action, version, as_of if type(as_of) is dt.date else _day(as_of),
+             lang, _loads(facts), outcome, fired, results, findings, bool(pinned),
+             None if checks is None else {} if checks == "{}" else _loads(checks))
+            for (i, policy, action, version, as_of, lang, facts, outcome, fired, results,
+                 findings, pinned, checks) in raw]
 
 
 def logged_from_row(row: Mapping[str, Any], texts: bool = False) -> LoggedDecision:
@@ -51,6 +76,63 @@ def logged_from_row(row: Mapping[str, Any], texts: bool = False) -> LoggedDecisi
         return LoggedDecision(fired=(), results={}, findings={}, **values)
     values["fired"] = tuple(values["fired"])
     return LoggedDecision(**values)
+
+
+def _batches(log: DecisionLog, **options: Any) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows to replay (:meth:`DecisionLog.read_raw` of :data:`engine.replay.ROW`,
+    typed by :func:`_rows`), :data:`BATCH` at a time. From a database server the next
+    batch is read ahead (:func:`_read_ahead`): its round trip and the server's work are
+    waiting, not this process's. SQLite's reading is this process's own work, and the
+    interpreter handed to and fro between threads cost more than it saved on 2 cores."""
+    batches = log.read_raw(ROW, batch=BATCH, **options)
+    if log.engine.dialect.name != "sqlite":
+        batches = _read_ahead(batches)
+    return (_rows(batch) for batch in batches)
+
+
+def _read_ahead(batches: Iterator[list[tuple[Any, ...]]],
+                depth: int = AHEAD) -> Iterator[list[tuple[Any, ...]]]:
+    """The batches (:meth:`DecisionLog.read_raw`) read by a thread of their own at most
+    ``depth`` batches ahead of the replay: the next query runs while this batch is
+    decided: its round trip and the server's work (the driver lets go of the interpreter
+    while it waits). They wait as the driver gave them, not yet decoded: a row's text is a
+    third of what its parsed facts take. An error of the reading is raised here; a replay
+    that stops early stops the thread."""
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+            put(end)
+        except BaseException as exc:            # handed to the replay, raised there
+            put(exc)
+
+    reader = threading.Thread(target=read, name="impact-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def draft_files(running: PolicyFiles, sent: dict[str, str],
@@ -111,11 +193,10 @@ def run_impact(log: DecisionLog, store: PolicyStore, policy: str, *,
     if rows >= max(PARALLEL_MIN, 1):
         _replay_in_workers(impact, log, url or "", store, filters, limit, jobs, progress)
     else:
-        for batch in log.scan(batch=BATCH, limit=limit, columns=COLUMNS, texts=TEXTS,
-                              **filters):
-            impact.add(logged_from_row(r, texts=True) for r in batch)
+        for rows in _batches(log, limit=limit, **filters):
+            impact.add_rows(rows)
             if progress is not None:
-                progress(len(batch))
+                progress(len(rows))
     report = impact.report()
     return {"policy": policy, "version": version,
             "window": {"since": since.isoformat() if since else None,
@@ -143,29 +224,24 @@ def _shareable_url(log: DecisionLog) -> str | None:
     return url.render_as_string(hide_password=False)
 
 
-def _chunks(log: DecisionLog, filters: dict[str, Any],
-            limit: int | None) -> Iterator[tuple[str, str]]:
-    """The rows to replay as (lowest id, highest id) of each :data:`CHUNK` rows, newest
-    first: reading only ids, the parent never holds more than one chunk of them."""
-    for rows in log.scan(batch=CHUNK, limit=limit, columns=("id",), **filters):
-        yield rows[-1]["id"], rows[0]["id"]
-
-
 def _start_worker(url: str, files: PolicyFiles, policy: str, options: dict[str, Any],
                   filters: dict[str, Any]) -> None:
-    """A worker's start: its own database engine and the draft store, loaded once."""
+    """A worker's start: its own database engine and the draft store, loaded once; then
+    everything loaded so far is kept out of the garbage collector's full passes
+    (:func:`gc.freeze`): a replay makes a batch's objects by the thousand, and each full
+    pass would walk the compiled rules and the imported modules again."""
     from service.database import make_engine
 
     _WORKER.update(log=DecisionLog(make_engine(url)), store=draft_store(files, policy),
                    options=options, filters=filters)
+    gc.freeze()
 
 
 def _replay_chunk(within: tuple[str, str]) -> tuple[dict[str, Any], int]:
     """Replay one chunk in a worker; its :meth:`Impact.partial` and how many rows it read."""
     impact = Impact(_WORKER["store"], **_WORKER["options"])
-    for rows in _WORKER["log"].scan(batch=BATCH, columns=COLUMNS, texts=TEXTS, within=within,
-                                    **_WORKER["filters"]):
-        impact.add(logged_from_row(r, texts=True) for r in rows)
+    for rows in _batches(_WORKER["log"], within=within, **_WORKER["filters"]):
+        impact.add_rows(rows)
     return impact.partial(), impact.read
 
 
@@ -186,7 +262,8 @@ def _replay_in_workers(impact: Impact, log: DecisionLog, url: str, store: Policy
     pool = context.Pool(jobs, initializer=_start_worker,
                         initargs=(url, files, filters["policy"], options, filters))
     try:
-        for part, read in pool.imap(_replay_chunk, _chunks(log, filters, limit)):
+        for part, read in pool.imap(_replay_chunk, log.id_slices(CHUNK, limit=limit,
+                                                                 **filters)):
             impact.merge(part)
             if progress is not None:
                 progress(read)

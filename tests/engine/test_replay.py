@@ -158,3 +158,40 @@ def test_a_logged_decision_becomes_a_case_with_a_synthetic_code(demo_store):
     assert case["expect"] == {"outcome": "deny", "fired": list(item.fired),
                               "results": item.results,
                               "obligations": {"TT-3-due": "2027-02-28"}}
+
+
+def test_the_texts_compared_are_the_ones_the_log_writes():
+    """A replay judges a decision unchanged by writing its fired rules, results and
+    findings as the log writes them (``json.dumps(..., ensure_ascii=False)``) and comparing
+    the texts: written piece by piece, they must be the very same texts, for every fixture
+    case of every policy (findings with citations, due dates, results with dates), twice
+    (the second time from the memo), and any other text is no match."""
+    import json
+    from pathlib import Path
+
+    from engine.fixtures import load_suite
+    from engine.model import FINDING_KINDS, json_form
+    from engine.replay import _Texts
+
+    root = Path(__file__).resolve().parents[2]
+    store = PolicyStore.load(root / "policies")
+    try:
+        cases, _ = load_suite([root / "fixtures"], store.policies)
+        texts, seen = _Texts(), 0
+        for case in cases:
+            try:
+                d = decide(store, policy=case.policy, action=case.action, as_of=case.as_of,
+                           facts=case.facts, lang=case.lang, version=case.version)
+            except Exception:                   # a case that expects a refusal
+                continue
+            answer = d.to_dict()
+            logged = [json.dumps(v, ensure_ascii=False) for v in (
+                list(d.fired), json_form(d.results),
+                {k: answer[k] for k in FINDING_KINDS})]
+            seen += any(answer[k] for k in FINDING_KINDS)
+            assert texts.same(*logged, d) and texts.same(*logged, d), case.name
+            assert not texts.same(logged[0], logged[1], logged[2][:-1] + " }", d)
+            assert not texts.same(logged[0] + " ", logged[1], logged[2], d)
+        assert seen > 10
+    finally:
+        store.close()

@@ -255,3 +255,23 @@ def test_the_cli_gives_the_same_report_with_two_jobs(app, sqlite_url, policies_d
     refused = CliRunner().invoke(cli.impact, ["tiny", "--draft", str(draft), "--jobs", "0",
                                               "--database-url", sqlite_url])
     assert refused.exit_code == 2 and "--jobs" in refused.output
+
+
+def test_the_cli_progress_bar_shows_rows_per_second():
+    """On a terminal ``rehab-rules impact`` shows a bar that advances by each batch replayed
+    and says how many rows a second go by (here on a clock that moves one second a batch)."""
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    ticks = iter(range(100))
+    shown = Terminal()
+    with cli._progress_bar(3000, shown) as bar:
+        advance = cli._rate_shown(bar.update, clock=lambda: float(next(ticks)))
+        for _ in range(3):
+            advance(1000)
+    text = shown.getvalue()
+    assert "replaying 3,000 decisions" in text and "100%" in text
+    assert "1,000 rows/s" in text

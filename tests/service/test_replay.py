@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from engine import PolicyError
@@ -110,22 +112,63 @@ def test_the_cases_a_draft_changes_read_on_a_terminal():
 
 
 def test_unchanged_answers_are_compared_as_stored_texts(seeded, policies_dir, monkeypatch):
-    """A replay that writes the very JSON texts logged parses none of them."""
-    from engine.replay import LoggedDecision
+    """A replay that writes the very JSON texts logged parses none of them; one that
+    changes decisions parses those."""
+    import engine.replay
 
     app = seeded[0]
     decoded = []
-    real = LoggedDecision.decoded
-    monkeypatch.setattr(LoggedDecision, "decoded", lambda self: decoded.append(self.id)
-                        or real(self))
+    real = engine.replay._decoded
+    monkeypatch.setattr(engine.replay, "_decoded", lambda row: decoded.append(row[0])
+                        or real(row))
     running, _ = read_folder(policies_dir)
+    log = app.extensions["rehab_rules"].log
     store = draft_store(draft_files(running, {}), "tiny")
     try:
-        report = run_impact(app.extensions["rehab_rules"].log, store, "tiny")
+        report = run_impact(log, store, "tiny")
     finally:
         store.close()
     assert (report["read"], report["unchanged"]) == (6, 6)
     assert decoded == []
+    store = draft_store(draft_files(running, {"tiny/2025-01.yaml": VERSION_1.replace(
+        "min_hours: 6", "min_hours: 5.5")}), "tiny")
+    try:
+        report = run_impact(log, store, "tiny")
+    finally:
+        store.close()
+    assert report["changed"]["deny_to_allow"] == 3
+    assert len(decoded) == report["changed"]["total"]
+
+
+def test_the_log_read_through_the_driver_is_the_stored_log(seeded):
+    """``read_raw`` gives the rows ``scan`` gives, newest first, JSON as the stored text;
+    ``id_slices`` cuts them into slices that, each read ``within`` its ends, are the same
+    rows again, and with a limit only the newest."""
+    import json
+
+    from engine.replay import ROW
+    from service.replay import TEXTS
+
+    app, ids = seeded
+    log: DecisionLog = app.extensions["rehab_rules"].log
+    scanned = [r for b in log.scan(policy="tiny", columns=COLUMNS, texts=TEXTS) for r in b]
+    raw = [r for b in log.read_raw(ROW, batch=4, policy="tiny") for r in b]
+    assert [r[0] for r in raw] == [r["id"] for r in scanned] == sorted(ids, reverse=True)
+    for got, row in zip(raw, scanned, strict=True):
+        values = dict(zip(ROW, got, strict=True))
+        assert {k: values[k] for k in TEXTS} == {k: row[k] for k in TEXTS}
+        assert json.loads(values["facts"]) == row["facts"]
+        assert str(values["as_of"])[:10] == row["as_of"].isoformat()
+        assert bool(values["pinned"]) is row["pinned"]
+    assert [r for b in log.read_raw(ROW, policy="tiny", action="nope") for r in b] == []
+    slices = list(log.id_slices(4, policy="tiny"))
+    assert len(slices) == 2 and slices[0][1] == raw[0][0] and slices[-1][0] == raw[-1][0]
+    again = [r for s in slices for b in log.read_raw(ROW, batch=3, within=s, policy="tiny")
+             for r in b]
+    assert again == raw
+    newest = list(log.id_slices(4, limit=5, policy="tiny"))
+    assert [r[0] for s in newest for b in log.read_raw(("id",), within=s, policy="tiny")
+            for r in b] == [r[0] for r in raw[:5]]
 
 
 def test_the_log_is_read_in_batches_with_the_same_report(seeded, policies_dir, monkeypatch):
@@ -196,3 +239,35 @@ def test_two_jobs_give_the_report_of_one(app, policies_dir, monkeypatch):
     assert two == one
     assert one["read"] == 18 and one["not_replayable"]["count"] == 1
     assert one["changed"]["deny_to_allow"] == 8
+
+
+def test_reading_ahead_hands_over_rows_errors_and_stops_with_the_replay():
+    """From a database server the next batch is read by a thread while this one is
+    decided: the batches come in order (and are typed after), an error of the reading is
+    raised in the replay, and a replay that stops early leaves no thread behind."""
+    import threading
+
+    from service.replay import _read_ahead, _rows
+
+    def raw(n: int) -> list[tuple]:
+        return [(str(n), "p", "a", "v", "2025-01-02", "fi", '{"x": 1}', "allow", "[]", "{}",
+                 "{}", 1, None)]
+
+    def batches(fail: bool = False):
+        for n in range(5):
+            if fail and n == 2:
+                raise RuntimeError("connection lost")
+            yield raw(n)
+
+    got = [_rows(b) for b in _read_ahead(batches(), depth=1)]
+    assert [b[0][0] for b in got] == ["0", "1", "2", "3", "4"]
+    assert got[0][0][4] == dt.date(2025, 1, 2) and got[0][0][6] == {"x": 1}
+    assert got[0][0][11] is True
+    seen = []
+    with pytest.raises(RuntimeError, match="connection lost"):
+        for b in _read_ahead(batches(fail=True), depth=1):
+            seen.append(b[0][0])
+    assert seen == ["0", "1"]
+    for _ in _read_ahead(batches(), depth=1):
+        break
+    assert not [t for t in threading.enumerate() if t.name == "impact-read-ahead"]
