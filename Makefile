@@ -47,11 +47,12 @@ $(AXE): package.json package-lock.json
 test test-fast: export PYTHONDONTWRITEBYTECODE =
 
 # Both lanes run on WORKERS pytest-xdist processes (one per core here), a test file at a time
-# each (loadfile), so that a module's shared app or browser is built once. Each worker has a
+# each (loadfile), so that a module's shared app or browser is built once; the files with
+# slow tests go first (tests/conftest.py), not the ones with most tests. Each worker has a
 # temporary folder and a PostgreSQL database of its own (tests/service/conftest.py).
 # WORKERS=0 runs in the one process.
 WORKERS ?= 2
-XDIST = -n $(WORKERS) --dist loadfile
+XDIST = -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: $(STAMP) browser $(AXE)
 	$(BIN)/ruff check .
