@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -118,7 +118,7 @@ def browser() -> Iterator[webdriver.Chrome]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def replaced(old: Any):
+def replaced(old: Any) -> Callable[[webdriver.Chrome], bool]:
     """Wait condition: the page ``old`` (its ``<html>``) was left for another. In the middle
     of the navigation chromedriver may answer "node ... does not belong to the document"
     instead of a stale reference (seen with two browsers on a loaded machine): gone too."""
