@@ -46,10 +46,18 @@ $(AXE): package.json package-lock.json
 # write bytecode: a second run then starts seconds sooner.
 test test-fast: export PYTHONDONTWRITEBYTECODE =
 
+# Both lanes run on WORKERS pytest-xdist processes (one per core here), a test file at a time
+# each (loadfile), so that a module's shared app or browser is built once; the files with
+# slow tests go first (tests/conftest.py), not the ones with most tests. Each worker has a
+# temporary folder and a PostgreSQL database of its own (tests/service/conftest.py).
+# WORKERS=0 runs in the one process.
+WORKERS ?= 2
+XDIST = -n $(WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: $(STAMP) browser $(AXE)
 	$(BIN)/ruff check .
 	$(BIN)/rehab-rules check policies
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 # The quick lane for iterating (under a minute): everything but the tests marked slow (the
 # browser, real processes, floods, thousands of generated bodies) and PostgreSQL, with 300
@@ -57,7 +65,7 @@ test: $(STAMP) browser $(AXE)
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
 	REHAB_RULES_DIFF_INPUTS=300 $(BIN)/python -m pytest -m "not slow and not postgres" \
-		-p no:cacheprovider
+		-p no:cacheprovider $(XDIST)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.decisions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -176,3 +177,16 @@ def real_store():
     yield store
     store.close()
     _REAL_STORE.clear()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test``): the files that hold slow tests first, the rest
+    after them in their usual order. The workers take a file at a time; a browser or
+    gunicorn file of a minute drawn last would leave the other worker idle that long.
+    (The Makefile turns off xdist's own order, which is by the number of tests a file has.)
+    A run without workers keeps pytest's order."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)

@@ -8,15 +8,18 @@ in its own schema; without a server they are skipped, except in CI where they mu
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError
 
 from service import create_app
 from service.database import make_engine, upgrade
@@ -144,6 +147,38 @@ def _postgres_available() -> bool:
         return False
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist (``make test`` runs two workers) each worker works in a database
+    of its own, ``<database>_<worker>``, made on first use and kept for the next run: an
+    activation's ``NOTIFY`` reaches every listener of a database whatever its schema, so in
+    one shared database one worker's publish would wake the other worker's instances."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT",
+                          connect_args={"connect_timeout": 10})
+    try:
+        for attempt in range(10):
+            with admin.connect() as conn:
+                if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                {"name": name}).first():
+                    break
+                try:
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+                    break
+                except DBAPIError:
+                    # the other worker was copying template1 at the same moment, or made
+                    # this very name: look again shortly
+                    if attempt == 9:
+                        raise
+            time.sleep(0.5)
+    finally:
+        admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A schema of its own for this test run, migrated to head; dropped at the end."""
@@ -151,12 +186,13 @@ def postgres_url() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(f"CI is set but PostgreSQL does not answer at {PG_URL}")
         pytest.skip(f"no PostgreSQL at {PG_URL}")
+    base = _worker_database(PG_URL)
     schema = f"rr_test_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = make_engine(PG_URL)
+    admin = make_engine(base)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options=-csearch_path%3D{schema}"
     upgrade(url)
     yield url
     with admin.begin() as conn:
@@ -200,19 +236,23 @@ def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each test using this runs twice: on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_url")
+        yield request.getfixturevalue("sqlite_url")
+        return
     url = request.getfixturevalue("postgres_url")
     _clean(url)
-    return url
+    yield url
+    # the test's apps are garbage now (Flask's reference cycles): collected here, their
+    # pooled connections close instead of piling up towards max_connections (100)
+    gc.collect()
 
 
 # --- app, client, tokens ----------------------------------------------------------------
 
 def make_app(policies: Path, url: str, var: Path):
-    return create_app({
+    app = create_app({
         "TESTING": True,
         "POLICIES_DIR": str(policies),
         "DATABASE_URL": url,
@@ -222,6 +262,13 @@ def make_app(policies: Path, url: str, var: Path):
         "POLICIES_BOOTSTRAP": True,       # the first app on a fresh database publishes
         "BUNDLE_CHECK_SECONDS": 0,        # follow another app's activation at once
     })
+    # No LISTEN thread for an app inside the test process: it would hold a connection and
+    # keep the app alive to the end of the run (one of each per PostgreSQL test, too many
+    # for the server with two workers), and every later activation in the database would
+    # wake it. BUNDLE_CHECK_SECONDS=0 follows activations anyway; the real gunicorn
+    # instances (test_bundles_gunicorn.py) keep their listeners.
+    app.extensions["rehab_rules"].policies._listen = False
+    return app
 
 
 @pytest.fixture

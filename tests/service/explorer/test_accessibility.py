@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -51,6 +51,7 @@ if _MISSING and not _IN_CI:
                 "(apt-get) and axe-core (npm ci)", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
@@ -117,6 +118,22 @@ def browser() -> Iterator[webdriver.Chrome]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def replaced(old: Any) -> Callable[[webdriver.Chrome], bool]:
+    """Wait condition: the page ``old`` (its ``<html>``) was left for another. In the middle
+    of the navigation chromedriver may answer "node ... does not belong to the document"
+    instead of a stale reference (seen with two browsers on a loaded machine): gone too."""
+    stale = ec.staleness_of(old)
+
+    def left(driver: webdriver.Chrome) -> bool:
+        try:
+            return stale(driver)
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+    return left
+
+
 def sign_in(driver: webdriver.Chrome, base: str, app: Any, role: str | None) -> None:
     """Signed in as a person does it, with a fresh token of ``role`` typed into the explorer's
     sign-in form; signed out (no cookies) for None."""
@@ -131,7 +148,7 @@ def sign_in(driver: webdriver.Chrome, base: str, app: Any, role: str | None) -> 
     driver.find_element(By.ID, "token").send_keys(raw)
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, "signin").click()
-    WebDriverWait(driver, WAIT).until(ec.staleness_of(old))
+    WebDriverWait(driver, WAIT).until(replaced(old))
 
 
 def open_page(driver: webdriver.Chrome, base: str, kind: PageKind, lang: str,
@@ -146,7 +163,7 @@ def open_page(driver: webdriver.Chrome, base: str, kind: PageKind, lang: str,
     if kind.form is not None:
         old = driver.find_element(By.TAG_NAME, "html")
         driver.find_element(By.CSS_SELECTOR, kind.submit).click()
-        WebDriverWait(driver, WAIT).until(ec.staleness_of(old))
+        WebDriverWait(driver, WAIT).until(replaced(old))
         WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR,
                                                                            "main h1")))
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
