@@ -637,9 +637,8 @@ def compile_expr(node: Any) -> Callable[[dict[str, Any]], Any]:
     if isinstance(node, Lit):
         value = node.value
         return lambda v: value
-    if isinstance(node, Name):
-        name = node.name
-        return lambda v: v.get(name)
+    if isinstance(node, Name):           # v.get(name), called from C: no Python frame
+        return operator.methodcaller("get", node.name)
     if isinstance(node, ListLit):
         items = [compile_expr(i) for i in node.items]
         return lambda v: [f(v) for f in items]
@@ -720,6 +719,16 @@ def _compare_constant(node: Cmp, left: Callable[[dict[str, Any]], Any],
                       cmp: Callable[[Any, Any], bool]) -> Callable[[dict[str, Any]], bool]:
     """``x < 5``, ``kind == "a"``: a comparison with a literal, the commonest there is."""
     const = node.right.value
+    probe = node.left
+    if (isinstance(probe, Call) and probe.fn == "has_key" and node.op in ("==", "!=")
+            and type(const) is bool and all(isinstance(a, Name) for a in probe.args)):
+        # ``has_key(t, k)`` as a yes/no value is ``has_key(t, k) == true``: one closure
+        table, key, wanted = probe.args[0].name, probe.args[1].name, const == (node.op == "==")
+
+        def has_key_is(v: dict[str, Any]) -> bool:
+            t, k = v.get(table), v.get(key)
+            return t is not None and k is not None and (k in t.rows) == wanted
+        return has_key_is
     if isinstance(node.left, Name):
         name = node.left.name
 
@@ -732,6 +741,9 @@ def _compare_constant(node: Cmp, left: Callable[[dict[str, Any]], Any],
         a = left(v)
         return a is not None and cmp(a, const)
     return vs_constant
+
+
+_ABSENT = object()           # a table row that is not there (any value may be a row)
 
 
 def _table_probe(node: Call, key: Callable[[dict[str, Any]], Any],
@@ -754,13 +766,17 @@ def _table_probe(node: Call, key: Callable[[dict[str, Any]], Any],
         return has_key
     if node.fn == "lookup_or":
         *column, default = rest
+        if column:
+            col = column[0]
+
+            def lookup_or_column(v: dict[str, Any]) -> Any:
+                row = v.get(table).rows.get(key(v), _ABSENT)
+                return default if row is _ABSENT else row[col]
+            return lookup_or_column
 
         def lookup_or(v: dict[str, Any]) -> Any:
-            rows, k = v.get(table).rows, key(v)
-            if k not in rows:
-                return default
-            row = rows[k]
-            return row[column[0]] if column else row
+            row = v.get(table).rows.get(key(v), _ABSENT)
+            return default if row is _ABSENT else row
         return lookup_or
     column = rest
 

@@ -229,10 +229,20 @@ def _straight(steps: tuple[tuple[str, FactSpec, bool, Callable[[Any], Any]], ...
     return env["check"]
 
 
+# texts kept per fact as seen valid: enough for a table's keys (a thousand course types)
+# without emptying the set on every pass; only short texts, which are what repeats (a code,
+# a service, a phase), so a fact's set holds at most some hundreds of kilobytes
+_SEEN_MAX = 4096
+_SEEN_LEN = 64
+
+
 def _remember(seen: set[str], text: str) -> bool:
-    if len(seen) >= 256:
-        seen.clear()
-    seen.add(text)
+    """Keep ``text`` (already tested valid) for the next look-up; always True. A full set
+    is emptied and starts again, so it keeps up with values that change over time."""
+    if len(text) <= _SEEN_LEN:
+        if len(seen) >= _SEEN_MAX:
+            seen.clear()
+        seen.add(text)
     return True
 
 
@@ -259,7 +269,7 @@ def _plain(spec: FactSpec, n: int, env: dict[str, Any]) -> str:
             env[f"choices{n}"] = one_of
             return f"type(v) is str and v in choices{n}"
         # text seen valid before is valid again: one look-up for the values that repeat
-        # (a service, a phase); at most 256 kept per fact
+        # (a service, a phase, a table's key); at most _SEEN_MAX short texts kept per fact
         env[f"seen{n}"] = set()
         env["remember"] = _remember
         return (f"type(v) is str and (v in seen{n} or (0 < len(v) <= {MAX_TEXT} "

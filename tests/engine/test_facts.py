@@ -261,3 +261,31 @@ def test_the_generated_checker_answers_as_the_full_check():
                 [type(v) for v in answers[1][1].values()]
         seen.add(answers[0][0])
     assert seen == {"ok", "FactError"}
+
+
+def test_texts_seen_valid_kept_without_emptying_for_a_thousand_values():
+    """The set of texts seen valid holds a table's thousand keys (at 256 it was emptied on
+    every pass), keeps no long text, and never grows past its bound."""
+    from engine import facts
+
+    seen: set[str] = set()
+    keys = [f"course_{i:04d}" for i in range(1000)]
+    for key in keys * 2:
+        assert facts._remember(seen, key)
+    assert seen == set(keys)
+    assert facts._remember(seen, "x" * (facts._SEEN_LEN + 1)) and len(seen) == 1000
+    for i in range(facts._SEEN_MAX * 2):
+        facts._remember(seen, str(i))
+        assert len(seen) <= facts._SEEN_MAX
+    spec = ActionSpec("a", {}, {"s": FactSpec("s", "string", required=True)}, ())
+    warm = facts.compile_checker(spec)      # its set fills; a fresh one's is empty
+    for key in [*keys, " ", "", "x" * 70, "\u200b", *keys]:
+        try:
+            expected = check_facts(spec, {"s": key})
+        except FactError as exc:
+            expected = exc.errors
+        try:
+            got = warm({"s": key})
+        except FactError as exc:
+            got = exc.errors
+        assert str(got) == str(expected)
