@@ -20,7 +20,7 @@ from typing import Any
 from engine import Decision, EngineError, PolicyStore, decide, decide_many
 from engine.model import FINDING_KINDS
 from service.decision_log import DecisionLog, LogEntry
-from service.ids import new_decision_id
+from service.ids import new_decision_id, new_decision_ids
 from service.masking import Masker, get_logger
 from service.metrics import Metrics
 from service.tokens import Principal
@@ -75,11 +75,12 @@ class DecisionHandler:
             for r in requests])
         out: list[DecidedRequest | EngineError] = []
         answers = []
+        ids = iter(new_decision_ids(sum(not isinstance(d, EngineError) for d in decisions)))
         for request, decision in zip(requests, decisions, strict=True):
             if isinstance(decision, EngineError):
                 out.append(decision)
                 continue
-            answer = {"decision_id": new_decision_id(), **decision.to_dict()}
+            answer = {"decision_id": next(ids), **decision.to_dict()}
             answers.append((request, decision, answer, len(out)))
             out.append(decision)
         # every decision of the call took its share of it

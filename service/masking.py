@@ -67,6 +67,7 @@ __all__ = [
     "ScrubFilter",
     "fold",
     "get_logger",
+    "json_text",
     "load_or_create_key",
     "masker_from_config",
     "redact",
@@ -209,9 +210,34 @@ def _substitute(text: str, replace: Callable[[str], str], percent: bool = False)
 _JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
 
 
+def _json_writer() -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False)``, text for text, about twice as quick.
+
+    ``JSONEncoder.encode`` builds a new C encoder (and a dict to catch circular values) on
+    every call, which costs as much as writing a decision's findings; this one is built
+    once. A circular value is still an error (RecursionError instead of ValueError): the C
+    encoder guards its depth. Without the C encoder (another Python), the plain encode.
+    """
+    encoder = json.JSONEncoder(ensure_ascii=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    quote = getattr(json.encoder, "c_encode_basestring", None)
+    if make is None or quote is None:
+        return encoder.encode
+    write = make(None, encoder.default, quote, encoder.indent, encoder.key_separator,
+                 encoder.item_separator, encoder.sort_keys, encoder.skipkeys,
+                 encoder.allow_nan)
+    join = "".join
+
+    def dumps(value: Any) -> str:
+        return join(write(value, 0))
+
+    return dumps
+
+
 # The JSON text of a logged value, as the decision log stores it: json.dumps(value,
-# ensure_ascii=False), without building an encoder per call.
-_dumps = json.JSONEncoder(ensure_ascii=False).encode
+# ensure_ascii=False).
+json_text = _json_writer()
+_dumps = json_text
 
 
 @dataclass(frozen=True)

@@ -227,6 +227,46 @@ def _write_with_inherited_log(log: DecisionLog, n: int) -> None:
 
 
 @pytest.mark.slow
+def test_sqlite_writer_stores_what_sqlalchemy_would(sqlite_url, tmp_path):
+    """The file writer's rows (service/decision_log.py ``_sqlite_row``) hold the very values
+    SQLAlchemy writes for the same entry: UTC times (the service's), dates, JSON and NULLs
+    alike."""
+    import json
+    import shutil
+
+    from sqlalchemy import JSON
+
+    from service.decision_log import COLUMNS
+    from service.models import DecisionRow
+
+    JSON_COLUMNS = {c.name for c in DecisionRow.__table__.columns if isinstance(c.type, JSON)}
+
+    entries = [entry(1, time=dt.datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=dt.UTC)),
+               entry(2, time=dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC),
+                     hetu_checks={"hetu": {"valid": True}}, pinned=True, bundle_id=3),
+               entry(3, time=dt.datetime(2026, 3, 4, 5, 6, 7), provider=None,
+                     facts={"name": "Äö €", "x": None})]
+    copy = tmp_path / "sqlalchemy.db"
+    shutil.copy(sqlite_url.removeprefix("sqlite:///"), copy)
+    DecisionLog(make_engine(sqlite_url)).record_many(entries)
+    with make_engine(f"sqlite:///{copy}").begin() as conn:
+        conn.execute(DecisionRow.__table__.insert(), [
+            {c.name: getattr(e, c.name) for c in DecisionRow.__table__.columns}
+            for e in entries])
+
+    def stored(path: str) -> list[tuple]:
+        """Each row's values; JSON decoded (the writer keeps "Ä" as it is, SQLAlchemy
+        escapes it: the same JSON)."""
+        with sqlite3.connect(path) as raw:
+            rows = raw.execute(f"SELECT {', '.join(COLUMNS)} FROM decisions ORDER BY id")
+            return [tuple(json.loads(v) if c in JSON_COLUMNS and v is not None else v
+                          for c, v in zip(COLUMNS, row, strict=True)) for row in rows]
+
+    fast = stored(sqlite_url.removeprefix("sqlite:///"))
+    assert len(fast) == 3 and fast == stored(str(copy))
+    assert fast[1][1] == "2026-03-04 05:06:07.000000"
+
+
 def test_sqlite_writers_in_several_processes_all_commit(sqlite_url, tmp_path):
     """gunicorn forks its workers: each opens its own connection and lock file handle, also
     when it inherits a log that already wrote (a connection used across a fork is not safe

@@ -26,6 +26,7 @@ from service.masking import (
     _scrub_line,
     fold,
     get_logger,
+    json_text,
     load_or_create_key,
     redact,
 )
@@ -747,3 +748,22 @@ def test_the_corpus_leaves_no_code_in_the_database_wal_logs_metrics_or_pages(
     assert found == {}, {p: [line for line in places[p].splitlines() if leaks(line)][:3]
                          for p in found}
     assert sent == 18 * len(CORPUS) and len(pages) == 8 * len(CORPUS)
+
+
+@pytest.mark.parametrize("value", [
+    {"a": [1, 2.5, None, True, False, "Ä ö € \u2028 \x00 \" \\ \U0001f600"], "b": {"1": {}}},
+    "plain", 7, None, [], {}, float("nan"), float("-inf"), -0.0, 1e300, 10 ** 30, {1: "x"},
+    {"findings": [{"rule": "R-1", "message": "Päivä 1.4.", "cite": {"sections": [[]]}}]},
+])
+def test_json_text_is_json_dumps_without_ascii_escapes(value):
+    assert json_text(value) == json.dumps(value, ensure_ascii=False)
+
+
+def test_json_text_refuses_what_json_dumps_refuses():
+    for bad in ({(1,): 2}, {"s": {1, 2}}, object()):
+        with pytest.raises(TypeError):
+            json_text(bad)
+    circular: list = []
+    circular.append(circular)
+    with pytest.raises((ValueError, RecursionError)):
+        json_text(circular)
