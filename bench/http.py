@@ -16,9 +16,13 @@ with every decision logged before it is answered:
   decision logged (``/proc``; the database server's own CPU is not in it), which the other
   work of a shared machine disturbs far less than the wall clock;
 - **open loop** (issue 22): requests sent on a schedule at half the closed-loop decision
-  capacity, latency measured from when each was due (:func:`bench._load.open_loop`); decision
-  p99 / no-op p99 at the same rate, target ≤ 2. Its lines say how late the sender itself
-  was: on a machine too busy to send on time, the tail is partly the machine's.
+  capacity, latency measured from when each was due (:func:`bench._load.open_loop_run`),
+  in ``--rounds`` runs per endpoint that alternate the two, each endpoint's latencies pooled;
+  decision p99 / no-op p99 at the same rate, target ≤ 2. The sender runs at real-time
+  priority where it may, wakes on a timer at each due time, and says how late it was: on a
+  machine too busy to send on time, the tail is partly the machine's. Beside it, the p50
+  and p99 of a one-row commit on the same database alone (:func:`commit_floor`): the least
+  a logged decision waits, which the no-op never does.
 
 This is a measurement, not a test: it never fails on the figures.
 """
@@ -41,7 +45,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench._load import Result, Target, open_loop, python_load, wrk_load
+from bench._load import OpenRun, Result, Target, open_loop_run, pooled, python_load, wrk_load
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 100         # decisions per batch request
@@ -164,8 +168,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=3000,
                         help="per endpoint and round (Python)")
     parser.add_argument("--python", action="store_true", help="skip wrk")
-    parser.add_argument("--open-seconds", type=float, default=10,
-                        help="seconds of each open-loop run")
+    parser.add_argument("--open-seconds", type=float, default=8,
+                        help="seconds of each open-loop run (one per round and endpoint)")
     parser.add_argument("--database-url", help="log to this PostgreSQL database (a schema "
                         "of its own, dropped afterwards) instead of a fresh SQLite file")
     args = parser.parse_args(argv)
@@ -240,14 +244,19 @@ def main(argv: list[str] | None = None) -> None:
             results = [_median(rounds[t.name]) for t in targets]
             for result in results:
                 _print(result)
-            # open loop at half what the closed loop got through, the no-op at the same rate
+            # open loop at half what the closed loop got through, the no-op at the same rate,
+            # in rounds that alternate the two; each endpoint's latencies pooled
             rate = results[1].rps / 2
-            opened = []
-            for target in targets[:2]:
-                opened.append(open_loop("127.0.0.1", port, target, rate, args.open_seconds))
-                _settle(base)
+            runs: dict[str, list[OpenRun]] = {t.name: [] for t in targets[:2]}
+            for _ in range(args.rounds):
+                for target in targets[:2]:
+                    runs[target.name].append(open_loop_run("127.0.0.1", port, target, rate,
+                                                           args.open_seconds))
+                    _settle(base)
+            opened = [pooled(runs[t.name]) for t in targets[:2]]
             for result in opened:
                 _print(result)
+            floor = commit_floor(url)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -269,6 +278,8 @@ def main(argv: list[str] | None = None) -> None:
               f"decision/no-op p99: {open_decision.p99_ms / open_noop.p99_ms:.2f} "
               f"({open_decision.p99_ms:.2f} / {open_noop.p99_ms:.2f} ms; p50 "
               f"{open_decision.p50_ms:.2f} / {open_noop.p50_ms:.2f} ms; target ≤ 2)")
+        print(f"  one-row commit on this database alone (what every decision waits for at "
+              f"least): p50 {floor[0]:.2f} ms, p99 {floor[1]:.2f} ms")
         print(f"  ratio batch/single per decision: {statistics.median(per_batch):.2f} "
               f"({1e6 / (batched.rps * BATCH):.0f} / {1e6 / decision.rps:.0f} µs; "
               f"rounds: {_list(per_batch)}; target ≤ 0.1)")
@@ -302,6 +313,37 @@ def _database(work: Path, url: str | None) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def commit_floor(url: str, commits: int = 500) -> tuple[float, float]:
+    """p50 and p99 (ms) of a one-row commit on the log's database, with nothing else: the
+    least a logged decision waits before it is answered. On SQLite (WAL, synchronous=NORMAL)
+    a commit is a write to the file system's cache; on PostgreSQL it waits until the
+    server has flushed its WAL to the disk, as long as that disk takes — part of every
+    decision's latency that the no-op never pays."""
+    from service.database import make_engine
+
+    engine = make_engine(url)
+    conn = engine.raw_connection()
+    times: list[float] = []
+    try:
+        cursor = conn.cursor()
+        cursor.execute("CREATE TABLE bench_commit_floor (id INTEGER PRIMARY KEY, body TEXT)")
+        conn.commit()
+        mark = "?" if engine.dialect.name == "sqlite" else "%s"
+        for i in range(commits):
+            started = time.perf_counter()
+            cursor.execute(f"INSERT INTO bench_commit_floor VALUES ({mark}, {mark})",
+                           (i, "x" * 900))
+            conn.commit()
+            times.append(time.perf_counter() - started)
+        cursor.execute("DROP TABLE bench_commit_floor")
+        conn.commit()
+    finally:
+        conn.close()
+        engine.dispose()
+    times.sort()
+    return times[len(times) // 2] * 1000, times[int(0.99 * len(times))] * 1000
 
 
 def _server_cpu(master: int) -> float:

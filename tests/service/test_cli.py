@@ -96,6 +96,16 @@ def test_serve_runs_gunicorn_with_sync_workers(monkeypatch, tmp_path):
     assert list((tmp_path / "metrics").iterdir()) == []
 
 
+def test_workers_keep_their_heartbeat_in_memory_where_the_system_has_it(monkeypatch,
+                                                                         tmp_path):
+    """gunicorn's heartbeat (an fchmod between requests) must not wait on a disk journal."""
+    monkeypatch.setattr(cli, "SHARED_MEMORY", str(tmp_path))
+    args = cli.gunicorn_args("127.0.0.1", 8080, 2)
+    assert args[args.index("--worker-tmp-dir") + 1] == str(tmp_path)
+    monkeypatch.setattr(cli, "SHARED_MEMORY", str(tmp_path / "missing"))
+    assert "--worker-tmp-dir" not in cli.gunicorn_args("127.0.0.1", 8080, 2)
+
+
 def test_commands_are_reachable_from_the_engine_cli(url):
     from engine.cli import main
 
