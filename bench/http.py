@@ -248,14 +248,19 @@ def main(argv: list[str] | None = None) -> None:
             # in rounds that alternate the two; each endpoint's latencies pooled
             rate = results[1].rps / 2
             runs: dict[str, list[OpenRun]] = {t.name: [] for t in targets[:2]}
+            busy: dict[str, list[float]] = {t.name: [] for t in targets[:2]}
             for _ in range(args.rounds):
                 for target in targets[:2]:
+                    before = _machine_ticks()
                     runs[target.name].append(open_loop_run("127.0.0.1", port, target, rate,
                                                            args.open_seconds))
+                    busy[target.name].append(_busy_share(before, _machine_ticks()))
                     _settle(base)
             opened = [pooled(runs[t.name]) for t in targets[:2]]
             for result in opened:
                 _print(result)
+                print(f"      the machine's cores were busy {_list(busy[result.name])} of "
+                      f"the time in its runs (sender, server and the rest)")
             floor = commit_floor(url)
         finally:
             proc.terminate()
@@ -344,6 +349,20 @@ def commit_floor(url: str, commits: int = 500) -> tuple[float, float]:
         engine.dispose()
     times.sort()
     return times[len(times) // 2] * 1000, times[int(0.99 * len(times))] * 1000
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """All CPU ticks of the machine so far, and the idle ones among them (``/proc/stat``)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return sum(fields), fields[3] + fields[4]           # idle and iowait
+
+
+def _busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """How much of the time between two :func:`_machine_ticks` the cores were busy: near 1,
+    and the open loop measures a machine without room to spare, not the service."""
+    total, idle = after[0] - before[0], after[1] - before[1]
+    return 1 - idle / total if total else 0.0
 
 
 def _server_cpu(master: int) -> float:
