@@ -73,10 +73,13 @@ rules:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _listener() -> socket.socket:
+    """A socket listening on a free loopback port, handed to gunicorn (``fd://``), so that
+    no other process can take the port between choosing it and binding it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
+    return sock
 
 
 def _workload(work: Path) -> tuple[Path, dict]:
@@ -186,7 +189,8 @@ def main(argv: list[str] | None = None) -> None:
         upgrade(url)
         engine = make_engine(url)
         token = TokenStore(engine).create("provider", "1234567-1", "bench")[0]
-        port = _free_port()
+        listener = _listener()
+        port = listener.getsockname()[1]
         base = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATABASE_URL": url, "POLICIES_DIR": str(policies),
                "VAR_DIR": str(work / "var"), "LOG_LEVEL": "INFO",
@@ -200,8 +204,11 @@ def main(argv: list[str] | None = None) -> None:
         batch = {"decisions": [body] * BATCH}
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn",
-             *gunicorn_args("127.0.0.1", port, args.workers, control_socket=False)],
-            cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT)
+             *gunicorn_args("127.0.0.1", port, args.workers, control_socket=False,
+                            fd=listener.fileno())],
+            cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT,
+            pass_fds=[listener.fileno()])
+        listener.close()                            # gunicorn listens on its own copy
         try:
             _wait_until_up(base, proc, args.workers)
             targets = [

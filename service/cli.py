@@ -260,12 +260,16 @@ def _bootstrap(config: dict) -> None:
 SHARED_MEMORY = "/dev/shm"
 
 
-def gunicorn_args(host: str, port: int, workers: int, control_socket: bool = True) -> list[str]:
+def gunicorn_args(host: str, port: int, workers: int, control_socket: bool = True,
+                  fd: int | None = None) -> list[str]:
     """The gunicorn command line of ``serve``; the tests and the bench start throw-away
-    servers without gunicorn's control socket, whose default path is one per user. Whoever
+    servers without gunicorn's control socket, whose default path is one per user, and on
+    a socket they already listen on (``fd``, passed to the child): a port chosen free and
+    bound only later by gunicorn could be taken by another process in between. Whoever
     runs it also passes :func:`service.metrics.multiprocess_environment`, so that
     ``/metrics`` adds up every worker's counts."""
-    args = ["--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "sync",
+    bind = f"fd://{fd}" if fd is not None else f"{host}:{port}"
+    args = ["--bind", bind, "--workers", str(workers), "--worker-class", "sync",
             "--logger-class", "service.gunicorn_logging.ScrubbingLogger"]
     if os.path.isdir(SHARED_MEMORY) and os.access(SHARED_MEMORY, os.W_OK | os.X_OK):
         # each worker tells the master it lives by os.fchmod on a file of its own, between

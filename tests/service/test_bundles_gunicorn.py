@@ -30,7 +30,7 @@ from service.metrics import multiprocess_environment
 from service.tokens import TokenStore
 from tests.service.conftest import _clean, decision_body
 from tests.service.test_admin import add_policy
-from tests.service.test_gunicorn import ROOT, call, free_port
+from tests.service.test_gunicorn import ROOT, call, listener
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,8 @@ class Server:
 def start_server(name: str, url: str, policies: Path, var: Path, tmp_path: Path,
                  **settings: str) -> Server:
     """A gunicorn master with two workers; returns at once (see :func:`wait_up`)."""
-    port = free_port()
+    sock = listener()
+    port = sock.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": url, "POLICIES_DIR": str(policies),
            "VAR_DIR": str(var), "REHAB_RULES_HASH_KEY": "k", "PYTHONPATH": str(ROOT),
            **settings}
@@ -68,8 +69,11 @@ def start_server(name: str, url: str, policies: Path, var: Path, tmp_path: Path,
     log_path = tmp_path / f"gunicorn-{name}.log"
     log = log_path.open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn",
-                             *gunicorn_args("127.0.0.1", port, 2, control_socket=False)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                             *gunicorn_args("127.0.0.1", port, 2, control_socket=False,
+                                            fd=sock.fileno())],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            pass_fds=[sock.fileno()])
+    sock.close()                                    # gunicorn listens on its own copy
     return Server(name, port, proc, log_path, log)
 
 

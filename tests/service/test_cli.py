@@ -106,6 +106,12 @@ def test_workers_keep_their_heartbeat_in_memory_where_the_system_has_it(monkeypa
     assert "--worker-tmp-dir" not in cli.gunicorn_args("127.0.0.1", 8080, 2)
 
 
+def test_gunicorn_can_take_over_a_socket_already_listening():
+    args = cli.gunicorn_args("127.0.0.1", 8080, 2, control_socket=False, fd=7)
+    assert args[args.index("--bind") + 1] == "fd://7"
+    assert cli.gunicorn_args("127.0.0.1", 8080, 2)[1] == "127.0.0.1:8080"
+
+
 def test_commands_are_reachable_from_the_engine_cli(url):
     from engine.cli import main
 

@@ -26,7 +26,7 @@ from service.decision_log import DecisionLog
 from service.metrics import multiprocess_environment
 from service.tokens import TokenStore
 from tests.service.conftest import _clean, decision_body
-from tests.service.test_gunicorn import free_port
+from tests.service.test_gunicorn import listener
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -188,15 +188,19 @@ def test_an_outage_loses_no_acknowledged_decision_and_heals_by_itself(
     BundleStore(direct).publish_folder(policies_dir, by="test")
     token = TokenStore(direct).create("provider", "1234567-1")[0]
     auth = {"Authorization": f"Bearer {token}"}
-    port = free_port()
+    sock = listener()
+    port = sock.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": proxied, "POLICIES_DIR": str(policies_dir),
            "VAR_DIR": str(tmp_path / "var"), "REHAB_RULES_HASH_KEY": "k",
            "PYTHONPATH": str(ROOT), "BUNDLE_CHECK_SECONDS": "1", "TOKEN_CACHE_SECONDS": "1"}
     env.update(multiprocess_environment(tmp_path / "var", env))
     log = (tmp_path / "gunicorn.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn",
-                             *gunicorn_args("127.0.0.1", port, 2, control_socket=False)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                             *gunicorn_args("127.0.0.1", port, 2, control_socket=False,
+                                            fd=sock.fileno())],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            pass_fds=[sock.fileno()])
+    sock.close()                                    # gunicorn listens on its own copy
     acknowledged: list[str] = []
     statuses: dict[int, int] = {}
     stop = threading.Event()

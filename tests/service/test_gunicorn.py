@@ -27,10 +27,15 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def listener() -> socket.socket:
+    """A socket already listening on a free loopback port, for gunicorn to take over
+    (``gunicorn_args(..., fd=sock.fileno())`` and ``Popen(..., pass_fds=[sock.fileno()])``):
+    a port chosen free and bound only later by gunicorn could be taken by another process
+    in between, and the test would fail or talk to someone else."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
 
 
 def call(port, method, path, body=None, token=None):
@@ -47,7 +52,8 @@ def call(port, method, path, body=None, token=None):
 
 @pytest.fixture
 def server(policies_dir, sqlite_url, tmp_path):
-    port = free_port()
+    sock = listener()
+    port = sock.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": sqlite_url, "POLICIES_DIR": str(policies_dir),
            "VAR_DIR": str(tmp_path / "var"), "REHAB_RULES_HASH_KEY": "k",
            # every request checks for a newer bundle: a reload reaches both workers at once
@@ -55,8 +61,11 @@ def server(policies_dir, sqlite_url, tmp_path):
     env.update(multiprocess_environment(tmp_path / "var", env))
     log = (tmp_path / "gunicorn.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn",
-                             *gunicorn_args("127.0.0.1", port, 2, control_socket=False)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                             *gunicorn_args("127.0.0.1", port, 2, control_socket=False,
+                                            fd=sock.fileno())],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            pass_fds=[sock.fileno()])
+    sock.close()                                    # gunicorn listens on its own copy
     deadline = time.monotonic() + 30
     while True:
         try:

@@ -20,7 +20,7 @@ from service.idempotency import Idempotency
 from service.metrics import multiprocess_environment
 from service.tokens import TokenStore
 from tests.service.conftest import HETU, decision_body
-from tests.service.test_gunicorn import free_port
+from tests.service.test_gunicorn import listener
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,17 +137,19 @@ def _call(port: int, path: str, body: dict, headers: dict) -> tuple[int, dict]:
 @pytest.mark.slow
 def test_a_retry_after_a_worker_was_killed_between_commit_and_answer(policies_dir, sqlite_url,
                                                                      tmp_path):
-    port = free_port()
+    sock = listener()
+    port = sock.getsockname()[1]
     marker = tmp_path / "kill-after-commit"
     env = {**os.environ, "DATABASE_URL": sqlite_url, "POLICIES_DIR": str(policies_dir),
            "VAR_DIR": str(tmp_path / "var"), "REHAB_RULES_HASH_KEY": "k",
            "PYTHONPATH": str(ROOT), "KILL_AFTER_COMMIT": str(marker)}
     env.update(multiprocess_environment(tmp_path / "var", env))
-    args = gunicorn_args("127.0.0.1", port, 2, control_socket=False)
+    args = gunicorn_args("127.0.0.1", port, 2, control_socket=False, fd=sock.fileno())
     args[-1] = "tests.service.kill_after_commit:app"
     log = (tmp_path / "gunicorn.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", *args], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT, pass_fds=[sock.fileno()])
+    sock.close()                                    # gunicorn listens on its own copy
     try:
         deadline = time.monotonic() + 60
         while True:

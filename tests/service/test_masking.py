@@ -619,9 +619,10 @@ def test_the_corpus_leaves_no_code_in_the_database_wal_logs_metrics_or_pages(
     from service.cli import gunicorn_args
     from service.metrics import multiprocess_environment
     from tests.service.conftest import VERSION_1
-    from tests.service.test_gunicorn import ROOT, call, free_port
+    from tests.service.test_gunicorn import ROOT, call, listener
 
-    port = free_port()
+    sock = listener()
+    port = sock.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": sqlite_url, "POLICIES_DIR": str(policies_dir),
            "VAR_DIR": str(tmp_path / "var"), "REHAB_RULES_HASH_KEY": "k", "ACCESS_LOG": "1",
            "LOG_LEVEL": "DEBUG", "PYTHONPATH": str(ROOT), "BUNDLE_CHECK_SECONDS": "0"}
@@ -636,10 +637,12 @@ def test_the_corpus_leaves_no_code_in_the_database_wal_logs_metrics_or_pages(
         tokens[role] = created.stdout.strip()
     log_path = tmp_path / "gunicorn.log"
     log = log_path.open("wb")
-    args = gunicorn_args("127.0.0.1", port, 2, control_socket=False)
+    args = gunicorn_args("127.0.0.1", port, 2, control_socket=False, fd=sock.fileno())
     args[-1:-1] = ["--access-logfile", "-", "--log-level", "debug"]
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", *args],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            pass_fds=[sock.fileno()])
+    sock.close()                                    # gunicorn listens on its own copy
     pages: list[str] = []
     sent = 0
     try:
