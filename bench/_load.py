@@ -27,7 +27,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -321,7 +320,6 @@ class OpenRun:
     late: list[float]
     errors: int
     elapsed: float
-    priority: str
 
 
 def open_loop_run(host: str, port: int, target: Target, rate: float,
@@ -336,21 +334,19 @@ def open_loop_run(host: str, port: int, target: Target, rate: float,
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with _sender_priority() as priority:
-            latencies, errors, elapsed = _schedule(host, port, target, rate, seconds,
-                                                   late)
+        latencies, errors, elapsed = _schedule(host, port, target, rate, seconds, late)
     finally:
         if collecting:
             gc.enable()
-    return OpenRun(target.name, rate, latencies, late, errors, elapsed, priority)
+    return OpenRun(target.name, rate, latencies, late, errors, elapsed)
 
 
 def pooled(runs: list[OpenRun]) -> Result:
     """The runs of one endpoint as one: percentiles over every latency of every run (not a
     median of each run's p99, which would drop a bad run's tail), the rate over their
-    summed time; the tool column names the sender's priority and its own lateness.
+    summed time; the tool column says how late the sender itself was.
 
-    >>> one = OpenRun("x", 10, [0.001] * 98 + [0.004, 0.009], [0.0] * 100, 0, 10.0, "as is")
+    >>> one = OpenRun("x", 10, [0.001] * 98 + [0.004, 0.009], [0.0] * 100, 0, 10.0)
     >>> r = pooled([one, one])
     >>> r.requests, r.p50_ms, r.p99_ms
     (200, 1.0, 9.0)
@@ -365,48 +361,10 @@ def pooled(runs: list[OpenRun]) -> Result:
     return Result(first.name, len(latencies), sum(r.errors for r in runs),
                   len(latencies) / sum(r.elapsed for r in runs), pct(latencies, 50),
                   pct(latencies, 99),
-                  f"open loop at {first.rate:.0f}/s, {len(runs)} run(s) pooled, sender "
-                  f"{first.priority}, sent late by {pct(late, 99):.1f} ms at p99")
+                  f"open loop at {first.rate:.0f}/s, {len(runs)} run(s) pooled, sent late by "
+                  f"{pct(late, 99):.1f} ms at p99")
 
 
 def open_loop(host: str, port: int, target: Target, rate: float, seconds: float) -> Result:
     """One open-loop run (:func:`open_loop_run`) as a :class:`Result`."""
     return pooled([open_loop_run(host, port, target, rate, seconds)])
-
-
-@contextlib.contextmanager
-def _sender_priority() -> Iterator[str]:
-    """Run the open-loop sender ahead of the server it measures, and say how.
-
-    The sender shares this machine's cores with the workers. At the CPU's default fairness
-    a worker that is busy when an answer arrives keeps the core, and the sender reads that
-    answer (or sends the next request) only at its next turn: the wait is counted as the
-    service's latency, and more for the heavier endpoint, whose workers are busy more often.
-    A provider's client runs on a machine of its own. So the sender asks for real-time
-    scheduling (``SCHED_FIFO``, the lowest real-time priority; it sleeps between requests,
-    and Linux keeps 5 % of each second for everything else), else a nice of -10, else runs
-    as it is (not root); the result line names which. The server's CPU is still shared: the
-    sender's own work takes its time from the workers, as before."""
-    policy = os.sched_getscheduler(0)
-    param = os.sched_getparam(0)
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
-    except (OSError, AttributeError):
-        pass
-    else:
-        try:
-            yield "at real-time priority"
-        finally:
-            os.sched_setscheduler(0, policy, param)
-        return
-    nice = os.getpriority(os.PRIO_PROCESS, 0)
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, -10)
-    except OSError:
-        yield "at normal priority (no right to raise it)"
-        return
-    try:
-        yield "at nice -10"
-    finally:
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, 0, nice)

@@ -18,9 +18,11 @@ with every decision logged before it is answered:
 - **open loop** (issue 22): requests sent on a schedule at half the closed-loop decision
   capacity, latency measured from when each was due (:func:`bench._load.open_loop_run`),
   in ``--rounds`` runs per endpoint that alternate the two, each endpoint's latencies pooled;
-  decision p99 / no-op p99 at the same rate, target ≤ 2. The sender runs at real-time
-  priority where it may, wakes on a timer at each due time, and says how late it was: on a
-  machine too busy to send on time, the tail is partly the machine's. Beside it, the p50
+  decision p99 / no-op p99 at the same rate, target ≤ 2. The sender wakes on a timer at
+  each due time and says how late it was: on a machine too busy to send on time, the tail
+  is partly the machine's. (Run at real-time priority it took the cores from the workers
+  whenever it woke, a worker holding the SQLite log's lock among them: the decisions'
+  queue then never drained — so it runs as any process.) Beside it, the p50
   and p99 of a one-row commit on the same database alone (:func:`commit_floor`): the least
   a logged decision waits, which the no-op never does.
 
