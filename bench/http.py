@@ -1,11 +1,12 @@
 """``make bench-http``: the decision endpoint against a no-op endpoint, over real HTTP.
 
-Starts gunicorn (sync workers, 2 by default) on a free loopback port with a fresh SQLite
-decision log (``--database-url`` for a fresh schema in PostgreSQL), creates a provider token,
-and loads ``GET /v1/health``, ``POST /v1/decisions`` and ``POST /v1/decisions/batch`` (100
-copies of the same decision body) in turn at 16 connections with wrk (installed with apt-get
-if missing and possible) or else a bounded Python load generator. It prints req/s, p50 and
-p99 of each and three ratios, each against a baseline measured in the same run (issue 12),
+Starts gunicorn (sync workers, as many as ``rehab-rules serve`` starts: two per core) on a
+free loopback port with a fresh SQLite decision log (``--database-url`` for a fresh schema
+in PostgreSQL), creates a provider token, and loads ``GET /v1/health``,
+``POST /v1/decisions`` and ``POST /v1/decisions/batch`` (100 copies of the same decision
+body) in turn at 16 connections with wrk (installed with apt-get if missing and possible)
+or else a bounded Python load generator. It prints req/s, p50 and p99 of each and three
+ratios, each against a baseline measured in the same run (issue 12),
 with every decision logged before it is answered:
 
 - closed loop (wrk: each connection sends its next request when the last is answered, which
@@ -166,7 +167,8 @@ def _print(result: Result) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers (default: as `rehab-rules serve`, two per core)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5, help="per endpoint and round")
     parser.add_argument("--rounds", type=int, default=3)
@@ -180,6 +182,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
+    from service.cli import default_workers
+
+    args.workers = args.workers or default_workers()
     from service.database import make_engine, upgrade
     from service.decision_log import DecisionLog
     from service.tokens import TokenStore

@@ -141,6 +141,16 @@ def write_policy(root: Path, text: str = DEMO, policy: str = "demo",
     return path
 
 
+@pytest.fixture(autouse=True)
+def _var_dir_outside_the_checkout(monkeypatch: pytest.MonkeyPatch,
+                                  tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The service's local state (``VAR_DIR``: the hash key, the default SQLite file) in this
+    run's temporary folder, unless a test says where: the defaults would leave ``var/`` in
+    the checkout behind every CLI test."""
+    if "VAR_DIR" not in os.environ:
+        monkeypatch.setenv("VAR_DIR", str(tmp_path_factory.getbasetemp() / "var"))
+
+
 @pytest.fixture
 def demo_root(tmp_path: Path) -> Path:
     root = tmp_path / "policies"

@@ -106,6 +106,18 @@ def test_workers_keep_their_heartbeat_in_memory_where_the_system_has_it(monkeypa
     assert "--worker-tmp-dir" not in cli.gunicorn_args("127.0.0.1", 8080, 2)
 
 
+def test_serve_starts_two_workers_per_core_unless_told(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(cli.os, "execv", lambda exe, argv: calls.append(argv))
+    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda _pid: {0, 1, 2})
+    monkeypatch.delenv("WORKERS", raising=False)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    result = run(cli.serve, env={"VAR_DIR": str(tmp_path / "var"),
+                                 "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"})
+    assert result.exit_code == 0, result.output
+    assert calls[0][calls[0].index("--workers") + 1] == "6"
+
+
 def test_gunicorn_can_take_over_a_socket_already_listening():
     args = cli.gunicorn_args("127.0.0.1", 8080, 2, control_socket=False, fd=7)
     assert args[args.index("--bind") + 1] == "fd://7"
