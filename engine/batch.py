@@ -331,9 +331,9 @@ def _assemble(group: _Group, fired: list[Any], bundle: int | None, answers: list
             if len(denies) == 1:
                 rule_id, text, cite = denies[0]
                 violations: tuple[Finding, ...] = (
-                    new(finding_type, (rule_id, "deny", text, dict(cite), None)),)
+                    new(finding_type, (rule_id, "deny", text, cite.copy(), None)),)
             else:
-                violations = tuple([new(finding_type, (rule_id, "deny", text, dict(cite), None))
+                violations = tuple([new(finding_type, (rule_id, "deny", text, cite.copy(), None))
                                     for rule_id, text, cite in denies])
             answers[index] = new(decision_type,
                                  deny_front + (violations, (), (), (), {}, ids) + back)  # noqa: RUF005
@@ -342,7 +342,7 @@ def _assemble(group: _Group, fired: list[Any], bundle: int | None, answers: list
         for slot, rule_id, effect, fixed, template, cite in parts:
             found[slot].append(new(finding_type, (
                 rule_id, effect, render(template, values, lang) if fixed is None else fixed,
-                dict(cite), None)))
+                cite.copy(), None)))
         deny, warn, info = found
         answers[index] = new(decision_type, (
             *head, day, lang, "deny" if deny else "allow", tuple(deny), tuple(warn),
