@@ -155,7 +155,7 @@ def _grouped(policy_set: PolicySet, requests: list[Mapping[str, Any]],
     key: tuple[Any, ...] | None = None
     for i, request in enumerate(requests):
         # decide's keywords (checked before anything is decided: grouping decides nothing)
-        if type(request) is not dict or not request.keys() <= keywords:
+        if type(request) is not dict or not keywords.issuperset(request):
             _checked_request(i, request)
         get = request.get
         lang = get("lang", "fi")
