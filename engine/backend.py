@@ -41,6 +41,9 @@ Built around what was measured (``../shared/design/durable-rules.md``):
   participant's days asks the same thing many times) share the rules it fired, each item
   getting its own copy of the list. A fact's rules depend only on its own content (no rule
   joins two facts), so this changes no answer.
+* durable_rules fires a rule once per true branch of an ``$or``: a small ``$or``'s branches
+  are registered exclusive (:func:`_exclusive`, each ANDed with the missing-aware complement
+  of the earlier comparisons), so the usual rule fires once and its action is read once.
 * Facts are serialised here, not by durable: its JSON parser refuses exponent notation
   (``1e-05`` → error 204, found by the differential test), so floats are written as plain
   decimals.
