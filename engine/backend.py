@@ -62,7 +62,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine import durable_host
-from engine.compiler import LIMITS
+from engine.compiler import LIMITS, simultaneous_bound
 from engine.derive import message_for
 from engine.errors import EvaluationError
 from engine.expressions import Table
@@ -147,29 +147,34 @@ def _one_field(parts: list[dict[str, Any]]) -> bool:
     return len(names) == 1
 
 
-def _missing_tests(condition: dict[str, Any], out: set[str]) -> set[str]:
-    """The fields a condition tests for being missing."""
+def _leaves(condition: dict[str, Any], out: set[str]) -> set[str]:
+    """Every distinct comparison and existence test of a condition, as JSON text."""
     for op, arg in condition.items():
         if op in ("$and", "$or"):
             for part in arg:
-                _missing_tests(part, out)
-        elif op == "$nex":
-            out.update(arg)
+                _leaves(part, out)
+        else:
+            out.add(json.dumps({op: arg}, sort_keys=True))
     return out
 
 
 def _conditions(plan: ActionPlan) -> list[dict[str, Any]]:
     """Each rule's condition as durable_rules gets it: with exclusive ``$or`` branches
-    (:func:`_exclusive`) unless the plan is large or the complements' missing tests would
-    take it past the compiler's limit on them (durable fails past 128, §6)."""
+    (:func:`_exclusive`) unless the plan is large or the rewritten conditions would cross a
+    limit the compiler keeps the written ones under (durable-rules.md §6): distinct tests,
+    missing tests, and the bound of activations for one fact — the rewritten conditions'
+    normal form has more branches than the written one (though fewer hold at once), and
+    durable's stack of matched tests holds at most one per branch."""
     written = [copy.deepcopy(r.condition) for r in plan.rules]
     if len(written) > _EXCLUSIVE_RULES:
         return written
     exclusive = [_exclusive(c) for c in written]
-    missing: set[str] = set()
+    leaves: set[str] = set()
     for condition in exclusive:
-        _missing_tests(condition, missing)
-    if len(missing) > LIMITS["missing_tests"]:
+        _leaves(condition, leaves)
+    missing = [leaf for leaf in leaves if leaf.startswith('{"$nex"')]
+    if (len(leaves) > LIMITS["distinct_conditions"] or len(missing) > LIMITS["missing_tests"]
+            or simultaneous_bound(exclusive) > LIMITS["simultaneous_matches"]):
         return written
     return exclusive
 

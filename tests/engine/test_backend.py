@@ -249,3 +249,20 @@ def test_a_rule_with_exclusive_branches_fires_once_and_exactly_where_it_matched(
     finally:
         durable_host.delete_state(handle, "s")
         durable_host.delete_ruleset(name)
+
+
+@pytest.mark.parametrize("limit", ["simultaneous_matches", "distinct_conditions",
+                                   "missing_tests"])
+def test_conditions_stay_as_written_where_the_rewrite_would_cross_a_limit(real_store, limit,
+                                                                          monkeypatch):
+    """A plan whose rewritten conditions would cross one of the compiler's limits (here made
+    tiny) is registered with its conditions as written."""
+    from engine.backend import LIMITS, _conditions
+
+    with real_store.using() as policy_set:
+        plans = [p.plan for p in policy_set.prepared.values()]
+    rewritten = [p for p in plans if _conditions(p) != [r.condition for r in p.rules]]
+    assert rewritten, "no plan of the policies has an $or to make exclusive"
+    monkeypatch.setitem(LIMITS, limit, 0)
+    for plan in rewritten:
+        assert _conditions(plan) == [r.condition for r in plan.rules]
