@@ -139,7 +139,7 @@ def _finding(rule: Rule, values: dict[str, Any], lang: str, due: Any,
     # the citation with its sections' numbers and headings was built once at load
     cite = rule.cites.get(f"{lang}+text" if cite_text else lang) or rule.cite
     return Finding(rule.id, rule.effect, render(rule.message[lang], values, lang),
-                   dict(cite), due.isoformat() if isinstance(due, dt.date) else None)
+                   cite.copy(), due.isoformat() if isinstance(due, dt.date) else None)
 
 
 _MASK = "***"

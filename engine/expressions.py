@@ -768,6 +768,13 @@ def _table_probe(node: Call, key: Callable[[dict[str, Any]], Any],
         *column, default = rest
         if column:
             col = column[0]
+            if isinstance(node.args[1], Name):     # the key a value: read in line
+                name = node.args[1].name
+
+                def lookup_or_named(v: dict[str, Any]) -> Any:
+                    row = v.get(table).rows.get(v.get(name), _ABSENT)
+                    return default if row is _ABSENT else row[col]
+                return lookup_or_named
 
             def lookup_or_column(v: dict[str, Any]) -> Any:
                 row = v.get(table).rows.get(key(v), _ABSENT)

@@ -208,10 +208,11 @@ def _straight(steps: tuple[tuple[str, FactSpec, bool, Callable[[Any], Any]], ...
     """
     env: dict[str, Any] = {"full": full, "keys": keys}
     lines = ["def check(facts):",
-             "    if type(facts) is not dict or not facts.keys() <= keys:",
+             "    if type(facts) is not dict:",
              "        return full(facts)",
              "    get = facts.get",
-             "    out = {}"]
+             "    out = {}",
+             "    filled = 0"]
     for n, (name, spec, _, one) in enumerate(steps):
         key = repr(name)
         lines.append(f"    v = get({key})")
@@ -224,7 +225,11 @@ def _straight(steps: tuple[tuple[str, FactSpec, bool, Callable[[Any], Any]], ...
                       "        except ValueError:", "            return full(facts)"]
         else:
             lines.append("        return full(facts)")
-    lines.append("    return out")
+    # every name sent is a known one when as many were sent as known ones were found (the
+    # values not None, so not the defaults filled in): only otherwise are the names compared
+    lines += ["    if len(facts) != len(out) - filled and not facts.keys() <= keys:",
+              "        return full(facts)",
+              "    return out"]
     exec("\n".join(lines), env)          # generated from the action's own declarations
     return env["check"]
 
@@ -257,7 +262,7 @@ def _when_missing(spec: FactSpec, n: int, env: dict[str, Any]) -> str:
     if type(value) not in (str, int, float, bool):     # a list or a date: let full copy it
         return "return full(facts)"
     env[f"default{n}"] = value
-    return f"out[{spec.name!r}] = default{n}"
+    return f"out[{spec.name!r}] = default{n}; filled += 1"
 
 
 def _plain(spec: FactSpec, n: int, env: dict[str, Any]) -> str:

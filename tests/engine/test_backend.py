@@ -192,3 +192,77 @@ def test_the_written_message_is_what_dumps_writes(real_store):
         finally:
             durable.release(prepared)
     assert written > 100 and left > 0 and fast > 5
+
+
+# -- exclusive $or branches ---------------------------------------------------------------------
+
+_THREE = {"$and": [{"$eq": {"p": 8}}, {"$or": [{"$neq": {"s": "t"}}, {"$neq": {"h": "w"}},
+                                               {"$neq": {"w": False}}]}]}
+
+
+def test_or_branches_are_made_exclusive_and_an_in_list_is_left_alone():
+    from engine.backend import _exclusive
+
+    branches = _exclusive(_THREE)["$and"][1]["$or"]
+    assert branches[0] == {"$neq": {"s": "t"}}
+    not_first = {"$or": [{"$nex": {"s": 1}}, {"$eq": {"s": "t"}}]}
+    assert branches[1] == {"$and": [not_first, {"$neq": {"h": "w"}}]}
+    assert branches[2] == {"$and": [not_first, {"$or": [{"$nex": {"h": 1}}, {"$eq": {"h": "w"}}]},
+                                    {"$neq": {"w": False}}]}
+    in_list = {"$or": [{"$eq": {"k": "a"}}, {"$eq": {"k": "b"}}, {"$eq": {"k": "c"}}]}
+    assert _exclusive(in_list) == in_list
+    # a branch that is not a comparison with a constant is not complemented
+    field = {"$or": [{"$lt": {"a": {"$m": "b"}}}, {"$gt": {"a": 3}}]}
+    assert _exclusive(field) == field
+
+
+def test_a_rule_with_exclusive_branches_fires_once_and_exactly_where_it_matched():
+    """Every message of three fields each missing, true or false for its branch: durable
+    fires the rewritten rule at most once, and exactly where the written condition holds."""
+    import itertools
+    import json
+
+    from engine import durable_host
+    from engine.backend import GUARD, OPENS, _action_name, _exclusive
+    from engine.conditions import matches
+
+    def nothing(c):
+        return None
+
+    name = "exclusive-or-test"
+    handle = durable_host.register(name, {
+        "r0": {"all": [{"m": {"$and": [GUARD, _exclusive(_THREE)]}}], "run": nothing},
+        "sentinel": {"pri": 1_000_000, "run": nothing,
+                     "all": [{"m": {"$and": [GUARD, {"$ex": {OPENS: 1}}]}}]}})
+    try:
+        choices = [(None, "t", "x"), (None, "w", "y"), (None, False, True)]
+        for n, (s, h, w) in enumerate(itertools.product(*choices)):
+            message = {k: v for k, v in {"p": 8, "s": s, "h": h, "w": w}.items()
+                       if v is not None}
+            fact = json.dumps({**message, "id": f"x{n}", "sid": "s",
+                               **({OPENS: 1} if n == 0 else {})})
+            state = durable_host.assert_fact(handle, fact)
+            names = [] if state is None else [
+                _action_name(m) for m in durable_host.fired_actions(handle, state)]
+            assert names.count("r0") == (1 if matches(_THREE, message) else 0), message
+            durable_host.retract_fact(handle, json.dumps({"id": f"x{n}", "sid": "s"}))
+    finally:
+        durable_host.delete_state(handle, "s")
+        durable_host.delete_ruleset(name)
+
+
+@pytest.mark.parametrize("limit", ["simultaneous_matches", "distinct_conditions",
+                                   "missing_tests"])
+def test_conditions_stay_as_written_where_the_rewrite_would_cross_a_limit(real_store, limit,
+                                                                          monkeypatch):
+    """A plan whose rewritten conditions would cross one of the compiler's limits (here made
+    tiny) is registered with its conditions as written."""
+    from engine.backend import LIMITS, _conditions
+
+    with real_store.using() as policy_set:
+        plans = [p.plan for p in policy_set.prepared.values()]
+    rewritten = [p for p in plans if _conditions(p) != [r.condition for r in p.rules]]
+    assert rewritten, "no plan of the policies has an $or to make exclusive"
+    monkeypatch.setitem(LIMITS, limit, 0)
+    for plan in rewritten:
+        assert _conditions(plan) == [r.condition for r in plan.rules]

@@ -236,15 +236,22 @@ def test_the_generated_checker_answers_as_the_full_check():
               "dflt_bad": FactSpec("dflt_bad", "integer", required=False, default=2.5)}
     check = compile_checker(ActionSpec("a", {}, specs, ()))
     full = check.__globals__["full"]
+
+    def specs_defaults_gone(facts):    # the defaults filled in, an unknown name in their place
+        return {k: v for k, v in facts.items() if not k.startswith("dflt")}
     assert check is not full
     rng = random.Random(7)
     plain = {"s": "a", "h": "x", "c": "a", "i": 1, "r": 3, "f": 2.5, "n": 1.0, "b": True,
              "d": "2024-02-29", "l": ["a"], "k": 2}
-    requests = [dict(plain), {**plain, "zz": 1}, [], None]
+    requests = [dict(plain), {**plain, "zz": 1}, [], None,
+                {**{k: v for k, v in plain.items() if k != "s"}, "zz": "a"},     # as many
+                {**plain, "s": None, "zz": None}, {**specs_defaults_gone(plain), "zz": 1}]
     for _ in range(3000):
         facts = {k: v for k, v in plain.items() if rng.random() < 0.9}
         for name in rng.sample(sorted(specs), rng.randint(0, 4)):
             facts[name] = rng.choice(_VALUES)
+        if rng.random() < 0.2:      # an unknown name, often in place of a known one dropped
+            facts[rng.choice(("zz", "S", ""))] = rng.choice(_VALUES)
         requests.append(facts)
     seen = set()
     for facts in requests:
@@ -289,3 +296,25 @@ def test_texts_seen_valid_kept_without_emptying_for_a_thousand_values():
         except FactError as exc:
             got = exc.errors
         assert str(got) == str(expected)
+
+
+def test_the_generated_checker_refuses_an_unknown_name_however_many_were_sent():
+    """The generated checker compares the names sent only when their number is not that of
+    the known ones found: an unknown name sent beside, or in place of, a known one (left out,
+    None, or filled by its default) is still refused, as the full check refuses it."""
+    from engine.facts import compile_checker
+    from engine.model import ActionSpec, FactSpec
+
+    specs = {"a": FactSpec("a", "string"), "b": FactSpec("b", "integer", required=False),
+             "c": FactSpec("c", "integer", required=False, default=3)}
+    check = compile_checker(ActionSpec("a", {}, specs, ()))
+    full = check.__globals__["full"]
+    assert check({"a": "x"}) == {"a": "x", "c": 3}
+    assert check({"a": "x", "b": 2, "c": 4}) == {"a": "x", "b": 2, "c": 4}
+    for facts in ({"a": "x", "zz": 1}, {"a": "x", "b": None, "zz": 1},
+                  {"a": "x", "c": None, "zz": None}, {"a": "x", "b": 2, "c": 4, "zz": 1},
+                  {"a": "x", "b": 2, "zz": 1}, {"zz": "x", "b": 2, "c": 4}):
+        for fn in (check, full):
+            with pytest.raises(FactError) as refused:
+                fn(facts)
+            assert "zz" in refused.value.details["fields"], facts
