@@ -54,6 +54,8 @@ _string = json.encoder.encode_basestring
 # the C scanner json.loads ends in, called without the two whitespace matches and the calls
 # around it (load_text)
 _scan = json.decoder.JSONDecoder().scan_once
+# the one string's scanner (the text after its opening quote): its value and where it ends
+_scanstring = json.decoder.scanstring
 
 
 def load_text(text: Any) -> Any:
@@ -234,6 +236,9 @@ class _Texts:
         self.fired: dict[tuple[str, ...], str] = {}
         self.read: dict[str, tuple[str, ...]] = {}
         self.finding: dict[tuple[str, str, str], tuple[dict[str, Any], str, str, str]] = {}
+        self.cites: dict[str, list[str]] = {}
+        # the last decision's findings text: a changed one's is compared twice
+        self.written: tuple[Decision | None, str] = (None, "")
 
     def same(self, fired: str | None, results: str | None, findings: str | None,
              d: Decision) -> bool:
@@ -269,6 +274,8 @@ class _Texts:
         kinds = (d.violations, d.warnings, d.notices, d.obligations)
         if not any(kinds):
             return _NO_FINDINGS
+        if self.written[0] is d:
+            return self.written[1]
         memo, version, lang = self.finding, d.version, d.lang
         out: list[str] = []
         for head, found in zip(_HEADS, kinds, strict=True):
@@ -293,7 +300,63 @@ class _Texts:
                                f"{_string(f.due)}}}")
                 sep = ", "
         out.append("]}")
-        return "".join(out)
+        text = "".join(out)
+        self.written = (d, text)
+        return text
+
+
+    def findings_read(self, text: str) -> list[list[tuple[str, str, str | None]]] | None:
+        """A logged findings text as the log writes it (:meth:`findings_text`'s form), read
+        as each kind's (rule, message, due) in :data:`FINDING_KINDS`' order — what a changed
+        decision's findings are compared by — without building their citations: each is
+        only skipped, by its text when a citation of the rule was seen before (a
+        citation is the policy's, not the decision's). None: a text of any other form,
+        for ``json.loads`` to read (or to find no JSON)."""
+        out: list[list[tuple[str, str, str | None]]] = []
+        pos, end = 0, len(text)
+        try:
+            for head in _HEADS:
+                if not text.startswith(head, pos):
+                    return None
+                pos += len(head)
+                found: list[tuple[str, str, str | None]] = []
+                out.append(found)
+                while text.startswith('{"rule": "', pos):
+                    rule, pos = _scanstring(text, pos + 10)
+                    if not text.startswith(', "message": "', pos):
+                        return None
+                    message, pos = _scanstring(text, pos + 14)
+                    if not text.startswith(', "cite": ', pos):
+                        return None
+                    pos = self._cite_end(rule, text, pos + 10)
+                    due = None
+                    if text.startswith(', "due": "', pos):
+                        due, pos = _scanstring(text, pos + 10)
+                    if not text.startswith("}", pos):
+                        return None
+                    found.append((rule, message, due))
+                    pos += 1
+                    if text.startswith(", {", pos):
+                        pos += 2
+        except (ValueError, StopIteration):      # no JSON here: json.loads says why
+            return None
+        return out if pos == end - 2 and text.endswith("]}") else None
+
+    def _cite_end(self, rule: str, text: str, pos: int) -> int:
+        """Where the citation at ``pos`` (of ``rule``'s finding) ends."""
+        seen = self.cites.get(rule)
+        if seen is not None:
+            for cite in seen:
+                if text.startswith(cite, pos):    # an object's text ends where it closes
+                    return pos + len(cite)
+        _, end = _scan(text, pos)
+        if seen is None:
+            if len(self.cites) >= _MEMO:
+                self.cites.clear()
+            seen = self.cites[rule] = []
+        if len(seen) < 8 and text.startswith("{", pos):   # an object: one per version and
+            seen.append(text[pos:end])                     # language, mostly
+        return end
 
 
 def _memo(memo: dict[Any, str], key: Any, write: Callable[[Any], str], value: Any) -> str:
@@ -348,14 +411,19 @@ def _text_differences(texts: _Texts, row: tuple[Any, ...],
         out.append("results")
     findings = row[_FINDINGS]
     if findings != texts.findings_text(d):
-        logged = load_text(findings) or {}
-        dues = {o.rule: o.due for o in d.obligations}
-        if dues != {o.get("rule"): o.get("due") for o in logged.get("obligations") or []}:
+        kinds = texts.findings_read(findings)
+        if kinds is not None:
+            dues = {rule: due for rule, _, due in kinds[-1]}
+            old = [(rule, message) for found in kinds for rule, message, _ in found]
+        else:
+            logged = load_text(findings) or {}
+            dues = {o.get("rule"): o.get("due") for o in logged.get("obligations") or []}
+            old = [(f.get("rule"), f.get("message")) for k in FINDING_KINDS
+                   for f in logged.get(k) or []]
+        if {o.rule: o.due for o in d.obligations} != dues:
             out.append("obligations")
-        new = [(f.rule, f.message) for k in FINDING_KINDS for f in getattr(d, k)]
-        old = [(f.get("rule"), f.get("message")) for k in FINDING_KINDS
-               for f in logged.get(k) or []]
-        if sorted(new) != sorted(old):
+        if sorted((f.rule, f.message) for k in FINDING_KINDS for f in getattr(d, k)) \
+                != sorted(old):
             out.append("messages")
     return out, logged_fired
 

@@ -255,3 +255,53 @@ def test_a_stored_text_is_read_as_json_loads_reads_it():
         with pytest.raises(json.JSONDecodeError) as got:
             load_text(text)
         assert str(got.value) == str(expected.value)
+
+
+def test_logged_findings_are_read_as_json_loads_reads_them():
+    """A changed decision's logged findings are read without their citations: each kind's
+    (rule, message, due) are those ``json.loads`` finds, for every fixture case, read twice
+    (the second time skipping the citations seen); a text of any other form is left to
+    ``json.loads``."""
+    import json
+    from pathlib import Path
+
+    from engine.fixtures import load_suite
+    from engine.model import FINDING_KINDS
+    from engine.replay import _Texts
+
+    root = Path(__file__).resolve().parents[2]
+    store = PolicyStore.load(root / "policies")
+    try:
+        cases, _ = load_suite([root / "fixtures"], store.policies)
+        texts, seen = _Texts(), 0
+        for case in cases:
+            try:
+                d = decide(store, policy=case.policy, action=case.action, as_of=case.as_of,
+                           facts=case.facts, lang=case.lang, version=case.version)
+            except Exception:                   # a case that expects a refusal
+                continue
+            answer = d.to_dict()
+            text = json.dumps({k: answer[k] for k in FINDING_KINDS}, ensure_ascii=False)
+            loaded = json.loads(text)
+            expected = [[(f["rule"], f["message"], f.get("due")) for f in loaded[k]]
+                        for k in FINDING_KINDS]
+            seen += sum(map(len, expected))
+            assert texts.findings_read(text) == expected == texts.findings_read(text)
+            for other in (text.replace('"message": ', '"message":  '),
+                          text.replace('{"violations"', '{"warnings": [], "violations"'),
+                          text[:-1], text + " ", text.replace('"rule": "', '"rule": 1, "x": "')):
+                assert other == text or texts.findings_read(other) is None
+        assert seen > 10
+        # a citation's text seen before is skipped, not read: an object ends where it closes
+        cite = '{"seed": "001"}'
+        base = '{"violations": [], "warnings": [], "notices": [], "obligations": ['
+        one = base + '{"rule": "R", "message": "m", "cite": ' + cite + ', "due": "x"}]}'
+        assert texts.findings_read(one) == [[], [], [], [("R", "m", "x")]]
+        assert texts.cites["R"] == [cite]
+        assert texts.findings_read(one.replace(cite, cite[:-1] + ', "a": [1]}')) == [
+            [], [], [], [("R", "m", "x")]]
+        assert texts.findings_read(one.replace(cite, "5")) == [[], [], [], [("R", "m", "x")]]
+        assert texts.findings_read(one.replace(cite, "[")) is None
+        assert texts.cites["R"] == [cite, cite[:-1] + ', "a": [1]}']
+    finally:
+        store.close()
