@@ -15,6 +15,11 @@ workers' CPU included), rows per second, the peak resident memory of the replay'
 (and before the replay started: flat in ``--rows`` is the goal), and the ratios impact /
 decide of the same run — what reading the log and comparing add, or save.
 
+A process's speed moves by 10–15 % with nothing changed (its hash seed, where its memory
+lies), as much as a ratio's margin, so each of the three is run ``--reps`` times (default
+3) in rounds, one of each per round: printed are the medians (each process's own figures
+beside them) and the ratios of the medians, with each round's ratios as well.
+
 ``--database-url postgresql+psycopg://…`` seeds a schema of its own in that database
 (``bench_impact_<pid>``, dropped at the end), not the tables the tests use.
 
@@ -31,6 +36,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -234,11 +240,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="variants of each fixture case, a month apart")
     parser.add_argument("--database-url", help="the log's database (default: a temporary "
                         "SQLite file); PostgreSQL gets a schema of its own, dropped after")
+    parser.add_argument("--reps", type=int, default=3,
+                        help="processes of each measurement, one of each per round; the "
+                             "medians are reported (default 3)")
     args = parser.parse_args(argv)
     running = PolicyStore.load(ROOT / "policies")
     cases = cases_of(running, POLICY, "2024-01")
     work = spread(cases, args.spread)
-    figures: dict[str, dict[str, Any]] = {}
+    runs: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         schema = None
         if args.database_url:
@@ -254,14 +263,17 @@ def main(argv: list[str] | None = None) -> None:
             folder = Path(tmp) / "draft"
             shutil.copytree(ROOT / "policies", folder)
             shutil.copy(OVERLAY, folder / POLICY)
-            for name, task, jobs in (("decide alone", "decide", 1),
-                                     ("impact, 1 job", "impact", 1),
-                                     (f"impact, {args.jobs} jobs", "impact", args.jobs)):
-                figures[name] = _in_process(task, url, folder, jobs, work, args.rows)
+            for _ in range(max(args.reps, 1)):           # rounds: one of each, in turn
+                for name, task, jobs in (("decide alone", "decide", 1),
+                                         ("impact, 1 job", "impact", 1),
+                                         (f"impact, {args.jobs} jobs", "impact", args.jobs)):
+                    runs.setdefault(name, []).append(
+                        _in_process(task, url, folder, jobs, work, args.rows))
         finally:
             if schema is not None:
                 _drop_schema(args.database_url, schema)
-    reports = [f["report"] for f in figures.values() if f["report"] is not None]
+    reports = [f["report"] for each in runs.values() for f in each
+               if f["report"] is not None]
     assert all(r == reports[0] for r in reports), "the report depends on the number of jobs"
     report = reports[0]
     changed = report["changed"]
@@ -272,19 +284,43 @@ def main(argv: list[str] | None = None) -> None:
           f"{changed['allow_to_deny']:,} allow→deny, {changed['deny_to_allow']:,} deny→allow, "
           f"{changed['other']:,} other, {report['not_replayable']['count']} not replayable "
           "(the same report with every number of jobs)")
-    alone = figures["decide alone"]
+    for line in figure_lines(runs, rows):
+        print(line)
+
+
+def figure_lines(runs: dict[str, list[dict[str, Any]]], rows: int) -> list[str]:
+    """A line per measurement (the first: ``decide`` alone) of the medians of its processes'
+    figures, the ratios impact / decide of the medians, and each process's own µs; with
+    more than one round, a line of each round's ratios."""
     mb = 1024 * 1024
-    for name, f in figures.items():
+    median = {name: {k: statistics.median(f[k] for f in each) for k in ("seconds", "cpu")}
+              for name, each in runs.items()}
+    alone = next(iter(runs))
+    lines = []
+    for name, each in runs.items():
+        f, reps = median[name], len(each)
         line = (f"{name}: {f['seconds']:.1f} s, {f['seconds'] / rows * 1e6:.1f} µs per "
                 f"decision ({f['cpu'] / rows * 1e6:.1f} µs CPU), {rows / f['seconds']:,.0f} "
-                f"rows per second; peak memory {f['peak'] / mb:.0f} MB"
-                + (f", workers {f['peak_child'] / mb:.0f} MB each at most"
-                   if f["peak_child"] else "")
-                + f" ({f['before'] / mb:.0f} MB before)")
-        if f is not alone:
-            line += (f"; impact / decide: {f['seconds'] / alone['seconds']:.2f} "
-                     f"(CPU {f['cpu'] / alone['cpu']:.2f})")
-        print(line)
+                f"rows per second; peak memory {max(x['peak'] for x in each) / mb:.0f} MB"
+                + (f", workers {max(x['peak_child'] for x in each) / mb:.0f} MB each at most"
+                   if any(x["peak_child"] for x in each) else "")
+                + f" ({max(x['before'] for x in each) / mb:.0f} MB before)")
+        if name != alone:
+            line += (f"; impact / decide: {f['seconds'] / median[alone]['seconds']:.2f} "
+                     f"(CPU {f['cpu'] / median[alone]['cpu']:.2f})")
+        if reps > 1:
+            line += (f"; median of {reps} processes: " + ", ".join(
+                f"{x['seconds'] / rows * 1e6:.1f}" for x in each) + " µs (CPU " + ", ".join(
+                f"{x['cpu'] / rows * 1e6:.1f}" for x in each) + ")")
+        lines.append(line)
+    rounds = len(runs[alone])
+    if rounds > 1:
+        lines.append("impact / decide in each round: " + "; ".join(
+            f"{name} " + ", ".join(
+                f"{x['seconds'] / a['seconds']:.2f} (CPU {x['cpu'] / a['cpu']:.2f})"
+                for x, a in zip(each, runs[alone], strict=True))
+            for name, each in runs.items() if name != alone))
+    return lines
 
 
 if __name__ == "__main__":

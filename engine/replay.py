@@ -40,6 +40,7 @@ __all__ = [
     "LoggedDecision",
     "NotReplayable",
     "fixture_case",
+    "load_text",
     "render_report",
     "restore_facts",
 ]
@@ -50,6 +51,27 @@ _TEXTS = ("fired", "results", "findings")
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
 # the same text of one string
 _string = json.encoder.encode_basestring
+# the C scanner json.loads ends in, called without the two whitespace matches and the calls
+# around it (load_text)
+_scan = json.decoder.JSONDecoder().scan_once
+# the one string's scanner (the text after its opening quote): its value and where it ends
+_scanstring = json.decoder.scanstring
+
+
+def load_text(text: Any) -> Any:
+    """``json.loads(text)`` of a stored JSON text, the same value or the same error, at half
+    the cost for the texts the log writes (one value, no whitespace around it): a replay
+    decodes every logged decision's facts, and a call of ``json.loads`` costs as much
+    as scanning a hundred characters."""
+    if type(text) is str:
+        try:
+            value, end = _scan(text, 0)
+        except StopIteration:
+            pass
+        else:
+            if end == len(text):
+                return value
+    return json.loads(text)
 
 
 def _encode(value: Any) -> str:
@@ -170,6 +192,13 @@ if _Row._fields != ROW:                        # one order, named twice
     raise ImportError("engine.replay._Row is not in ROW's order")
 
 
+class _Refusal(NamedTuple):
+    """A row's :class:`NotReplayable`, as :meth:`Impact._judge` keeps it."""
+
+    code: str
+    reason: str
+
+
 def _decoded(row: tuple[Any, ...]) -> _Row:
     """A :data:`ROW` tuple with its three JSON texts parsed (as
     :meth:`LoggedDecision.decoded`)."""
@@ -197,15 +226,19 @@ class _Texts:
     replay's decisions are unchanged, and serialising their findings was what a replay
     spent the most on after deciding.
 
-    Memoised are only texts of the policy's own vocabulary: each set of fired rules, each
-    rule id and each citation (a rule's, per version and language) — never a value of a
-    decision, so they are as often hit in a log of a million different cases as in a small
-    one. Past :data:`_MEMO` entries a memo starts over."""
+    Memoised are only texts of the policy's own vocabulary: each set of fired rules (and
+    the one each logged text of them reads as), and the text around each rule's message
+    (its id and citation, per version and language) — never a value of a decision, so they
+    are as often hit in a log of a million different cases as in a small one. Past
+    :data:`_MEMO` entries a memo starts over."""
 
     def __init__(self) -> None:
         self.fired: dict[tuple[str, ...], str] = {}
-        self.rule: dict[str, str] = {}
-        self.cite: dict[tuple[str, str, str], tuple[dict[str, Any], str]] = {}
+        self.read: dict[str, tuple[str, ...]] = {}
+        self.finding: dict[tuple[str, str, str], tuple[dict[str, Any], str, str, str]] = {}
+        self.cites: dict[str, list[str]] = {}
+        # the last decision's findings text: a changed one's is compared twice
+        self.written: tuple[Decision | None, str] = (None, "")
 
     def same(self, fired: str | None, results: str | None, findings: str | None,
              d: Decision) -> bool:
@@ -214,37 +247,116 @@ class _Texts:
         other text (a key order, a number written otherwise, a scrubbed message) is no
         verdict: the caller compares the decoded values. Cheapest first, each serialised
         only when the one before matched."""
-        text = self.fired.get(d.fired)
-        if text is None:
-            text = _memo(self.fired, d.fired, _encode, list(d.fired))
-        if fired != text:
-            return False
-        if results != (_encode(json_form(d.results)) if d.results else "{}"):
-            return False
+        return (fired == self.fired_text(d.fired) and results == self.results_text(d)
+                and findings == self.findings_text(d))
+
+    def fired_text(self, fired: tuple[str, ...]) -> str:
+        """The text of a fired list."""
+        return self.fired.get(fired) or _memo(self.fired, fired, _encode, list(fired))
+
+    def fired_read(self, text: str) -> tuple[str, ...]:
+        """A logged fired list's text read (as :meth:`LoggedDecision.decoded` reads it)."""
+        fired = self.read.get(text)
+        if fired is None:
+            if len(self.read) >= _MEMO:
+                self.read.clear()
+            fired = self.read[text] = tuple(load_text(text) or ())
+        return fired
+
+    @staticmethod
+    def results_text(d: Decision) -> str:
+        """The text of a decision's results."""
+        return _encode(json_form(d.results)) if d.results else "{}"
+
+    def findings_text(self, d: Decision) -> str:
+        """The text of a decision's findings: each ``f.to_dict()`` written piece by piece,
+        ``{"rule": …, "message": …, "cite": …, "due": …}``."""
         kinds = (d.violations, d.warnings, d.notices, d.obligations)
         if not any(kinds):
-            return findings == _NO_FINDINGS
-        # f.to_dict() written piece by piece: {"rule": …, "message": …, "cite": …, "due": …}
-        rules, cites, version, lang = self.rule, self.cite, d.version, d.lang
+            return _NO_FINDINGS
+        if self.written[0] is d:
+            return self.written[1]
+        memo, version, lang = self.finding, d.version, d.lang
         out: list[str] = []
         for head, found in zip(_HEADS, kinds, strict=True):
             out.append(head)
-            for i, f in enumerate(found):
-                rule = rules.get(f.rule) or _memo(rules, f.rule, _string, f.rule)
+            sep = ""
+            for f in found:
                 # a rule's citation is its version's, in the decision's language: the text
                 # written for the first one seen serves every equal one (compared by the
                 # identity of its values first: a shallow copy of the rule's is equal at once)
                 key = (version, f.rule, lang)
-                seen = cites.get(key)
-                if seen is None or seen[0] != f.cite:
-                    if len(cites) >= _MEMO:
-                        cites.clear()
-                    seen = cites[key] = (f.cite, _encode(f.cite))
-                out.append(f'{", " if i else ""}{{"rule": {rule}, "message": '
-                           f'{_string(f.message)}, "cite": {seen[1]}')
-                out.append("}" if f.due is None else f', "due": {_string(f.due)}}}')
+                seen = memo.get(key)
+                if seen is None or (seen[0] is not f.cite and seen[0] != f.cite):
+                    if len(memo) >= _MEMO:
+                        memo.clear()
+                    rule, cite = _string(f.rule), _encode(f.cite)
+                    seen = memo[key] = (f.cite, f'{{"rule": {rule}, "message": ',
+                                        f', "cite": {cite}}}', f', "cite": {cite}, "due": ')
+                if f.due is None:
+                    out.append(f"{sep}{seen[1]}{_string(f.message)}{seen[2]}")
+                else:
+                    out.append(f"{sep}{seen[1]}{_string(f.message)}{seen[3]}"
+                               f"{_string(f.due)}}}")
+                sep = ", "
         out.append("]}")
-        return findings == "".join(out)
+        text = "".join(out)
+        self.written = (d, text)
+        return text
+
+
+    def findings_read(self, text: str) -> list[list[tuple[str, str, str | None]]] | None:
+        """A logged findings text as the log writes it (:meth:`findings_text`'s form), read
+        as each kind's (rule, message, due) in :data:`FINDING_KINDS`' order — what a changed
+        decision's findings are compared by — without building their citations: each is
+        only skipped, by its text when a citation of the rule was seen before (a
+        citation is the policy's, not the decision's). None: a text of any other form,
+        for ``json.loads`` to read (or to find no JSON)."""
+        out: list[list[tuple[str, str, str | None]]] = []
+        pos, end = 0, len(text)
+        try:
+            for head in _HEADS:
+                if not text.startswith(head, pos):
+                    return None
+                pos += len(head)
+                found: list[tuple[str, str, str | None]] = []
+                out.append(found)
+                while text.startswith('{"rule": "', pos):
+                    rule, pos = _scanstring(text, pos + 10)
+                    if not text.startswith(', "message": "', pos):
+                        return None
+                    message, pos = _scanstring(text, pos + 14)
+                    if not text.startswith(', "cite": ', pos):
+                        return None
+                    pos = self._cite_end(rule, text, pos + 10)
+                    due = None
+                    if text.startswith(', "due": "', pos):
+                        due, pos = _scanstring(text, pos + 10)
+                    if not text.startswith("}", pos):
+                        return None
+                    found.append((rule, message, due))
+                    pos += 1
+                    if text.startswith(", {", pos):
+                        pos += 2
+        except (ValueError, StopIteration):      # no JSON here: json.loads says why
+            return None
+        return out if pos == end - 2 and text.endswith("]}") else None
+
+    def _cite_end(self, rule: str, text: str, pos: int) -> int:
+        """Where the citation at ``pos`` (of ``rule``'s finding) ends."""
+        seen = self.cites.get(rule)
+        if seen is not None:
+            for cite in seen:
+                if text.startswith(cite, pos):    # an object's text ends where it closes
+                    return pos + len(cite)
+        _, end = _scan(text, pos)
+        if seen is None:
+            if len(self.cites) >= _MEMO:
+                self.cites.clear()
+            seen = self.cites[rule] = []
+        if len(seen) < 8 and text.startswith("{", pos):   # an object: one per version and
+            seen.append(text[pos:end])                     # language, mostly
+        return end
 
 
 def _memo(memo: dict[Any, str], key: Any, write: Callable[[Any], str], value: Any) -> str:
@@ -273,6 +385,47 @@ def _differences(item: LoggedDecision | _Row, d: Decision) -> list[str]:
     if sorted(new) != sorted(old):
         out.append("messages")
     return out
+
+
+def _text_differences(texts: _Texts, row: tuple[Any, ...],
+                      d: Decision) -> tuple[list[str], tuple[str, ...]]:
+    """:func:`_differences` of a :data:`ROW` tuple whose three JSON texts are all there,
+    and its fired rules read: each text decoded only if it is not the one the answer
+    writes (an equal text holds equal values), the fired lists read once per distinct
+    text. A changed decision mostly differs in some of them only, and its findings, the
+    longest text (every citation written out), were what most of its time went on."""
+    out = []
+    if d.outcome != row[_OUTCOME]:
+        out.append("outcome")
+    fired = row[_FIRED]
+    if fired == texts.fired_text(d.fired):
+        logged_fired = d.fired
+    else:
+        logged_fired = texts.fired_read(fired)
+        if set(d.fired) != set(logged_fired):
+            out.append("fired")
+    results = row[_RESULTS]
+    # an equal text holds equal values, but for NaN and infinities: no value equals them
+    if (results != texts.results_text(d) or "NaN" in results or "Infinity" in results) \
+            and not _same(json_form(d.results), load_text(results)):
+        out.append("results")
+    findings = row[_FINDINGS]
+    if findings != texts.findings_text(d):
+        kinds = texts.findings_read(findings)
+        if kinds is not None:
+            dues = {rule: due for rule, _, due in kinds[-1]}
+            old = [(rule, message) for found in kinds for rule, message, _ in found]
+        else:
+            logged = load_text(findings) or {}
+            dues = {o.get("rule"): o.get("due") for o in logged.get("obligations") or []}
+            old = [(f.get("rule"), f.get("message")) for k in FINDING_KINDS
+                   for f in logged.get(k) or []]
+        if {o.rule: o.due for o in d.obligations} != dues:
+            out.append("obligations")
+        if sorted((f.rule, f.message) for k in FINDING_KINDS for f in getattr(d, k)) \
+                != sorted(old):
+            out.append("messages")
+    return out, logged_fired
 
 
 @dataclass
@@ -315,61 +468,73 @@ class Impact:
     def add(self, items: Iterable[LoggedDecision]) -> None:
         """Replay a batch of logged decisions, decided together in one
         :func:`engine.batch.decide_many` call (the same answers as one ``decide`` each)."""
-        pairs = []
+        rows, given = [], []
         for item in items:
             texts = item.texts
-            row = (item.id, item.policy, item.action, item.version, item.as_of, item.lang,
-                   item.facts, item.outcome,
-                   *((texts.get(k) for k in _TEXTS) if texts is not None else (None,) * 3),
-                   item.pinned, item.hetu_checks)
-            pairs.append((row, item))
-        self._judge(pairs)
+            rows.append((item.id, item.policy, item.action, item.version, item.as_of,
+                         item.lang, item.facts, item.outcome,
+                         *((texts.get(k) for k in _TEXTS) if texts is not None
+                           else (None,) * 3),
+                         item.pinned, item.hetu_checks))
+            given.append(item)
+        self._judge(rows, given)
 
     def add_rows(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """:meth:`add` of logged decisions given as tuples in :data:`ROW`'s order, their
         ``fired``, ``results`` and ``findings`` as stored JSON texts: a
         :class:`LoggedDecision` is built only for a decision that changed or was refused."""
-        self._judge([(row, None) for row in rows])
+        self._judge(rows if isinstance(rows, list) else list(rows), None)
 
-    def _judge(self, pairs: list[tuple[tuple[Any, ...], LoggedDecision | None]]) -> None:
-        """Decide the rows together, then sort each in the order read. A pair's item is
-        the decision as given to :meth:`add` (None: built from the row when needed)."""
-        pending: list[tuple[tuple[Any, ...], LoggedDecision | None, Any]] = []
+    def _judge(self, rows: list[tuple[Any, ...]], given: list[LoggedDecision] | None) -> None:
+        """Decide the rows together, then sort each in the order read. ``given``: the
+        decisions as given to :meth:`add`, one per row (None: each built from its row when
+        needed). No object is made per row but its request: the rows, the facts
+        restored and the answers are walked side by side."""
         requests: list[dict[str, Any]] = []
+        restored: list[Any] = []
         pinned_to = self.version
-        for row, item in pairs:
-            (_, policy, action, version, as_of, lang, facts, _, _, _, _, pinned,
-             checks) = row
-            try:
-                facts = _restored(facts, checks)
-            except NotReplayable as exc:
-                pending.append((row, item, exc))
-                continue
-            pending.append((row, item, facts))
+        for (_, policy, action, version, as_of, lang, facts, _, _, _, _, pinned,
+             checks) in rows:
+            if checks or checks is None:        # recorded and none: the facts as read
+                try:
+                    facts = _restored(facts, checks)
+                except NotReplayable as exc:
+                    # its code and reason, not the exception: its traceback would hold this
+                    # frame, and the frame the batch, until the collector's next pass
+                    restored.append(_Refusal(exc.code, exc.reason))
+                    continue
+            restored.append(facts)
             requests.append({"policy": policy, "action": action, "as_of": as_of,
                              "facts": facts, "lang": lang,
                              "version": pinned_to or (version if pinned else None)})
-        self.read += len(pending)
+        self.read += len(rows)
         answers = iter(decide_many(self.store, requests) if requests else ())
-        texts = self._texts
-        for row, item, facts in pending:              # in the order read, as before
-            if isinstance(facts, NotReplayable):
-                self._refuse(item or _Row(*row), facts.code, facts.reason)
+        texts, unchanged = self._texts, 0
+        for i, (row, facts) in enumerate(zip(rows, restored, strict=True)):  # as read
+            if type(facts) is _Refusal:
+                self._refuse(given[i] if given else _Row(*row), facts.code, facts.reason)
                 continue
             decision = next(answers)
             if isinstance(decision, EngineError):
-                self._refuse(item or _Row(*row), decision.code, decision.message)
+                self._refuse(given[i] if given else _Row(*row), decision.code,
+                             decision.message)
                 continue
-            if decision.outcome == row[_OUTCOME] and row[_FIRED] is not None and texts.same(
-                    row[_FIRED], row[_RESULTS], row[_FINDINGS], decision):
-                self.unchanged += 1
+            fired, results, findings = row[_FIRED], row[_RESULTS], row[_FINDINGS]
+            if decision.outcome == row[_OUTCOME] and fired is not None and texts.same(
+                    fired, results, findings, decision):
+                unchanged += 1
                 continue
-            logged = item.decoded() if item is not None else _decoded(row)
-            aspects = _differences(logged, decision)
+            if fired is None or results is None or findings is None:
+                logged = given[i].decoded() if given else _decoded(row)
+                aspects, logged_fired = _differences(logged, decision), logged.fired
+            else:
+                aspects, logged_fired = _text_differences(texts, row, decision)
             if not aspects:
-                self.unchanged += 1
+                unchanged += 1
                 continue
-            self._changed(logged, facts, decision, aspects)
+            self._changed(given[i] if given else _Row(*row), logged_fired, facts, decision,
+                          aspects)
+        self.unchanged += unchanged
 
     def _refuse(self, item: LoggedDecision | _Row, code: str, reason: str) -> None:
         self.refused_by[code] += 1
@@ -377,8 +542,10 @@ class Impact:
             self.refused.append({"decision_id": item.id, "as_of": item.as_of.isoformat(),
                                  "action": item.action, "code": code, "reason": reason})
 
-    def _changed(self, item: LoggedDecision | _Row, facts: dict[str, Any], decision: Decision,
-                 aspects: list[str]) -> None:
+    def _changed(self, item: LoggedDecision | _Row, logged_fired: tuple[str, ...],
+                 facts: dict[str, Any], decision: Decision, aspects: list[str]) -> None:
+        """Count a changed decision; ``logged_fired`` the rules it fired when logged (an
+        ``item`` may hold them as text)."""
         if "outcome" in aspects:
             group = f"{item.outcome}_to_{decision.outcome}"
         else:
@@ -388,8 +555,8 @@ class Impact:
             if aspects == ["messages"]:
                 self.aspects["messages_only"] += 1
         self.counts[group] += 1
-        newly = sorted(set(decision.fired) - set(item.fired))
-        gone = sorted(set(item.fired) - set(decision.fired))
+        newly = sorted(set(decision.fired) - set(logged_fired))
+        gone = sorted(set(logged_fired) - set(decision.fired))
         for rule in newly + gone:
             entry = self.rules.setdefault(rule, _Rule())
             if rule in newly:

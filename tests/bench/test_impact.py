@@ -25,9 +25,33 @@ def test_a_case_moved_by_a_month_keeps_its_meaning():
         k: v for k, v in case.items() if k not in ("as_of", "facts")}
 
 
+def test_the_figures_are_medians_of_the_processes_with_each_one_beside():
+    """Each measurement's line gives the median process's µs and the ratios of the medians;
+    every process's own figure follows, and a line gives each round's ratios."""
+    def run(seconds: float, cpu: float, child: int = 0) -> dict:
+        return {"seconds": seconds, "cpu": cpu, "peak": 100 << 20, "peak_child": child,
+                "before": 50 << 20, "report": None}
+
+    runs = {"decide alone": [run(2.0, 2.0), run(3.0, 2.5), run(2.5, 2.2)],
+            "impact, 1 job": [run(4.0, 3.0), run(3.0, 3.3), run(5.0, 3.6)],
+            "impact, 2 jobs": [run(1.0, 4.0, 80 << 20)] * 3}
+    alone, one, two, rounds = impact.figure_lines(runs, 1000)
+    assert alone.startswith("decide alone: 2.5 s, 2500.0 µs per decision (2200.0 µs CPU)")
+    assert "impact / decide" not in alone
+    assert alone.endswith("median of 3 processes: 2000.0, 3000.0, 2500.0 µs "
+                          "(CPU 2000.0, 2500.0, 2200.0)")
+    assert "impact / decide: 1.60 (CPU 1.50)" in one
+    assert "workers 80 MB each at most" in two and "workers" not in one
+    assert rounds == ("impact / decide in each round: impact, 1 job 2.00 (CPU 1.50), "
+                      "1.00 (CPU 1.32), 2.00 (CPU 1.64); impact, 2 jobs 0.50 (CPU 2.00), "
+                      "0.33 (CPU 1.60), 0.40 (CPU 1.82)")
+    [single] = impact.figure_lines({"decide alone": [run(2.0, 2.0)]}, 1000)
+    assert "median" not in single
+
+
 @pytest.mark.slow
 def test_a_small_run_prints_every_figure(capsys):
-    impact.main(["--rows", "300", "--jobs", "2", "--spread", "2"])
+    impact.main(["--rows", "300", "--jobs", "2", "--spread", "2", "--reps", "1"])
     out = capsys.readouterr().out
     assert "seeded 300 decisions" in out and "into SQLite" in out
     assert "300 replayed" in out and "the same report with every number of jobs" in out

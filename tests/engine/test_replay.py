@@ -195,3 +195,113 @@ def test_the_texts_compared_are_the_ones_the_log_writes():
         assert seen > 10
     finally:
         store.close()
+
+
+def as_stored(item: LoggedDecision) -> LoggedDecision:
+    """``item`` as the service's reader hands it over: fired rules, results and findings as
+    their stored JSON texts."""
+    import dataclasses
+    import json
+
+    return dataclasses.replace(item, fired=(), results={}, findings={}, texts={
+        "fired": json.dumps(list(item.fired), ensure_ascii=False),
+        "results": json.dumps(item.results, ensure_ascii=False),
+        "findings": json.dumps(item.findings, ensure_ascii=False)})
+
+
+def test_stored_texts_are_judged_as_their_values(demo_store, tmp_path):
+    """Decisions handed over as their stored texts (each decoded only where the answer
+    writes another text) make the very report their decoded values make: every aspect,
+    every rule, every example."""
+    root = tmp_path / "other"
+    write_policy(root, DEMO.replace("add_months(start, 6)", "add_months(start, 7)")
+                 .replace('en: "Too short: {hours} h"', 'en: "Short: {hours} h"')
+                 .replace("a: {min_size: 6, max_size: 12}", "a: {min_size: 5, max_size: 12}")
+                 .replace("min_hours: 6", "min_hours: 5"))
+    store = PolicyStore.load(root)
+    try:
+        items = [logged(demo_store, facts, lang=lang) for facts, lang in (
+            ({"hours": 7, "kind": "a", "start": "2026-01-31"}, "en"),
+            ({"hours": 5, "kind": "b"}, "en"), ({"hours": 5, "kind": "b"}, "fi"),
+            ({"hours": 5.5, "kind": "a", "code": VALID}, "en"),
+            ({"hours": 7, "kind": "a"}, "sv"), ({"hours": 7, "kind": "b"}, "en"))]
+        items.append(logged(demo_store, {"hours": 5, "kind": "a", "code": TEMPORARY},
+                            checks=False))
+        reports = []
+        for given in (items, [as_stored(i) for i in items]):
+            impact = Impact(store, examples=10)
+            impact.add(given)
+            reports.append(impact.report())
+    finally:
+        store.close()
+    assert reports[0] == reports[1]
+    assert reports[0]["unchanged"] >= 1 and reports[0]["not_replayable"]["count"] == 1
+    assert reports[0]["changed"]["total"] >= 4 and reports[0]["rules"]
+
+
+def test_a_stored_text_is_read_as_json_loads_reads_it():
+    """``load_text``: the value ``json.loads`` gives, or its error, whatever the text."""
+    import json
+
+    from engine.replay import load_text
+
+    for text in ('{"a": [1, 2.5, "ä"], "b": null}', "[]", '"x"', "3", ' {"a": 1} ',
+                 '{"a": 1}\n', "NaN", b'{"a": 1}'):
+        value = load_text(text)
+        assert value == json.loads(text) or value != value
+    for text in ('{"a": 1} x', '{"a": 1', "", "\ufeff{}", '{"a": 1}{}'):
+        with pytest.raises(json.JSONDecodeError) as expected:
+            json.loads(text)
+        with pytest.raises(json.JSONDecodeError) as got:
+            load_text(text)
+        assert str(got.value) == str(expected.value)
+
+
+def test_logged_findings_are_read_as_json_loads_reads_them():
+    """A changed decision's logged findings are read without their citations: each kind's
+    (rule, message, due) are those ``json.loads`` finds, for every fixture case, read twice
+    (the second time skipping the citations seen); a text of any other form is left to
+    ``json.loads``."""
+    import json
+    from pathlib import Path
+
+    from engine.fixtures import load_suite
+    from engine.model import FINDING_KINDS
+    from engine.replay import _Texts
+
+    root = Path(__file__).resolve().parents[2]
+    store = PolicyStore.load(root / "policies")
+    try:
+        cases, _ = load_suite([root / "fixtures"], store.policies)
+        texts, seen = _Texts(), 0
+        for case in cases:
+            try:
+                d = decide(store, policy=case.policy, action=case.action, as_of=case.as_of,
+                           facts=case.facts, lang=case.lang, version=case.version)
+            except Exception:                   # a case that expects a refusal
+                continue
+            answer = d.to_dict()
+            text = json.dumps({k: answer[k] for k in FINDING_KINDS}, ensure_ascii=False)
+            loaded = json.loads(text)
+            expected = [[(f["rule"], f["message"], f.get("due")) for f in loaded[k]]
+                        for k in FINDING_KINDS]
+            seen += sum(map(len, expected))
+            assert texts.findings_read(text) == expected == texts.findings_read(text)
+            for other in (text.replace('"message": ', '"message":  '),
+                          text.replace('{"violations"', '{"warnings": [], "violations"'),
+                          text[:-1], text + " ", text.replace('"rule": "', '"rule": 1, "x": "')):
+                assert other == text or texts.findings_read(other) is None
+        assert seen > 10
+        # a citation's text seen before is skipped, not read: an object ends where it closes
+        cite = '{"seed": "001"}'
+        base = '{"violations": [], "warnings": [], "notices": [], "obligations": ['
+        one = base + '{"rule": "R", "message": "m", "cite": ' + cite + ', "due": "x"}]}'
+        assert texts.findings_read(one) == [[], [], [], [("R", "m", "x")]]
+        assert texts.cites["R"] == [cite]
+        assert texts.findings_read(one.replace(cite, cite[:-1] + ', "a": [1]}')) == [
+            [], [], [], [("R", "m", "x")]]
+        assert texts.findings_read(one.replace(cite, "5")) == [[], [], [], [("R", "m", "x")]]
+        assert texts.findings_read(one.replace(cite, "[")) is None
+        assert texts.cites["R"] == [cite, cite[:-1] + ', "a": [1]}']
+    finally:
+        store.close()

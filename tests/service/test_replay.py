@@ -113,14 +113,14 @@ def test_the_cases_a_draft_changes_read_on_a_terminal():
 
 def test_unchanged_answers_are_compared_as_stored_texts(seeded, policies_dir, monkeypatch):
     """A replay that writes the very JSON texts logged parses none of them; one that
-    changes decisions parses those."""
+    changes decisions parses only texts of those, and of each only what differs."""
     import engine.replay
 
     app = seeded[0]
-    decoded = []
-    real = engine.replay._decoded
-    monkeypatch.setattr(engine.replay, "_decoded", lambda row: decoded.append(row[0])
-                        or real(row))
+    parsed = []
+    real = engine.replay.load_text
+    monkeypatch.setattr(engine.replay, "load_text", lambda text: parsed.append(text)
+                        or real(text))
     running, _ = read_folder(policies_dir)
     log = app.extensions["rehab_rules"].log
     store = draft_store(draft_files(running, {}), "tiny")
@@ -129,7 +129,7 @@ def test_unchanged_answers_are_compared_as_stored_texts(seeded, policies_dir, mo
     finally:
         store.close()
     assert (report["read"], report["unchanged"]) == (6, 6)
-    assert decoded == []
+    assert parsed == []
     store = draft_store(draft_files(running, {"tiny/2025-01.yaml": VERSION_1.replace(
         "min_hours: 6", "min_hours: 5.5")}), "tiny")
     try:
@@ -137,7 +137,10 @@ def test_unchanged_answers_are_compared_as_stored_texts(seeded, policies_dir, mo
     finally:
         store.close()
     assert report["changed"]["deny_to_allow"] == 3
-    assert len(decoded) == report["changed"]["total"]
+    denied = [r for b in log.read_raw(("outcome", "fired", "results", "findings"),
+                                       policy="tiny") for r in b if r[0] == "deny"]
+    assert parsed and set(parsed) <= {text for row in denied for text in row[1:]}
+    assert not {row[2] for row in denied} & set(parsed)       # results unchanged: not read
 
 
 def test_the_log_read_through_the_driver_is_the_stored_log(seeded):
