@@ -48,6 +48,7 @@ from service.schemas import MAX_INTEGER, Instant
 from service.tokens import ROLES, TokenStore
 
 __all__ = [
+    "SHARED_MEMORY",
     "bundles",
     "bundles_activate",
     "bundles_list",
