@@ -4,6 +4,7 @@ latency counted from when the request was due."""
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
 import time
 
@@ -82,3 +83,11 @@ def test_pooled_runs_take_percentiles_over_every_latency_not_a_median_of_runs():
     assert result.p50_ms == 1.0
     assert result.p99_ms == 50.0          # the stalled run's tail stays in the pooled p99
     assert result.rps == 100.0 and "3 run(s) pooled" in result.tool
+
+
+def test_open_loop_counts_a_refused_connection_as_an_error_and_goes_on():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))            # bound, not listening: connections refused
+        port = sock.getsockname()[1]
+        run = open_loop_run("127.0.0.1", port, Target("x", "GET", "/", {}), 20, 0.25)
+    assert len(run.latencies) == 5 and run.errors == 5
