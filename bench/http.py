@@ -3,8 +3,9 @@
 Starts gunicorn (sync workers, as many as ``rehab-rules serve`` starts: two per core) on a
 free loopback port with a fresh SQLite decision log (``--database-url`` for a fresh schema
 in PostgreSQL), creates a provider token, and loads ``GET /v1/health``,
-``POST /v1/decisions`` and ``POST /v1/decisions/batch`` (100 copies of the same decision
-body) in turn at 16 connections with wrk (installed with apt-get if missing and possible)
+``POST /v1/decisions`` and ``POST /v1/decisions/batch`` (a month of rehabilitation days of
+five customers, a hundred different decisions: :func:`batch_bodies`) in turn at 16
+connections with wrk (installed with apt-get if missing and possible)
 or else a bounded Python load generator. It prints req/s, p50 and p99 of each and three
 ratios, each against a baseline measured in the same run (issue 12),
 with every decision logged before it is answered:
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import os
 import shutil
@@ -98,6 +100,41 @@ def _workload(work: Path) -> tuple[Path, dict]:
     (work / "policies" / "tiny" / "2025-01.yaml").write_text(TINY_POLICY, encoding="utf-8")
     return work / "policies", {"policy": "tiny", "action": "day", "as_of": "2025-03-10",
                                "facts": {"hours": 7}}
+
+
+def batch_bodies(body: dict, size: int = BATCH) -> list[dict]:
+    """``size`` different decisions like ``body``, as a provider's month would send them.
+
+    ``decide_many`` asserts each distinct message once (identical requests share the rules
+    they fired), so a batch of copies of one body would measure that sharing, not a batch:
+    here five customers each send their working days, each day with its own date and the
+    days used before it (the customers started six working days apart, all within
+    työkokeilu's 45 days), the hours of a customer's usual day and, every few days, a
+    shorter or a sick day. Every request differs from every other: the worst case for the
+    sharing, and a month of one policy's days as a provider sends it.
+
+    >>> days = batch_bodies({"policy": "p", "action": "a", "as_of": "2025-05-12",
+    ...                      "facts": {"hours_total": 7, "hours_at_workplace": 6}}, 100)
+    >>> len(days), len({json.dumps(d, sort_keys=True) for d in days})
+    (100, 100)
+    """
+    facts = body["facts"]
+    if "hours_total" not in facts:                  # the one-rule policy of our own
+        return [{**body, "facts": {"hours": round(4 + i * 0.04, 2)}} for i in range(size)]
+    start = dt.date.fromisoformat(body["as_of"]).replace(day=1)
+    workdays = [d for d in (start + dt.timedelta(days=i) for i in range(62)) if d.weekday() < 5]
+    usual = [(7, 6, True), (6, 5, False), (6, 6, False), (8, 6, True), (7, 5, True)]
+    out = []
+    for i in range(size):
+        customer, day = i % len(usual), i // len(usual)
+        total, workplace, longer = usual[customer]
+        if day % 7 == 3:                              # a shorter day now and then
+            total, workplace = total - 2, workplace - 2
+        out.append({**body, "as_of": workdays[day % len(workdays)].isoformat(),
+                    "facts": {**facts, "hours_total": total, "hours_at_workplace": workplace,
+                              "longer_day_goal": longer, "sick": day % 11 == 5,
+                              "days_used_before": 6 * customer + day}})
+    return out
 
 
 def _ensure_wrk() -> bool:
@@ -208,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         env.update(multiprocess_environment(work / "var", env))
 
         server_log = (work / "gunicorn.log").open("wb")   # one INFO line per decision
-        batch = {"decisions": [body] * BATCH}
+        batch = {"decisions": batch_bodies(body)}
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn",
              *gunicorn_args("127.0.0.1", port, args.workers, control_socket=False,
