@@ -1,8 +1,15 @@
-"""bench/http.py's parts that run without a server: the database's commit floor."""
+"""bench/http.py's parts that run without a server: the database's commit floor, the batch it
+sends and how it judges a ratio."""
 
 from __future__ import annotations
 
-from bench.http import commit_floor
+import json
+from collections import Counter
+
+from bench.http import BATCH, ROOT, _verdict, _workload, batch_bodies, commit_floor
+from engine import PolicyStore
+from engine.batch import decide_many
+from engine.model import Decision
 from service.database import make_engine
 
 
@@ -16,3 +23,28 @@ def test_commit_floor_times_one_row_commits_and_leaves_no_table(tmp_path):
             "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     engine.dispose()
     assert ("bench_commit_floor",) not in tables
+
+
+def test_the_batch_is_a_hundred_different_decisions_of_the_real_policy(tmp_path):
+    # decide_many shares identical requests: copies of one body would measure the sharing
+    _, body = _workload(tmp_path)
+    bodies = batch_bodies(body)
+    assert len(bodies) == BATCH
+    assert len({json.dumps(b, sort_keys=True) for b in bodies}) == BATCH
+    answers = decide_many(PolicyStore.load(ROOT / "policies"), bodies)
+    assert all(isinstance(a, Decision) for a in answers)          # none refused
+    outcomes = Counter(a.outcome for a in answers)
+    assert outcomes["allow"] > outcomes["deny"] > 0               # mostly ordinary days
+    assert len({a.fired for a in answers}) > 2
+
+
+def test_the_batch_of_the_fallback_policy_differs_too():
+    bodies = batch_bodies({"policy": "tiny", "action": "day", "as_of": "2025-03-10",
+                           "facts": {"hours": 7}})
+    assert len({b["facts"]["hours"] for b in bodies}) == BATCH
+
+
+def test_a_ratio_is_judged_unrounded():
+    assert _verdict(0.1, 0.1).endswith(": met")
+    assert _verdict(0.1004, 0.1).endswith(": not met")
+    assert _verdict(2.0, 2).endswith(": met")
