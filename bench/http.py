@@ -51,6 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench._load import OpenRun, Result, Target, open_loop_run, pooled, python_load, wrk_load
+from bench.targets import verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 100         # decisions per batch request
@@ -334,12 +335,12 @@ def main(argv: list[str] | None = None) -> None:
               f"decision/no-op p99: {open_decision.p99_ms / open_noop.p99_ms:.2f} "
               f"({open_decision.p99_ms:.2f} / {open_noop.p99_ms:.2f} ms; p50 "
               f"{open_decision.p50_ms:.2f} / {open_noop.p50_ms:.2f} ms; "
-              f"{_verdict(open_decision.p99_ms / open_noop.p99_ms, 2)})")
+              f"{verdict(open_decision.p99_ms / open_noop.p99_ms, 2)})")
         print(f"  one-row commit on this database alone (what every decision waits for at "
               f"least): p50 {floor[0]:.2f} ms, p99 {floor[1]:.2f} ms")
         print(f"  ratio batch/single per decision: {statistics.median(per_batch):.3f} "
               f"({1e6 / (batched.rps * BATCH):.0f} / {1e6 / decision.rps:.0f} µs; "
-              f"rounds: {_list(per_batch, 3)}; {_verdict(statistics.median(per_batch), 0.1)})")
+              f"rounds: {_list(per_batch, 3)}; {verdict(statistics.median(per_batch), 0.1)})")
         single_cpu, batch_cpu = (cpu[t.name] for t in targets[1:])
         cpu_ratios = [b / s for s, b in zip(single_cpu, batch_cpu, strict=True)]
         print(f"  ratio batch/single per decision, workers' CPU time: "
@@ -438,16 +439,6 @@ def _server_cpu(master: int) -> float:
 
 def _list(values: list[float], digits: int = 2) -> str:
     return ", ".join(f"{v:.{digits}f}" for v in values)
-
-
-def _verdict(ratio: float, bound: float) -> str:
-    """Whether ``ratio`` is within its target, judged on the unrounded figure: a ratio of
-    0.104 printed as 0.10 is not at or below 0.1.
-
-    >>> _verdict(0.104, 0.1), _verdict(0.1, 0.1)
-    ('target ≤ 0.1: not met', 'target ≤ 0.1: met')
-    """
-    return f"target ≤ {bound:g}: {'met' if ratio <= bound else 'not met'}"
 
 
 def _check_batch(base: str, token: str, batch: dict) -> None:

@@ -44,6 +44,7 @@ from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
 
+from bench.targets import verdict
 from engine import PolicyStore, decide
 from engine.errors import EngineError
 from engine.fixtures import load_suite, run_case
@@ -59,6 +60,8 @@ OVERLAY = (ROOT / "tests" / "scenarios" / "course-registration-2027" / "policies
            / "course-registration" / "2027-01.yaml")
 POLICY, DRAFT_VERSION = "course-registration", "2027-01"
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# impact / decide by wall clock, by the number of jobs (two: on this 2-core machine)
+TARGETS = {1: 1.3, 2: 0.75}
 
 
 def cases_of(store: PolicyStore, policy: str | None = None,
@@ -284,14 +287,19 @@ def main(argv: list[str] | None = None) -> None:
           f"{changed['allow_to_deny']:,} allow→deny, {changed['deny_to_allow']:,} deny→allow, "
           f"{changed['other']:,} other, {report['not_replayable']['count']} not replayable "
           "(the same report with every number of jobs)")
-    for line in figure_lines(runs, rows):
+    targets = {"impact, 1 job": TARGETS[1]}
+    if args.jobs in TARGETS:
+        targets[f"impact, {args.jobs} jobs"] = TARGETS[args.jobs]
+    for line in figure_lines(runs, rows, targets):
         print(line)
 
 
-def figure_lines(runs: dict[str, list[dict[str, Any]]], rows: int) -> list[str]:
+def figure_lines(runs: dict[str, list[dict[str, Any]]], rows: int,
+                 targets: dict[str, float] | None = None) -> list[str]:
     """A line per measurement (the first: ``decide`` alone) of the medians of its processes'
-    figures, the ratios impact / decide of the medians, and each process's own µs; with
-    more than one round, a line of each round's ratios."""
+    figures, the ratios impact / decide of the medians (three decimals, and whether the
+    wall-clock ratio meets ``targets``, a bound per measurement's name), and each process's
+    own µs; with more than one round, a line of each round's ratios."""
     mb = 1024 * 1024
     median = {name: {k: statistics.median(f[k] for f in each) for k in ("seconds", "cpu")}
               for name, each in runs.items()}
@@ -306,8 +314,11 @@ def figure_lines(runs: dict[str, list[dict[str, Any]]], rows: int) -> list[str]:
                    if any(x["peak_child"] for x in each) else "")
                 + f" ({max(x['before'] for x in each) / mb:.0f} MB before)")
         if name != alone:
-            line += (f"; impact / decide: {f['seconds'] / median[alone]['seconds']:.2f} "
-                     f"(CPU {f['cpu'] / median[alone]['cpu']:.2f})")
+            ratio = f["seconds"] / median[alone]["seconds"]
+            line += (f"; impact / decide: {ratio:.3f} "
+                     f"(CPU {f['cpu'] / median[alone]['cpu']:.3f})")
+            if targets and name in targets:
+                line += f", {verdict(ratio, targets[name])}"
         if reps > 1:
             line += (f"; median of {reps} processes: " + ", ".join(
                 f"{x['seconds'] / rows * 1e6:.1f}" for x in each) + " µs (CPU " + ", ".join(

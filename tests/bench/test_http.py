@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from bench.http import BATCH, ROOT, _verdict, _workload, batch_bodies, commit_floor
+from bench.http import BATCH, ROOT, _workload, batch_bodies, commit_floor
 from engine import PolicyStore
 from engine.batch import decide_many
 from engine.model import Decision
@@ -42,9 +42,3 @@ def test_the_batch_of_the_fallback_policy_differs_too():
     bodies = batch_bodies({"policy": "tiny", "action": "day", "as_of": "2025-03-10",
                            "facts": {"hours": 7}})
     assert len({b["facts"]["hours"] for b in bodies}) == BATCH
-
-
-def test_a_ratio_is_judged_unrounded():
-    assert _verdict(0.1, 0.1).endswith(": met")
-    assert _verdict(0.1004, 0.1).endswith(": not met")
-    assert _verdict(2.0, 2).endswith(": met")

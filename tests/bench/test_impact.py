@@ -35,18 +35,21 @@ def test_the_figures_are_medians_of_the_processes_with_each_one_beside():
     runs = {"decide alone": [run(2.0, 2.0), run(3.0, 2.5), run(2.5, 2.2)],
             "impact, 1 job": [run(4.0, 3.0), run(3.0, 3.3), run(5.0, 3.6)],
             "impact, 2 jobs": [run(1.0, 4.0, 80 << 20)] * 3}
-    alone, one, two, rounds = impact.figure_lines(runs, 1000)
+    alone, one, two, rounds = impact.figure_lines(
+        runs, 1000, {"impact, 1 job": 1.3, "impact, 2 jobs": 0.4})
     assert alone.startswith("decide alone: 2.5 s, 2500.0 µs per decision (2200.0 µs CPU)")
     assert "impact / decide" not in alone
     assert alone.endswith("median of 3 processes: 2000.0, 3000.0, 2500.0 µs "
                           "(CPU 2000.0, 2500.0, 2200.0)")
-    assert "impact / decide: 1.60 (CPU 1.50)" in one
+    assert "impact / decide: 1.600 (CPU 1.500), target ≤ 1.3: not met;" in one
+    assert "impact / decide: 0.400 (CPU 1.818), target ≤ 0.4: met;" in two
     assert "workers 80 MB each at most" in two and "workers" not in one
     assert rounds == ("impact / decide in each round: impact, 1 job 2.00 (CPU 1.50), "
                       "1.00 (CPU 1.32), 2.00 (CPU 1.64); impact, 2 jobs 0.50 (CPU 2.00), "
                       "0.33 (CPU 1.60), 0.40 (CPU 1.82)")
     [single] = impact.figure_lines({"decide alone": [run(2.0, 2.0)]}, 1000)
     assert "median" not in single
+    assert "target" not in "".join(impact.figure_lines(runs, 1000))
 
 
 @pytest.mark.slow
@@ -58,4 +61,5 @@ def test_a_small_run_prints_every_figure(capsys):
     for name in ("decide alone: ", "impact, 1 job: ", "impact, 2 jobs: "):
         [line] = [x for x in out.splitlines() if x.startswith(name)]
         assert "rows per second" in line and "peak memory" in line and "µs CPU" in line
+        assert ("target ≤" in line) == (name != "decide alone: ")
     assert out.count("impact / decide: ") == 2
