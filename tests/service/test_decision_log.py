@@ -296,6 +296,38 @@ def test_sqlite_writers_in_several_processes_all_commit(sqlite_url, tmp_path):
 
 
 @pytest.mark.postgres
+def test_postgres_batch_rows_hold_what_sqlalchemy_would_store(postgres_url):
+    """A batch goes in by COPY (service/decision_log.py ``_PostgresWriter``), a single row by
+    a prepared INSERT: both hold the very values SQLAlchemy writes for the same entries
+    (times with their zone, dates, JSON, NULLs, booleans, non-ASCII text)."""
+    from service.models import DecisionRow
+    from tests.service.conftest import _clean
+
+    table = DecisionRow.__table__
+    entries = [entry(1, time=dt.datetime(2026, 3, 4, 5, 6, 7, 89, tzinfo=dt.UTC)),
+               entry(2, hetu_checks={"hetu": {"valid": True}}, pinned=True, bundle_id=None),
+               entry(3, provider=None, facts={"name": "Äö € \\ \t \"q\"", "x": None},
+                     results=[], findings={})]
+    engine = make_engine(postgres_url)
+
+    def stored() -> list[tuple]:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(table.select().order_by(table.c.id))]
+
+    single = entry(4, as_of=dt.date(2024, 12, 31), lang="sv")
+    _clean(postgres_url)
+    log = DecisionLog(engine)
+    log.record_many(entries)                                  # COPY
+    log.record(single)                                        # a prepared INSERT
+    written = stored()
+    _clean(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{c.name: getattr(e, c.name) for c in table.columns}
+                                      for e in [*entries, single]])
+    assert len(written) == 4 and written == stored()
+
+
+@pytest.mark.postgres
 def test_postgres_writer_reconnects_when_the_server_dropped_its_connection(postgres_url):
     from tests.service.conftest import _clean
 
