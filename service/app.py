@@ -25,6 +25,7 @@ from service.decision_log import DecisionLog
 from service.decisions import DecisionHandler
 from service.extensions import ServiceApi, Services
 from service.idempotency import Idempotency
+from service.json_provider import OrjsonProvider
 from service.masking import Masker, ScrubFilter, load_or_create_key
 from service.metrics import Metrics
 from service.parsing import read_whole_body
@@ -38,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """A ready app; ``config`` overrides the environment, which overrides the defaults."""
     app = Flask("service")
     app.config.update(load_config(config))
+    app.json = OrjsonProvider(app)
     app.json.sort_keys = False
     _configure_logging(app.config["LOG_LEVEL"])
 
