@@ -101,6 +101,8 @@ _OUTCOME, _FIRED, _RESULTS, _FINDINGS = (ROW.index(n) for n in ("outcome", "fire
 # kind's list in a text with some
 _NO_FINDINGS = _dumps({k: [] for k in FINDING_KINDS})
 _HEADS = tuple(("{" if i == 0 else "], ") + f'"{k}": [' for i, k in enumerate(FINDING_KINDS))
+# the types whose JSON form (engine.model.json_form) is the value itself
+_PLAIN = frozenset((str, int, float, bool, type(None)))
 # distinct texts kept per replay for the fired lists seen: a policy has a few hundred rules,
 # its decisions fire a few thousand distinct sets of them; past this the memo starts over
 _MEMO = 4096
@@ -265,8 +267,16 @@ class _Texts:
 
     @staticmethod
     def results_text(d: Decision) -> str:
-        """The text of a decision's results."""
-        return _encode(json_form(d.results)) if d.results else "{}"
+        """The text of a decision's results: written as they are when every key is text and
+        every value a plain scalar (their JSON form is themselves), else of their JSON
+        form (dates, tuples, nested mappings)."""
+        results = d.results
+        if not results:
+            return "{}"
+        for k, v in results.items():
+            if type(k) is not str or type(v) not in _PLAIN:
+                return _encode(json_form(results))
+        return _encode(results)
 
     def findings_text(self, d: Decision) -> str:
         """The text of a decision's findings: each ``f.to_dict()`` written piece by piece,

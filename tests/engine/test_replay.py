@@ -305,3 +305,23 @@ def test_logged_findings_are_read_as_json_loads_reads_them():
         assert texts.cites["R"] == [cite, cite[:-1] + ', "a": [1]}']
     finally:
         store.close()
+
+
+def test_results_are_written_as_the_log_writes_their_json_form():
+    """Plain results are written as they are, any other through their JSON form: either way
+    the text ``json.dumps(json_form(results), ensure_ascii=False)`` writes."""
+    import datetime as dt
+    import json
+
+    from engine.model import json_form
+    from engine.replay import _Texts
+
+    class Text(str):
+        pass
+
+    for results in ({}, {"a": 1, "b": 2.5, "c": True, "d": None, "e": "ä"},
+                    {"a": dt.date(2027, 1, 31)}, {"a": (1, 2)}, {"a": {"b": 1}},
+                    {1: "x"}, {True: "x"}, {"a": Text("t")}, {"a": float("nan")}):
+        answer = type("D", (), {"results": results})()
+        assert _Texts.results_text(answer) == json.dumps(json_form(results),
+                                                         ensure_ascii=False), results
