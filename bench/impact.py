@@ -144,11 +144,16 @@ def seed_log(url: str, store: PolicyStore, work: list[dict[str, Any]], rows: int
         # and its WAL written back into the database and cut to nothing, as a live log's
         # checkpoints would long have done: seeded in bulk, the WAL is left as large as the
         # database, and the replay would read a million rows through it
-        with engine.connect() as conn:
-            busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
-        if busy:
-            raise RuntimeError("the seeded log's WAL could not be checkpointed: a reader "
-                               "or writer holds it")
+        # (the log's own checkpointer thread may be copying it still: then it is busy)
+        for _ in range(240):
+            with engine.connect() as conn:
+                busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            if not busy:
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("the seeded log's WAL could not be checkpointed in two "
+                               "minutes: a reader or writer holds it")
     return log
 
 
